@@ -1,0 +1,82 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import anyio
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+from webmail.auth.login import LoginService
+from webmail.auth.ratelimit import LoginRateLimiter
+from webmail.auth.sessions import SessionStore
+from webmail.config import Settings, get_settings
+from webmail.db.migrate import upgrade
+from webmail.db.session import create_db_engine, create_sessionmaker
+from webmail.imap.pool import IMAPPool
+from webmail.redis import create_redis
+from webmail.web.deps import Services
+from webmail.web.errors import install_error_handlers
+from webmail.web.routes import health, login, mailbox
+from webmail.web.security import SecurityHeadersMiddleware
+from webmail.web.templating import STATIC_DIR
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.demo:
+            await anyio.to_thread.run_sync(upgrade, settings.database_url)
+        redis = create_redis(settings)
+        engine = create_db_engine(settings.database_url)
+        db = create_sessionmaker(engine)
+        pool = IMAPPool(settings)
+        sessions = SessionStore(redis, settings)
+        limiter = LoginRateLimiter(redis, settings)
+        app.state.services = Services(
+            settings=settings,
+            redis=redis,
+            engine=engine,
+            db=db,
+            pool=pool,
+            sessions=sessions,
+            login=LoginService(settings, sessions, limiter, pool, db),
+        )
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(_close_idle_connections, pool, settings.imap_idle_close_seconds)
+            try:
+                yield
+            finally:
+                tasks.cancel_scope.cancel()
+                await pool.close_all()
+                await redis.aclose()
+                engine.dispose()
+
+    app = FastAPI(
+        title="webmail",
+        lifespan=lifespan,
+        root_path=settings.root_path,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(login.router)
+    app.include_router(mailbox.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(SecurityHeadersMiddleware)
+    if settings.trusted_proxies:
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+    return app
+
+
+async def _close_idle_connections(pool: IMAPPool, max_idle_seconds: int) -> None:
+    while True:
+        await anyio.sleep(min(30, max_idle_seconds / 2))
+        await pool.close_idle(max_idle_seconds)

@@ -1,0 +1,1 @@
+"""Sign-in, server-side sessions in Redis, credential encryption and rate limiting."""

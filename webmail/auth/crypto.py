@@ -1,0 +1,61 @@
+"""Encrypting the IMAP password kept for a session.
+
+The AES-GCM key is derived (HKDF-SHA256) from a random half stored only in the user's
+cookie, salted with the server secret: a Redis dump, the cookie or the server secret
+alone cannot recover the password. The user name is the associated data, so a
+ciphertext cannot be moved to another account.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+NONCE_BYTES = 12
+COOKIE_KEY_BYTES = 32
+
+
+class DecryptionError(Exception):
+    """Raised when a ciphertext does not decrypt with the given key halves."""
+
+
+def new_cookie_key() -> bytes:
+    return secrets.token_bytes(COOKIE_KEY_BYTES)
+
+
+def _derive(cookie_key: bytes, server_secret: str, context: str) -> bytes:
+    hkdf = HKDF(
+        algorithm=hashes.SHA256(),
+        length=32,
+        salt=server_secret.encode(),
+        info=b"imap-pw:" + context.encode(),
+    )
+    return hkdf.derive(cookie_key)
+
+
+def encrypt_password(password: str, *, cookie_key: bytes, server_secret: str, sid: str, user: str) -> bytes:
+    nonce = secrets.token_bytes(NONCE_BYTES)
+    key = _derive(cookie_key, server_secret, sid)
+    return nonce + AESGCM(key).encrypt(nonce, password.encode(), user.encode())
+
+
+def decrypt_password(blob: bytes, *, cookie_key: bytes, server_secret: str, sid: str, user: str) -> str:
+    key = _derive(cookie_key, server_secret, sid)
+    try:
+        plain = AESGCM(key).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], user.encode())
+    except (InvalidTag, ValueError) as exc:
+        raise DecryptionError() from exc
+    return plain.decode()
+
+
+def b64encode(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def b64decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

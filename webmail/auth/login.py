@@ -1,0 +1,58 @@
+"""Signing in: rate limit, IMAP LOGIN, a new session, the user's row."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import anyio.to_thread
+from sqlalchemy.orm import Session as DBSession
+from sqlalchemy.orm import sessionmaker
+
+from webmail.auth.ratelimit import LoginRateLimiter
+from webmail.auth.sessions import Session, SessionStore
+from webmail.config import Settings
+from webmail.db.repos import UserRepository
+from webmail.imap.errors import AuthFailedError
+from webmail.imap.pool import IMAPPool
+from webmail.imap.types import Credentials
+
+
+@dataclass
+class LoginService:
+    settings: Settings
+    sessions: SessionStore
+    limiter: LoginRateLimiter
+    pool: IMAPPool
+    db: sessionmaker[DBSession]
+
+    async def sign_in(self, username: str, password: str, client_ip: str) -> tuple[str, Session]:
+        """Check the password against the IMAP server; returns the cookie value and session.
+
+        Raises RateLimitedError, AuthFailedError or UnavailableError.
+        """
+        username = username.strip()
+        if not username or not password:
+            raise AuthFailedError()
+        await self.limiter.check(username, client_ip)
+        credentials = Credentials(username, password, client_ip)
+        cookie, session = await self.sessions.create(username, password, client_ip)
+        try:
+            await self.pool.login(session.sid, credentials)
+        except AuthFailedError:
+            await self.sessions.destroy(session.sid)
+            await self.limiter.record_failure(username, client_ip)
+            raise
+        except BaseException:
+            await self.sessions.destroy(session.sid)
+            raise
+        await self.limiter.clear_user(username)
+        await anyio.to_thread.run_sync(self._record_login, username)
+        return cookie, session
+
+    async def sign_out(self, session: Session) -> None:
+        await self.sessions.destroy(session.sid)
+        await self.pool.close(session.sid)
+
+    def _record_login(self, username: str) -> None:
+        with self.db.begin() as db:
+            UserRepository(db).record_login(username, self.settings.imap_host)

@@ -1,0 +1,92 @@
+"""Server-side sessions: an opaque cookie pointing at a Redis hash with idle and absolute expiry."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from webmail.auth.crypto import (
+    DecryptionError,
+    b64decode,
+    b64encode,
+    decrypt_password,
+    encrypt_password,
+    new_cookie_key,
+)
+from webmail.config import Settings
+from webmail.redis import Keys
+
+
+@dataclass(frozen=True)
+class Session:
+    sid: str
+    user: str
+    password: str
+    csrf_token: str
+    created: float
+    client_ip: str | None
+
+
+class SessionStore:
+    def __init__(self, redis: Redis, settings: Settings) -> None:
+        self.redis = redis
+        self.settings = settings
+        self.keys = Keys(settings.redis_prefix)
+
+    async def create(self, user: str, password: str, client_ip: str | None) -> tuple[str, Session]:
+        """Start a new session (always a new id: no fixation); returns the cookie value too."""
+        sid = secrets.token_urlsafe(32)
+        cookie_key = new_cookie_key()
+        secret = self.settings.secret_key.get_secret_value()
+        blob = encrypt_password(password, cookie_key=cookie_key, server_secret=secret, sid=sid, user=user)
+        session = Session(sid, user, password, secrets.token_urlsafe(32), time.time(), client_ip)
+        key = self.keys.session(sid)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(
+                key,
+                mapping={
+                    "user": user,
+                    "pw": blob,
+                    "csrf": session.csrf_token,
+                    "created": str(session.created),
+                    "ip": client_ip or "",
+                },
+            )
+            pipe.expire(key, self.settings.session_idle_seconds)
+            await pipe.execute()
+        return f"{sid}.{b64encode(cookie_key)}", session
+
+    async def load(self, cookie_value: str | None) -> Session | None:
+        """The live session for a cookie, refreshing its idle timer; None if gone or forged."""
+        if not cookie_value or "." not in cookie_value:
+            return None
+        sid, _, encoded_key = cookie_value.partition(".")
+        key = self.keys.session(sid)
+        data = await self.redis.hgetall(key)
+        if not data:
+            return None
+        created = float(data[b"created"])
+        remaining = created + self.settings.session_max_seconds - time.time()
+        if remaining <= 0:
+            await self.redis.delete(key)
+            return None
+        user = data[b"user"].decode()
+        try:
+            password = decrypt_password(
+                data[b"pw"],
+                cookie_key=b64decode(encoded_key),
+                server_secret=self.settings.secret_key.get_secret_value(),
+                sid=sid,
+                user=user,
+            )
+        except (DecryptionError, ValueError):
+            return None
+        await self.redis.expire(key, int(min(self.settings.session_idle_seconds, remaining)) or 1)
+        ip = data.get(b"ip", b"").decode() or None
+        return Session(sid, user, password, data[b"csrf"].decode(), created, ip)
+
+    async def destroy(self, sid: str) -> None:
+        await self.redis.delete(self.keys.session(sid))

@@ -1,0 +1,164 @@
+"""``webmail serve | worker | db upgrade | check-config | devservices``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from webmail.config import PROJECT_ROOT, ConfigError, Settings, load_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="webmail", description="Self-hosted webmail.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve the web app")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(handler=cmd_serve)
+
+    worker = commands.add_parser("worker", help="run background jobs from the Redis queue")
+    worker.set_defaults(handler=cmd_worker)
+
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_upgrade = db_commands.add_parser("upgrade", help="apply all migrations")
+    db_upgrade.set_defaults(handler=cmd_db_upgrade)
+
+    check = commands.add_parser("check-config", help="validate and print the effective settings")
+    check.set_defaults(handler=cmd_check_config)
+
+    dev = commands.add_parser("devservices", help="start private Dovecot, Redis and SMTP sink")
+    dev.add_argument("--seed", action="store_true", help="create the demo users and their mail")
+    dev.add_argument("--serve", action="store_true", help="also serve the app (demo mode)")
+    dev.add_argument("--port", type=int, default=8000, help="port for --serve")
+    dev.add_argument("--env-file", type=Path, help="write the WEBMAIL_* variables for the services here")
+    dev.set_defaults(handler=cmd_devservices)
+
+    args = parser.parse_args(argv)
+    try:
+        result: int = args.handler(args)
+    except ConfigError as exc:
+        print(f"webmail: configuration error: {exc}", file=sys.stderr)
+        return 2
+    return result
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = load_settings()
+    uvicorn.run(
+        "webmail.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=",".join(settings.trusted_proxies) or None,
+        log_level="info",
+    )
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from redis import Redis
+    from rq import Queue, Worker
+
+    settings = load_settings()
+    connection = Redis.from_url(settings.redis_url)
+    queue = Queue(f"{settings.redis_prefix}:jobs", connection=connection)
+    Worker([queue], connection=connection).work(with_scheduler=True)
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from webmail.db.migrate import upgrade
+
+    settings = load_settings()
+    upgrade(settings.database_url)
+    print("database is at the newest revision")
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    for name, value in settings.masked().items():
+        print(f"{name}={value}")
+    return 0
+
+
+def cmd_devservices(args: argparse.Namespace) -> int:
+    from webmail.devservices import DevServices
+
+    with DevServices() as services:
+        env = services.env()
+        print(f"Dovecot IMAP 127.0.0.1:{services.dovecot.imap_port}, POP3 127.0.0.1:{services.dovecot.pop3_port}")
+        print(f"Redis {services.redis.url}")
+        print(f"SMTP sink 127.0.0.1:{services.smtp.port}")
+        print(f"Files under {services.root}")
+        if args.seed:
+            _seed(services)
+        if args.env_file:
+            args.env_file.write_text("".join(f"{key}={value}\n" for key, value in env.items()))
+            print(f"Wrote {args.env_file}")
+        if args.serve:
+            os.environ.update(env)
+            os.environ.setdefault("WEBMAIL_DEMO", "true")
+            os.environ.setdefault("WEBMAIL_DATABASE_URL", f"sqlite:///{PROJECT_ROOT / 'var' / 'demo.db'}")
+            settings = load_settings()
+            _serve_demo(settings, args.port)
+        else:
+            for key, value in env.items():
+                print(f"{key}={value}")
+            print("Press Ctrl-C to stop.")
+            _wait_for_signal()
+    return 0
+
+
+def _seed(services: object) -> None:
+    from imapclient import IMAPClient
+
+    from webmail.devservices import DevServices
+    from webmail.devservices.seed import DEMO_USERS, seed_user
+
+    assert isinstance(services, DevServices)
+    for index, (user, password) in enumerate(DEMO_USERS):
+        services.dovecot.add_user(user, password)
+        client = IMAPClient("127.0.0.1", services.dovecot.imap_port, ssl=False)
+        client.login(user, password)
+        owner_name = "Demo User" if index == 0 else "Bob Demo"
+        stored = seed_user(client, (owner_name, user), count=160 if index == 0 else 60, seed=index + 1)
+        client.logout()
+        print(f"Seeded {stored} messages for {user}")
+
+
+def _serve_demo(settings: Settings, port: int) -> None:
+    import uvicorn
+
+    from webmail.app import create_app
+    from webmail.devservices.seed import DEMO_USERS
+
+    user, password = DEMO_USERS[0]
+    print()
+    print(f"  Webmail demo: http://127.0.0.1:{port}")
+    print(f"  Sign in as {user} with password {password!r}")
+    print(f"  (second demo user: {DEMO_USERS[1][0]} / {DEMO_USERS[1][1]!r})")
+    print()
+    uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="info")
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

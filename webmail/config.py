@@ -1,0 +1,144 @@
+"""Settings from ``WEBMAIL_*`` environment variables and ``.env``, validated at start."""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+Security = Literal["tls", "starttls", "none"]
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class ConfigError(Exception):
+    """Raised when a setting is missing or invalid; the message is one readable line."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="WEBMAIL_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    demo: bool = False
+    secret_key: SecretStr = SecretStr("")
+
+    imap_host: str = "127.0.0.1"
+    imap_port: int = Field(143, ge=1, le=65535)
+    imap_security: Security = "starttls"
+    imap_timeout_seconds: float = Field(30.0, gt=0)
+    imap_verify_tls: bool = True
+    imap_idle_close_seconds: int = Field(300, ge=10)
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_security: Security = "starttls"
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_prefix: str = "wm"
+    database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'webmail.db'}"
+
+    root_path: str = ""
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    session_idle_minutes: int = Field(30, ge=1)
+    session_max_hours: int = Field(12, ge=1)
+    login_max_failures_per_user: int = Field(5, ge=1)
+    login_max_failures_per_ip: int = Field(20, ge=1)
+    login_failure_window_minutes: int = Field(15, ge=1)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        for entry in value:
+            if entry != "*":
+                ipaddress.ip_network(entry, strict=False)
+        return value
+
+    @field_validator("root_path")
+    @classmethod
+    def _check_root_path(cls, value: str) -> str:
+        if value and (not value.startswith("/") or value.endswith("/")):
+            raise ValueError("must start with '/' and not end with '/', e.g. /webmail")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @model_validator(mode="after")
+    def _check_secret_key(self) -> Settings:
+        key = self.secret_key.get_secret_value()
+        if self.demo and not key:
+            # Demo mode only: a per-process key; sessions do not survive a restart.
+            self.secret_key = SecretStr(secrets.token_urlsafe(48))
+        elif len(key) < MIN_SECRET_KEY_LENGTH:
+            problem = "is missing" if not key else "is too short"
+            raise ValueError(
+                f"WEBMAIL_SECRET_KEY {problem}: set at least {MIN_SECRET_KEY_LENGTH} random "
+                'characters, e.g. python3 -c "import secrets; print(secrets.token_urlsafe(48))"'
+            )
+        return self
+
+    @property
+    def session_idle_seconds(self) -> int:
+        return self.session_idle_minutes * 60
+
+    @property
+    def session_max_seconds(self) -> int:
+        return self.session_max_hours * 3600
+
+    def masked(self) -> dict[str, str]:
+        """The effective settings as ``WEBMAIL_*`` names, secrets and passwords masked."""
+        shown: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                text = "********" if value.get_secret_value() else "(unset)"
+            elif isinstance(value, list):
+                text = ",".join(value)
+            else:
+                text = str(value)
+            if name.endswith("_url"):
+                text = _mask_url_password(text)
+            shown[f"WEBMAIL_{name.upper()}"] = text
+        return shown
+
+
+def _mask_url_password(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in userinfo:
+        return url
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}://{user}:********@{host}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings, turning a validation failure into one readable line per variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"])
+            message = error["msg"].removeprefix("Value error, ")
+            if field:
+                lines.append(f"WEBMAIL_{field.upper()}: {message}")
+            else:
+                lines.append(message)
+        raise ConfigError("; ".join(lines)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,1 @@
+"""SQLAlchemy models, engine and data access; migrations live in the top-level alembic/."""

@@ -1,0 +1,241 @@
+"""A private Dovecot (IMAP, POP3, LMTP) on free loopback ports in its own folder."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import subprocess
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from webmail.devservices.system import find_program, free_port, stop_process, wait_for_port
+
+CONFIG_TEMPLATE = """\
+instance_name = {instance}
+base_dir = {root}/run
+state_dir = {root}/state
+log_path = {root}/dovecot.log
+info_log_path = {root}/dovecot.log
+listen = 127.0.0.1
+protocols = imap pop3 lmtp
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+auth_failure_delay = {auth_failure_delay} secs
+login_trusted_networks = {trusted_networks}
+default_login_user = {login_user}
+default_internal_user = {internal_user}
+first_valid_uid = 1
+mail_location = maildir:~/Maildir
+mail_fsync = never
+mail_plugins = $mail_plugins quota
+protocol imap {{
+  mail_plugins = $mail_plugins imap_quota
+  mail_max_userip_connections = {max_userip_connections}
+}}
+protocol pop3 {{
+  mail_max_userip_connections = {max_userip_connections}
+  pop3_uidl_format = %08Xu%08Xv
+}}
+plugin {{
+  quota = count:User quota
+  quota_rule = *:storage={quota_mb}M
+  quota_vsizes = yes
+}}
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {root}/users/%u
+}}
+userdb {{
+  driver = static
+  args = uid={mail_uid} gid={mail_gid} home={root}/mail/%u
+}}
+namespace inbox {{
+  inbox = yes
+  separator = /
+  mailbox Drafts {{
+    special_use = \\Drafts
+    auto = subscribe
+  }}
+  mailbox Sent {{
+    special_use = \\Sent
+    auto = subscribe
+  }}
+  mailbox Archive {{
+    special_use = \\Archive
+    auto = subscribe
+  }}
+  mailbox Junk {{
+    special_use = \\Junk
+    auto = subscribe
+  }}
+  mailbox Trash {{
+    special_use = \\Trash
+    auto = subscribe
+  }}
+}}
+service imap-login {{
+  {chroot}
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {imap_port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service pop3-login {{
+  {chroot}
+  inet_listener pop3 {{
+    address = 127.0.0.1
+    port = {pop3_port}
+  }}
+  inet_listener pop3s {{
+    port = 0
+  }}
+}}
+service lmtp {{
+  inet_listener lmtp {{
+    address = 127.0.0.1
+    port = {lmtp_port}
+  }}
+}}
+service anvil {{
+  {chroot}
+}}
+service stats {{
+  unix_listener stats-reader {{
+    mode = 0666
+  }}
+  unix_listener stats-writer {{
+    mode = 0666
+  }}
+}}
+"""
+
+
+@dataclass
+class Dovecot:
+    """A running private Dovecot.
+
+    Each user has a passwd-file of its own (``users/<name>``): Dovecot re-reads a changed
+    passwd-file at most once a second, so one shared file would hide users added quickly.
+    """
+
+    root: Path
+    imap_port: int
+    pop3_port: int
+    lmtp_port: int
+    process: subprocess.Popen[bytes]
+    passwords: dict[str, str] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / "dovecot.conf"
+
+    def add_user(self, username: str, password: str) -> None:
+        """Create (or change the password of) a mail user; the Maildir appears on first login."""
+        if any(ch in username + password for ch in ":/\n\r") or username.startswith("."):
+            raise ValueError("user names and passwords may not hold ':', '/' or newlines")
+        with self._lock:
+            changed = username in self.passwords
+            self.passwords[username] = password
+            tmp = self.root / "users" / f".{username}.tmp"
+            tmp.write_text(f"{username}:{{PLAIN}}{password}::::::\n")
+            tmp.chmod(0o644)
+            tmp.replace(self.root / "users" / username)
+            if changed:
+                time.sleep(1.1)  # let Dovecot's once-a-second re-read see the new password
+
+    def new_user(self, password: str = "secret") -> str:
+        """A fresh user with an empty mailbox, for tests."""
+        username = f"t-{uuid.uuid4().hex[:12]}@test"
+        self.add_user(username, password)
+        return username
+
+    def doveadm(self, *args: str) -> str:
+        doveadm = find_program("doveadm")
+        result = subprocess.run(
+            [doveadm, "-c", str(self.config_path), *args],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return result.stdout
+
+    def connections(self, username: str) -> int:
+        """How many IMAP connections Dovecot counts for ``username`` right now."""
+        out = self.doveadm("who", "-1", username)
+        return sum(1 for line in out.splitlines()[1:] if line.split()[:2] == [username, "imap"])
+
+    def stop(self) -> None:
+        stop_process(self.process)
+
+    def log(self) -> str:
+        path = self.root / "dovecot.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+def start_dovecot(
+    root: Path,
+    *,
+    quota_mb: int = 1024,
+    max_userip_connections: int = 10,
+    auth_failure_delay: int = 0,
+    trusted_networks: str = "",
+) -> Dovecot:
+    """Start Dovecot with its config, users file, sockets and mail all under ``root``."""
+    binary = find_program("dovecot")
+    root.mkdir(parents=True, exist_ok=True)
+    # The login processes run unprivileged and must reach the sockets below root.
+    root.chmod(0o755)
+    (root / "mail").mkdir(exist_ok=True)
+    if os.geteuid() == 0:
+        nobody = pwd.getpwnam("nobody")
+        mail_uid, mail_gid = nobody.pw_uid, nobody.pw_gid
+        os.chown(root / "mail", mail_uid, mail_gid)
+        login_user, internal_user, chroot = "dovenull", "dovecot", ""
+    else:
+        me = pwd.getpwuid(os.geteuid())
+        mail_uid, mail_gid = me.pw_uid, me.pw_gid
+        login_user = internal_user = me.pw_name
+        chroot = "chroot ="
+    imap_port, pop3_port, lmtp_port = free_port(), free_port(), free_port()
+    (root / "dovecot.conf").write_text(
+        CONFIG_TEMPLATE.format(
+            instance=f"wm-{root.name}",
+            root=root,
+            auth_failure_delay=auth_failure_delay,
+            trusted_networks=trusted_networks,
+            login_user=login_user,
+            internal_user=internal_user,
+            mail_uid=mail_uid,
+            mail_gid=mail_gid,
+            max_userip_connections=max_userip_connections,
+            quota_mb=quota_mb,
+            chroot=chroot,
+            imap_port=imap_port,
+            pop3_port=pop3_port,
+            lmtp_port=lmtp_port,
+        )
+    )
+    (root / "users").mkdir(exist_ok=True)
+    (root / "users").chmod(0o755)
+    process = subprocess.Popen(
+        [binary, "-F", "-c", str(root / "dovecot.conf")],
+        stdout=subprocess.DEVNULL,
+        stderr=open(root / "dovecot.stderr", "wb"),  # noqa: SIM115 - owned by the process
+    )
+    dovecot = Dovecot(root, imap_port, pop3_port, lmtp_port, process)
+    try:
+        for port in (imap_port, pop3_port, lmtp_port):
+            wait_for_port(port, process=process)
+    except Exception as exc:
+        dovecot.stop()
+        stderr = (root / "dovecot.stderr").read_text(errors="replace")
+        raise RuntimeError(f"Dovecot did not start: {exc}\n{stderr}\n{dovecot.log()}") from exc
+    return dovecot

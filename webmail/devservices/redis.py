@@ -1,0 +1,49 @@
+"""A private Redis on a free loopback port that keeps nothing on disk."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from webmail.devservices.system import find_program, free_port, stop_process, wait_for_port
+
+
+@dataclass
+class RedisServer:
+    root: Path
+    port: int
+    process: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        stop_process(self.process)
+
+
+def start_redis(root: Path) -> RedisServer:
+    binary = find_program("redis-server")
+    root.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            binary,
+            "--bind", "127.0.0.1",
+            "--port", str(port),
+            "--save", "",
+            "--appendonly", "no",
+            "--dir", str(root),
+            "--logfile", str(root / "redis.log"),
+            "--daemonize", "no",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_for_port(port, process=process)
+    except Exception as exc:
+        stop_process(process)
+        raise RuntimeError(f"Redis did not start: {exc}") from exc
+    return RedisServer(root, port, process)

@@ -1,0 +1,85 @@
+"""An aiosmtpd submission sink: AUTH against the Dovecot users, delivery over LMTP.
+
+Every accepted message is kept in ``messages`` for tests; recipients that are local
+Dovecot users also get it in their INBOX, so sent mail really arrives.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from webmail.devservices.dovecot import Dovecot
+from webmail.devservices.system import free_port
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    content: bytes
+    login: str | None
+
+
+@dataclass
+class SMTPSink:
+    dovecot: Dovecot
+    port: int = 0
+    messages: list[SentMessage] = field(default_factory=list)
+    _controller: Controller | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        login = auth_data.login.decode()
+        ok = self.dovecot.passwords.get(login) == auth_data.password.decode()
+        return AuthResult(success=ok, handled=False, auth_data=login if ok else None)
+
+    async def handle_RCPT(  # noqa: N802 - aiosmtpd hook name
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(  # noqa: N802 - aiosmtpd hook name
+        self, server: SMTP, session: Session, envelope: Envelope
+    ) -> str:
+        content = envelope.original_content or b""
+        message = SentMessage(
+            mail_from=envelope.mail_from or "",
+            rcpt_tos=tuple(envelope.rcpt_tos),
+            content=content,
+            login=session.auth_data if isinstance(session.auth_data, str) else None,
+        )
+        with self._lock:
+            self.messages.append(message)
+        local = [rcpt for rcpt in envelope.rcpt_tos if rcpt in self.dovecot.passwords]
+        if local:
+            with smtplib.LMTP("127.0.0.1", self.dovecot.lmtp_port, timeout=30) as lmtp:
+                lmtp.sendmail(message.mail_from, local, content)
+        return "250 Message accepted for delivery"
+
+    def start(self) -> None:
+        self.port = self.port or free_port()
+        self._controller = Controller(
+            self,
+            hostname="127.0.0.1",
+            port=self.port,
+            authenticator=self.authenticate,
+            auth_required=True,
+            auth_require_tls=False,
+        )
+        self._controller.start()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None

@@ -1,0 +1,31 @@
+"""The root of every error a user may see.
+
+WebmailError (user_message, status_code)
+ ├── imap.errors.IMAPError
+ │    ├── AuthFailedError          401  wrong user name or password
+ │    ├── UnavailableError         503  server unreachable, dropped or timed out
+ │    ├── MailboxBusyError         503  the user's connection cap is reached
+ │    ├── FolderNotFoundError      404
+ │    └── ProtocolError            502  the server answered something unexpected
+ ├── auth.errors.AuthError
+ │    ├── RateLimitedError         429  too many failed sign-ins
+ │    ├── SessionExpiredError      401
+ │    └── CSRFError                403
+ └── (later layers: SMTPError, POP3Error, FormError)
+"""
+
+from __future__ import annotations
+
+
+class WebmailError(Exception):
+    """Base class: carries the words shown to the user and the HTTP status."""
+
+    status_code: int = 500
+    user_message: str = "Something went wrong."
+
+    def __init__(self, user_message: str | None = None, *, status_code: int | None = None) -> None:
+        if user_message is not None:
+            self.user_message = user_message
+        if status_code is not None:
+            self.status_code = status_code
+        super().__init__(self.user_message)

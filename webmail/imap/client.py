@@ -1,0 +1,85 @@
+"""Opening an authenticated IMAPClient: TLS/STARTTLS, ID before LOGIN, timeouts."""
+
+from __future__ import annotations
+
+import ssl
+
+from imapclient import IMAPClient
+from imapclient.imapclient import SocketTimeout
+
+from webmail.config import Settings
+from webmail.imap.errors import map_imap_errors
+from webmail.imap.types import Credentials
+
+CLIENT_ID = {"name": "webmail", "version": "0.1"}
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    if not settings.imap_verify_tls:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def open_client(settings: Settings, credentials: Credentials) -> IMAPClient:
+    """Connect, secure, identify and log in; raises AuthFailedError or UnavailableError."""
+    timeout = SocketTimeout(connect=min(10.0, settings.imap_timeout_seconds), read=settings.imap_timeout_seconds)
+    with map_imap_errors():
+        client = IMAPClient(
+            settings.imap_host,
+            port=settings.imap_port,
+            ssl=settings.imap_security == "tls",
+            ssl_context=tls_context(settings),
+            timeout=timeout,
+        )
+        try:
+            if settings.imap_security == "starttls":
+                client.starttls(tls_context(settings))
+            identify(client, credentials.client_ip)
+            client.login(credentials.username, credentials.password)
+        except BaseException:
+            close_client(client)
+            raise
+    return client
+
+
+def identify(client: IMAPClient, client_ip: str | None) -> None:
+    """Send RFC 2971 ID before LOGIN so Dovecot can count connections per browser IP.
+
+    Dovecot honours ``x-originating-ip`` only from ``login_trusted_networks``.
+    """
+    if b"ID" not in client.capabilities():
+        return
+    params = dict(CLIENT_ID)
+    if client_ip:
+        params["x-originating-ip"] = client_ip
+    client.id_(params)
+
+
+def close_client(client: IMAPClient) -> None:
+    """LOGOUT politely, falling back to closing the socket; never raises."""
+    try:
+        client.logout()
+    except Exception:
+        try:
+            client.shutdown()
+        except Exception:  # noqa: S110 - the socket is already gone
+            pass
+
+
+def server_reachable(settings: Settings, timeout: float = 2.0) -> bool:
+    """True if the IMAP server accepts a connection and greets with OK or PREAUTH."""
+    try:
+        with map_imap_errors():
+            client = IMAPClient(
+                settings.imap_host,
+                port=settings.imap_port,
+                ssl=settings.imap_security == "tls",
+                ssl_context=tls_context(settings),
+                timeout=timeout,
+            )
+    except Exception:
+        return False
+    close_client(client)
+    return True

@@ -1,0 +1,78 @@
+"""Typed IMAP errors; ``map_imap_errors()`` is the one place that translates library errors."""
+
+from __future__ import annotations
+
+import imaplib
+import socket
+import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from imapclient import exceptions as imap_exc
+
+from webmail.errors import WebmailError
+
+
+class IMAPError(WebmailError):
+    """Raised when an IMAP operation fails; the subclasses name the cause."""
+
+    status_code = 502
+    user_message = "The mail server reported an error."
+
+
+class AuthFailedError(IMAPError):
+    """Raised when the server refuses LOGIN for this user name and password."""
+
+    status_code = 401
+    user_message = "Wrong username or password."
+
+
+class UnavailableError(IMAPError):
+    """Raised when the server cannot be reached, drops the connection or times out."""
+
+    status_code = 503
+    user_message = "Mail server unavailable. Please try again in a moment."
+
+
+class MailboxBusyError(IMAPError):
+    """Raised when the user already holds as many connections as allowed."""
+
+    status_code = 503
+    user_message = "Your mailbox is busy, try again."
+
+
+class FolderNotFoundError(IMAPError):
+    """Raised when SELECT or STATUS names a folder the server does not have."""
+
+    status_code = 404
+    user_message = "This folder does not exist."
+
+
+class ProtocolError(IMAPError):
+    """Raised when the server answers NO/BAD or something we cannot parse."""
+
+
+@contextmanager
+def map_imap_errors() -> Iterator[None]:
+    """Re-raise imapclient, imaplib and socket errors as the most specific IMAPError."""
+    try:
+        yield
+    except IMAPError:
+        raise
+    except imap_exc.LoginError as exc:
+        if b"[UNAVAILABLE]" in _raw(exc) or b"[LIMIT]" in _raw(exc):
+            raise UnavailableError() from exc
+        raise AuthFailedError() from exc
+    except (imap_exc.IMAPClientAbortError, TimeoutError, socket.timeout, ssl.SSLError, OSError) as exc:
+        # abort: the connection is gone (BYE, EOF); OSError covers refused and reset.
+        raise UnavailableError() from exc
+    except imaplib.IMAP4.error as exc:
+        text = _raw(exc).lower()
+        if b"doesn't exist" in text or b"nonexistent" in text or b"unknown mailbox" in text:
+            raise FolderNotFoundError() from exc
+        raise ProtocolError() from exc
+
+
+def _raw(exc: BaseException) -> bytes:
+    arg = exc.args[0] if exc.args else b""
+    return arg if isinstance(arg, bytes) else str(arg).encode(errors="replace")

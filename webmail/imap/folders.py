@@ -1,0 +1,88 @@
+"""Folder listing with counts: one LIST-STATUS round trip when the server has it (RFC 5819)."""
+
+from __future__ import annotations
+
+from imapclient import IMAPClient
+from imapclient.imap_utf7 import decode as decode_utf7
+from imapclient.response_parser import parse_response
+
+from webmail.imap.errors import ProtocolError
+from webmail.imap.types import Folder
+
+STATUS_ITEMS = ("MESSAGES", "UNSEEN")
+
+
+def list_folders(client: IMAPClient) -> list[Folder]:
+    """All folders with flags, subscription and MESSAGES/UNSEEN counts, in display order."""
+    if b"LIST-STATUS" in client.capabilities():
+        folders = _list_status(client)
+    else:
+        folders = _list_then_status(client)
+    return sorted(folders, key=lambda folder: folder.sort_key)
+
+
+def _list_status(client: IMAPClient) -> list[Folder]:
+    imap = client._imap
+    options = ["SUBSCRIBED", "CHILDREN"]
+    if b"SPECIAL-USE" in client.capabilities():
+        options.append("SPECIAL-USE")
+    options.append(f"STATUS ({' '.join(STATUS_ITEMS)})")
+    typ, data = imap._simple_command("LIST", '""', '"*"', f"RETURN ({' '.join(options)})")
+    if typ != "OK":
+        raise ProtocolError()
+    _, list_lines = imap._untagged_response(typ, data, "LIST")
+    status_lines = imap.untagged_responses.pop("STATUS", [])
+    counts: dict[str, dict[str, int]] = {}
+    for line in status_lines:
+        name, items = parse_response([line])
+        counts[_folder_name(name)] = _pairs(items)
+    folders = []
+    for flags, delimiter, name in client._proc_folder_list(list_lines):
+        flag_names = frozenset(_text(flag) for flag in flags)
+        status = counts.get(name, {})
+        folders.append(
+            Folder(
+                name=name,
+                delimiter=_text(delimiter or b""),
+                flags=flag_names - {"\\Subscribed"},
+                subscribed="\\Subscribed" in flag_names,
+                messages=status.get("MESSAGES"),
+                unseen=status.get("UNSEEN"),
+            )
+        )
+    return folders
+
+
+def _list_then_status(client: IMAPClient) -> list[Folder]:
+    subscribed = {name for _, _, name in client.list_sub_folders()}
+    folders = []
+    for flags, delimiter, name in client.list_folders():
+        flag_names = frozenset(_text(flag) for flag in flags)
+        folder = Folder(name, _text(delimiter or b""), flag_names, name in subscribed)
+        if folder.selectable:
+            status = client.folder_status(name, [item.encode() for item in STATUS_ITEMS])
+            folder = Folder(
+                folder.name,
+                folder.delimiter,
+                folder.flags,
+                folder.subscribed,
+                messages=int(status[b"MESSAGES"]),
+                unseen=int(status[b"UNSEEN"]),
+            )
+        folders.append(folder)
+    return folders
+
+
+def _folder_name(raw: bytes | str | int) -> str:
+    if isinstance(raw, int):
+        return str(raw)
+    return decode_utf7(raw)
+
+
+def _pairs(items: tuple[object, ...]) -> dict[str, int]:
+    it = iter(items)
+    return {_text(key): int(value) for key, value in zip(it, it, strict=True)}  # type: ignore[call-overload]
+
+
+def _text(value: object) -> str:
+    return value.decode("ascii", "replace") if isinstance(value, bytes) else str(value)

@@ -1,0 +1,32 @@
+"""The Redis client factory and the only place Redis key strings are built."""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+
+from webmail.config import Settings
+
+
+def create_redis(settings: Settings) -> Redis:
+    return Redis.from_url(
+        settings.redis_url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30
+    )
+
+
+class Keys:
+    """``wm:<kind>:...`` key names under the configured prefix."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def session(self, sid: str) -> str:
+        return f"{self.prefix}:sess:{sid}"
+
+    def user_sessions(self, user: str) -> str:
+        return f"{self.prefix}:usess:{user.lower()}"
+
+    def login_failures_user(self, user: str) -> str:
+        return f"{self.prefix}:rl:u:{user.lower()}"
+
+    def login_failures_ip(self, ip: str) -> str:
+        return f"{self.prefix}:rl:ip:{ip}"

@@ -1,0 +1,1 @@
+"""Routes, templates and htmx partials; speaks no mail protocol."""

@@ -1,0 +1,76 @@
+"""Request dependencies: the app's services, the signed-in session, the user's mailbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from redis.asyncio import Redis
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session as DBSession
+from sqlalchemy.orm import sessionmaker
+
+from webmail.auth.errors import SessionExpiredError
+from webmail.auth.login import LoginService
+from webmail.auth.sessions import Session, SessionStore
+from webmail.config import Settings
+from webmail.imap.pool import IMAPPool
+from webmail.imap.store import MailStore
+from webmail.imap.types import Credentials
+
+SESSION_COOKIE = "wm_session"
+
+
+@dataclass
+class Services:
+    """Everything the lifespan opens, shared by all requests of one worker process."""
+
+    settings: Settings
+    redis: Redis
+    engine: Engine
+    db: sessionmaker[DBSession]
+    pool: IMAPPool
+    sessions: SessionStore
+    login: LoginService
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def get_optional_session(request: Request, services: ServicesDep) -> Session | None:
+    cached: Session | None = getattr(request.state, "session", None)
+    if cached is not None:
+        return cached
+    session = await services.sessions.load(request.cookies.get(SESSION_COOKIE))
+    request.state.session = session
+    return session
+
+
+OptionalSessionDep = Annotated[Session | None, Depends(get_optional_session)]
+
+
+async def get_session(session: OptionalSessionDep) -> Session:
+    if session is None:
+        raise SessionExpiredError()
+    return session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_mail_store(services: ServicesDep, session: SessionDep) -> MailStore:
+    credentials = Credentials(session.user, session.password, session.client_ip)
+    return MailStore(services.pool, session.sid, credentials)
+
+
+MailStoreDep = Annotated[MailStore, Depends(get_mail_store)]

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import anyio
+import anyio.to_thread
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from webmail.imap.client import server_reachable
+from webmail.web.deps import Services, ServicesDep
+
+router = APIRouter()
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(services: ServicesDep) -> JSONResponse:
+    checks = {
+        "redis": await _check(_redis_ok, services),
+        "database": await _check(_database_ok, services),
+        "imap": await _check(_imap_ok, services),
+    }
+    down = [name for name, ok in checks.items() if not ok]
+    body = {
+        "status": "ok" if not down else f"unavailable: {', '.join(down)}",
+        "checks": {name: "ok" if ok else "down" for name, ok in checks.items()},
+    }
+    return JSONResponse(body, status_code=503 if down else 200)
+
+
+async def _check(probe: object, services: Services) -> bool:
+    try:
+        with anyio.fail_after(3):
+            return bool(await probe(services))  # type: ignore[operator]
+    except Exception:
+        return False
+
+
+async def _redis_ok(services: Services) -> bool:
+    return bool(await services.redis.ping())
+
+
+async def _database_ok(services: Services) -> bool:
+    def query() -> bool:
+        with services.engine.connect() as connection:
+            return connection.execute(text("SELECT 1")).scalar() == 1
+
+    return await anyio.to_thread.run_sync(query)
+
+
+async def _imap_ok(services: Services) -> bool:
+    return await anyio.to_thread.run_sync(server_reachable, services.settings)

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from webmail.auth.errors import RateLimitedError
+from webmail.errors import WebmailError
+from webmail.web.csrf import LOGIN_CSRF_COOKIE, csrf_protect, login_csrf_protect, new_token
+from webmail.web.deps import SESSION_COOKIE, OptionalSessionDep, ServicesDep, client_ip
+from webmail.web.templating import render, url
+
+router = APIRouter()
+
+
+def login_page(request: Request, *, error: str | None = None, username: str = "", status_code: int = 200) -> Response:
+    token = request.cookies.get(LOGIN_CSRF_COOKIE) or new_token()
+    response = render(
+        request,
+        "pages/login.html",
+        {"error": error, "username": username, "csrf_token": token},
+        status_code=status_code,
+    )
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path=url(request, "/login"),
+    )
+    return response
+
+
+@router.get("/login")
+async def show_login(request: Request, session: OptionalSessionDep) -> Response:
+    if session is not None:
+        return RedirectResponse(url(request, "/mail/INBOX"), status_code=303)
+    return login_page(request)
+
+
+@router.post("/login", dependencies=[Depends(login_csrf_protect)])
+async def sign_in(
+    request: Request,
+    services: ServicesDep,
+    username: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        cookie, _ = await services.login.sign_in(username, password, client_ip(request))
+    except RateLimitedError as exc:
+        response = login_page(request, error=exc.user_message, username=username, status_code=429)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    except WebmailError as exc:
+        return login_page(request, error=exc.user_message, username=username, status_code=exc.status_code)
+    settings = services.settings
+    response = RedirectResponse(url(request, "/mail/INBOX"), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        cookie,
+        max_age=settings.session_max_seconds,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path=url(request, "/") if settings.root_path else "/",
+    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path=url(request, "/login"))
+    return response
+
+
+@router.post("/logout", dependencies=[Depends(csrf_protect)])
+async def sign_out(request: Request, services: ServicesDep, session: OptionalSessionDep) -> Response:
+    if session is not None:
+        await services.login.sign_out(session)
+    response = RedirectResponse(url(request, "/login"), status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path=url(request, "/") if services.settings.root_path else "/")
+    return response

@@ -1,0 +1,59 @@
+"""Jinja2 templates (autoescaped), with block rendering for htmx partials."""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cache
+from typing import Any
+
+from fastapi import Request
+from jinja2 import Environment, FileSystemLoader
+from jinja2_fragments.fastapi import Jinja2Blocks
+
+from webmail.config import PROJECT_ROOT
+
+STATIC_DIR = PROJECT_ROOT / "static"
+templates = Jinja2Blocks(
+    env=Environment(loader=FileSystemLoader(PROJECT_ROOT / "templates"), autoescape=True)
+)
+
+
+@cache
+def _static_version(path: str) -> str:
+    file = STATIC_DIR / path
+    return hashlib.sha256(file.read_bytes()).hexdigest()[:10] if file.is_file() else "0"
+
+
+def static_url(request: Request, path: str) -> str:
+    """A cache-busting URL for a file under static/."""
+    return f"{request.scope.get('root_path', '')}/static/{path}?v={_static_version(path)}"
+
+
+def url(request: Request, path: str) -> str:
+    """An app URL with the configured root path (``WEBMAIL_ROOT_PATH``)."""
+    return f"{request.scope.get('root_path', '')}{path}"
+
+
+def count(value: int | None) -> str:
+    return "" if value is None else f"{value:,}"
+
+
+templates.env.globals["static_url"] = static_url
+templates.env.globals["url"] = url
+templates.env.filters["count"] = count
+
+
+def render(
+    request: Request,
+    name: str,
+    context: dict[str, Any],
+    *,
+    status_code: int = 200,
+    block_name: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Any:
+    response = templates.TemplateResponse(
+        request, name, context, status_code=status_code, block_name=block_name, headers=headers
+    )
+    response.headers["Vary"] = "HX-Request"
+    return response
