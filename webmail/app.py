@@ -47,15 +47,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             sessions=sessions,
             login=LoginService(settings, sessions, limiter, pool, db),
         )
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(_close_idle_connections, pool, settings.imap_idle_close_seconds)
-            try:
+        try:
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(_close_idle_connections, pool, settings.imap_idle_close_seconds)
                 yield
-            finally:
                 tasks.cancel_scope.cancel()
+        finally:
+            with anyio.CancelScope(shield=True):
                 await pool.close_all()
                 await redis.aclose()
-                engine.dispose()
+            engine.dispose()
 
     app = FastAPI(
         title="webmail",

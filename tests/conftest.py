@@ -1,0 +1,114 @@
+"""Real private services for the whole run; a fresh mail user, Redis prefix and app per test."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from webmail.app import create_app
+from webmail.config import Settings, load_settings
+from webmail.db.migrate import upgrade
+from webmail.devservices import DevServices
+
+
+@pytest.fixture(scope="session")
+def services() -> Iterator[DevServices]:
+    """Dovecot, Redis and the SMTP sink, started once; a missing program fails loudly."""
+    with DevServices() as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'webmail.db'}"
+    upgrade(url)
+    return url
+
+
+@dataclass(frozen=True)
+class MailUser:
+    username: str
+    password: str
+
+
+@pytest.fixture
+def mail_user(services: DevServices) -> MailUser:
+    password = f"pw-{secrets.token_hex(8)}"
+    return MailUser(services.dovecot.new_user(password), password)
+
+
+def make_settings(services: DevServices, database_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "imap_host": "127.0.0.1",
+        "imap_port": services.dovecot.imap_port,
+        "imap_security": "none",
+        "smtp_host": "127.0.0.1",
+        "smtp_port": services.smtp.port,
+        "smtp_security": "none",
+        "redis_url": services.redis.url,
+        "redis_prefix": f"t{uuid.uuid4().hex[:10]}",
+        "database_url": database_url,
+        "secret_key": secrets.token_urlsafe(48),
+    }
+    values.update(overrides)
+    return load_settings(**values)
+
+
+@pytest.fixture
+def settings(services: DevServices, database_url: str) -> Settings:
+    return make_settings(services, database_url)
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings), follow_redirects=False) as test_client:
+        yield test_client
+
+
+LOGIN_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+SESSION_TOKEN = re.compile(r'"X-CSRF-Token": "([^"]+)"')
+
+
+def login_token(client: TestClient) -> str:
+    page = client.get("/login")
+    match = LOGIN_TOKEN.search(page.text)
+    assert match, "login form has no csrf_token"
+    return match.group(1)
+
+
+def sign_in(client: TestClient, user: MailUser, password: str | None = None):  # type: ignore[no-untyped-def]
+    token = login_token(client)
+    return client.post(
+        "/login",
+        data={"username": user.username, "password": password or user.password, "csrf_token": token},
+    )
+
+
+def session_token(client: TestClient) -> str:
+    page = client.get("/mail/INBOX")
+    match = SESSION_TOKEN.search(page.text)
+    assert match, "page has no X-CSRF-Token in hx-headers"
+    return match.group(1)
+
+
+@pytest.fixture
+def signed_in(client: TestClient, mail_user: MailUser) -> TestClient:
+    response = sign_in(client, mail_user)
+    assert response.status_code == 303, response.text
+    return client
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = Path(str(item.fspath))
+        if "integration" in path.parts:
+            item.add_marker(pytest.mark.integration)
+        elif "e2e" in path.parts:
+            item.add_marker(pytest.mark.e2e)
