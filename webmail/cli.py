@@ -98,7 +98,9 @@ def cmd_devservices(args: argparse.Namespace) -> int:
 
     with DevServices() as services:
         env = services.env()
-        print(f"Dovecot IMAP 127.0.0.1:{services.dovecot.imap_port}, POP3 127.0.0.1:{services.dovecot.pop3_port}")
+        print(
+            f"Dovecot IMAP 127.0.0.1:{services.dovecot.imap_port}, POP3 127.0.0.1:{services.dovecot.pop3_port}"
+        )
         print(f"Redis {services.redis.url}")
         print(f"SMTP sink 127.0.0.1:{services.smtp.port}")
         print(f"Files under {services.root}")

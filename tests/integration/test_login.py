@@ -33,7 +33,9 @@ class TestSignIn:
         assert response.status_code == 401
         assert "Wrong username or password" in response.text
 
-    def test_unreachable_imap_server(self, services: DevServices, database_url: str, mail_user: MailUser) -> None:
+    def test_unreachable_imap_server(
+        self, services: DevServices, database_url: str, mail_user: MailUser
+    ) -> None:
         settings = make_settings(services, database_url, imap_port=free_port())
         with TestClient(create_app(settings), follow_redirects=False) as client:
             response = sign_in(client, mail_user)
@@ -52,7 +54,9 @@ class TestSignIn:
 
 
 class TestRateLimit:
-    def test_failed_logins_reach_429(self, client: TestClient, mail_user: MailUser, settings: Settings) -> None:
+    def test_failed_logins_reach_429(
+        self, client: TestClient, mail_user: MailUser, settings: Settings
+    ) -> None:
         for _ in range(settings.login_max_failures_per_user):
             assert sign_in(client, mail_user, password="wrong").status_code == 401
         response = sign_in(client, mail_user, password="wrong")
@@ -110,7 +114,9 @@ class TestSession:
             for value in [key, *values]:
                 assert secret not in value, f"password found in Redis key {key!r}"
 
-    def test_logout_invalidates_cookie(self, signed_in: TestClient, settings: Settings, services: DevServices) -> None:
+    def test_logout_invalidates_cookie(
+        self, signed_in: TestClient, settings: Settings, services: DevServices
+    ) -> None:
         old_cookie = signed_in.cookies["wm_session"]
         sid = old_cookie.split(".")[0]
         r = redis.Redis.from_url(services.redis.url)
@@ -140,7 +146,9 @@ class TestSession:
         assert response.status_code == 303
         assert response.headers["location"] == "/login"
 
-    def test_request_refreshes_idle_timer(self, signed_in: TestClient, settings: Settings, services: DevServices) -> None:
+    def test_request_refreshes_idle_timer(
+        self, signed_in: TestClient, settings: Settings, services: DevServices
+    ) -> None:
         sid = signed_in.cookies["wm_session"].split(".")[0]
         r = redis.Redis.from_url(services.redis.url)
         key = f"{settings.redis_prefix}:sess:{sid}"
@@ -151,7 +159,11 @@ class TestSession:
     def test_absolute_expiry(self, signed_in: TestClient, settings: Settings, services: DevServices) -> None:
         sid = signed_in.cookies["wm_session"].split(".")[0]
         r = redis.Redis.from_url(services.redis.url)
-        r.hset(f"{settings.redis_prefix}:sess:{sid}", "created", str(time.time() - settings.session_max_seconds - 1))
+        r.hset(
+            f"{settings.redis_prefix}:sess:{sid}",
+            "created",
+            str(time.time() - settings.session_max_seconds - 1),
+        )
         assert signed_in.get("/mail/INBOX").status_code == 303
 
     def test_tampered_cookie_key_is_no_session(self, signed_in: TestClient) -> None:
@@ -165,7 +177,9 @@ class TestSession:
 class TestCSRF:
     def test_login_without_token_is_403(self, client: TestClient, mail_user: MailUser) -> None:
         client.get("/login")
-        response = client.post("/login", data={"username": mail_user.username, "password": mail_user.password})
+        response = client.post(
+            "/login", data={"username": mail_user.username, "password": mail_user.password}
+        )
         assert response.status_code == 403
 
     def test_login_with_foreign_token_is_403(self, client: TestClient, mail_user: MailUser) -> None:
@@ -187,5 +201,7 @@ class TestCSRF:
 
     def test_cross_origin_post_is_403(self, signed_in: TestClient) -> None:
         token = session_token(signed_in)
-        response = signed_in.post("/logout", data={"csrf_token": token}, headers={"Origin": "https://evil.example"})
+        response = signed_in.post(
+            "/logout", data={"csrf_token": token}, headers={"Origin": "https://evil.example"}
+        )
         assert response.status_code == 403

@@ -13,7 +13,11 @@ def fill_mailbox(services: DevServices, user: MailUser) -> None:
     client = IMAPClient("127.0.0.1", services.dovecot.imap_port, ssl=False)
     client.login(user.username, user.password)
     for i in range(3):
-        client.append("INBOX", f"Subject: m{i}\r\nFrom: a@b\r\n\r\nhello {i}\r\n".encode(), flags=[] if i else [b"\\Seen"])
+        client.append(
+            "INBOX",
+            f"Subject: m{i}\r\nFrom: a@b\r\n\r\nhello {i}\r\n".encode(),
+            flags=[] if i else [b"\\Seen"],
+        )
     client.create_folder("Projects/Über 2025")
     client.subscribe_folder("Projects/Über 2025")
     client.append("Projects/Über 2025", b"Subject: x\r\n\r\nbody\r\n")
@@ -35,7 +39,9 @@ class TestFolderPane:
         assert '<dd data-count="messages">3</dd>' in html
         assert '<dd data-count="unseen">2</dd>' in html
 
-    def test_nested_non_ascii_folder(self, signed_in: TestClient, services: DevServices, mail_user: MailUser) -> None:
+    def test_nested_non_ascii_folder(
+        self, signed_in: TestClient, services: DevServices, mail_user: MailUser
+    ) -> None:
         fill_mailbox(services, mail_user)
         response = signed_in.get("/mail/Projects/%C3%9Cber%202025")
         assert response.status_code == 200

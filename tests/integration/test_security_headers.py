@@ -27,5 +27,3 @@ def test_login_page_has_no_inline_script(client: TestClient) -> None:
 
 def test_mail_page_has_no_inline_script(signed_in: TestClient) -> None:
     assert_no_inline_script(signed_in.get("/mail/INBOX").text)
-
-

@@ -21,7 +21,10 @@ class LoginRateLimiter:
         """Raise RateLimitedError if this user or address failed too often lately."""
         user_key, ip_key = self.keys.login_failures_user(user), self.keys.login_failures_ip(ip)
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.get(user_key).ttl(user_key).get(ip_key).ttl(ip_key)
+            pipe.get(user_key)
+            pipe.ttl(user_key)
+            pipe.get(ip_key)
+            pipe.ttl(ip_key)
             user_count, user_ttl, ip_count, ip_ttl = await pipe.execute()
         waits = []
         if user_count is not None and int(user_count) >= self.max_user:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass
+from typing import cast
 
 from redis.asyncio import Redis
 
@@ -65,7 +66,7 @@ class SessionStore:
             return None
         sid, _, encoded_key = cookie_value.partition(".")
         key = self.keys.session(sid)
-        data = await self.redis.hgetall(key)
+        data = cast(dict[bytes, bytes], await self.redis.hgetall(key))
         if not data:
             return None
         created = float(data[b"created"])

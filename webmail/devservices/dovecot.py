@@ -239,6 +239,6 @@ def start_dovecot(
             wait_for_port(port, process=process)
     except Exception as exc:
         dovecot.stop()
-        stderr = (root / "dovecot.stderr").read_text(errors="replace")
-        raise RuntimeError(f"Dovecot did not start: {exc}\n{stderr}\n{dovecot.log()}") from exc
+        output = (root / "dovecot.stderr").read_text(errors="replace")
+        raise RuntimeError(f"Dovecot did not start: {exc}\n{output}\n{dovecot.log()}") from exc
     return dovecot

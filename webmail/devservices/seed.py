@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
+from typing import cast
 
 from imapclient import IMAPClient
 
@@ -33,13 +34,28 @@ NEWSLETTERS = [
     ("Travel Deals", "deals@travel.example.com"),
 ]
 TOPICS = [
-    "Quarterly report", "Lunch on Friday?", "Website redesign", "Server maintenance window",
-    "Invoice #{n}", "Team offsite", "Re: budget numbers", "Holiday photos", "Contract draft",
-    "Meeting notes", "Bug in the login form", "Conference travel", "New laptop request",
+    "Quarterly report",
+    "Lunch on Friday?",
+    "Website redesign",
+    "Server maintenance window",
+    "Invoice #{n}",
+    "Team offsite",
+    "Re: budget numbers",
+    "Holiday photos",
+    "Contract draft",
+    "Meeting notes",
+    "Bug in the login form",
+    "Conference travel",
+    "New laptop request",
 ]
 UNICODE_SUBJECTS = [
-    "Grüße aus München – Übersicht", "Réunion de l'équipe à 14h", "¿Cenamos el sábado?",
-    "会議の議事録", "Привет из Москвы", "Smørrebrød på fredag 🍞", "Καλημέρα από την Αθήνα",
+    "Grüße aus München – Übersicht",
+    "Réunion de l'équipe à 14h",
+    "¿Cenamos el sábado?",
+    "会議の議事録",
+    "Привет из Москвы",
+    "Smørrebrød på fredag 🍞",
+    "Καλημέρα από την Αθήνα",
 ]
 PARAGRAPHS = [
     "Thanks for the update. I had a look at the numbers and they seem fine to me.",
@@ -67,7 +83,12 @@ def tiny_png(rgb: tuple[int, int, int], size: int = 8) -> bytes:
 
     row = b"\x00" + bytes(rgb) * size
     header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(row * size)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(row * size))
+        + chunk(b"IEND", b"")
+    )
 
 
 def tiny_pdf(text: str) -> bytes:
@@ -107,13 +128,17 @@ class DemoMailbox:
         self.rng = random.Random(seed)
         self.domain = owner[1].split("@")[1]
 
-    def _base(self, sender: tuple[str, str], to: tuple[str, str], subject: str, date: datetime) -> EmailMessage:
+    def _base(
+        self, sender: tuple[str, str], to: tuple[str, str], subject: str, date: datetime
+    ) -> EmailMessage:
         msg = EmailMessage()
         msg["From"] = _address(sender)
         msg["To"] = _address(to)
         msg["Subject"] = subject
         msg["Date"] = format_datetime(date)
-        msg["Message-ID"] = make_msgid(idstring=f"{self.rng.randrange(10**9)}", domain=sender[1].split("@")[1])
+        msg["Message-ID"] = make_msgid(
+            idstring=f"{self.rng.randrange(10**9)}", domain=sender[1].split("@")[1]
+        )
         return msg
 
     def _flags(self, date: datetime) -> tuple[bytes, ...]:
@@ -187,7 +212,7 @@ class DemoMailbox:
             f'<p>Here is the new logo:</p><p><img src="cid:{cid[1:-1]}" alt="logo" width="64" height="64"></p>',
             subtype="html",
         )
-        html_part = msg.get_payload()[1]
+        html_part = cast(EmailMessage, msg.get_body(("html",)))
         html_part.add_related(tiny_png((36, 86, 214)), "image", "png", cid=cid, filename="logo.png")
         return SeedMessage("INBOX", bytes(msg), self._flags(date), date)
 

@@ -53,11 +53,12 @@ class SMTPSink:
         self, server: SMTP, session: Session, envelope: Envelope
     ) -> str:
         content = envelope.original_content or b""
+        auth_data: object = session.auth_data
         message = SentMessage(
             mail_from=envelope.mail_from or "",
             rcpt_tos=tuple(envelope.rcpt_tos),
             content=content,
-            login=session.auth_data if isinstance(session.auth_data, str) else None,
+            login=auth_data if isinstance(auth_data, str) else None,
         )
         with self._lock:
             self.messages.append(message)

@@ -13,9 +13,7 @@ PACKAGES: dict[str, tuple[str, ...]] = {
     "dovecot": ("dovecot-imapd", "dovecot-pop3d", "dovecot-lmtpd"),
     "redis-server": ("redis-server",),
 }
-SEARCH_PATH = os.pathsep.join(
-    [os.environ.get("PATH", ""), "/usr/sbin", "/usr/local/sbin", "/sbin"]
-)
+SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/local/sbin", "/sbin"])
 
 
 class MissingProgramError(RuntimeError):
@@ -48,7 +46,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_port(port: int, *, timeout: float = 15.0, process: subprocess.Popen[bytes] | None = None) -> None:
+def wait_for_port(
+    port: int, *, timeout: float = 15.0, process: subprocess.Popen[bytes] | None = None
+) -> None:
     """Wait until something accepts TCP connections on 127.0.0.1:port."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

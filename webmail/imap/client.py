@@ -24,7 +24,9 @@ def tls_context(settings: Settings) -> ssl.SSLContext:
 
 def open_client(settings: Settings, credentials: Credentials) -> IMAPClient:
     """Connect, secure, identify and log in; raises AuthFailedError or UnavailableError."""
-    timeout = SocketTimeout(connect=min(10.0, settings.imap_timeout_seconds), read=settings.imap_timeout_seconds)
+    timeout = SocketTimeout(
+        connect=min(10.0, settings.imap_timeout_seconds), read=settings.imap_timeout_seconds
+    )
     with map_imap_errors():
         client = IMAPClient(
             settings.imap_host,

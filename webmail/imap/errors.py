@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import imaplib
-import socket
 import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -63,7 +62,7 @@ def map_imap_errors() -> Iterator[None]:
         if b"[UNAVAILABLE]" in _raw(exc) or b"[LIMIT]" in _raw(exc):
             raise UnavailableError() from exc
         raise AuthFailedError() from exc
-    except (imap_exc.IMAPClientAbortError, TimeoutError, socket.timeout, ssl.SSLError, OSError) as exc:
+    except (imap_exc.IMAPClientAbortError, TimeoutError, ssl.SSLError, OSError) as exc:
         # abort: the connection is gone (BYE, EOF); OSError covers refused and reset.
         raise UnavailableError() from exc
     except imaplib.IMAP4.error as exc:

@@ -76,7 +76,7 @@ def _list_then_status(client: IMAPClient) -> list[Folder]:
 def _folder_name(raw: bytes | str | int) -> str:
     if isinstance(raw, int):
         return str(raw)
-    return decode_utf7(raw)
+    return str(decode_utf7(raw))
 
 
 def _pairs(items: tuple[object, ...]) -> dict[str, int]:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
-from fastapi import Request
+from fastapi import Request, Response
 from jinja2 import Environment, FileSystemLoader
 from jinja2_fragments.fastapi import Jinja2Blocks
 
@@ -50,9 +51,9 @@ def render(
     *,
     status_code: int = 200,
     block_name: str | None = None,
-    headers: dict[str, str] | None = None,
-) -> Any:
-    response = templates.TemplateResponse(
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    response: Response = templates.TemplateResponse(
         request, name, context, status_code=status_code, block_name=block_name, headers=headers
     )
     response.headers["Vary"] = "HX-Request"

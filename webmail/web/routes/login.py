@@ -14,7 +14,9 @@ from webmail.web.templating import render, url
 router = APIRouter()
 
 
-def login_page(request: Request, *, error: str | None = None, username: str = "", status_code: int = 200) -> Response:
+def login_page(
+    request: Request, *, error: str | None = None, username: str = "", status_code: int = 200
+) -> Response:
     token = request.cookies.get(LOGIN_CSRF_COOKIE) or new_token()
     response = render(
         request,
