@@ -1,8 +1,8 @@
 from __future__ import annotations
 
+from alembic import context
 from sqlalchemy import pool
 
-from alembic import context
 from webmail.db.base import Base
 from webmail.db.session import create_db_engine
 

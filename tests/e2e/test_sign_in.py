@@ -13,7 +13,9 @@ def seed(services: DevServices, user: MailUser) -> None:
     client = IMAPClient("127.0.0.1", services.dovecot.imap_port, ssl=False)
     client.login(user.username, user.password)
     for i in range(4):
-        client.append("INBOX", f"Subject: hi {i}\r\n\r\nbody\r\n".encode(), flags=[b"\\Seen"] if i == 0 else [])
+        client.append(
+            "INBOX", f"Subject: hi {i}\r\n\r\nbody\r\n".encode(), flags=[b"\\Seen"] if i == 0 else []
+        )
     client.append("Archive", b"Subject: old\r\n\r\nbody\r\n", flags=[b"\\Seen"])
     client.logout()
 
@@ -77,5 +79,3 @@ def test_phone_width(page: Page, live_server: str, mail_user: MailUser) -> None:
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 360
-
-

@@ -26,7 +26,9 @@ def message(sender: str, to: str, subject: str) -> EmailMessage:
 
 
 class TestDovecot:
-    def test_special_use_folders_exist_and_are_subscribed(self, services: DevServices, mail_user: MailUser) -> None:
+    def test_special_use_folders_exist_and_are_subscribed(
+        self, services: DevServices, mail_user: MailUser
+    ) -> None:
         client = imap(services, mail_user)
         special = {name: flags for flags, _, name in client.list_folders()}
         subscribed = {name for _, _, name in client.list_sub_folders()}
@@ -80,12 +82,16 @@ class TestSMTPSink:
             with pytest.raises(smtplib.SMTPAuthenticationError):
                 smtp.login(mail_user.username, "wrong")
 
-    def test_local_recipient_receives_and_copy_is_kept(self, services: DevServices, mail_user: MailUser) -> None:
+    def test_local_recipient_receives_and_copy_is_kept(
+        self, services: DevServices, mail_user: MailUser
+    ) -> None:
         recipient = MailUser(services.dovecot.new_user("pw-r"), "pw-r")
         subject = f"hello {time.time()}"
         with smtplib.SMTP("127.0.0.1", services.smtp.port, timeout=10) as smtp:
             smtp.login(mail_user.username, mail_user.password)
-            smtp.send_message(message(mail_user.username, f"{recipient.username}, outside@example.com", subject))
+            smtp.send_message(
+                message(mail_user.username, f"{recipient.username}, outside@example.com", subject)
+            )
         kept = [m for m in services.smtp.messages if subject.encode() in m.content]
         assert len(kept) == 1
         assert kept[0].login == mail_user.username

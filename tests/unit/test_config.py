@@ -31,7 +31,11 @@ class TestLoadSettings:
         ("variable", "value", "message"),
         [
             ("WEBMAIL_IMAP_PORT", "70000", "WEBMAIL_IMAP_PORT: Input should be less than or equal to 65535"),
-            ("WEBMAIL_IMAP_SECURITY", "ssl", "WEBMAIL_IMAP_SECURITY: Input should be 'tls', 'starttls' or 'none'"),
+            (
+                "WEBMAIL_IMAP_SECURITY",
+                "ssl",
+                "WEBMAIL_IMAP_SECURITY: Input should be 'tls', 'starttls' or 'none'",
+            ),
             ("WEBMAIL_REDIS_URL", "localhost:6379", "WEBMAIL_REDIS_URL: must start with redis://"),
             ("WEBMAIL_ROOT_PATH", "webmail/", "WEBMAIL_ROOT_PATH: must start with '/'"),
             ("WEBMAIL_TRUSTED_PROXIES", "10.0.0.0/8,not-an-ip", "WEBMAIL_TRUSTED_PROXIES"),

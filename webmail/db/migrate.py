@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from alembic import command
 from alembic.config import Config
 
-from alembic import command
 from webmail.config import PROJECT_ROOT
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException
@@ -10,6 +12,8 @@ from webmail.auth.errors import RateLimitedError, SessionExpiredError
 from webmail.errors import WebmailError
 from webmail.web.htmx import HtmxDetails
 from webmail.web.templating import render, url
+
+logger = logging.getLogger(__name__)
 
 
 async def handle_webmail_error(request: Request, exc: Exception) -> Response:
@@ -41,6 +45,16 @@ async def handle_http_error(request: Request, exc: Exception) -> Response:
     return render(request, "pages/error.html", context, status_code=exc.status_code, headers=exc.headers)
 
 
+async def handle_unexpected_error(request: Request, exc: Exception) -> Response:
+    logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    context = {"message": "Something went wrong on our side. Please try again.", "status_code": 500}
+    if HtmxDetails(request):
+        headers = {"HX-Retarget": "#flash", "HX-Reswap": "innerHTML"}
+        return render(request, "partials/_flash.html", context, status_code=500, headers=headers)
+    return render(request, "pages/error.html", context, status_code=500)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(WebmailError, handle_webmail_error)
     app.add_exception_handler(HTTPException, handle_http_error)
+    app.add_exception_handler(Exception, handle_unexpected_error)
