@@ -6,8 +6,10 @@ Dovecot users also get it in their INBOX, so sent mail really arrives.
 
 from __future__ import annotations
 
+import logging
 import smtplib
 import threading
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +18,10 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from webmail.devservices.dovecot import Dovecot
 from webmail.devservices.system import free_port
+
+# The sink listens on loopback only, where AUTH without TLS is what we want.
+warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS", UserWarning)
+logging.getLogger("mail.log").setLevel(logging.ERROR)
 
 
 @dataclass(frozen=True)
