@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime
 from typing import cast
 
 from imapclient import IMAPClient
@@ -136,10 +136,17 @@ class DemoMailbox:
         msg["To"] = _address(to)
         msg["Subject"] = subject
         msg["Date"] = format_datetime(date)
-        msg["Message-ID"] = make_msgid(
-            idstring=f"{self.rng.randrange(10**9)}", domain=sender[1].split("@")[1]
-        )
+        msg["Message-ID"] = self._msgid(sender[1].split("@")[1])
         return msg
+
+    def _bytes(self, msg: EmailMessage) -> bytes:
+        for part in msg.walk():
+            if part.is_multipart():  # the email package picks random boundaries
+                part.set_boundary(f"=_demo_{self.rng.getrandbits(64):016x}")
+        return bytes(msg)
+
+    def _msgid(self, domain: str) -> str:
+        return f"<{self.rng.getrandbits(64):016x}.demo@{domain}>"
 
     def _flags(self, date: datetime) -> tuple[bytes, ...]:
         recent = ANCHOR - date < timedelta(days=60)
@@ -164,7 +171,7 @@ class DemoMailbox:
         topic = self.rng.choice(TOPICS).format(n=self.rng.randint(1000, 9999))
         msg = self._base(sender, self.owner, topic, date)
         msg.set_content(self._body(f"Hi {self.owner[0].split()[0]}"))
-        return SeedMessage(folder, bytes(msg), self._flags(date), date)
+        return SeedMessage(folder, self._bytes(msg), self._flags(date), date)
 
     def unicode(self) -> SeedMessage:
         sender = self.rng.choice(PEOPLE[2:7])
@@ -176,7 +183,7 @@ class DemoMailbox:
         else:
             latin1 = "Grüße aus Köln! Voilà, ça marche très bien. Años, niño, façade.\n"
             msg.set_content(latin1, charset="iso-8859-1", cte="quoted-printable")
-        return SeedMessage("INBOX", bytes(msg), self._flags(date), date)
+        return SeedMessage("INBOX", self._bytes(msg), self._flags(date), date)
 
     def newsletter(self) -> SeedMessage:
         sender = self.rng.choice(NEWSLETTERS)
@@ -200,21 +207,21 @@ class DemoMailbox:
             "</table></body></html>"
         )
         msg.add_alternative(html, subtype="html")
-        return SeedMessage("INBOX", bytes(msg), self._flags(date), date)
+        return SeedMessage("INBOX", self._bytes(msg), self._flags(date), date)
 
     def inline_image(self) -> SeedMessage:
         sender = self.rng.choice(PEOPLE)
         date = self._date()
         msg = self._base(sender, self.owner, "Look at our new logo", date)
         msg.set_content("Here is the new logo. (HTML version shows it inline.)\n")
-        cid = make_msgid(domain="example.org")
+        cid = self._msgid("example.org")
         msg.add_alternative(
             f'<p>Here is the new logo:</p><p><img src="cid:{cid[1:-1]}" alt="logo" width="64" height="64"></p>',
             subtype="html",
         )
         html_part = cast(EmailMessage, msg.get_body(("html",)))
         html_part.add_related(tiny_png((36, 86, 214)), "image", "png", cid=cid, filename="logo.png")
-        return SeedMessage("INBOX", bytes(msg), self._flags(date), date)
+        return SeedMessage("INBOX", self._bytes(msg), self._flags(date), date)
 
     def attachments(self, folder: str = "INBOX") -> SeedMessage:
         sender = self.rng.choice(PEOPLE)
@@ -228,7 +235,7 @@ class DemoMailbox:
             msg.add_attachment(tiny_png((200, 40, 40)), "image", "png", filename="chart.png")
         if kind in ("txt", "all"):
             msg.add_attachment("name,amount\nAlice,12\nBob,30\n", filename="Übersicht März.csv")
-        return SeedMessage(folder, bytes(msg), self._flags(date), date)
+        return SeedMessage(folder, self._bytes(msg), self._flags(date), date)
 
     def thread(self) -> list[SeedMessage]:
         other = self.rng.choice(PEOPLE)
@@ -248,7 +255,7 @@ class DemoMailbox:
             references.append(msg["Message-ID"])
             folder = "Sent" if mine else "INBOX"
             flags = (b"\\Seen",) if mine else (b"\\Seen", b"\\Answered")
-            messages.append(SeedMessage(folder, bytes(msg), flags, date))
+            messages.append(SeedMessage(folder, self._bytes(msg), flags, date))
             date += timedelta(hours=self.rng.randint(1, 30))
         return messages
 
