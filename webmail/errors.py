@@ -6,6 +6,7 @@ WebmailError (user_message, status_code)
  │    ├── UnavailableError         503  server unreachable, dropped or timed out
  │    ├── MailboxBusyError         503  the user's connection cap is reached
  │    ├── FolderNotFoundError      404
+ │    ├── MessageGoneError         404  the UID is not in the folder (moved or deleted)
  │    └── ProtocolError            502  the server answered something unexpected
  ├── auth.errors.AuthError
  │    ├── RateLimitedError         429  too many failed sign-ins

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from webmail.db.models import User, utcnow
+from webmail.db.models import RemoteContentSender, User, utcnow
 
 
 class UserRepository:
@@ -16,11 +16,45 @@ class UserRepository:
         query = select(User).where(User.login == login, User.imap_host == imap_host)
         return self.session.scalars(query).one_or_none()
 
-    def record_login(self, login: str, imap_host: str) -> User:
+    def get_or_create(self, login: str, imap_host: str) -> User:
         user = self.get(login, imap_host)
         if user is None:
             user = User(login=login, imap_host=imap_host, preferences={})
             self.session.add(user)
+            self.session.flush()
+        return user
+
+    def record_login(self, login: str, imap_host: str) -> User:
+        user = self.get_or_create(login, imap_host)
         user.last_login_at = utcnow()
         self.session.flush()
         return user
+
+
+class RemoteContentRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def is_allowed(self, user_id: int, address: str) -> bool:
+        query = select(RemoteContentSender.id).where(
+            RemoteContentSender.user_id == user_id, RemoteContentSender.address == address.lower()
+        )
+        return self.session.scalars(query).first() is not None
+
+    def allow(self, user_id: int, address: str) -> None:
+        if not self.is_allowed(user_id, address):
+            self.session.add(RemoteContentSender(user_id=user_id, address=address.lower()))
+            self.session.flush()
+
+    def revoke(self, user_id: int, address: str) -> None:
+        for row in self.session.scalars(
+            select(RemoteContentSender).where(
+                RemoteContentSender.user_id == user_id, RemoteContentSender.address == address.lower()
+            )
+        ):
+            self.session.delete(row)
+        self.session.flush()
+
+    def list(self, user_id: int) -> list[str]:
+        query = select(RemoteContentSender.address).where(RemoteContentSender.user_id == user_id)
+        return sorted(self.session.scalars(query))

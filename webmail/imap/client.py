@@ -35,6 +35,7 @@ def open_client(settings: Settings, credentials: Credentials) -> IMAPClient:
             ssl_context=tls_context(settings),
             timeout=timeout,
         )
+        client.normalise_times = False  # keep the timezone of dates
         try:
             if settings.imap_security == "starttls":
                 client.starttls(tls_context(settings))

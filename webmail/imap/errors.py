@@ -47,6 +47,13 @@ class FolderNotFoundError(IMAPError):
     user_message = "This folder does not exist."
 
 
+class MessageGoneError(IMAPError):
+    """Raised when a UID is not (or no longer) in the folder: moved, deleted or never there."""
+
+    status_code = 404
+    user_message = "This message was moved or deleted."
+
+
 class ProtocolError(IMAPError):
     """Raised when the server answers NO/BAD or something we cannot parse."""
 

@@ -14,36 +14,61 @@ from typing import TypeVar
 import anyio
 import anyio.to_thread
 from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError
 
 from webmail.config import Settings
 from webmail.imap.client import close_client, open_client
-from webmail.imap.errors import UnavailableError, map_imap_errors
-from webmail.imap.types import Credentials
+from webmail.imap.errors import FolderNotFoundError, UnavailableError, map_imap_errors
+from webmail.imap.types import Credentials, FolderState
 
 T = TypeVar("T")
-IMAPWork = Callable[[IMAPClient], T]
 
 
 class IMAPConnection:
-    """One logged-in client, used by one thread at a time."""
+    """One logged-in client, used by one thread at a time; remembers the selected folder."""
 
     def __init__(self, client: IMAPClient) -> None:
         self.client = client
         self.lock = threading.Lock()
         self.last_used = time.monotonic()
+        self.selected: FolderState | None = None
 
     def run(self, work: IMAPWork[T]) -> T:
         with self.lock:
             self.last_used = time.monotonic()
             try:
                 with map_imap_errors():
-                    return work(self.client)
+                    return work(self)
             finally:
                 self.last_used = time.monotonic()
+
+    def select(self, folder: str, *, refresh: bool = True) -> FolderState:
+        """SELECT ``folder``; with ``refresh=False`` an already selected folder is kept as is."""
+        if not refresh and self.selected is not None and self.selected.name == folder:
+            return self.selected
+        self.selected = None
+        try:
+            response = self.client.select_folder(folder)
+        except IMAPClientError as exc:
+            if b"NONEXISTENT" in str(exc).encode() or "doesn't exist" in str(exc):
+                raise FolderNotFoundError() from exc
+            raise
+        modseq = response.get(b"HIGHESTMODSEQ")
+        self.selected = FolderState(
+            name=folder,
+            uidvalidity=int(response[b"UIDVALIDITY"]),
+            exists=int(response[b"EXISTS"]),
+            uidnext=int(response[b"UIDNEXT"]) if b"UIDNEXT" in response else None,
+            highestmodseq=int(modseq) if modseq is not None else None,
+        )
+        return self.selected
 
     def close(self) -> None:
         with self.lock:
             close_client(self.client)
+
+
+IMAPWork = Callable[[IMAPConnection], T]
 
 
 class IMAPPool:

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 
+from webmail.imap import messages
+from webmail.imap.errors import MessageGoneError
 from webmail.imap.folders import list_folders
-from webmail.imap.pool import IMAPPool
-from webmail.imap.types import Credentials, Folder
+from webmail.imap.messages import FetchedMessage
+from webmail.imap.pool import IMAPConnection, IMAPPool
+from webmail.imap.types import Credentials, Folder, MessagePage
+from webmail.mail.structure import BodyPart
+from webmail.mail.transfer import StreamDecoder
+
+STREAM_CHUNK = 1024 * 1024
 
 
 @dataclass
@@ -15,5 +24,77 @@ class MailStore:
     session_key: str
     credentials: Credentials
 
+    async def _run(self, work: partial[object]) -> object:
+        return await self.pool.run(self.session_key, self.credentials, work)
+
     async def list_folders(self) -> list[Folder]:
-        return await self.pool.run(self.session_key, self.credentials, list_folders)
+        return await self.pool.run(self.session_key, self.credentials, lambda conn: list_folders(conn.client))
+
+    async def page(self, folder: str, *, page: int, page_size: int, sort: str, reverse: bool) -> MessagePage:
+        def work(conn: IMAPConnection) -> MessagePage:
+            return messages.page_messages(conn, folder, page=page, page_size=page_size, sort=sort, reverse=reverse)
+
+        return await self.pool.run(self.session_key, self.credentials, work)
+
+    async def threads(self, folder: str, *, page: int, page_size: int) -> MessagePage:
+        def work(conn: IMAPConnection) -> MessagePage:
+            return messages.thread_page(conn, folder, page=page, page_size=page_size)
+
+        return await self.pool.run(self.session_key, self.credentials, work)
+
+    async def message(self, folder: str, uid: int, *, prefer_html: bool = True) -> FetchedMessage:
+        def work(conn: IMAPConnection) -> FetchedMessage:
+            return messages.fetch_message(conn, folder, uid, prefer_html=prefer_html)
+
+        return await self.pool.run(self.session_key, self.credentials, work)
+
+    async def neighbour(self, folder: str, uid: int, *, sort: str, reverse: bool, forward: bool) -> int | None:
+        def work(conn: IMAPConnection) -> int | None:
+            return messages.neighbour(conn, folder, uid, sort=sort, reverse=reverse, forward=forward)
+
+        return await self.pool.run(self.session_key, self.credentials, work)
+
+    async def set_flag(self, folder: str, uids: Sequence[int], flag: str, value: bool) -> dict[int, frozenset[str]]:
+        def work(conn: IMAPConnection) -> dict[int, frozenset[str]]:
+            return messages.set_flag(conn, folder, uids, flag, value)
+
+        return await self.pool.run(self.session_key, self.credentials, work)
+
+    async def part_info(self, folder: str, uid: int, section: str) -> BodyPart:
+        def work(conn: IMAPConnection) -> BodyPart:
+            return messages.part_info(conn, folder, uid, section)
+
+        return await self.pool.run(self.session_key, self.credentials, work)
+
+    async def message_size(self, folder: str, uid: int) -> int:
+        def work(conn: IMAPConnection) -> int:
+            return messages.message_size(conn, folder, uid)
+
+        return await self.pool.run(self.session_key, self.credentials, work)
+
+    async def stream(self, folder: str, uid: int, section: str, encoding: str | None = None) -> AsyncIterator[bytes]:
+        """The bytes of a part (decoded from ``encoding``) or, with section "", the raw message.
+
+        Fetched in chunks with partial BODY.PEEK, so a 30 MB attachment never sits in memory.
+        """
+        decoder = StreamDecoder(encoding)
+        offset = 0
+        while True:
+
+            def work(conn: IMAPConnection, at: int = offset) -> bytes | None:
+                return messages.fetch_part_chunk(conn, folder, uid, section, at, STREAM_CHUNK)
+
+            chunk = await self.pool.run(self.session_key, self.credentials, work)
+            if chunk is None:
+                if offset == 0:
+                    raise MessageGoneError()
+                break
+            decoded = decoder.feed(chunk)
+            if decoded:
+                yield decoded
+            offset += len(chunk)
+            if len(chunk) < STREAM_CHUNK:
+                break
+        tail = decoder.finish()
+        if tail:
+            yield tail

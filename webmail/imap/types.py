@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 # RFC 6154 special-use attributes, in the order the folder pane shows them.
 SPECIAL_USE_ORDER = ("\\Inbox", "\\Drafts", "\\Sent", "\\Archive", "\\Junk", "\\Trash")
@@ -55,3 +56,91 @@ class Folder:
         if use is not None and self.depth == 0:
             return (SPECIAL_USE_ORDER.index(use), "")
         return (len(SPECIAL_USE_ORDER), self.name.casefold())
+
+
+@dataclass(frozen=True)
+class Address:
+    name: str
+    email: str
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>" if self.name else self.email
+
+    @property
+    def display(self) -> str:
+        return self.name or self.email
+
+
+@dataclass(frozen=True)
+class FolderState:
+    """What SELECT told us about a folder."""
+
+    name: str
+    uidvalidity: int
+    exists: int
+    uidnext: int | None
+    highestmodseq: int | None
+
+
+@dataclass(frozen=True)
+class MessageSummary:
+    """One row of the message list: ENVELOPE, FLAGS, INTERNALDATE, size and structure hints."""
+
+    uid: int
+    subject: str
+    from_: tuple[Address, ...]
+    to: tuple[Address, ...]
+    cc: tuple[Address, ...]
+    date: datetime | None
+    internaldate: datetime | None
+    size: int
+    flags: frozenset[str]
+    has_attachment: bool
+    message_id: str | None
+    in_reply_to: str | None
+
+    @property
+    def seen(self) -> bool:
+        return "\\Seen" in self.flags
+
+    @property
+    def flagged(self) -> bool:
+        return "\\Flagged" in self.flags
+
+    @property
+    def answered(self) -> bool:
+        return "\\Answered" in self.flags
+
+    @property
+    def keywords(self) -> tuple[str, ...]:
+        return tuple(sorted(flag for flag in self.flags if not flag.startswith("\\")))
+
+    @property
+    def sort_date(self) -> datetime | None:
+        return self.date or self.internaldate
+
+
+@dataclass(frozen=True)
+class ThreadRow:
+    """A message in conversation view: its depth and the size of its thread."""
+
+    summary: MessageSummary
+    depth: int
+    thread_size: int
+    thread_root: int
+
+
+@dataclass(frozen=True)
+class MessagePage:
+    folder: FolderState
+    total: int
+    page: int
+    page_size: int
+    sort: str
+    reverse: bool
+    messages: tuple[MessageSummary, ...]
+    threads: tuple[ThreadRow, ...] | None = None
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))

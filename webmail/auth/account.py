@@ -1,0 +1,57 @@
+"""A signed-in user's stored settings: preferences and senders trusted with remote content."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import anyio.to_thread
+from sqlalchemy.orm import Session as DBSession
+from sqlalchemy.orm import sessionmaker
+
+from webmail.db.preferences import Preferences
+from webmail.db.repos import RemoteContentRepository, UserRepository
+
+
+@dataclass
+class AccountService:
+    db: sessionmaker[DBSession]
+    imap_host: str
+
+    async def preferences(self, login: str) -> Preferences:
+        def load() -> Preferences:
+            with self.db() as session:
+                user = UserRepository(session).get(login, self.imap_host)
+                return Preferences.load(user.preferences if user else None)
+
+        return await anyio.to_thread.run_sync(load)
+
+    async def save_preferences(self, login: str, preferences: Preferences) -> None:
+        def save() -> None:
+            with self.db.begin() as session:
+                user = UserRepository(session).get_or_create(login, self.imap_host)
+                user.preferences = preferences.model_dump()
+
+        await anyio.to_thread.run_sync(save)
+
+    async def update_preferences(self, login: str, **changes: Any) -> Preferences:
+        current = await self.preferences(login)
+        updated = Preferences.model_validate({**current.model_dump(), **changes})
+        await self.save_preferences(login, updated)
+        return updated
+
+    async def remote_allowed(self, login: str, sender: str) -> bool:
+        def check() -> bool:
+            with self.db() as session:
+                user = UserRepository(session).get(login, self.imap_host)
+                return user is not None and RemoteContentRepository(session).is_allowed(user.id, sender)
+
+        return await anyio.to_thread.run_sync(check)
+
+    async def allow_remote(self, login: str, sender: str) -> None:
+        def allow() -> None:
+            with self.db.begin() as session:
+                user = UserRepository(session).get_or_create(login, self.imap_host)
+                RemoteContentRepository(session).allow(user.id, sender)
+
+        await anyio.to_thread.run_sync(allow)

@@ -1,0 +1,403 @@
+"""Listing and reading messages: only what the page shows is fetched.
+
+The list asks for ENVELOPE, FLAGS, INTERNALDATE, RFC822.SIZE and BODYSTRUCTURE of the visible
+messages only. Sorting by arrival uses sequence ranges (no per-message data for the rest of the
+folder); other orders use SORT (RFC 5256) when the server has it. imapclient 4.x cannot send
+sequence sets such as ``1:50`` (mjs/imapclient#666), so ranges go through ``fetch_range``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from imapclient import IMAPClient
+from imapclient.response_parser import parse_fetch_response
+
+from webmail.imap.errors import MessageGoneError, ProtocolError
+from webmail.imap.pool import IMAPConnection
+from webmail.imap.types import Address, MessagePage, MessageSummary, ThreadRow
+from webmail.mail.headers import decode_words
+from webmail.mail.structure import BodyPart, Layout, layout, parse_bodystructure
+
+SUMMARY_ITEMS = ("UID", "FLAGS", "ENVELOPE", "INTERNALDATE", "RFC822.SIZE", "BODYSTRUCTURE")
+SORT_CRITERIA = {"date": "DATE", "arrival": "ARRIVAL", "from": "FROM", "to": "TO", "subject": "SUBJECT", "size": "SIZE"}
+TEXT_FETCH_LIMIT = 2 * 1024 * 1024  # bytes of one text part shown; the rest is offered as download
+MAX_NESTED_MESSAGES = 3
+UID_BATCH = 2000  # explicit UID lists stay far below Dovecot's 64 kB command line
+
+
+# ---------------------------------------------------------------- low-level helpers
+
+
+def fetch_range(client: IMAPClient, sequence_set: str, items: Sequence[str], *, uid: bool) -> dict[int, dict[bytes, Any]]:
+    """FETCH a sequence set such as ``"1:50"`` or ``"1:*"``, parsed by imapclient's own parser."""
+    item_list = f"({' '.join(items)})"
+    if uid:
+        typ, data = client._imap.uid("FETCH", sequence_set, item_list)
+    else:
+        typ, data = client._imap.fetch(sequence_set, item_list)
+    if typ != "OK":
+        raise ProtocolError()
+    parsed: dict[int, dict[bytes, Any]] = parse_fetch_response(data, client.normalise_times, uid)
+    return parsed
+
+
+def fetch_uids(client: IMAPClient, uids: Sequence[int], items: Sequence[str]) -> dict[int, dict[bytes, Any]]:
+    result: dict[int, dict[bytes, Any]] = {}
+    for start in range(0, len(uids), UID_BATCH):
+        result.update(client.fetch(list(uids[start : start + UID_BATCH]), list(items)))
+    return result
+
+
+def _addresses(raw: Iterable[Any] | None) -> tuple[Address, ...]:
+    result = []
+    for address in raw or ():
+        mailbox = decode_words(address.mailbox) if address.mailbox else ""
+        host = decode_words(address.host) if address.host else ""
+        if not mailbox and not host:
+            continue  # RFC 3501 group syntax markers
+        email = f"{mailbox}@{host}" if host else mailbox
+        result.append(Address(decode_words(address.name), email))
+    return tuple(result)
+
+
+def _flags(raw: Iterable[Any]) -> frozenset[str]:
+    return frozenset(flag.decode("utf-8", "replace") if isinstance(flag, bytes) else str(flag) for flag in raw)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return value if value is None or value.tzinfo is not None else None
+
+
+def has_attachments(structure: BodyPart) -> bool:
+    plan = layout(structure)
+    inline = {id(part) for part in plan.inline_resources.values()}
+    return any(id(part) not in inline for part in plan.attachments)
+
+
+def summary_from_fetch(uid: int, data: dict[bytes, Any]) -> MessageSummary:
+    envelope = data.get(b"ENVELOPE")
+    structure = data.get(b"BODYSTRUCTURE")
+    try:
+        attachment = has_attachments(parse_bodystructure(structure)) if structure else False
+    except Exception:
+        attachment = False
+    return MessageSummary(
+        uid=uid,
+        subject=decode_words(envelope.subject) if envelope else "",
+        from_=_addresses(envelope.from_) if envelope else (),
+        to=_addresses(envelope.to) if envelope else (),
+        cc=_addresses(envelope.cc) if envelope else (),
+        date=_aware(envelope.date) if envelope else None,
+        internaldate=_aware(data.get(b"INTERNALDATE")),
+        size=int(data.get(b"RFC822.SIZE") or 0),
+        flags=_flags(data.get(b"FLAGS", ())),
+        has_attachment=attachment,
+        message_id=decode_words(envelope.message_id) if envelope and envelope.message_id else None,
+        in_reply_to=decode_words(envelope.in_reply_to) if envelope and envelope.in_reply_to else None,
+    )
+
+
+# ---------------------------------------------------------------- the message list
+
+
+def page_messages(
+    conn: IMAPConnection, folder: str, *, page: int, page_size: int, sort: str, reverse: bool
+) -> MessagePage:
+    """One page of the folder, sorted, with the total count."""
+    state = conn.select(folder)
+    total = state.exists
+    pages = max(1, -(-total // page_size))
+    page = min(max(1, page), pages)
+    if total == 0:
+        return MessagePage(state, 0, 1, page_size, sort, reverse, ())
+    client = conn.client
+    if sort == "arrival":
+        if reverse:
+            high = total - (page - 1) * page_size
+            low = max(1, high - page_size + 1)
+        else:
+            low = (page - 1) * page_size + 1
+            high = min(total, low + page_size - 1)
+        rows = fetch_range(client, f"{low}:{high}", SUMMARY_ITEMS, uid=False)
+        ordered = sorted(rows.items(), key=lambda item: item[0], reverse=reverse)
+        summaries = tuple(summary_from_fetch(int(data[b"UID"]), data) for _, data in ordered)
+    else:
+        uids = sorted_uids(client, sort, reverse)
+        total = len(uids)
+        page_uids = uids[(page - 1) * page_size : page * page_size]
+        rows = fetch_uids(client, page_uids, SUMMARY_ITEMS)
+        summaries = tuple(summary_from_fetch(uid, rows[uid]) for uid in page_uids if uid in rows)
+    return MessagePage(state, total, page, page_size, sort, reverse, summaries)
+
+
+def sorted_uids(client: IMAPClient, sort: str, reverse: bool) -> list[int]:
+    """All UIDs of the selected folder in the given order: SORT, or a local sort without it."""
+    criterion = SORT_CRITERIA[sort]
+    if b"SORT" in client.capabilities():
+        keys = ["REVERSE", criterion] if reverse else [criterion]
+        return [int(uid) for uid in client.sort(keys, ["ALL"], charset="UTF-8")]
+    return _local_sort(client, sort, reverse)
+
+
+def _local_sort(client: IMAPClient, sort: str, reverse: bool) -> list[int]:
+    keyed: list[tuple[Any, int]]
+    if sort == "size":
+        rows = fetch_range(client, "1:*", ("UID", "RFC822.SIZE"), uid=True)
+        keyed = [(int(d.get(b"RFC822.SIZE") or 0), uid) for uid, d in rows.items()]
+    elif sort == "date":
+        rows = fetch_range(client, "1:*", ("UID", "INTERNALDATE", "BODY.PEEK[HEADER.FIELDS (DATE)]"), uid=True)
+        keyed = [(_header_date(d), uid) for uid, d in rows.items()]
+    else:
+        rows = fetch_range(client, "1:*", ("UID", "ENVELOPE"), uid=True)
+        keyed = [(_envelope_key(d.get(b"ENVELOPE"), sort), uid) for uid, d in rows.items()]
+    keyed.sort(reverse=reverse)
+    return [uid for _, uid in keyed]
+
+
+def _header_date(data: dict[bytes, Any]) -> float:
+    raw = next((v for k, v in data.items() if k.startswith(b"BODY[HEADER.FIELDS")), b"") or b""
+    value = raw.decode("ascii", "replace").partition(":")[2].strip()
+    try:
+        return parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError):
+        internal = data.get(b"INTERNALDATE")
+        return internal.timestamp() if isinstance(internal, datetime) else 0.0
+
+
+def _envelope_key(envelope: Any, sort: str) -> str:
+    if envelope is None:
+        return ""
+    if sort == "subject":
+        subject = decode_words(envelope.subject).casefold()
+        while subject[:3] in ("re:", "fw:") or subject[:4] in ("fwd:", "aw: ", "re: "):
+            subject = subject.split(":", 1)[1].strip()
+        return subject
+    addresses = _addresses(envelope.from_ if sort == "from" else envelope.to)
+    return addresses[0].email.casefold() if addresses else ""
+
+
+# ---------------------------------------------------------------- conversations
+
+
+def thread_page(conn: IMAPConnection, folder: str, *, page: int, page_size: int) -> MessagePage:
+    """Conversations, newest first; a page holds ``page_size`` threads."""
+    state = conn.select(folder)
+    if state.exists == 0:
+        return MessagePage(state, 0, 1, page_size, "thread", True, (), ())
+    client = conn.client
+    if b"THREAD=REFERENCES" in client.capabilities():
+        trees = [flatten_thread(tree) for tree in client.thread("REFERENCES", ["ALL"], charset="UTF-8")]
+    else:
+        trees = local_threads(client)
+    trees = [tree for tree in trees if tree]
+    trees.sort(key=lambda tree: max(uid for uid, _ in tree), reverse=True)
+    total = len(trees)
+    pages = max(1, -(-total // page_size))
+    page = min(max(1, page), pages)
+    visible = trees[(page - 1) * page_size : page * page_size]
+    uids = [uid for tree in visible for uid, _ in tree]
+    rows = fetch_uids(client, uids, SUMMARY_ITEMS)
+    thread_rows: list[ThreadRow] = []
+    summaries: list[MessageSummary] = []
+    for tree in visible:
+        present = [(uid, depth) for uid, depth in tree if uid in rows]
+        if not present:
+            continue
+        root = present[0][0]
+        for uid, depth in present:
+            summary = summary_from_fetch(uid, rows[uid])
+            summaries.append(summary)
+            thread_rows.append(ThreadRow(summary, depth, len(present), root))
+    return MessagePage(state, total, page, page_size, "thread", True, tuple(summaries), tuple(thread_rows))
+
+
+def flatten_thread(node: Sequence[Any], depth: int = 0) -> list[tuple[int, int]]:
+    """RFC 5256 thread tree to (uid, depth) in reading order: ``(3 6 (4 23)(44 7 96))``."""
+    out: list[tuple[int, int]] = []
+    for item in node:
+        if isinstance(item, int):
+            out.append((item, depth))
+            depth += 1
+        else:
+            out.extend(flatten_thread(item, depth))
+    return out
+
+
+def local_threads(client: IMAPClient) -> list[list[tuple[int, int]]]:
+    """Threads from Message-ID / In-Reply-To / References, for servers without THREAD."""
+    rows = fetch_range(client, "1:*", ("UID", "ENVELOPE", "BODY.PEEK[HEADER.FIELDS (REFERENCES)]"), uid=True)
+    messages = []
+    for uid, data in rows.items():
+        envelope = data.get(b"ENVELOPE")
+        refs_raw = next((v for k, v in data.items() if k.startswith(b"BODY[HEADER.FIELDS")), b"") or b""
+        references = refs_raw.decode("ascii", "replace").partition(":")[2].split()
+        message_id = decode_words(envelope.message_id) if envelope and envelope.message_id else None
+        in_reply_to = decode_words(envelope.in_reply_to) if envelope and envelope.in_reply_to else None
+        messages.append((uid, message_id, in_reply_to, references))
+    return build_threads(messages)
+
+
+def build_threads(messages: Sequence[tuple[int, str | None, str | None, list[str]]]) -> list[list[tuple[int, int]]]:
+    by_id = {message_id: uid for uid, message_id, _, _ in messages if message_id}
+    parent: dict[int, int] = {}
+    for uid, message_id, in_reply_to, references in messages:
+        candidates = [*reversed(references), *([in_reply_to] if in_reply_to else [])]
+        for ref in candidates:
+            target = by_id.get(ref)
+            if target is not None and target != uid and not _is_descendant(target, uid, parent):
+                parent[uid] = target
+                break
+    children: dict[int, list[int]] = {}
+    for child, par in parent.items():
+        children.setdefault(par, []).append(child)
+    roots = sorted(uid for uid, *_ in messages if uid not in parent)
+    threads = []
+    for root in roots:
+        tree: list[tuple[int, int]] = []
+        stack = [(root, 0)]
+        while stack:
+            uid, depth = stack.pop()
+            tree.append((uid, depth))
+            stack.extend((child, depth + 1) for child in sorted(children.get(uid, []), reverse=True))
+        threads.append(tree)
+    return threads
+
+
+def _is_descendant(candidate: int, ancestor: int, parent: dict[int, int]) -> bool:
+    seen = set()
+    while candidate in parent and candidate not in seen:
+        seen.add(candidate)
+        candidate = parent[candidate]
+        if candidate == ancestor:
+            return True
+    return candidate == ancestor
+
+
+# ---------------------------------------------------------------- one message
+
+
+@dataclass(frozen=True)
+class FetchedMessage:
+    """What opening a message fetched: its summary, headers, structure and the shown parts."""
+
+    summary: MessageSummary
+    header: bytes
+    structure: BodyPart
+    plan: Layout
+    contents: dict[str, bytes]  # section -> raw (transfer-encoded) bytes; "S.HEADER" for nested headers
+    truncated: frozenset[str]
+
+
+def fetch_message(conn: IMAPConnection, folder: str, uid: int, *, prefer_html: bool = True) -> FetchedMessage:
+    conn.select(folder, refresh=False)
+    client = conn.client
+    data = client.fetch([uid], [*SUMMARY_ITEMS, "BODY.PEEK[HEADER]"]).get(uid)
+    if not data or b"BODYSTRUCTURE" not in data:
+        raise MessageGoneError()
+    structure = parse_bodystructure(data[b"BODYSTRUCTURE"])
+    plan = layout(structure, prefer_html=prefer_html)
+    sections: list[BodyPart] = []
+    nested_headers: list[str] = []
+    _plan_fetch(plan, sections, nested_headers, prefer_html, 0)
+    items = []
+    for part in sections:
+        if part.size > TEXT_FETCH_LIMIT:
+            items.append(f"BODY.PEEK[{part.section}]<0.{TEXT_FETCH_LIMIT}>")
+        else:
+            items.append(f"BODY.PEEK[{part.section}]")
+    items.extend(f"BODY.PEEK[{section}.HEADER]" for section in nested_headers)
+    contents: dict[str, bytes] = {}
+    if items:
+        fetched = client.fetch([uid], items).get(uid, {})
+        for key, value in fetched.items():
+            if key.startswith(b"BODY["):
+                section = key[5:].split(b"]", 1)[0].decode()
+                contents[section] = value or b""
+    truncated = frozenset(part.section for part in sections if part.size > TEXT_FETCH_LIMIT)
+    summary = summary_from_fetch(uid, data)
+    return FetchedMessage(summary, data.get(b"BODY[HEADER]") or b"", structure, plan, contents, truncated)
+
+
+def _plan_fetch(plan: Layout, sections: list[BodyPart], headers: list[str], prefer_html: bool, depth: int) -> None:
+    for part in plan.body:
+        if part.content_type == "message/rfc822":
+            if part.message is None or depth >= MAX_NESTED_MESSAGES:
+                continue
+            headers.append(part.section)
+            _plan_fetch(layout(part.message, prefer_html=prefer_html), sections, headers, prefer_html, depth + 1)
+        else:
+            sections.append(part)
+
+
+def fetch_part_chunk(conn: IMAPConnection, folder: str, uid: int, section: str, offset: int, length: int) -> bytes | None:
+    """``length`` raw bytes of a part (``section`` "" = the whole message) from ``offset``; None if gone."""
+    conn.select(folder, refresh=False)
+    item = f"BODY.PEEK[{section}]<{offset}.{length}>"
+    data = conn.client.fetch([uid], [item]).get(uid)
+    if data is None:
+        return None
+    value = next((v for k, v in data.items() if k.startswith(b"BODY[")), b"")
+    return value or b""
+
+
+def part_info(conn: IMAPConnection, folder: str, uid: int, section: str) -> BodyPart:
+    """The BodyPart at ``section`` (for its type, name and encoding before streaming)."""
+    conn.select(folder, refresh=False)
+    data = conn.client.fetch([uid], ["BODYSTRUCTURE"]).get(uid)
+    if not data:
+        raise MessageGoneError()
+    structure = parse_bodystructure(data[b"BODYSTRUCTURE"])
+    for part in structure.walk():
+        if part.section == section and not part.is_multipart:
+            return part
+    raise MessageGoneError("This attachment does not exist.")
+
+
+def message_size(conn: IMAPConnection, folder: str, uid: int) -> int:
+    conn.select(folder, refresh=False)
+    data = conn.client.fetch([uid], ["RFC822.SIZE"]).get(uid)
+    if not data:
+        raise MessageGoneError()
+    return int(data[b"RFC822.SIZE"])
+
+
+def set_flag(conn: IMAPConnection, folder: str, uids: Sequence[int], flag: str, value: bool) -> dict[int, frozenset[str]]:
+    """Add or remove one flag; returns the messages' new flags (missing UIDs are left out)."""
+    conn.select(folder, refresh=False)
+    client = conn.client
+    for start in range(0, len(uids), UID_BATCH):
+        batch = list(uids[start : start + UID_BATCH])
+        if value:
+            client.add_flags(batch, [flag.encode()], silent=True)
+        else:
+            client.remove_flags(batch, [flag.encode()], silent=True)
+    flags = client.get_flags(list(uids))
+    return {uid: _flags(found) for uid, found in flags.items()}
+
+
+def neighbour(conn: IMAPConnection, folder: str, uid: int, *, sort: str, reverse: bool, forward: bool) -> int | None:
+    """The UID after (``forward``) or before ``uid`` in the list order, for next/previous."""
+    conn.select(folder, refresh=False)
+    client = conn.client
+    if sort == "arrival":
+        # UIDs grow with arrival; "forward" in a newest-first list means a smaller UID.
+        smaller = forward == reverse
+        if uid <= 1 and smaller:
+            return None
+        criteria = ["UID", f"1:{uid - 1}"] if smaller else ["UID", f"{uid + 1}:*"]
+        found = [int(u) for u in client.search(criteria) if int(u) != uid]
+        if not found:
+            return None
+        return max(found) if smaller else min(found)
+    uids = sorted_uids(client, sort, reverse)
+    try:
+        index = uids.index(uid)
+    except ValueError:
+        return None
+    index += 1 if forward else -1
+    return uids[index] if 0 <= index < len(uids) else None

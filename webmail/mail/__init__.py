@@ -1,0 +1,1 @@
+"""Pure mail handling: bytes in, objects out. No sockets, Redis or database."""

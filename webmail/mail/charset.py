@@ -1,0 +1,77 @@
+"""Turning bytes of an unknown or lying charset into text, never raising."""
+
+from __future__ import annotations
+
+import codecs
+from dataclasses import dataclass
+
+from charset_normalizer import from_bytes
+
+# Labels mail software gets wrong, mapped to what they mean in practice (WHATWG Encoding).
+ALIASES = {
+    "iso-8859-1": "cp1252",
+    "latin1": "cp1252",
+    "us-ascii": "cp1252",
+    "ascii": "cp1252",
+    "ks_c_5601-1987": "cp949",
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "x-unknown": "",
+    "unknown-8bit": "",
+    "x-user-defined": "",
+}
+DETECT_LIMIT = 64 * 1024
+# Undeclared 8-bit mail is overwhelmingly one of these; limiting detection to them keeps short
+# Western text from being taken for Central European (cp1250 and cp1252 look alike to a detector).
+LIKELY = ["cp1252", "cp1251", "koi8_r", "iso8859_7", "shift_jis", "euc_jp", "iso2022_jp", "gb18030", "big5", "euc_kr"]
+
+
+@dataclass(frozen=True)
+class DecodedText:
+    text: str
+    charset: str
+    note: str | None = None
+
+
+def lookup(label: str | None) -> str | None:
+    """The Python codec for a MIME charset label, or None if unknown."""
+    if not label:
+        return None
+    label = label.strip().strip('"').lower()
+    label = ALIASES.get(label, label)
+    if not label:
+        return None
+    try:
+        return codecs.lookup(label).name
+    except LookupError:
+        return None
+
+
+def decode_bytes(data: bytes, declared: str | None = None) -> DecodedText:
+    """Decode with the declared charset; if absent or wrong, detect; last resort UTF-8 with U+FFFD."""
+    data = data.replace(b"\x00", b"")
+    codec = lookup(declared)
+    if codec is not None:
+        try:
+            return DecodedText(data.decode(codec), codec)
+        except UnicodeDecodeError:
+            pass
+    try:
+        return DecodedText(data.decode("utf-8"), "utf-8", _note(declared, codec, "utf-8"))
+    except UnicodeDecodeError:
+        pass
+    sample = data[:DETECT_LIMIT]
+    best = from_bytes(sample, cp_isolation=LIKELY).best() or from_bytes(sample).best()
+    if best is not None and best.encoding:
+        detected = codecs.lookup(best.encoding).name
+        return DecodedText(data.decode(detected, "replace"), detected, _note(declared, codec, detected))
+    fallback = codec or "utf-8"
+    return DecodedText(data.decode(fallback, "replace"), fallback, "Some characters could not be decoded.")
+
+
+def _note(declared: str | None, codec: str | None, used: str) -> str | None:
+    if declared and codec is None:
+        return f"Unknown character set “{declared}”; shown as {used}."
+    if declared and codec and codec != used:
+        return f"The text is not valid {declared}; shown as {used}."
+    return None

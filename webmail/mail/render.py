@@ -1,0 +1,227 @@
+"""From fetched bytes to what the templates show: headers, safe body HTML, attachments, notices."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from email.utils import getaddresses, parsedate_to_datetime
+
+from webmail.mail.charset import decode_bytes
+from webmail.mail.headers import decode_words
+from webmail.mail.sanitize import sanitize_html
+from webmail.mail.structure import BodyPart, Layout, layout
+from webmail.mail.text import text_to_html
+from webmail.mail.transfer import decode_transfer
+
+MAIN_HEADERS = ("From", "To", "Cc", "Reply-To", "Date", "Subject")
+MAX_HEADER_LENGTH = 20_000
+
+
+@dataclass(frozen=True)
+class HeaderAddress:
+    name: str
+    email: str
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>" if self.name else self.email
+
+
+@dataclass
+class Headers:
+    all: list[tuple[str, str]]
+    subject: str
+    from_: list[HeaderAddress]
+    to: list[HeaderAddress]
+    cc: list[HeaderAddress]
+    reply_to: list[HeaderAddress]
+    date: datetime | None
+    message_id: str | None
+
+
+@dataclass
+class Attachment:
+    section: str
+    filename: str
+    content_type: str
+    size: int  # decoded size, estimated from the transfer encoding
+
+    @property
+    def previewable(self) -> bool:
+        return self.content_type in PREVIEWABLE
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type in PREVIEWABLE and self.content_type.startswith("image/")
+
+    @property
+    def icon(self) -> str:
+        major = self.content_type.split("/")[0]
+        if self.content_type == "application/pdf":
+            return "pdf"
+        if major in ("image", "audio", "video", "text"):
+            return major
+        if any(word in self.content_type for word in ("zip", "compressed", "tar", "gzip")):
+            return "archive"
+        return "file"
+
+
+# Types shown in a sandboxed frame or as an image; anything else is download-only.
+PREVIEWABLE = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain"})
+
+
+@dataclass
+class BodyBlock:
+    """One shown part: safe HTML (ours, or sanitised mail HTML), or a nested message."""
+
+    kind: str  # "text", "html" or "message"
+    html: str = ""
+    headers: Headers | None = None
+    blocks: list[BodyBlock] = field(default_factory=list)
+
+
+@dataclass
+class MessageView:
+    headers: Headers
+    blocks: list[BodyBlock]
+    attachments: list[Attachment]
+    has_html: bool
+    has_plain_alternative: bool
+    remote_blocked: int
+    trackers: list[str]
+    notices: list[str]
+
+
+def parse_headers(raw: bytes) -> Headers:
+    """Parse a header block; never raises, whatever the bytes."""
+    message = BytesHeaderParser(policy=compat32).parsebytes(raw[:1_000_000])
+    pairs: list[tuple[str, str]] = []
+    for name, value in message.raw_items():
+        text = decode_words(str(value))
+        pairs.append((str(name), text[:MAX_HEADER_LENGTH]))
+
+    def first(name: str) -> str | None:
+        return next((v for k, v in pairs if k.lower() == name.lower()), None)
+
+    def addresses(name: str) -> list[HeaderAddress]:
+        values = [v for k, v in pairs if k.lower() == name.lower()]
+        try:
+            parsed = getaddresses(values)
+        except Exception:
+            return [HeaderAddress(v, "") for v in values]
+        return [HeaderAddress(n.strip(), e.strip()) for n, e in parsed if n or e]
+
+    date: datetime | None = None
+    raw_date = first("Date")
+    if raw_date:
+        try:
+            date = parsedate_to_datetime(raw_date)
+            if date.tzinfo is None:
+                date = None
+        except (TypeError, ValueError, IndexError, OverflowError):
+            date = None
+    return Headers(
+        all=pairs,
+        subject=first("Subject") or "",
+        from_=addresses("From"),
+        to=addresses("To"),
+        cc=addresses("Cc"),
+        reply_to=addresses("Reply-To"),
+        date=date,
+        message_id=first("Message-ID"),
+    )
+
+
+def estimated_size(part: BodyPart) -> int:
+    return part.size * 3 // 4 if part.encoding == "base64" else part.size
+
+
+_SAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
+
+
+def attachment_name(part: BodyPart) -> str:
+    name = _SAFE_NAME.sub("_", (part.filename or "").strip()) or ""
+    if not name:
+        extension = {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg", "text/plain": ".txt",
+                     "message/rfc822": ".eml", "text/html": ".html", "text/calendar": ".ics"}.get(part.content_type, "")  # fmt: skip
+        name = f"part-{part.section}{extension}"
+    return name[:200]
+
+
+def decode_part(part: BodyPart, raw: bytes) -> tuple[str, list[str]]:
+    """Transfer-decode and charset-decode one text part; returns the text and notices."""
+    data, damaged = decode_transfer(raw, part.encoding)
+    decoded = decode_bytes(data, part.charset)
+    notices = []
+    if damaged:
+        notices.append("Part of this message was damaged in transit; some text may be missing.")
+    if decoded.note:
+        notices.append(decoded.note)
+    return decoded.text, notices
+
+
+def build_view(
+    header: bytes,
+    plan: Layout,
+    contents: Mapping[str, bytes],
+    *,
+    truncated: frozenset[str] = frozenset(),
+    cid_url: Callable[[str], str | None],
+    allow_remote: bool,
+    prefer_html: bool = True,
+) -> MessageView:
+    notices: list[str] = []
+    remote = [0]
+    trackers: list[str] = []
+    used_cids: set[str] = set()
+
+    def blocks_for(plan: Layout, depth: int) -> list[BodyBlock]:
+        blocks: list[BodyBlock] = []
+        for part in plan.body:
+            if part.content_type == "message/rfc822":
+                if part.message is None or f"{part.section}.HEADER" not in contents:
+                    continue
+                inner = layout(part.message, prefer_html=prefer_html)
+                nested = BodyBlock("message", headers=parse_headers(contents[f"{part.section}.HEADER"]))
+                nested.blocks = blocks_for(inner, depth + 1)
+                blocks.append(nested)
+                continue
+            raw = contents.get(part.section)
+            if raw is None:
+                continue
+            text, part_notices = decode_part(part, raw)
+            notices.extend(part_notices)
+            if part.section in truncated:
+                notices.append("This message is very long; only its beginning is shown. Download it to read all.")
+            if part.content_type == "text/html":
+                cleaned = sanitize_html(text, cid_url=cid_url, allow_remote=allow_remote)
+                remote[0] += cleaned.remote_blocked
+                trackers.extend(cleaned.trackers)
+                used_cids.update(cleaned.cids_used)
+                blocks.append(BodyBlock("html", cleaned.html))
+            else:
+                flowed = part.params.get("format", "").lower() == "flowed"
+                delsp = part.params.get("delsp", "").lower() == "yes"
+                blocks.append(BodyBlock("text", text_to_html(text, flowed=flowed, delsp=delsp)))
+        return blocks
+
+    blocks = blocks_for(plan, 0)
+    used_parts = {id(part) for cid, part in plan.inline_resources.items() if cid in used_cids}
+    attachments = [
+        Attachment(part.section, attachment_name(part), part.content_type, estimated_size(part))
+        for part in plan.attachments
+        if id(part) not in used_parts and not part.is_multipart
+    ]
+    return MessageView(
+        headers=parse_headers(header),
+        blocks=blocks,
+        attachments=attachments,
+        has_html=plan.has_html,
+        has_plain_alternative=plan.has_plain_alternative,
+        remote_blocked=remote[0],
+        trackers=sorted(set(trackers)),
+        notices=list(dict.fromkeys(notices)),
+    )

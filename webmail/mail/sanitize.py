@@ -1,0 +1,127 @@
+"""HTML mail is hostile: an nh3 allow-list for email, remote content blocked until allowed.
+
+Scripts, event handlers, forms, frames, ``<style>`` and every ``url(`` in styles are removed;
+``cid:`` images point at the app; remote images keep their ``src`` only when the user allowed
+remote content, otherwise they are counted (tracking pixels separately) and dropped.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import nh3
+
+TABLE_TAGS = ("table", "td", "th", "tr", "tbody", "thead", "tfoot")
+TABLE_ATTRIBUTES = {"width", "height", "bgcolor", "valign", "align", "border", "cellpadding", "cellspacing"}
+STYLE_PROPERTIES = frozenset(
+    """color background-color font font-family font-size font-weight font-style line-height text-align
+    text-decoration text-transform letter-spacing vertical-align padding padding-top padding-right
+    padding-bottom padding-left margin margin-top margin-right margin-bottom margin-left border
+    border-collapse border-spacing border-top border-right border-bottom border-left border-color
+    border-style border-width border-radius width max-width min-width height max-height min-height
+    display white-space background list-style-type""".split()
+)
+_DANGEROUS_STYLE = re.compile(r"url\s*\(|expression\s*\(|javascript:|@import|behavior\s*:|-moz-binding", re.I)
+_PIXEL = re.compile(r"^\s*[01](px)?\s*$")
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden|(?:^|;)\s*(?:width|height)\s*:\s*[01]px", re.I)
+
+
+def _tags() -> set[str]:
+    return set(nh3.ALLOWED_TAGS) | {"font", "center", "tfoot", "img"}
+
+
+def _attributes() -> dict[str, set[str]]:
+    attributes = copy.deepcopy(nh3.ALLOWED_ATTRIBUTES)
+    for tag in TABLE_TAGS:
+        attributes.setdefault(tag, set()).update(TABLE_ATTRIBUTES)
+    attributes.setdefault("font", set()).update({"face", "color", "size"})
+    attributes.setdefault("img", set()).update({"src", "alt", "width", "height", "title", "align", "border"})
+    attributes.setdefault("a", set()).update({"href", "title"})
+    attributes.setdefault("*", set()).update({"style", "dir", "lang", "title", "align"})
+    for allowed in attributes.values():
+        allowed.discard("rel")  # nh3 sets rel itself via link_rel
+    return attributes
+
+
+@dataclass
+class SanitizedHTML:
+    html: str
+    remote_blocked: int = 0
+    trackers: list[str] = field(default_factory=list)
+    cids_used: set[str] = field(default_factory=set)
+
+    @property
+    def remote_present(self) -> bool:
+        return self.remote_blocked > 0
+
+
+def sanitize_html(
+    html: str,
+    *,
+    cid_url: Callable[[str], str | None],
+    allow_remote: bool = False,
+) -> SanitizedHTML:
+    """Clean one HTML body. ``cid_url(content_id)`` maps an inline image to its app URL."""
+    result = SanitizedHTML("")
+
+    def attribute_filter(tag: str, attr: str, value: str) -> str | None:
+        if attr == "style":
+            declarations = [d for d in value.split(";") if d.strip() and not _DANGEROUS_STYLE.search(d)]
+            return ";".join(declarations) or None
+        if attr == "background":
+            return None
+        if tag == "img" and attr == "src":
+            return _image_source(value)
+        return value
+
+    def _image_source(value: str) -> str | None:
+        source = value.strip()
+        lowered = source.lower()
+        if lowered.startswith("cid:"):
+            content_id = source[4:].strip("<>")
+            url = cid_url(content_id)
+            if url:
+                result.cids_used.add(content_id)
+            return url
+        if lowered.startswith(("http://", "https://")):
+            if allow_remote:
+                return source
+            result.remote_blocked += 1
+            return None
+        return None
+
+    cleaner = nh3.Cleaner(
+        tags=_tags(),
+        clean_content_tags={"script", "style", "title", "head"},
+        attributes=_attributes(),
+        attribute_filter=attribute_filter,
+        url_schemes={"http", "https", "mailto", "cid"},
+        link_rel="noopener noreferrer nofollow",
+        set_tag_attribute_values={"a": {"target": "_blank"}},
+        filter_style_properties=set(STYLE_PROPERTIES),
+        strip_comments=True,
+    )
+    _count_trackers(html, result)
+    result.html = cleaner.clean(html)
+    return result
+
+
+_IMG = re.compile(r"<img\b[^>]*>", re.I)
+_ATTR = re.compile(r"""([a-zA-Z-]+)\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)""")
+
+
+def _count_trackers(html: str, result: SanitizedHTML) -> None:
+    """Remote images of 1×1 pixels or hidden by style: named in the banner as trackers."""
+    for tag in _IMG.findall(html):
+        attrs = {k.lower(): v.strip("\"'") for k, v in _ATTR.findall(tag)}
+        src = attrs.get("src", "")
+        if not src.lower().startswith(("http://", "https://")):
+            continue
+        tiny = _PIXEL.match(attrs.get("width", "")) or _PIXEL.match(attrs.get("height", ""))
+        hidden = _HIDDEN_STYLE.search(attrs.get("style", ""))
+        if tiny or hidden:
+            host = re.sub(r"^https?://([^/:?#]+).*$", r"\1", src, flags=re.I)
+            result.trackers.append(host)
