@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from webmail.auth.account import AccountService
 from webmail.auth.login import LoginService
 from webmail.auth.ratelimit import LoginRateLimiter
 from webmail.auth.sessions import SessionStore
@@ -20,7 +21,8 @@ from webmail.imap.pool import IMAPPool
 from webmail.redis import create_redis
 from webmail.web.deps import Services
 from webmail.web.errors import install_error_handlers
-from webmail.web.routes import health, login, mailbox
+from webmail.web.routes import health, login, mailbox, message
+from webmail.web.routes import settings as settings_routes
 from webmail.web.security import SecurityHeadersMiddleware
 from webmail.web.templating import STATIC_DIR
 
@@ -46,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             pool=pool,
             sessions=sessions,
             login=LoginService(settings, sessions, limiter, pool, db),
+            accounts=AccountService(db, settings.imap_host),
         )
         try:
             async with anyio.create_task_group() as tasks:
@@ -69,6 +72,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(login.router)
+    app.include_router(settings_routes.router)
+    app.include_router(message.router)
     app.include_router(mailbox.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(SecurityHeadersMiddleware)

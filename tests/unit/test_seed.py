@@ -35,4 +35,5 @@ def test_variety() -> None:
 def test_binary_fixtures_are_valid() -> None:
     assert tiny_png((1, 2, 3)).startswith(b"\x89PNG\r\n\x1a\n")
     pdf = tiny_pdf("hello")
-    assert pdf.startswith(b"%PDF-1.4") and pdf.rstrip().endswith(b"%%EOF")
+    assert pdf.startswith(b"%PDF-1.4")
+    assert pdf.rstrip().endswith(b"%%EOF")

@@ -288,7 +288,8 @@ def seed_user(client: IMAPClient, owner: tuple[str, str], *, count: int = 160, s
             client.create_folder(folder)
             client.subscribe_folder(folder)
     stored = 0
-    for message in DemoMailbox(owner, seed).messages(count):
+    # Appended oldest first, so arrival order matches the dates, as in a real mailbox.
+    for message in sorted(DemoMailbox(owner, seed).messages(count), key=lambda m: m.date):
         client.append(message.folder, message.raw, flags=message.flags, msg_time=message.date)
         stored += 1
     return stored

@@ -24,7 +24,14 @@ from webmail.mail.headers import decode_words
 from webmail.mail.structure import BodyPart, Layout, layout, parse_bodystructure
 
 SUMMARY_ITEMS = ("UID", "FLAGS", "ENVELOPE", "INTERNALDATE", "RFC822.SIZE", "BODYSTRUCTURE")
-SORT_CRITERIA = {"date": "DATE", "arrival": "ARRIVAL", "from": "FROM", "to": "TO", "subject": "SUBJECT", "size": "SIZE"}
+SORT_CRITERIA = {
+    "date": "DATE",
+    "arrival": "ARRIVAL",
+    "from": "FROM",
+    "to": "TO",
+    "subject": "SUBJECT",
+    "size": "SIZE",
+}
 TEXT_FETCH_LIMIT = 2 * 1024 * 1024  # bytes of one text part shown; the rest is offered as download
 MAX_NESTED_MESSAGES = 3
 UID_BATCH = 2000  # explicit UID lists stay far below Dovecot's 64 kB command line
@@ -33,7 +40,9 @@ UID_BATCH = 2000  # explicit UID lists stay far below Dovecot's 64 kB command li
 # ---------------------------------------------------------------- low-level helpers
 
 
-def fetch_range(client: IMAPClient, sequence_set: str, items: Sequence[str], *, uid: bool) -> dict[int, dict[bytes, Any]]:
+def fetch_range(
+    client: IMAPClient, sequence_set: str, items: Sequence[str], *, uid: bool
+) -> dict[int, dict[bytes, Any]]:
     """FETCH a sequence set such as ``"1:50"`` or ``"1:*"``, parsed by imapclient's own parser."""
     item_list = f"({' '.join(items)})"
     if uid:
@@ -66,7 +75,9 @@ def _addresses(raw: Iterable[Any] | None) -> tuple[Address, ...]:
 
 
 def _flags(raw: Iterable[Any]) -> frozenset[str]:
-    return frozenset(flag.decode("utf-8", "replace") if isinstance(flag, bytes) else str(flag) for flag in raw)
+    return frozenset(
+        flag.decode("utf-8", "replace") if isinstance(flag, bytes) else str(flag) for flag in raw
+    )
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -150,7 +161,9 @@ def _local_sort(client: IMAPClient, sort: str, reverse: bool) -> list[int]:
         rows = fetch_range(client, "1:*", ("UID", "RFC822.SIZE"), uid=True)
         keyed = [(int(d.get(b"RFC822.SIZE") or 0), uid) for uid, d in rows.items()]
     elif sort == "date":
-        rows = fetch_range(client, "1:*", ("UID", "INTERNALDATE", "BODY.PEEK[HEADER.FIELDS (DATE)]"), uid=True)
+        rows = fetch_range(
+            client, "1:*", ("UID", "INTERNALDATE", "BODY.PEEK[HEADER.FIELDS (DATE)]"), uid=True
+        )
         keyed = [(_header_date(d), uid) for uid, d in rows.items()]
     else:
         rows = fetch_range(client, "1:*", ("UID", "ENVELOPE"), uid=True)
@@ -242,10 +255,12 @@ def local_threads(client: IMAPClient) -> list[list[tuple[int, int]]]:
     return build_threads(messages)
 
 
-def build_threads(messages: Sequence[tuple[int, str | None, str | None, list[str]]]) -> list[list[tuple[int, int]]]:
+def build_threads(
+    messages: Sequence[tuple[int, str | None, str | None, list[str]]],
+) -> list[list[tuple[int, int]]]:
     by_id = {message_id: uid for uid, message_id, _, _ in messages if message_id}
     parent: dict[int, int] = {}
-    for uid, message_id, in_reply_to, references in messages:
+    for uid, _, in_reply_to, references in messages:
         candidates = [*reversed(references), *([in_reply_to] if in_reply_to else [])]
         for ref in candidates:
             target = by_id.get(ref)
@@ -323,18 +338,24 @@ def fetch_message(conn: IMAPConnection, folder: str, uid: int, *, prefer_html: b
     return FetchedMessage(summary, data.get(b"BODY[HEADER]") or b"", structure, plan, contents, truncated)
 
 
-def _plan_fetch(plan: Layout, sections: list[BodyPart], headers: list[str], prefer_html: bool, depth: int) -> None:
+def _plan_fetch(
+    plan: Layout, sections: list[BodyPart], headers: list[str], prefer_html: bool, depth: int
+) -> None:
     for part in plan.body:
         if part.content_type == "message/rfc822":
             if part.message is None or depth >= MAX_NESTED_MESSAGES:
                 continue
             headers.append(part.section)
-            _plan_fetch(layout(part.message, prefer_html=prefer_html), sections, headers, prefer_html, depth + 1)
+            _plan_fetch(
+                layout(part.message, prefer_html=prefer_html), sections, headers, prefer_html, depth + 1
+            )
         else:
             sections.append(part)
 
 
-def fetch_part_chunk(conn: IMAPConnection, folder: str, uid: int, section: str, offset: int, length: int) -> bytes | None:
+def fetch_part_chunk(
+    conn: IMAPConnection, folder: str, uid: int, section: str, offset: int, length: int
+) -> bytes | None:
     """``length`` raw bytes of a part (``section`` "" = the whole message) from ``offset``; None if gone."""
     conn.select(folder, refresh=False)
     item = f"BODY.PEEK[{section}]<{offset}.{length}>"
@@ -366,7 +387,9 @@ def message_size(conn: IMAPConnection, folder: str, uid: int) -> int:
     return int(data[b"RFC822.SIZE"])
 
 
-def set_flag(conn: IMAPConnection, folder: str, uids: Sequence[int], flag: str, value: bool) -> dict[int, frozenset[str]]:
+def set_flag(
+    conn: IMAPConnection, folder: str, uids: Sequence[int], flag: str, value: bool
+) -> dict[int, frozenset[str]]:
     """Add or remove one flag; returns the messages' new flags (missing UIDs are left out)."""
     conn.select(folder, refresh=False)
     client = conn.client
@@ -380,7 +403,9 @@ def set_flag(conn: IMAPConnection, folder: str, uids: Sequence[int], flag: str, 
     return {uid: _flags(found) for uid, found in flags.items()}
 
 
-def neighbour(conn: IMAPConnection, folder: str, uid: int, *, sort: str, reverse: bool, forward: bool) -> int | None:
+def neighbour(
+    conn: IMAPConnection, folder: str, uid: int, *, sort: str, reverse: bool, forward: bool
+) -> int | None:
     """The UID after (``forward``) or before ``uid`` in the list order, for next/previous."""
     conn.select(folder, refresh=False)
     client = conn.client
@@ -401,3 +426,9 @@ def neighbour(conn: IMAPConnection, folder: str, uid: int, *, sort: str, reverse
         return None
     index += 1 if forward else -1
     return uids[index] if 0 <= index < len(uids) else None
+
+
+def summaries(conn: IMAPConnection, folder: str, uids: Sequence[int]) -> list[MessageSummary]:
+    conn.select(folder, refresh=False)
+    rows = fetch_uids(conn.client, uids, SUMMARY_ITEMS)
+    return [summary_from_fetch(uid, rows[uid]) for uid in uids if uid in rows]

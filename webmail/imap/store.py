@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from functools import partial
 
 from webmail.imap import messages
 from webmail.imap.errors import MessageGoneError
 from webmail.imap.folders import list_folders
 from webmail.imap.messages import FetchedMessage
 from webmail.imap.pool import IMAPConnection, IMAPPool
-from webmail.imap.types import Credentials, Folder, MessagePage
+from webmail.imap.types import Credentials, Folder, MessagePage, MessageSummary
 from webmail.mail.structure import BodyPart
 from webmail.mail.transfer import StreamDecoder
 
@@ -24,15 +23,14 @@ class MailStore:
     session_key: str
     credentials: Credentials
 
-    async def _run(self, work: partial[object]) -> object:
-        return await self.pool.run(self.session_key, self.credentials, work)
-
     async def list_folders(self) -> list[Folder]:
         return await self.pool.run(self.session_key, self.credentials, lambda conn: list_folders(conn.client))
 
     async def page(self, folder: str, *, page: int, page_size: int, sort: str, reverse: bool) -> MessagePage:
         def work(conn: IMAPConnection) -> MessagePage:
-            return messages.page_messages(conn, folder, page=page, page_size=page_size, sort=sort, reverse=reverse)
+            return messages.page_messages(
+                conn, folder, page=page, page_size=page_size, sort=sort, reverse=reverse
+            )
 
         return await self.pool.run(self.session_key, self.credentials, work)
 
@@ -48,15 +46,25 @@ class MailStore:
 
         return await self.pool.run(self.session_key, self.credentials, work)
 
-    async def neighbour(self, folder: str, uid: int, *, sort: str, reverse: bool, forward: bool) -> int | None:
+    async def neighbour(
+        self, folder: str, uid: int, *, sort: str, reverse: bool, forward: bool
+    ) -> int | None:
         def work(conn: IMAPConnection) -> int | None:
             return messages.neighbour(conn, folder, uid, sort=sort, reverse=reverse, forward=forward)
 
         return await self.pool.run(self.session_key, self.credentials, work)
 
-    async def set_flag(self, folder: str, uids: Sequence[int], flag: str, value: bool) -> dict[int, frozenset[str]]:
+    async def set_flag(
+        self, folder: str, uids: Sequence[int], flag: str, value: bool
+    ) -> dict[int, frozenset[str]]:
         def work(conn: IMAPConnection) -> dict[int, frozenset[str]]:
             return messages.set_flag(conn, folder, uids, flag, value)
+
+        return await self.pool.run(self.session_key, self.credentials, work)
+
+    async def summaries(self, folder: str, uids: Sequence[int]) -> list[MessageSummary]:
+        def work(conn: IMAPConnection) -> list[MessageSummary]:
+            return messages.summaries(conn, folder, uids)
 
         return await self.pool.run(self.session_key, self.credentials, work)
 
@@ -72,7 +80,9 @@ class MailStore:
 
         return await self.pool.run(self.session_key, self.credentials, work)
 
-    async def stream(self, folder: str, uid: int, section: str, encoding: str | None = None) -> AsyncIterator[bytes]:
+    async def stream(
+        self, folder: str, uid: int, section: str, encoding: str | None = None
+    ) -> AsyncIterator[bytes]:
         """The bytes of a part (decoded from ``encoding``) or, with section "", the raw message.
 
         Fetched in chunks with partial BODY.PEEK, so a 30 MB attachment never sits in memory.

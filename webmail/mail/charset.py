@@ -23,7 +23,18 @@ ALIASES = {
 DETECT_LIMIT = 64 * 1024
 # Undeclared 8-bit mail is overwhelmingly one of these; limiting detection to them keeps short
 # Western text from being taken for Central European (cp1250 and cp1252 look alike to a detector).
-LIKELY = ["cp1252", "cp1251", "koi8_r", "iso8859_7", "shift_jis", "euc_jp", "iso2022_jp", "gb18030", "big5", "euc_kr"]
+LIKELY = [
+    "cp1252",
+    "cp1251",
+    "koi8_r",
+    "iso8859_7",
+    "shift_jis",
+    "euc_jp",
+    "iso2022_jp",
+    "gb18030",
+    "big5",
+    "euc_kr",
+]
 
 
 @dataclass(frozen=True)

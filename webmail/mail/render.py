@@ -70,7 +70,9 @@ class Attachment:
 
 
 # Types shown in a sandboxed frame or as an image; anything else is download-only.
-PREVIEWABLE = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain"})
+PREVIEWABLE = frozenset(
+    {"image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain"}
+)
 
 
 @dataclass
@@ -195,7 +197,9 @@ def build_view(
             text, part_notices = decode_part(part, raw)
             notices.extend(part_notices)
             if part.section in truncated:
-                notices.append("This message is very long; only its beginning is shown. Download it to read all.")
+                notices.append(
+                    "This message is very long; only its beginning is shown. Download it to read all."
+                )
             if part.content_type == "text/html":
                 cleaned = sanitize_html(text, cid_url=cid_url, allow_remote=allow_remote)
                 remote[0] += cleaned.remote_blocked

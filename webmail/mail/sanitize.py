@@ -26,7 +26,9 @@ STYLE_PROPERTIES = frozenset(
 )
 _DANGEROUS_STYLE = re.compile(r"url\s*\(|expression\s*\(|javascript:|@import|behavior\s*:|-moz-binding", re.I)
 _PIXEL = re.compile(r"^\s*[01](px)?\s*$")
-_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden|(?:^|;)\s*(?:width|height)\s*:\s*[01]px", re.I)
+_HIDDEN_STYLE = re.compile(
+    r"display\s*:\s*none|visibility\s*:\s*hidden|(?:^|;)\s*(?:width|height)\s*:\s*[01]px", re.I
+)
 
 
 def _tags() -> set[str]:

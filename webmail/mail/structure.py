@@ -202,7 +202,7 @@ def layout(root: BodyPart, *, prefer_html: bool = True) -> Layout:
                     state["html"] = True
                 if plain and rich:
                     state["plain_alt"] = True
-                chosen = (rich[-1] if prefer_html and rich else (plain[-1] if plain else part.children[-1]))
+                chosen = rich[-1] if prefer_html and rich else (plain[-1] if plain else part.children[-1])
                 visit(chosen, depth + 1)
                 for other in part.children:
                     if other is not chosen and other.is_multipart:

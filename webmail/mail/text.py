@@ -103,7 +103,9 @@ def text_to_html(text: str, *, flowed: bool = False, delsp: bool = False) -> str
         if line.depth > depth:
             for level in range(depth + 1, line.depth + 1):
                 summary = "Show quoted text" if level == 1 else "More quoted text"
-                html.append(f'<details class="quote"{" open" if level > 1 else ""}><summary>{summary}</summary><blockquote>')
+                html.append(
+                    f'<details class="quote"{" open" if level > 1 else ""}><summary>{summary}</summary><blockquote>'
+                )
             depth = line.depth
         elif line.depth < depth:
             html.extend(_close(depth - line.depth))

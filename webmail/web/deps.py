@@ -11,10 +11,12 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session as DBSession
 from sqlalchemy.orm import sessionmaker
 
+from webmail.auth.account import AccountService
 from webmail.auth.errors import SessionExpiredError
 from webmail.auth.login import LoginService
 from webmail.auth.sessions import Session, SessionStore
 from webmail.config import Settings
+from webmail.db.preferences import Preferences
 from webmail.imap.pool import IMAPPool
 from webmail.imap.store import MailStore
 from webmail.imap.types import Credentials
@@ -33,6 +35,7 @@ class Services:
     pool: IMAPPool
     sessions: SessionStore
     login: LoginService
+    accounts: AccountService
 
 
 def get_services(request: Request) -> Services:
@@ -74,3 +77,10 @@ def get_mail_store(services: ServicesDep, session: SessionDep) -> MailStore:
 
 
 MailStoreDep = Annotated[MailStore, Depends(get_mail_store)]
+
+
+async def get_preferences(services: ServicesDep, session: SessionDep) -> Preferences:
+    return await services.accounts.preferences(session.user)
+
+
+PreferencesDep = Annotated[Preferences, Depends(get_preferences)]

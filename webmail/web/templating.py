@@ -12,6 +12,7 @@ from jinja2 import Environment, FileSystemLoader
 from jinja2_fragments.fastapi import Jinja2Blocks
 
 from webmail.config import PROJECT_ROOT
+from webmail.web.formatting import full_date, human_size, list_date, names
 
 STATIC_DIR = PROJECT_ROOT / "static"
 templates = Jinja2Blocks(
@@ -42,6 +43,10 @@ def count(value: int | None) -> str:
 templates.env.globals["static_url"] = static_url
 templates.env.globals["url"] = url
 templates.env.filters["count"] = count
+templates.env.filters["listdate"] = list_date
+templates.env.filters["fulldate"] = full_date
+templates.env.filters["filesize"] = human_size
+templates.env.filters["names"] = names
 
 
 def render(

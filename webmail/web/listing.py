@@ -1,0 +1,117 @@
+"""What the message list shows, shared by the list and message routes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import tzinfo
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from fastapi import Request
+
+from webmail.db.preferences import Preferences
+from webmail.imap.store import MailStore
+from webmail.imap.types import Folder, MessagePage, ThreadRow
+from webmail.web.folders import folder_tree
+from webmail.web.formatting import zone
+
+SORTS = {"arrival": "Received", "date": "Date", "from": "From", "subject": "Subject", "size": "Size"}
+DEFAULT_SORT = "-arrival"
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    page: int = 1
+    sort: str = DEFAULT_SORT
+    threads: bool = False
+
+    @property
+    def sort_key(self) -> str:
+        return self.sort.lstrip("-")
+
+    @property
+    def reverse(self) -> bool:
+        return self.sort.startswith("-")
+
+    def params(self, **changes: Any) -> str:
+        values = {"page": self.page, "sort": self.sort, "view": "threads" if self.threads else "list"}
+        values.update(changes)
+        defaults = {"page": 1, "sort": DEFAULT_SORT}
+        kept = {k: v for k, v in values.items() if defaults.get(k) != v and not (k == "view" and v == "list")}
+        return f"?{urlencode(kept)}" if kept else ""
+
+
+def parse_query(request: Request, preferences: Preferences) -> ListQuery:
+    params = request.query_params
+    try:
+        page = max(1, int(params.get("page", "1")))
+    except ValueError:
+        page = 1
+    sort = params.get("sort", DEFAULT_SORT)
+    if sort.lstrip("-") not in SORTS:
+        sort = DEFAULT_SORT
+    view = params.get("view")
+    threads = view == "threads" if view in ("threads", "list") else preferences.conversations
+    return ListQuery(page, sort, threads)
+
+
+def user_zone(request: Request, preferences: Preferences) -> tzinfo:
+    return zone(preferences.timezone or request.cookies.get("wm_tz"))
+
+
+def folder_url(name: str) -> str:
+    return "/mail/" + quote(name, safe="/")
+
+
+async def list_context(
+    request: Request,
+    store: MailStore,
+    preferences: Preferences,
+    folders: list[Folder],
+    current: Folder,
+    query: ListQuery,
+) -> dict[str, Any]:
+    if query.threads:
+        page: MessagePage = await store.threads(
+            current.name, page=query.page, page_size=preferences.page_size
+        )
+    else:
+        page = await store.page(
+            current.name,
+            page=query.page,
+            page_size=preferences.page_size,
+            sort=query.sort_key,
+            reverse=query.reverse,
+        )
+    show_all = request.query_params.get("folders") == "all"
+    conversations: list[list[ThreadRow]] = []
+    for row in page.threads or ():
+        if not conversations or conversations[-1][0].thread_root != row.thread_root:
+            conversations.append([])
+        conversations[-1].append(row)
+    return {
+        "conversations": conversations,
+        "folders": folders,
+        "tree": folder_tree(folders, show_all=show_all),
+        "show_all_folders": show_all,
+        "current": current,
+        "listing": page,
+        "query": query,
+        "sorts": SORTS,
+        "tz": user_zone(request, preferences),
+        "preferences": preferences,
+        "outgoing": current.special_use in ("\\Sent", "\\Drafts"),
+        "folder_url": folder_url,
+        "page_numbers": page_numbers(page.page, page.pages),
+    }
+
+
+def page_numbers(current: int, total: int, window: int = 2) -> list[int | None]:
+    """1 … 4 5 [6] 7 8 … 20 — None marks a gap."""
+    shown = sorted({1, total, *range(max(1, current - window), min(total, current + window) + 1)})
+    numbers: list[int | None] = []
+    for number in shown:
+        if numbers and number - (numbers[-1] or 0) > 1:
+            numbers.append(None)
+        numbers.append(number)
+    return numbers

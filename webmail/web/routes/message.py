@@ -1,0 +1,345 @@
+from __future__ import annotations
+
+import zipfile
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
+
+from webmail.imap.errors import MessageGoneError
+from webmail.imap.messages import FetchedMessage
+from webmail.imap.store import MailStore
+from webmail.mail.render import PREVIEWABLE, MessageView, attachment_name, build_view
+from webmail.web.csrf import csrf_protect
+from webmail.web.deps import MailStoreDep, PreferencesDep, ServicesDep, SessionDep
+from webmail.web.folders import folder_tree
+from webmail.web.htmx import HtmxDetails
+from webmail.web.listing import folder_url, list_context, parse_query, user_zone
+from webmail.web.routes.mailbox import find_folder, render_folder
+from webmail.web.templating import render, url
+
+router = APIRouter(dependencies=[Depends(csrf_protect)])
+
+FLAGS = {"seen": "\\Seen", "flagged": "\\Flagged"}
+BODY_CSP = (
+    "default-src 'none'; img-src 'self' data:{remote}; style-src 'unsafe-inline'; font-src 'self' data:; "
+    "frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
+)
+PART_CSP = "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; plugin-types application/pdf; sandbox"
+
+
+def content_disposition(kind: str, filename: str) -> str:
+    """RFC 6266: an ASCII fallback plus the UTF-8 name (RFC 5987)."""
+    fallback = (
+        "".join(ch if 32 <= ord(ch) < 127 and ch not in '"\\%;' else "_" for ch in filename) or "download"
+    )
+    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def message_url(request: Request, folder: str, uid: int, suffix: str = "") -> str:
+    return url(request, f"{folder_url(folder)}/{uid}{suffix}")
+
+
+async def load_view(
+    request: Request,
+    services: ServicesDep,
+    session: SessionDep,
+    store: MailStore,
+    folder: str,
+    uid: int,
+    *,
+    prefer_html: bool,
+) -> tuple[FetchedMessage, MessageView, bool]:
+    fetched = await store.message(folder, uid, prefer_html=prefer_html)
+    sender = fetched.summary.from_[0].email if fetched.summary.from_ else ""
+    allow_remote = request.query_params.get("remote") == "1" or (
+        bool(sender) and await services.accounts.remote_allowed(session.user, sender)
+    )
+    resources = fetched.plan.inline_resources
+
+    def cid_url(content_id: str) -> str | None:
+        part = resources.get(content_id)
+        return message_url(request, folder, uid, f"/part/{part.section}?inline=1") if part else None
+
+    view = build_view(
+        fetched.header,
+        fetched.plan,
+        fetched.contents,
+        truncated=fetched.truncated,
+        cid_url=cid_url,
+        allow_remote=allow_remote,
+        prefer_html=prefer_html,
+    )
+    return fetched, view, allow_remote
+
+
+@router.get("/mail/{folder:path}/{uid:int}/body")
+async def message_body(
+    request: Request, folder: str, uid: int, services: ServicesDep, session: SessionDep, store: MailStoreDep
+) -> Response:
+    """The message body as its own document, for a sandboxed iframe, under a CSP without scripts."""
+    _, view, allow_remote = await load_view(request, services, session, store, folder, uid, prefer_html=True)
+    response = render(request, "pages/message_body.html", {"view": view})
+    response.headers["Content-Security-Policy"] = BODY_CSP.format(
+        remote=" https: http:" if allow_remote else ""
+    )
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@router.get("/mail/{folder:path}/{uid:int}/part/{section}")
+async def download_part(
+    request: Request, folder: str, uid: int, section: str, store: MailStoreDep
+) -> Response:
+    part = await store.part_info(folder, uid, section)
+    inline = request.query_params.get("inline") == "1"
+    content_type = (
+        part.content_type if inline and part.content_type in PREVIEWABLE else "application/octet-stream"
+    )
+    if content_type == "text/plain":
+        content_type = f"text/plain; charset={part.charset or 'utf-8'}"
+    headers = {
+        "Content-Disposition": content_disposition(
+            "inline" if inline else "attachment", attachment_name(part)
+        ),
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": PART_CSP,
+        "Cache-Control": "private, max-age=3600",
+    }
+    return StreamingResponse(
+        store.stream(folder, uid, section, part.encoding), media_type=content_type, headers=headers
+    )
+
+
+@router.get("/mail/{folder:path}/{uid:int}/attachments.zip")
+async def download_all(
+    request: Request, folder: str, uid: int, services: ServicesDep, session: SessionDep, store: MailStoreDep
+) -> Response:
+    fetched = await store.message(folder, uid)
+    parts = [p for p in fetched.plan.attachments if not p.is_multipart]
+    if not parts:
+        raise MessageGoneError("This message has no attachments.")
+
+    async def zipped() -> AsyncIterator[bytes]:
+        buffer = _Drain()
+        names: set[str] = set()
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+            for part in parts:
+                name = _unique(attachment_name(part), names)
+                with archive.open(name, "w", force_zip64=True) as entry:
+                    async for chunk in store.stream(folder, uid, part.section, part.encoding):
+                        entry.write(chunk)
+                        yield buffer.take()
+                yield buffer.take()
+        yield buffer.take()
+
+    subject = fetched.summary.subject or f"message-{uid}"
+    headers = {"Content-Disposition": content_disposition("attachment", f"{subject[:80]}.zip")}
+    return StreamingResponse(zipped(), media_type="application/zip", headers=headers)
+
+
+class _Drain:
+    """A write-only file for ZipFile whose bytes are handed out as they are written."""
+
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+        self._position = 0
+
+    def write(self, data: bytes) -> int:
+        self._chunks.append(bytes(data))
+        self._position += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self._position
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def take(self) -> bytes:
+        data, self._chunks = b"".join(self._chunks), []
+        return data
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    candidate, counter = name, 1
+    while candidate in taken:
+        stem, dot, extension = name.rpartition(".")
+        candidate = f"{stem} ({counter}).{extension}" if dot else f"{name} ({counter})"
+        counter += 1
+    taken.add(candidate)
+    return candidate
+
+
+@router.get("/mail/{folder:path}/{uid:int}/raw")
+async def download_raw(folder: str, uid: int, store: MailStoreDep) -> Response:
+    size = await store.message_size(folder, uid)
+    headers = {
+        "Content-Disposition": content_disposition("attachment", f"message-{uid}.eml"),
+        "Content-Length": str(size),
+        "X-Content-Type-Options": "nosniff",
+    }
+    return StreamingResponse(store.stream(folder, uid, ""), media_type="message/rfc822", headers=headers)
+
+
+@router.get("/mail/{folder:path}/{uid:int}/source")
+async def show_source(
+    request: Request, folder: str, uid: int, session: SessionDep, store: MailStoreDep
+) -> Response:
+    limit = 5 * 1024 * 1024
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in store.stream(folder, uid, ""):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= limit:
+            break
+    source = b"".join(chunks)[:limit].decode("utf-8", "replace")
+    context = {
+        "session": session,
+        "source": source,
+        "truncated": size >= limit,
+        "raw_url": message_url(request, folder, uid, "/raw"),
+        "back_url": message_url(request, folder, uid),
+    }
+    return render(request, "pages/source.html", context)
+
+
+@router.get("/mail/{folder:path}/{uid:int}/{direction:str}")
+async def neighbour(
+    request: Request,
+    folder: str,
+    uid: int,
+    direction: str,
+    session: SessionDep,
+    store: MailStoreDep,
+    preferences: PreferencesDep,
+) -> Response:
+    if direction not in ("next", "prev"):
+        # Not a message action: a folder such as "Lists/2024/old".
+        return await render_folder(request, f"{folder}/{uid}/{direction}", session, store, preferences)
+    query = parse_query(request, preferences)
+    target = await store.neighbour(
+        folder, uid, sort=query.sort_key, reverse=query.reverse, forward=direction == "next"
+    )
+    if target is None:
+        destination = url(request, folder_url(folder)) + query.params()
+    else:
+        destination = message_url(request, folder, target) + query.params()
+    if HtmxDetails(request):
+        return Response(status_code=204, headers={"HX-Location": destination})
+    return RedirectResponse(destination, status_code=303)
+
+
+@router.post("/mail/{folder:path}/{uid:int}/flags")
+async def set_flag(
+    request: Request,
+    folder: str,
+    uid: int,
+    store: MailStoreDep,
+    session: SessionDep,
+    preferences: PreferencesDep,
+    flag: Annotated[str, Form()],
+    value: Annotated[str, Form()],
+) -> Response:
+    imap_flag = FLAGS.get(flag)
+    if imap_flag is None:
+        raise MessageGoneError("Unknown flag.")
+    flags = await store.set_flag(folder, [uid], imap_flag, value == "1")
+    if uid not in flags:
+        raise MessageGoneError()
+    if not HtmxDetails(request):
+        back = request.headers.get("referer") or message_url(request, folder, uid)
+        return RedirectResponse(back, status_code=303)
+    folders, current = await find_folder(store, folder)
+    context: dict[str, Any] = {
+        "session": session,
+        "current": current,
+        "tree": folder_tree(folders, show_all=False),
+        "query": parse_query(request, preferences),
+        "tz": user_zone(request, preferences),
+        "uid": uid,
+        "flags": flags[uid],
+        "rows": await store.summaries(folder, [uid]),
+        "folder_url": folder_url,
+    }
+    return render(request, "partials/_flag_update.html", context)
+
+
+@router.post("/mail/{folder:path}/{uid:int}/remote-senders")
+async def always_allow_remote(
+    request: Request, folder: str, uid: int, services: ServicesDep, session: SessionDep, store: MailStoreDep
+) -> Response:
+    fetched = await store.message(folder, uid)
+    if fetched.summary.from_:
+        await services.accounts.allow_remote(session.user, fetched.summary.from_[0].email)
+    return RedirectResponse(message_url(request, folder, uid), status_code=303)
+
+
+@router.get("/mail/{folder:path}/{uid:int}")
+async def show_message(
+    request: Request,
+    folder: str,
+    uid: int,
+    services: ServicesDep,
+    session: SessionDep,
+    store: MailStoreDep,
+    preferences: PreferencesDep,
+) -> Response:
+    folders = await store.list_folders()
+    if any(f.name == f"{folder}/{uid}" for f in folders):
+        # A folder whose last name part is a number, such as "Archive/2024".
+        return await render_folder(request, f"{folder}/{uid}", session, store, preferences)
+    _, current = await find_folder(store, folder)
+    prefer_html = preferences.prefer_html and request.query_params.get("plain") != "1"
+    fetched, view, allow_remote = await load_view(
+        request, services, session, store, current.name, uid, prefer_html=prefer_html
+    )
+    marked_seen = False
+    if preferences.mark_seen == "immediately" and not fetched.summary.seen:
+        await store.set_flag(current.name, [uid], "\\Seen", True)
+        marked_seen = True
+    query = parse_query(request, preferences)
+    htmx = HtmxDetails(request)
+    reader_only = bool(htmx) and htmx.target == "reader"
+    if reader_only:
+        folders = await store.list_folders() if marked_seen else folders
+        current = next((f for f in folders if f.name == current.name), current)
+        context: dict[str, Any] = {
+            "folders": folders,
+            "tree": folder_tree(folders, show_all=False),
+            "current": current,
+            "query": query,
+            "tz": user_zone(request, preferences),
+            "preferences": preferences,
+            "folder_url": folder_url,
+            "show_all_folders": request.query_params.get("folders") == "all",
+        }
+    else:
+        if marked_seen:
+            folders = await store.list_folders()
+            current = next((f for f in folders if f.name == current.name), current)
+        context = await list_context(request, store, preferences, folders, current, query)
+    summary = fetched.summary
+    if marked_seen:
+        summary = type(summary)(**{**summary.__dict__, "flags": summary.flags | {"\\Seen"}})
+    context.update(
+        {
+            "session": session,
+            "message": summary,
+            "view": view,
+            "allow_remote": allow_remote,
+            "prefer_html": prefer_html,
+            "marked_seen": marked_seen,
+            "body_url": message_url(request, current.name, uid, "/body")
+            + ("?remote=1" if allow_remote else ""),
+        }
+    )
+    block = "reader" if reader_only else None
+    return render(request, "pages/mailbox.html", context, block_name=block)
