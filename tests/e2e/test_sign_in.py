@@ -45,6 +45,7 @@ def test_sign_in_shows_folder_pane_with_counts(
     expect(inbox.locator(".unread")).to_have_text("3")
     expect(inbox.locator(".total")).to_have_text("4")
     expect(page.locator('[data-count="messages"]')).to_have_text("4")
+    expect(page.locator("#message-list li[data-uid]")).to_have_count(4)
     expect(page.locator(".topbar .user")).to_have_text(mail_user.username)
 
     # htmx (boosted links) switches folders without a full reload and keeps the URL right.

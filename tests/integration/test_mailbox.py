@@ -36,8 +36,8 @@ class TestFolderPane:
         inbox = html[html.index('data-folder="INBOX"') : html.index('data-folder="Drafts"')]
         assert 'title="2 unread"' in inbox
         assert 'title="3 messages"' in inbox
-        assert '<dd data-count="messages">3</dd>' in html
-        assert '<dd data-count="unseen">2</dd>' in html
+        assert '<span data-count="messages">3</span>' in html
+        assert '<span data-count="unseen">2</span>' in html
 
     def test_nested_non_ascii_folder(
         self, signed_in: TestClient, services: DevServices, mail_user: MailUser
@@ -46,7 +46,7 @@ class TestFolderPane:
         response = signed_in.get("/mail/Projects/%C3%9Cber%202025")
         assert response.status_code == 200
         assert "Über 2025" in response.text
-        assert '<dd data-count="messages">1</dd>' in response.text
+        assert '<span data-count="messages">1</span>' in response.text
 
     def test_unknown_folder_is_404(self, signed_in: TestClient) -> None:
         response = signed_in.get("/mail/No%20such%20folder")
@@ -64,3 +64,19 @@ class TestFolderPane:
 
     def test_empty_folder_says_so(self, signed_in: TestClient) -> None:
         assert "This folder is empty." in signed_in.get("/mail/Trash").text
+
+    def test_subfolders_nest_and_unsubscribed_hide(
+        self, signed_in: TestClient, services: DevServices, mail_user: MailUser
+    ) -> None:
+        fill_mailbox(services, mail_user)
+        client = IMAPClient("127.0.0.1", services.dovecot.imap_port, ssl=False)
+        client.login(mail_user.username, mail_user.password)
+        client.create_folder("Hidden")
+        client.logout()
+        html = signed_in.get("/mail/INBOX").text
+        group = re.search(r'<details class="subfolders" open>\s*<summary>(.*?)</summary>(.*?)</details>', html, re.S)
+        assert group, "no collapsible folder group"
+        assert '<span class="folder-name">Projects</span>' in group.group(1)
+        assert 'data-folder="Projects/Über 2025"' in group.group(2)
+        assert 'data-folder="Hidden"' not in html
+        assert 'data-folder="Hidden"' in signed_in.get("/mail/INBOX?folders=all").text

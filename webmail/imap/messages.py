@@ -113,6 +113,21 @@ def summary_from_fetch(uid: int, data: dict[bytes, Any]) -> MessageSummary:
     )
 
 
+def fetch_one(conn: IMAPConnection, folder: str, uid: int, items: Sequence[str]) -> dict[bytes, Any] | None:
+    """FETCH one UID in ``folder``, reusing the selection; None if the message is not there.
+
+    A reused selection may not know of mail that arrived since; NOOP lets the server tell us
+    (EXISTS) before we conclude the message is gone.
+    """
+    reused = conn.selected is not None and conn.selected.name == folder
+    conn.select(folder, refresh=False)
+    data: dict[bytes, Any] | None = conn.client.fetch([uid], list(items)).get(uid)
+    if data is None and reused:
+        conn.client.noop()
+        data = conn.client.fetch([uid], list(items)).get(uid)
+    return data
+
+
 # ---------------------------------------------------------------- the message list
 
 
@@ -309,9 +324,8 @@ class FetchedMessage:
 
 
 def fetch_message(conn: IMAPConnection, folder: str, uid: int, *, prefer_html: bool = True) -> FetchedMessage:
-    conn.select(folder, refresh=False)
     client = conn.client
-    data = client.fetch([uid], [*SUMMARY_ITEMS, "BODY.PEEK[HEADER]"]).get(uid)
+    data = fetch_one(conn, folder, uid, [*SUMMARY_ITEMS, "BODY.PEEK[HEADER]"])
     if not data or b"BODYSTRUCTURE" not in data:
         raise MessageGoneError()
     structure = parse_bodystructure(data[b"BODYSTRUCTURE"])
@@ -357,9 +371,8 @@ def fetch_part_chunk(
     conn: IMAPConnection, folder: str, uid: int, section: str, offset: int, length: int
 ) -> bytes | None:
     """``length`` raw bytes of a part (``section`` "" = the whole message) from ``offset``; None if gone."""
-    conn.select(folder, refresh=False)
     item = f"BODY.PEEK[{section}]<{offset}.{length}>"
-    data = conn.client.fetch([uid], [item]).get(uid)
+    data = fetch_one(conn, folder, uid, [item])
     if data is None:
         return None
     value = next((v for k, v in data.items() if k.startswith(b"BODY[")), b"")
@@ -368,8 +381,7 @@ def fetch_part_chunk(
 
 def part_info(conn: IMAPConnection, folder: str, uid: int, section: str) -> BodyPart:
     """The BodyPart at ``section`` (for its type, name and encoding before streaming)."""
-    conn.select(folder, refresh=False)
-    data = conn.client.fetch([uid], ["BODYSTRUCTURE"]).get(uid)
+    data = fetch_one(conn, folder, uid, ["BODYSTRUCTURE"])
     if not data:
         raise MessageGoneError()
     structure = parse_bodystructure(data[b"BODYSTRUCTURE"])
@@ -380,8 +392,7 @@ def part_info(conn: IMAPConnection, folder: str, uid: int, section: str) -> Body
 
 
 def message_size(conn: IMAPConnection, folder: str, uid: int) -> int:
-    conn.select(folder, refresh=False)
-    data = conn.client.fetch([uid], ["RFC822.SIZE"]).get(uid)
+    data = fetch_one(conn, folder, uid, ["RFC822.SIZE"])
     if not data:
         raise MessageGoneError()
     return int(data[b"RFC822.SIZE"])
@@ -391,7 +402,7 @@ def set_flag(
     conn: IMAPConnection, folder: str, uids: Sequence[int], flag: str, value: bool
 ) -> dict[int, frozenset[str]]:
     """Add or remove one flag; returns the messages' new flags (missing UIDs are left out)."""
-    conn.select(folder, refresh=False)
+    conn.sync(folder)
     client = conn.client
     for start in range(0, len(uids), UID_BATCH):
         batch = list(uids[start : start + UID_BATCH])
@@ -407,7 +418,7 @@ def neighbour(
     conn: IMAPConnection, folder: str, uid: int, *, sort: str, reverse: bool, forward: bool
 ) -> int | None:
     """The UID after (``forward``) or before ``uid`` in the list order, for next/previous."""
-    conn.select(folder, refresh=False)
+    conn.sync(folder)
     client = conn.client
     if sort == "arrival":
         # UIDs grow with arrival; "forward" in a newest-first list means a smaller UID.
@@ -429,6 +440,6 @@ def neighbour(
 
 
 def summaries(conn: IMAPConnection, folder: str, uids: Sequence[int]) -> list[MessageSummary]:
-    conn.select(folder, refresh=False)
+    conn.sync(folder)
     rows = fetch_uids(conn.client, uids, SUMMARY_ITEMS)
     return [summary_from_fetch(uid, rows[uid]) for uid in uids if uid in rows]

@@ -63,6 +63,13 @@ class IMAPConnection:
         )
         return self.selected
 
+    def sync(self, folder: str) -> FolderState:
+        """Make ``folder`` selected and up to date: NOOP on a reused selection, else SELECT."""
+        if self.selected is not None and self.selected.name == folder:
+            self.client.noop()
+            return self.selected
+        return self.select(folder)
+
     def close(self) -> None:
         with self.lock:
             close_client(self.client)

@@ -66,7 +66,10 @@ def decode_bytes(data: bytes, declared: str | None = None) -> DecodedText:
         try:
             return DecodedText(data.decode(codec), codec)
         except UnicodeDecodeError:
-            pass
+            lenient = data.decode(codec, "replace")
+            # A few bad bytes (damage in transit) do not make the declared charset wrong.
+            if lenient.count("\ufffd") <= max(3, len(lenient) // 100):
+                return DecodedText(lenient, codec, "Some characters could not be decoded.")
     try:
         return DecodedText(data.decode("utf-8"), "utf-8", _note(declared, codec, "utf-8"))
     except UnicodeDecodeError:

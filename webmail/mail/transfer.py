@@ -19,10 +19,16 @@ def decode_transfer(data: bytes, encoding: str | None) -> tuple[bytes, bool]:
     return data, False
 
 
+_WHITESPACE = re.compile(rb"[\s]")
+
+
 def decode_base64(data: bytes) -> tuple[bytes, bool]:
-    body = data.split(b"=", 1)[0]  # anything after padding is junk
+    body, _, after = data.partition(b"=")  # anything after the padding is junk
     cleaned = _NOT_BASE64.sub(b"", body)
-    damaged = len(cleaned) % 4 == 1
+    stray = len(_WHITESPACE.sub(b"", body)) != len(cleaned) or bool(
+        _NOT_BASE64.sub(b"", after.replace(b"=", b""))
+    )
+    damaged = stray or len(cleaned) % 4 == 1
     usable = cleaned[: len(cleaned) - (len(cleaned) % 4 if damaged else 0)]
     usable += b"=" * (-len(usable) % 4)
     try:

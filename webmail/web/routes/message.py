@@ -320,6 +320,7 @@ async def show_message(
             "preferences": preferences,
             "folder_url": folder_url,
             "show_all_folders": request.query_params.get("folders") == "all",
+            "oob_updates": True,
         }
     else:
         if marked_seen:
