@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 import uvicorn
+from playwright.sync_api import Page, expect
 
-from tests.conftest import make_settings
+from tests.conftest import MailUser, make_settings
 from webmail.app import create_app
 from webmail.devservices import DevServices
 from webmail.devservices.system import free_port
@@ -53,3 +54,12 @@ def live_server(services: DevServices, database_url: str) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(10)
+
+
+def sign_in(page: Page, live_server: str, user: MailUser) -> None:
+    """Sign in through the form, as a person would."""
+    page.goto(f"{live_server}/login")
+    page.get_by_label("Email address or user name").fill(user.username)
+    page.get_by_label("Password").fill(user.password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#folder-list")).to_be_visible()

@@ -74,7 +74,9 @@ class TestFolderPane:
         client.create_folder("Hidden")
         client.logout()
         html = signed_in.get("/mail/INBOX").text
-        group = re.search(r'<details class="subfolders" open>\s*<summary>(.*?)</summary>(.*?)</details>', html, re.S)
+        group = re.search(
+            r'<details class="subfolders" open>\s*<summary>(.*?)</summary>(.*?)</details>', html, re.S
+        )
         assert group, "no collapsible folder group"
         assert '<span class="folder-name">Projects</span>' in group.group(1)
         assert 'data-folder="Projects/Über 2025"' in group.group(2)

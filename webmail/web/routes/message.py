@@ -247,6 +247,7 @@ async def set_flag(
     preferences: PreferencesDep,
     flag: Annotated[str, Form()],
     value: Annotated[str, Form()],
+    next: Annotated[str, Form()] = "",
 ) -> Response:
     imap_flag = FLAGS.get(flag)
     if imap_flag is None:
@@ -255,8 +256,8 @@ async def set_flag(
     if uid not in flags:
         raise MessageGoneError()
     if not HtmxDetails(request):
-        back = request.headers.get("referer") or message_url(request, folder, uid)
-        return RedirectResponse(back, status_code=303)
+        local = next.startswith("/") and not next.startswith("//") and "\\" not in next
+        return RedirectResponse(next if local else message_url(request, folder, uid), status_code=303)
     folders, current = await find_folder(store, folder)
     context: dict[str, Any] = {
         "session": session,
