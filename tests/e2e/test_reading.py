@@ -37,7 +37,7 @@ class CountingServer:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server hook name
+            def do_GET(self) -> None:
                 owner.requests.append(self.path)
                 body = tiny_png((200, 0, 0))
                 self.send_response(200)
