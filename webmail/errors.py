@@ -7,6 +7,7 @@ WebmailError (user_message, status_code)
  │    ├── MailboxBusyError         503  the user's connection cap is reached
  │    ├── FolderNotFoundError      404
  │    ├── MessageGoneError         404  the UID is not in the folder (moved or deleted)
+ │    ├── UIDValidityChangedError  409  the folder's UIDs were renumbered since the link was made
  │    └── ProtocolError            502  the server answered something unexpected
  ├── auth.errors.AuthError
  │    ├── RateLimitedError         429  too many failed sign-ins

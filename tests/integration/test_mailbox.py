@@ -82,3 +82,19 @@ class TestFolderPane:
         assert 'data-folder="Projects/Über 2025"' in group.group(2)
         assert 'data-folder="Hidden"' not in html
         assert 'data-folder="Hidden"' in signed_in.get("/mail/INBOX?folders=all").text
+
+
+def test_status_fallback_matches_list_status(services: DevServices, mail_user: MailUser) -> None:
+    """Servers without LIST-STATUS get the same folders and counts through LIST + STATUS."""
+    from webmail.imap import folders
+
+    fill_mailbox(services, mail_user)
+    client = IMAPClient("127.0.0.1", services.dovecot.imap_port, ssl=False)
+    client.login(mail_user.username, mail_user.password)
+    fast = {f.name: (f.messages, f.unseen, f.subscribed, f.special_use) for f in folders._list_status(client)}
+    slow = {
+        f.name: (f.messages, f.unseen, f.subscribed, f.special_use) for f in folders._list_then_status(client)
+    }
+    client.logout()
+    assert fast == slow
+    assert fast["INBOX"][:2] == (3, 2)

@@ -426,6 +426,17 @@ class TestOpening:
         assert 'href="/mail/INBOX"' in response.text
         assert signed_in.get(f"/mail/INBOX/{uid}/part/1").status_code == 404
 
+    def test_uidvalidity_change_reloads_the_list(self, signed_in: TestClient, imap: IMAPClient) -> None:
+        uid = append(imap, plain_message("Numbered"))
+        html = signed_in.get("/mail/INBOX").text
+        uidvalidity = int(imap.select_folder("INBOX")[b"UIDVALIDITY"])
+        assert f"/mail/INBOX/{uid}?uv={uidvalidity}" in html
+        assert signed_in.get(f"/mail/INBOX/{uid}?uv={uidvalidity}").status_code == 200
+        stale = signed_in.get(f"/mail/INBOX/{uid}?uv={uidvalidity - 1}")
+        assert stale.status_code == 303
+        assert stale.headers["location"] == "/mail/INBOX?changed=1"
+        assert "the list has been reloaded" in signed_in.get("/mail/INBOX?changed=1").text
+
     def test_folder_with_numeric_name_is_a_folder(self, signed_in: TestClient, imap: IMAPClient) -> None:
         imap.create_folder("Archive/2024")
         imap.subscribe_folder("Archive/2024")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio.to_thread
@@ -13,18 +14,29 @@ from webmail.db.preferences import Preferences
 from webmail.db.repos import RemoteContentRepository, UserRepository
 
 
+PREFERENCES_TTL_SECONDS = 5.0
+
+
 @dataclass
 class AccountService:
     db: sessionmaker[DBSession]
     imap_host: str
+    # Read on every page; a few seconds of staleness on other workers is fine for settings.
+    _cache: dict[str, tuple[float, Preferences]] = field(default_factory=dict)
 
     async def preferences(self, login: str) -> Preferences:
+        cached = self._cache.get(login)
+        if cached is not None and time.monotonic() - cached[0] < PREFERENCES_TTL_SECONDS:
+            return cached[1]
+
         def load() -> Preferences:
             with self.db() as session:
                 user = UserRepository(session).get(login, self.imap_host)
                 return Preferences.load(user.preferences if user else None)
 
-        return await anyio.to_thread.run_sync(load)
+        preferences = await anyio.to_thread.run_sync(load)
+        self._cache[login] = (time.monotonic(), preferences)
+        return preferences
 
     async def save_preferences(self, login: str, preferences: Preferences) -> None:
         def save() -> None:
@@ -33,6 +45,7 @@ class AccountService:
                 user.preferences = preferences.model_dump()
 
         await anyio.to_thread.run_sync(save)
+        self._cache[login] = (time.monotonic(), preferences)
 
     async def update_preferences(self, login: str, **changes: Any) -> Preferences:
         current = await self.preferences(login)

@@ -54,6 +54,13 @@ class MessageGoneError(IMAPError):
     user_message = "This message was moved or deleted."
 
 
+class UIDValidityChangedError(IMAPError):
+    """Raised when a folder's UIDVALIDITY differs from the one a link was made with (RFC 3501 2.3.1.1)."""
+
+    status_code = 409
+    user_message = "This folder was reset on the server; the list has been reloaded."
+
+
 class ProtocolError(IMAPError):
     """Raised when the server answers NO/BAD or something we cannot parse."""
 

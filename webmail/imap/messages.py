@@ -17,7 +17,7 @@ from typing import Any
 from imapclient import IMAPClient
 from imapclient.response_parser import parse_fetch_response
 
-from webmail.imap.errors import MessageGoneError, ProtocolError
+from webmail.imap.errors import MessageGoneError, ProtocolError, UIDValidityChangedError
 from webmail.imap.pool import IMAPConnection
 from webmail.imap.types import Address, MessagePage, MessageSummary, ThreadRow
 from webmail.mail.headers import decode_words
@@ -135,7 +135,7 @@ def page_messages(
     conn: IMAPConnection, folder: str, *, page: int, page_size: int, sort: str, reverse: bool
 ) -> MessagePage:
     """One page of the folder, sorted, with the total count."""
-    state = conn.select(folder)
+    state = conn.sync(folder)
     total = state.exists
     pages = max(1, -(-total // page_size))
     page = min(max(1, page), pages)
@@ -214,7 +214,7 @@ def _envelope_key(envelope: Any, sort: str) -> str:
 
 def thread_page(conn: IMAPConnection, folder: str, *, page: int, page_size: int) -> MessagePage:
     """Conversations, newest first; a page holds ``page_size`` threads."""
-    state = conn.select(folder)
+    state = conn.sync(folder)
     if state.exists == 0:
         return MessagePage(state, 0, 1, page_size, "thread", True, (), ())
     client = conn.client
@@ -323,8 +323,20 @@ class FetchedMessage:
     truncated: frozenset[str]
 
 
-def fetch_message(conn: IMAPConnection, folder: str, uid: int, *, prefer_html: bool = True) -> FetchedMessage:
+def fetch_message(
+    conn: IMAPConnection, folder: str, uid: int, *, prefer_html: bool = True, uidvalidity: int | None = None
+) -> FetchedMessage:
+    """Headers, structure and the shown text parts of one message.
+
+    With ``uidvalidity`` (from the link), a renumbered folder raises UIDValidityChangedError
+    instead of showing whichever message now has that UID.
+    """
     client = conn.client
+    state = conn.select(folder, refresh=False)
+    if uidvalidity is not None and state.uidvalidity != uidvalidity:
+        state = conn.select(folder)
+        if state.uidvalidity != uidvalidity:
+            raise UIDValidityChangedError()
     data = fetch_one(conn, folder, uid, [*SUMMARY_ITEMS, "BODY.PEEK[HEADER]"])
     if not data or b"BODYSTRUCTURE" not in data:
         raise MessageGoneError()

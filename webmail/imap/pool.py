@@ -7,6 +7,7 @@ inside the worker thread, and all IMAP work runs through one capacity limiter.
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -64,11 +65,24 @@ class IMAPConnection:
         return self.selected
 
     def sync(self, folder: str) -> FolderState:
-        """Make ``folder`` selected and up to date: NOOP on a reused selection, else SELECT."""
-        if self.selected is not None and self.selected.name == folder:
-            self.client.noop()
-            return self.selected
-        return self.select(folder)
+        """Make ``folder`` selected and its message count current.
+
+        On a reused selection a NOOP (microseconds) replaces SELECT (tens of milliseconds on a
+        big folder): the server answers it with EXISTS/EXPUNGE for changes made elsewhere.
+        UIDNEXT and HIGHESTMODSEQ are only as fresh as the last SELECT.
+        """
+        if self.selected is None or self.selected.name != folder:
+            return self.select(folder)
+        _, responses = self.client.noop()
+        exists = self.selected.exists
+        for response in responses:
+            if isinstance(response, tuple) and len(response) == 2 and isinstance(response[0], int):
+                if response[1] == b"EXISTS":
+                    exists = response[0]
+                elif response[1] == b"EXPUNGE":
+                    exists -= 1
+        self.selected = replace(self.selected, exists=exists)
+        return self.selected
 
     def close(self) -> None:
         with self.lock:

@@ -40,9 +40,11 @@ class MailStore:
 
         return await self.pool.run(self.session_key, self.credentials, work)
 
-    async def message(self, folder: str, uid: int, *, prefer_html: bool = True) -> FetchedMessage:
+    async def message(
+        self, folder: str, uid: int, *, prefer_html: bool = True, uidvalidity: int | None = None
+    ) -> FetchedMessage:
         def work(conn: IMAPConnection) -> FetchedMessage:
-            return messages.fetch_message(conn, folder, uid, prefer_html=prefer_html)
+            return messages.fetch_message(conn, folder, uid, prefer_html=prefer_html, uidvalidity=uidvalidity)
 
         return await self.pool.run(self.session_key, self.credentials, work)
 

@@ -8,7 +8,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
-from webmail.imap.errors import MessageGoneError
+from webmail.imap.errors import MessageGoneError, UIDValidityChangedError
 from webmail.imap.messages import FetchedMessage
 from webmail.imap.store import MailStore
 from webmail.mail.render import PREVIEWABLE, MessageView, attachment_name, build_view
@@ -52,7 +52,10 @@ async def load_view(
     *,
     prefer_html: bool,
 ) -> tuple[FetchedMessage, MessageView, bool]:
-    fetched = await store.message(folder, uid, prefer_html=prefer_html)
+    uidvalidity = request.query_params.get("uv", "")
+    fetched = await store.message(
+        folder, uid, prefer_html=prefer_html, uidvalidity=int(uidvalidity) if uidvalidity.isdigit() else None
+    )
     sender = fetched.summary.from_[0].email if fetched.summary.from_ else ""
     allow_remote = request.query_params.get("remote") == "1" or (
         bool(sender) and await services.accounts.remote_allowed(session.user, sender)
@@ -299,9 +302,15 @@ async def show_message(
         return await render_folder(request, f"{folder}/{uid}", session, store, preferences)
     _, current = await find_folder(store, folder)
     prefer_html = preferences.prefer_html and request.query_params.get("plain") != "1"
-    fetched, view, allow_remote = await load_view(
-        request, services, session, store, current.name, uid, prefer_html=prefer_html
-    )
+    try:
+        fetched, view, allow_remote = await load_view(
+            request, services, session, store, current.name, uid, prefer_html=prefer_html
+        )
+    except UIDValidityChangedError:
+        destination = url(request, folder_url(current.name)) + "?changed=1"
+        if HtmxDetails(request):
+            return Response(status_code=204, headers={"HX-Location": destination})
+        return RedirectResponse(destination, status_code=303)
     marked_seen = False
     if preferences.mark_seen == "immediately" and not fetched.summary.seen:
         await store.set_flag(current.name, [uid], "\\Seen", True)
