@@ -18,7 +18,6 @@ import statistics
 import time
 from collections.abc import Callable
 from email.message import EmailMessage
-from pathlib import Path
 
 from fastapi.testclient import TestClient
 from imapclient import IMAPClient

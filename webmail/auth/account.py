@@ -13,7 +13,6 @@ from sqlalchemy.orm import sessionmaker
 from webmail.db.preferences import Preferences
 from webmail.db.repos import RemoteContentRepository, UserRepository
 
-
 PREFERENCES_TTL_SECONDS = 5.0
 
 

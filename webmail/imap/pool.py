@@ -7,9 +7,9 @@ inside the worker thread, and all IMAP work runs through one capacity limiter.
 from __future__ import annotations
 
 import threading
-from dataclasses import replace
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TypeVar
 
 import anyio
