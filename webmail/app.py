@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 import anyio
@@ -17,6 +18,7 @@ from webmail.auth.sessions import SessionStore
 from webmail.config import Settings, get_settings
 from webmail.db.migrate import upgrade
 from webmail.db.session import create_db_engine, create_sessionmaker
+from webmail.imap.cap import ConnectionCap
 from webmail.imap.pool import IMAPPool
 from webmail.redis import create_redis
 from webmail.web.deps import Services
@@ -25,6 +27,8 @@ from webmail.web.routes import health, login, mailbox, message
 from webmail.web.routes import settings as settings_routes
 from webmail.web.security import SecurityHeadersMiddleware
 from webmail.web.templating import STATIC_DIR
+
+logger = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -37,7 +41,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redis = create_redis(settings)
         engine = create_db_engine(settings.database_url)
         db = create_sessionmaker(engine)
-        pool = IMAPPool(settings)
+        cap = ConnectionCap(
+            redis, settings.redis_prefix, settings.imap_max_connections_per_user, settings.imap_lease_seconds
+        )
+        pool = IMAPPool(settings, cap)
         sessions = SessionStore(redis, settings)
         limiter = LoginRateLimiter(redis, settings)
         app.state.services = Services(
@@ -52,7 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         try:
             async with anyio.create_task_group() as tasks:
-                tasks.start_soon(_close_idle_connections, pool, settings.imap_idle_close_seconds)
+                tasks.start_soon(_maintain_pool, pool, settings)
                 yield
                 tasks.cancel_scope.cancel()
         finally:
@@ -82,7 +89,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-async def _close_idle_connections(pool: IMAPPool, max_idle_seconds: int) -> None:
+async def _maintain_pool(pool: IMAPPool, settings: Settings) -> None:
+    """Renew cap leases, close idle connections, NOOP long-idle ones before autologout."""
+    interval = min(settings.imap_lease_seconds / 3, settings.imap_idle_close_seconds / 2, 10)
     while True:
-        await anyio.sleep(min(30, max_idle_seconds / 2))
-        await pool.close_idle(max_idle_seconds)
+        await anyio.sleep(interval)
+        try:
+            await pool.renew_leases()
+            await pool.close_idle(settings.imap_idle_close_seconds)
+            await pool.keep_alive(20 * 60)
+        except Exception:  # Redis or IMAP hiccup: try again next round
+            logger.warning("pool maintenance failed", exc_info=True)

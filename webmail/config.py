@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     imap_timeout_seconds: float = Field(30.0, gt=0)
     imap_verify_tls: bool = True
     imap_idle_close_seconds: int = Field(300, ge=10)
+    imap_pool_per_worker: int = Field(2, ge=1, le=10)
+    imap_max_connections_per_user: int = Field(4, ge=1, le=50)
+    imap_cap_wait_seconds: float = Field(10.0, ge=0)
+    imap_lease_seconds: float = Field(30.0, ge=2)
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(587, ge=1, le=65535)

@@ -3,6 +3,7 @@
 WebmailError (user_message, status_code)
  ├── imap.errors.IMAPError
  │    ├── AuthFailedError          401  wrong user name or password
+ │    │    └── CredentialsRejectedError  401  a session's password stopped working
  │    ├── UnavailableError         503  server unreachable, dropped or timed out
  │    ├── MailboxBusyError         503  the user's connection cap is reached
  │    ├── FolderNotFoundError      404

@@ -34,24 +34,19 @@ class LoginService:
         if not username or not password:
             raise AuthFailedError()
         await self.limiter.check(username, client_ip)
-        credentials = Credentials(username, password, client_ip)
-        cookie, session = await self.sessions.create(username, password, client_ip)
         try:
-            await self.pool.login(session.sid, credentials)
+            await self.pool.login(Credentials(username, password, client_ip))
         except AuthFailedError:
-            await self.sessions.destroy(session.sid)
             await self.limiter.record_failure(username, client_ip)
             raise
-        except BaseException:
-            await self.sessions.destroy(session.sid)
-            raise
+        cookie, session = await self.sessions.create(username, password, client_ip)
         await self.limiter.clear_user(username)
         await anyio.to_thread.run_sync(self._record_login, username)
         return cookie, session
 
     async def sign_out(self, session: Session) -> None:
         await self.sessions.destroy(session.sid)
-        await self.pool.close(session.sid)
+        await self.pool.close_user(session.user)
 
     def _record_login(self, username: str) -> None:
         with self.db.begin() as db:

@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from webmail.devservices.system import find_program, free_port, stop_process, wait_for_port
+from webmail.devservices.system import find_program, free_port, stop_process_group, wait_for_port
 
 CONFIG_TEMPLATE = """\
 instance_name = {instance}
@@ -177,7 +177,14 @@ class Dovecot:
         return sum(1 for line in out.splitlines()[1:] if line.split()[:2] == [username, "imap"])
 
     def stop(self) -> None:
-        stop_process(self.process)
+        """Stop the master and all its children (as a crash or restart would drop clients)."""
+        stop_process_group(self.process)
+
+    def start(self) -> None:
+        """Start again after ``stop()``, on the same ports with the same users and mail."""
+        self.process = _spawn(self.root)
+        for port in (self.imap_port, self.pop3_port, self.lmtp_port):
+            wait_for_port(port, process=self.process)
 
     def log(self) -> str:
         path = self.root / "dovecot.log"
@@ -193,7 +200,7 @@ def start_dovecot(
     trusted_networks: str = "",
 ) -> Dovecot:
     """Start Dovecot with its config, users file, sockets and mail all under ``root``."""
-    binary = find_program("dovecot")
+    find_program("dovecot")  # installs it if missing, before anything is written
     root.mkdir(parents=True, exist_ok=True)
     # The login processes run unprivileged and must reach the sockets below root.
     root.chmod(0o755)
@@ -229,10 +236,7 @@ def start_dovecot(
     )
     (root / "users").mkdir(exist_ok=True)
     (root / "users").chmod(0o755)
-    with open(root / "dovecot.stderr", "wb") as stderr:
-        process = subprocess.Popen(
-            [binary, "-F", "-c", str(root / "dovecot.conf")], stdout=subprocess.DEVNULL, stderr=stderr
-        )
+    process = _spawn(root)
     dovecot = Dovecot(root, imap_port, pop3_port, lmtp_port, process)
     try:
         for port in (imap_port, pop3_port, lmtp_port):
@@ -242,3 +246,15 @@ def start_dovecot(
         output = (root / "dovecot.stderr").read_text(errors="replace")
         raise RuntimeError(f"Dovecot did not start: {exc}\n{output}\n{dovecot.log()}") from exc
     return dovecot
+
+
+def _spawn(root: Path) -> subprocess.Popen[bytes]:
+    binary = find_program("dovecot")
+    with open(root / "dovecot.stderr", "ab") as stderr:
+        # A session of its own, so stop() can end the master and every imap/pop3 child at once.
+        return subprocess.Popen(
+            [binary, "-F", "-c", str(root / "dovecot.conf")],
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            start_new_session=True,
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -71,3 +72,27 @@ def stop_process(process: subprocess.Popen[bytes], *, timeout: float = 10.0) -> 
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(timeout=timeout)
+
+
+def stop_process_group(process: subprocess.Popen[bytes], *, timeout: float = 10.0) -> None:
+    """Terminate a process started with ``start_new_session=True`` and everything it spawned."""
+    try:
+        group = os.getpgid(process.pid)
+    except ProcessLookupError:
+        process.poll()
+        return
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(group, sig)
+        except ProcessLookupError:
+            break
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(group, 0)
+            except ProcessLookupError:
+                process.poll()
+                return
+            process.poll()
+            time.sleep(0.05)
+    process.poll()

@@ -26,6 +26,12 @@ class AuthFailedError(IMAPError):
     user_message = "Wrong username or password."
 
 
+class CredentialsRejectedError(AuthFailedError):
+    """Raised when a signed-in session's password is refused: it was changed elsewhere."""
+
+    user_message = "Your password no longer works here. Please sign in again."
+
+
 class UnavailableError(IMAPError):
     """Raised when the server cannot be reached, drops the connection or times out."""
 

@@ -51,8 +51,14 @@ def fetch_range(
         typ, data = client._imap.fetch(sequence_set, item_list)
     if typ != "OK":
         raise ProtocolError()
-    parsed: dict[int, dict[bytes, Any]] = parse_fetch_response(data, client.normalise_times, uid)
-    return parsed
+    # Parse keyed by sequence number and keep only answers carrying a UID: changes made by other
+    # sessions arrive as unsolicited "* n FETCH (FLAGS ...)" lines in the same response, and keyed
+    # by UID they would be merged into whichever message has UID n.
+    parsed = parse_fetch_response(data, client.normalise_times, False)
+    rows = {seq: row for seq, row in parsed.items() if b"UID" in row}
+    if uid:
+        return {int(row[b"UID"]): row for row in rows.values()}
+    return rows
 
 
 def fetch_uids(client: IMAPClient, uids: Sequence[int], items: Sequence[str]) -> dict[int, dict[bytes, Any]]:
@@ -150,7 +156,11 @@ def page_messages(
             low = (page - 1) * page_size + 1
             high = min(total, low + page_size - 1)
         rows = fetch_range(client, f"{low}:{high}", SUMMARY_ITEMS, uid=False)
-        ordered = sorted(rows.items(), key=lambda item: item[0], reverse=reverse)
+        ordered = sorted(
+            ((seq, row) for seq, row in rows.items() if low <= seq <= high and b"ENVELOPE" in row),
+            key=lambda item: item[0],
+            reverse=reverse,
+        )
         summaries = tuple(summary_from_fetch(int(data[b"UID"]), data) for _, data in ordered)
     else:
         uids = sorted_uids(client, sort, reverse)

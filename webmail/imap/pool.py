@@ -1,7 +1,9 @@
-"""Per-process pool of logged-in IMAP connections, one per signed-in session.
+"""Per-process pool of warm, logged-in IMAP connections for each signed-in user.
 
-imapclient blocks and is not thread-safe, so each connection has a lock that is taken
-inside the worker thread, and all IMAP work runs through one capacity limiter.
+A request checks a connection out for itself (imapclient blocks and is not thread-safe), runs
+its work in a thread through one capacity limiter, and checks it back in. Each open connection
+holds a lease of the cluster-wide cap (``cap.py``), so more workers never mean more connections
+per user. A connection that died is replaced and the work retried once.
 """
 
 from __future__ import annotations
@@ -18,8 +20,17 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
 from webmail.config import Settings
+from webmail.imap import metrics
+from webmail.imap.cap import ConnectionCap
 from webmail.imap.client import close_client, open_client
-from webmail.imap.errors import FolderNotFoundError, UnavailableError, map_imap_errors
+from webmail.imap.errors import (
+    AuthFailedError,
+    CredentialsRejectedError,
+    FolderNotFoundError,
+    MailboxBusyError,
+    UnavailableError,
+    map_imap_errors,
+)
 from webmail.imap.types import Credentials, FolderState
 
 T = TypeVar("T")
@@ -28,20 +39,26 @@ T = TypeVar("T")
 class IMAPConnection:
     """One logged-in client, used by one thread at a time; remembers the selected folder."""
 
-    def __init__(self, client: IMAPClient) -> None:
+    def __init__(self, client: IMAPClient, lease: str | None = None) -> None:
         self.client = client
+        self.lease = lease
         self.lock = threading.Lock()
         self.last_used = time.monotonic()
         self.selected: FolderState | None = None
+        self.busy = False
+        self.retire = False
 
-    def run(self, work: IMAPWork[T]) -> T:
+    def run(self, work: IMAPWork[T], operation: str = "") -> T:
         with self.lock:
             self.last_used = time.monotonic()
+            started = time.perf_counter()
             try:
                 with map_imap_errors():
                     return work(self)
             finally:
                 self.last_used = time.monotonic()
+                label = operation or getattr(work, "__name__", "work")
+                metrics.IMAP_LATENCY.labels(operation=label).observe(time.perf_counter() - started)
 
     def select(self, folder: str, *, refresh: bool = True) -> FolderState:
         """SELECT ``folder``; with ``refresh=False`` an already selected folder is kept as is."""
@@ -92,73 +109,214 @@ class IMAPConnection:
 IMAPWork = Callable[[IMAPConnection], T]
 
 
+class _UserConnections:
+    def __init__(self) -> None:
+        self.connections: list[IMAPConnection] = []
+        self.opening = 0
+        self.changed = anyio.Event()
+
+    def notify(self) -> None:
+        self.changed.set()
+        self.changed = anyio.Event()
+
+
 class IMAPPool:
-    def __init__(self, settings: Settings, *, max_threads: int = 16) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        cap: ConnectionCap | None = None,
+        *,
+        max_threads: int = 32,
+    ) -> None:
         self.settings = settings
-        self._connections: dict[str, IMAPConnection] = {}
+        self.cap = cap
+        self.per_worker = settings.imap_pool_per_worker
+        self.wait_seconds = settings.imap_cap_wait_seconds
+        self._users: dict[str, _UserConnections] = {}
         self._limiter = anyio.CapacityLimiter(max_threads)
-        self._opening: dict[str, anyio.Lock] = {}
 
     def __len__(self) -> int:
-        return len(self._connections)
+        return sum(len(entry.connections) for entry in self._users.values())
 
-    async def login(self, key: str, credentials: Credentials) -> None:
-        """Log in (checking the password) and keep the connection for the session ``key``."""
-        client = await anyio.to_thread.run_sync(
-            open_client, self.settings, credentials, limiter=self._limiter
-        )
-        await self.close(key)
-        self._connections[key] = IMAPConnection(client)
+    def connections_of(self, user: str) -> int:
+        entry = self._users.get(user.lower())
+        return len(entry.connections) if entry else 0
 
-    async def run(self, key: str, credentials: Credentials, work: IMAPWork[T]) -> T:
-        """Run ``work(client)`` on the session's connection; reconnect and retry once if it died."""
-        connection = await self._get(key, credentials)
-        try:
-            return await anyio.to_thread.run_sync(connection.run, work, limiter=self._limiter)
-        except UnavailableError:
-            await self._discard(key, connection)
-        connection = await self._get(key, credentials)
-        return await anyio.to_thread.run_sync(connection.run, work, limiter=self._limiter)
+    async def login(self, credentials: Credentials) -> None:
+        """Check the password with a fresh LOGIN and keep the connection warm if there is room."""
+        user = credentials.username.lower()
+        entry = self._users.setdefault(user, _UserConnections())
+        while len(entry.connections) >= self.per_worker:
+            idle = next((c for c in entry.connections if not c.busy), None)
+            if idle is None:
+                break
+            await self._discard(user, idle)
+        connection = await self._open(user, credentials, deadline=time.monotonic() + self.wait_seconds)
+        if len(entry.connections) < self.per_worker:
+            entry.connections.append(connection)
+            entry.notify()
+        else:
+            await self._close(user, connection)
 
-    async def close(self, key: str) -> None:
-        connection = self._connections.pop(key, None)
-        if connection is not None:
-            await anyio.to_thread.run_sync(connection.close, limiter=self._limiter)
+    async def run(self, credentials: Credentials, work: IMAPWork[T], operation: str = "") -> T:
+        """Run ``work(connection)`` on one of the user's connections; retry once on a dead one."""
+        user = credentials.username.lower()
+        for attempt in (1, 2):
+            connection = await self._checkout(user, credentials)
+            try:
+                result = await anyio.to_thread.run_sync(
+                    connection.run, work, operation, limiter=self._limiter
+                )
+            except UnavailableError:
+                await self._discard(user, connection)
+                if attempt == 2:
+                    raise
+                continue
+            except BaseException:
+                await self._release(user, connection)
+                raise
+            await self._release(user, connection)
+            return result
+        raise AssertionError("unreachable")
+
+    async def close_user(self, user: str) -> None:
+        """Close the user's connections in this worker (sign-out); busy ones close when freed."""
+        entry = self._users.get(user.lower())
+        if entry is None:
+            return
+        for connection in list(entry.connections):
+            if connection.busy:
+                connection.retire = True
+            else:
+                await self._discard(user.lower(), connection)
 
     async def close_idle(self, max_idle_seconds: float) -> int:
         now = time.monotonic()
-        idle = [
-            key
-            for key, conn in self._connections.items()
-            if now - conn.last_used > max_idle_seconds and not conn.lock.locked()
-        ]
-        for key in idle:
-            await self.close(key)
-        return len(idle)
+        closed = 0
+        for user, entry in list(self._users.items()):
+            for connection in list(entry.connections):
+                if not connection.busy and now - connection.last_used > max_idle_seconds:
+                    await self._discard(user, connection)
+                    closed += 1
+            if not entry.connections and not entry.opening:
+                self._users.pop(user, None)
+        metrics.POOL_USERS.set(sum(1 for entry in self._users.values() if entry.connections))
+        return closed
+
+    async def keep_alive(self, noop_after_seconds: float) -> None:
+        """NOOP idle connections before the server's autologout (Dovecot: 30 min)."""
+        now = time.monotonic()
+        for user, entry in list(self._users.items()):
+            for connection in list(entry.connections):
+                if not connection.busy and now - connection.last_used > noop_after_seconds:
+                    connection.busy = True
+                    try:
+                        await anyio.to_thread.run_sync(connection.run, _noop, limiter=self._limiter)
+                    except UnavailableError:
+                        await self._discard(user, connection)
+                        continue
+                    self._checkin(user, connection)
+
+    async def renew_leases(self) -> None:
+        if self.cap is None:
+            return
+        for user, entry in list(self._users.items()):
+            leases = [c.lease for c in entry.connections if c.lease]
+            if leases:
+                await self.cap.renew(user, leases)
 
     async def close_all(self) -> None:
-        for key in list(self._connections):
-            await self.close(key)
+        for user, entry in list(self._users.items()):
+            for connection in list(entry.connections):
+                await self._discard(user, connection)
+        self._users.clear()
 
-    async def _get(self, key: str, credentials: Credentials) -> IMAPConnection:
-        connection = self._connections.get(key)
-        if connection is not None:
-            return connection
-        opening = self._opening.setdefault(key, anyio.Lock())
-        async with opening:
-            connection = self._connections.get(key)
-            if connection is None:
-                client = await anyio.to_thread.run_sync(
-                    open_client, self.settings, credentials, limiter=self._limiter
-                )
-                connection = self._connections[key] = IMAPConnection(client)
-        self._opening.pop(key, None)
-        return connection
+    async def _checkout(self, user: str, credentials: Credentials) -> IMAPConnection:
+        entry = self._users.setdefault(user, _UserConnections())
+        deadline = time.monotonic() + self.wait_seconds
+        waited = False
+        while True:
+            for idle in entry.connections:
+                if not idle.busy and not idle.retire:
+                    idle.busy = True
+                    return idle
+            if len(entry.connections) + entry.opening < self.per_worker:
+                entry.opening += 1
+                connection: IMAPConnection | None
+                try:
+                    connection = await self._open(user, credentials, deadline=None)
+                except MailboxBusyError:
+                    connection = None
+                except AuthFailedError as exc:
+                    # The session's password no longer works: changed elsewhere.
+                    raise CredentialsRejectedError() from exc
+                finally:
+                    entry.opening -= 1
+                if connection is not None:
+                    connection.busy = True
+                    entry.connections.append(connection)
+                    return connection
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                metrics.CAP_TIMEOUTS.inc()
+                raise MailboxBusyError()
+            if not waited:
+                metrics.CAP_WAITS.inc()
+                waited = True
+            with anyio.move_on_after(min(remaining, 0.1)):
+                await entry.changed.wait()
 
-    async def _discard(self, key: str, connection: IMAPConnection) -> None:
-        if self._connections.get(key) is connection:
-            del self._connections[key]
+    async def _open(self, user: str, credentials: Credentials, *, deadline: float | None) -> IMAPConnection:
+        """Take a lease (waiting until ``deadline``, or not at all) and log in."""
+        lease: str | None = None
+        while self.cap is not None:
+            lease = await self.cap.try_acquire(user)
+            if lease is not None:
+                break
+            if deadline is None or time.monotonic() >= deadline:
+                raise MailboxBusyError()
+            await anyio.sleep(0.1)
         try:
-            await anyio.to_thread.run_sync(connection.close, limiter=self._limiter)
-        except UnavailableError:
-            pass
+            client = await anyio.to_thread.run_sync(
+                open_client, self.settings, credentials, limiter=self._limiter
+            )
+        except BaseException:
+            if lease is not None and self.cap is not None:
+                await self.cap.release(user, lease)
+            raise
+        metrics.CONNECTIONS_OPENED.inc()
+        metrics.POOL_CONNECTIONS.inc()
+        return IMAPConnection(client, lease)
+
+    async def _release(self, user: str, connection: IMAPConnection) -> None:
+        if connection.retire:
+            await self._discard(user, connection)
+        else:
+            self._checkin(user, connection)
+
+    def _checkin(self, user: str, connection: IMAPConnection) -> None:
+        connection.busy = False
+        connection.last_used = time.monotonic()
+        entry = self._users.get(user)
+        if entry is not None:
+            entry.notify()
+
+    async def _discard(self, user: str, connection: IMAPConnection) -> None:
+        entry = self._users.get(user)
+        if entry is not None and connection in entry.connections:
+            entry.connections.remove(connection)
+            entry.notify()
+        await self._close(user, connection)
+
+    async def _close(self, user: str, connection: IMAPConnection) -> None:
+        metrics.POOL_CONNECTIONS.dec()
+        with anyio.CancelScope(shield=True):
+            try:
+                await anyio.to_thread.run_sync(connection.close, limiter=self._limiter)
+            finally:
+                if connection.lease is not None and self.cap is not None:
+                    await self.cap.release(user, connection.lease)
+
+
+def _noop(connection: IMAPConnection) -> None:
+    connection.client.noop()

@@ -20,11 +20,10 @@ STREAM_CHUNK = 1024 * 1024
 @dataclass
 class MailStore:
     pool: IMAPPool
-    session_key: str
     credentials: Credentials
 
     async def list_folders(self) -> list[Folder]:
-        return await self.pool.run(self.session_key, self.credentials, lambda conn: list_folders(conn.client))
+        return await self.pool.run(self.credentials, lambda conn: list_folders(conn.client), "list_folders")
 
     async def page(self, folder: str, *, page: int, page_size: int, sort: str, reverse: bool) -> MessagePage:
         def work(conn: IMAPConnection) -> MessagePage:
@@ -32,13 +31,13 @@ class MailStore:
                 conn, folder, page=page, page_size=page_size, sort=sort, reverse=reverse
             )
 
-        return await self.pool.run(self.session_key, self.credentials, work)
+        return await self.pool.run(self.credentials, work, "page")
 
     async def threads(self, folder: str, *, page: int, page_size: int) -> MessagePage:
         def work(conn: IMAPConnection) -> MessagePage:
             return messages.thread_page(conn, folder, page=page, page_size=page_size)
 
-        return await self.pool.run(self.session_key, self.credentials, work)
+        return await self.pool.run(self.credentials, work, "threads")
 
     async def message(
         self, folder: str, uid: int, *, prefer_html: bool = True, uidvalidity: int | None = None
@@ -46,7 +45,7 @@ class MailStore:
         def work(conn: IMAPConnection) -> FetchedMessage:
             return messages.fetch_message(conn, folder, uid, prefer_html=prefer_html, uidvalidity=uidvalidity)
 
-        return await self.pool.run(self.session_key, self.credentials, work)
+        return await self.pool.run(self.credentials, work, "message")
 
     async def neighbour(
         self, folder: str, uid: int, *, sort: str, reverse: bool, forward: bool
@@ -54,7 +53,7 @@ class MailStore:
         def work(conn: IMAPConnection) -> int | None:
             return messages.neighbour(conn, folder, uid, sort=sort, reverse=reverse, forward=forward)
 
-        return await self.pool.run(self.session_key, self.credentials, work)
+        return await self.pool.run(self.credentials, work, "neighbour")
 
     async def set_flag(
         self, folder: str, uids: Sequence[int], flag: str, value: bool
@@ -62,25 +61,25 @@ class MailStore:
         def work(conn: IMAPConnection) -> dict[int, frozenset[str]]:
             return messages.set_flag(conn, folder, uids, flag, value)
 
-        return await self.pool.run(self.session_key, self.credentials, work)
+        return await self.pool.run(self.credentials, work, "set_flag")
 
     async def summaries(self, folder: str, uids: Sequence[int]) -> list[MessageSummary]:
         def work(conn: IMAPConnection) -> list[MessageSummary]:
             return messages.summaries(conn, folder, uids)
 
-        return await self.pool.run(self.session_key, self.credentials, work)
+        return await self.pool.run(self.credentials, work, "summaries")
 
     async def part_info(self, folder: str, uid: int, section: str) -> BodyPart:
         def work(conn: IMAPConnection) -> BodyPart:
             return messages.part_info(conn, folder, uid, section)
 
-        return await self.pool.run(self.session_key, self.credentials, work)
+        return await self.pool.run(self.credentials, work, "part_info")
 
     async def message_size(self, folder: str, uid: int) -> int:
         def work(conn: IMAPConnection) -> int:
             return messages.message_size(conn, folder, uid)
 
-        return await self.pool.run(self.session_key, self.credentials, work)
+        return await self.pool.run(self.credentials, work, "message_size")
 
     async def stream(
         self, folder: str, uid: int, section: str, encoding: str | None = None
@@ -96,7 +95,7 @@ class MailStore:
             def work(conn: IMAPConnection, at: int = offset) -> bytes | None:
                 return messages.fetch_part_chunk(conn, folder, uid, section, at, STREAM_CHUNK)
 
-            chunk = await self.pool.run(self.session_key, self.credentials, work)
+            chunk = await self.pool.run(self.credentials, work, "stream")
             if chunk is None:
                 if offset == 0:
                     raise MessageGoneError()

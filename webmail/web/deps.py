@@ -73,7 +73,7 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 def get_mail_store(services: ServicesDep, session: SessionDep) -> MailStore:
     credentials = Credentials(session.user, session.password, session.client_ip)
-    return MailStore(services.pool, session.sid, credentials)
+    return MailStore(services.pool, credentials)
 
 
 MailStoreDep = Annotated[MailStore, Depends(get_mail_store)]

@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException
 
 from webmail.auth.errors import RateLimitedError, SessionExpiredError
 from webmail.errors import WebmailError
+from webmail.imap.errors import CredentialsRejectedError
 from webmail.web.htmx import HtmxDetails
 from webmail.web.templating import render, url
 
@@ -19,6 +20,15 @@ logger = logging.getLogger(__name__)
 async def handle_webmail_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, WebmailError)
     htmx = HtmxDetails(request)
+    if isinstance(exc, CredentialsRejectedError):
+        session = getattr(request.state, "session", None)
+        if session is not None:
+            await request.app.state.services.sessions.destroy(session.sid)
+        exc = SessionExpiredError(exc.user_message)
+        login = url(request, "/login?expired=1")
+        if htmx:
+            return Response(status_code=204, headers={"HX-Redirect": login})
+        return RedirectResponse(login, status_code=303)
     if isinstance(exc, SessionExpiredError):
         login = url(request, "/login")
         if htmx:

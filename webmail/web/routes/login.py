@@ -39,7 +39,10 @@ def login_page(
 async def show_login(request: Request, session: OptionalSessionDep) -> Response:
     if session is not None:
         return RedirectResponse(url(request, "/mail/INBOX"), status_code=303)
-    return login_page(request)
+    expired = request.query_params.get("expired") == "1"
+    return login_page(
+        request, error="Your password no longer works here. Please sign in again." if expired else None
+    )
 
 
 @router.post("/login", dependencies=[Depends(login_csrf_protect)])

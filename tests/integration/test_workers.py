@@ -1,0 +1,250 @@
+"""The app as real `webmail serve` processes: the per-user cap across workers, recovery, leases."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+import redis
+from imapclient import IMAPClient
+
+from webmail.db.migrate import upgrade
+from webmail.devservices import DevServices
+from webmail.devservices.system import free_port, wait_for_port
+
+CAP = 4
+
+
+@pytest.fixture(scope="module")
+def own_services() -> Iterator[DevServices]:
+    """Services of this module alone: the tests restart Dovecot."""
+    with DevServices() as running:
+        yield running
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen[bytes]
+    prefix: str
+
+
+def start_server(services: DevServices, tmp_path: Path, *, workers: int, lease_seconds: float = 30) -> Server:
+    database = f"sqlite:///{tmp_path / 'workers.db'}"
+    upgrade(database)
+    port = free_port()
+    prefix = f"w{secrets.token_hex(4)}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WEBMAIL_")}
+    env.update(services.env())
+    env.update(
+        {
+            "WEBMAIL_SECRET_KEY": secrets.token_urlsafe(48),
+            "WEBMAIL_DATABASE_URL": database,
+            "WEBMAIL_REDIS_PREFIX": prefix,
+            "WEBMAIL_IMAP_MAX_CONNECTIONS_PER_USER": str(CAP),
+            "WEBMAIL_IMAP_POOL_PER_WORKER": "3",
+            "WEBMAIL_IMAP_CAP_WAIT_SECONDS": "5",
+            "WEBMAIL_IMAP_LEASE_SECONDS": str(lease_seconds),
+            "WEBMAIL_LOGIN_MAX_FAILURES_PER_IP": "1000",
+        }
+    )
+    command = [sys.executable, "-m", "webmail.cli", "serve", "--port", str(port), "--workers", str(workers)]
+    with open(tmp_path / "server.log", "wb") as log:
+        process = subprocess.Popen(
+            command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    wait_for_port(port, timeout=30, process=process)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz").status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    return Server(url, process, prefix)
+
+
+def stop_server(server: Server) -> None:
+    if server.process.poll() is None:
+        os.killpg(server.process.pid, signal.SIGTERM)
+        try:
+            server.process.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.process.pid, signal.SIGKILL)
+            server.process.wait(5)
+
+
+@contextmanager
+def signed_in_client(url: str, username: str, password: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=url, follow_redirects=False, timeout=30) as client:
+        page = client.get("/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token
+        data = {"username": username, "password": password, "csrf_token": token.group(1)}
+        response = client.post("/login", data=data)
+        assert response.status_code == 303, response.text
+        yield client
+
+
+def seed(services: DevServices, username: str, password: str, count: int = 120) -> list[int]:
+    client = IMAPClient("127.0.0.1", services.dovecot.imap_port, ssl=False)
+    client.login(username, password)
+    uids = []
+    for i in range(count):
+        response = client.append(
+            "INBOX", f"From: a{i}@example.org\r\nSubject: load {i}\r\n\r\nbody {i}\r\n".encode()
+        )
+        uids.append(int(re.search(rb"APPENDUID \d+ (\d+)", response).group(1)))  # type: ignore[union-attr]
+    client.append("Sent", b"From: me@example.test\r\nSubject: sent\r\n\r\nbody\r\n")
+    client.logout()
+    return uids
+
+
+class ConnectionWatch:
+    """Polls Dovecot for the user's IMAP connections while a test runs; remembers the maximum."""
+
+    def __init__(self, services: DevServices, username: str) -> None:
+        self.services, self.username = services, username
+        self.maximum = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            self.maximum = max(self.maximum, self.services.dovecot.connections(self.username))
+            time.sleep(0.02)
+
+    def __enter__(self) -> ConnectionWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+def test_fifty_concurrent_requests_never_exceed_the_cap(own_services: DevServices, tmp_path: Path) -> None:
+    password = "pw-hammer"
+    username = own_services.dovecot.new_user(password)
+    uids = seed(own_services, username, password)
+    server = start_server(own_services, tmp_path, workers=2)
+    try:
+        with signed_in_client(server.url, username, password) as client:
+            paths = ["/mail/INBOX", "/mail/INBOX?page=2", "/mail/Sent", "/mail/INBOX?sort=subject",
+                     *[f"/mail/INBOX/{uid}" for uid in uids[:20]], "/mail/INBOX?view=threads"]  # fmt: skip
+            with (
+                ConnectionWatch(own_services, username) as watch,
+                ThreadPoolExecutor(max_workers=50) as executor,
+            ):
+                results = list(executor.map(lambda i: client.get(paths[i % len(paths)]), range(50)))
+            for response in results:
+                assert response.status_code == 200 or (
+                    response.status_code == 503 and "Your mailbox is busy" in response.text
+                ), (response.status_code, response.text[:500])
+            assert sum(r.status_code == 200 for r in results) >= 45
+            assert 1 <= watch.maximum <= CAP
+            assert own_services.dovecot.connections(username) <= CAP
+    finally:
+        stop_server(server)
+
+
+def test_dovecot_restart_mid_session(own_services: DevServices, tmp_path: Path) -> None:
+    password = "pw-restart"
+    username = own_services.dovecot.new_user(password)
+    seed(own_services, username, password, count=3)
+    server = start_server(own_services, tmp_path, workers=1)
+    try:
+        with signed_in_client(server.url, username, password) as client:
+            assert client.get("/mail/INBOX").status_code == 200
+            own_services.dovecot.stop()
+            down = client.get("/mail/INBOX")
+            assert down.status_code == 503
+            assert "Mail server unavailable" in down.text
+            own_services.dovecot.start()
+            again = client.get("/mail/INBOX")
+            assert again.status_code == 200
+            assert "load 2" in again.text
+    finally:
+        if own_services.dovecot.process.poll() is not None:
+            own_services.dovecot.start()
+        stop_server(server)
+
+
+def test_restart_between_requests_is_invisible(own_services: DevServices, tmp_path: Path) -> None:
+    password = "pw-bounce"
+    username = own_services.dovecot.new_user(password)
+    seed(own_services, username, password, count=2)
+    server = start_server(own_services, tmp_path, workers=1)
+    try:
+        with signed_in_client(server.url, username, password) as client:
+            assert client.get("/mail/INBOX").status_code == 200
+            own_services.dovecot.stop()
+            own_services.dovecot.start()
+            # The pooled connection is dead; the request reconnects and retries once.
+            assert client.get("/mail/INBOX").status_code == 200
+    finally:
+        stop_server(server)
+
+
+def test_killed_worker_leases_free_themselves(own_services: DevServices, tmp_path: Path) -> None:
+    password = "pw-kill"
+    username = own_services.dovecot.new_user(password)
+    seed(own_services, username, password, count=2)
+    server = start_server(own_services, tmp_path, workers=1, lease_seconds=2)
+    r = redis.Redis.from_url(own_services.redis.url)
+    key = f"{server.prefix}:cap:{username.lower()}"
+
+    def live_leases() -> int:
+        seconds, micros = r.time()
+        now_ms = seconds * 1000 + micros // 1000
+        return int(r.zcount(key, now_ms, "+inf"))
+
+    try:
+        with signed_in_client(server.url, username, password) as client:
+            assert client.get("/mail/INBOX").status_code == 200
+            assert live_leases() >= 1
+            time.sleep(2.5)
+            assert live_leases() >= 1, "a live worker keeps renewing its leases"
+            os.killpg(server.process.pid, signal.SIGKILL)
+            server.process.wait(5)
+            deadline = time.monotonic() + 6
+            while live_leases() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert live_leases() == 0
+    finally:
+        stop_server(server)
+        r.close()
+
+
+def test_password_changed_elsewhere_ends_the_session(own_services: DevServices, tmp_path: Path) -> None:
+    password = "pw-old"
+    username = own_services.dovecot.new_user(password)
+    server = start_server(own_services, tmp_path, workers=1)
+    try:
+        with signed_in_client(server.url, username, password) as client:
+            assert client.get("/mail/INBOX").status_code == 200
+            own_services.dovecot.add_user(username, "pw-new")
+            own_services.dovecot.stop()  # drop the warm connection so the next request must log in
+            own_services.dovecot.start()
+            response = client.get("/mail/INBOX")
+            assert response.status_code == 303
+            assert response.headers["location"] == "/login?expired=1"
+            page = client.get("/login?expired=1")
+            assert "Please sign in again" in page.text
+            assert client.get("/mail/INBOX").headers["location"] == "/login"  # the session is gone
+    finally:
+        stop_server(server)
