@@ -18,6 +18,7 @@ from webmail.auth.sessions import SessionStore
 from webmail.config import Settings, get_settings
 from webmail.db.migrate import upgrade
 from webmail.db.session import create_db_engine, create_sessionmaker
+from webmail.imap.cache import PageCache
 from webmail.imap.cap import ConnectionCap
 from webmail.imap.pool import IMAPPool
 from webmail.redis import create_redis
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         pool = IMAPPool(settings, cap)
         sessions = SessionStore(redis, settings)
+        pages = PageCache(redis, settings.redis_prefix)
         limiter = LoginRateLimiter(redis, settings)
         app.state.services = Services(
             settings=settings,
@@ -54,8 +56,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             db=db,
             pool=pool,
             sessions=sessions,
-            login=LoginService(settings, sessions, limiter, pool, db),
+            login=LoginService(settings, sessions, limiter, pool, db, pages),
             accounts=AccountService(db, settings.imap_host),
+            pages=pages,
         )
         try:
             async with anyio.create_task_group() as tasks:

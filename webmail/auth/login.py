@@ -12,6 +12,7 @@ from webmail.auth.ratelimit import LoginRateLimiter
 from webmail.auth.sessions import Session, SessionStore
 from webmail.config import Settings
 from webmail.db.repos import UserRepository
+from webmail.imap.cache import PageCache
 from webmail.imap.errors import AuthFailedError
 from webmail.imap.pool import IMAPPool
 from webmail.imap.types import Credentials
@@ -24,6 +25,7 @@ class LoginService:
     limiter: LoginRateLimiter
     pool: IMAPPool
     db: sessionmaker[DBSession]
+    pages: PageCache | None = None
 
     async def sign_in(self, username: str, password: str, client_ip: str) -> tuple[str, Session]:
         """Check the password against the IMAP server; returns the cookie value and session.
@@ -47,6 +49,8 @@ class LoginService:
     async def sign_out(self, session: Session) -> None:
         await self.sessions.destroy(session.sid)
         await self.pool.close_user(session.user)
+        if self.pages is not None:
+            await self.pages.forget_user(session.user)
 
     def _record_login(self, username: str) -> None:
         with self.db.begin() as db:

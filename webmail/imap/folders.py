@@ -9,7 +9,7 @@ from imapclient.response_parser import parse_response
 from webmail.imap.errors import ProtocolError
 from webmail.imap.types import Folder
 
-STATUS_ITEMS = ("MESSAGES", "UNSEEN")
+STATUS_ITEMS = ("MESSAGES", "UNSEEN", "UIDVALIDITY")
 
 
 def list_folders(client: IMAPClient) -> list[Folder]:
@@ -26,7 +26,8 @@ def _list_status(client: IMAPClient) -> list[Folder]:
     options = ["SUBSCRIBED", "CHILDREN"]
     if b"SPECIAL-USE" in client.capabilities():
         options.append("SPECIAL-USE")
-    options.append(f"STATUS ({' '.join(STATUS_ITEMS)})")
+    items = [*STATUS_ITEMS, "HIGHESTMODSEQ"] if b"CONDSTORE" in client.capabilities() else list(STATUS_ITEMS)
+    options.append(f"STATUS ({' '.join(items)})")
     typ, data = imap._simple_command("LIST", '""', '"*"', f"RETURN ({' '.join(options)})")
     if typ != "OK":
         raise ProtocolError()
@@ -48,6 +49,8 @@ def _list_status(client: IMAPClient) -> list[Folder]:
                 subscribed="\\Subscribed" in flag_names,
                 messages=status.get("MESSAGES"),
                 unseen=status.get("UNSEEN"),
+                uidvalidity=status.get("UIDVALIDITY"),
+                highestmodseq=status.get("HIGHESTMODSEQ"),
             )
         )
     return folders
@@ -68,6 +71,7 @@ def _list_then_status(client: IMAPClient) -> list[Folder]:
                 folder.subscribed,
                 messages=int(status[b"MESSAGES"]),
                 unseen=int(status[b"UNSEEN"]),
+                uidvalidity=int(status[b"UIDVALIDITY"]),
             )
         folders.append(folder)
     return folders

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from webmail.imap import messages
+from webmail.imap import messages, metrics
+from webmail.imap.cache import PageCache
 from webmail.imap.errors import MessageGoneError
 from webmail.imap.folders import list_folders
 from webmail.imap.messages import FetchedMessage
@@ -21,23 +22,53 @@ STREAM_CHUNK = 1024 * 1024
 class MailStore:
     pool: IMAPPool
     credentials: Credentials
+    cache: PageCache | None = None
+
+    async def _cached(
+        self, folder: Folder, variant: str, fetch: Callable[[], Awaitable[MessagePage]]
+    ) -> MessagePage:
+        """The page from the shared cache when the folder is unchanged (same HIGHESTMODSEQ)."""
+        if self.cache is None or folder.highestmodseq is None or folder.uidvalidity is None:
+            return await fetch()
+        key = self.cache.key(
+            self.credentials.username, folder.name, folder.uidvalidity, folder.highestmodseq, variant
+        )
+        cached = await self.cache.get(key)
+        if cached is not None:
+            metrics.CACHE_HITS.labels(kind="page").inc()
+            return cached
+        metrics.CACHE_MISSES.labels(kind="page").inc()
+        page = await fetch()
+        # Store only if nothing changed while we fetched: the page belongs to this modseq.
+        if page.folder.uidvalidity == folder.uidvalidity and page.folder.exists == folder.messages:
+            await self.cache.put(self.credentials.username, key, page)
+        return page
 
     async def list_folders(self) -> list[Folder]:
         return await self.pool.run(self.credentials, lambda conn: list_folders(conn.client), "list_folders")
 
-    async def page(self, folder: str, *, page: int, page_size: int, sort: str, reverse: bool) -> MessagePage:
+    async def page(
+        self, folder: Folder, *, page: int, page_size: int, sort: str, reverse: bool
+    ) -> MessagePage:
         def work(conn: IMAPConnection) -> MessagePage:
             return messages.page_messages(
-                conn, folder, page=page, page_size=page_size, sort=sort, reverse=reverse
+                conn, folder.name, page=page, page_size=page_size, sort=sort, reverse=reverse
             )
 
-        return await self.pool.run(self.credentials, work, "page")
+        async def fetch() -> MessagePage:
+            return await self.pool.run(self.credentials, work, "page")
 
-    async def threads(self, folder: str, *, page: int, page_size: int) -> MessagePage:
+        variant = f"list:{sort}:{int(reverse)}:{page}:{page_size}"
+        return await self._cached(folder, variant, fetch)
+
+    async def threads(self, folder: Folder, *, page: int, page_size: int) -> MessagePage:
         def work(conn: IMAPConnection) -> MessagePage:
-            return messages.thread_page(conn, folder, page=page, page_size=page_size)
+            return messages.thread_page(conn, folder.name, page=page, page_size=page_size)
 
-        return await self.pool.run(self.credentials, work, "threads")
+        async def fetch() -> MessagePage:
+            return await self.pool.run(self.credentials, work, "threads")
+
+        return await self._cached(folder, f"threads:{page}:{page_size}", fetch)
 
     async def message(
         self, folder: str, uid: int, *, prefer_html: bool = True, uidvalidity: int | None = None

@@ -26,6 +26,8 @@ class Folder:
     subscribed: bool
     messages: int | None = None
     unseen: int | None = None
+    uidvalidity: int | None = None
+    highestmodseq: int | None = None
 
     @property
     def special_use(self) -> str | None:

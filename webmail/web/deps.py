@@ -17,6 +17,7 @@ from webmail.auth.login import LoginService
 from webmail.auth.sessions import Session, SessionStore
 from webmail.config import Settings
 from webmail.db.preferences import Preferences
+from webmail.imap.cache import PageCache
 from webmail.imap.pool import IMAPPool
 from webmail.imap.store import MailStore
 from webmail.imap.types import Credentials
@@ -36,6 +37,7 @@ class Services:
     sessions: SessionStore
     login: LoginService
     accounts: AccountService
+    pages: PageCache
 
 
 def get_services(request: Request) -> Services:
@@ -73,7 +75,7 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 def get_mail_store(services: ServicesDep, session: SessionDep) -> MailStore:
     credentials = Credentials(session.user, session.password, session.client_ip)
-    return MailStore(services.pool, credentials)
+    return MailStore(services.pool, credentials, services.pages)
 
 
 MailStoreDep = Annotated[MailStore, Depends(get_mail_store)]

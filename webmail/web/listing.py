@@ -72,12 +72,10 @@ async def list_context(
     query: ListQuery,
 ) -> dict[str, Any]:
     if query.threads:
-        page: MessagePage = await store.threads(
-            current.name, page=query.page, page_size=preferences.page_size
-        )
+        page: MessagePage = await store.threads(current, page=query.page, page_size=preferences.page_size)
     else:
         page = await store.page(
-            current.name,
+            current,
             page=query.page,
             page_size=preferences.page_size,
             sort=query.sort_key,

@@ -1,0 +1,140 @@
+"""Message-list pages in Redis, shared by all workers, keyed by the folder's exact state.
+
+A page is stored under (user, folder, UIDVALIDITY, HIGHESTMODSEQ, sort, page, size). Any change
+to a folder (new mail, flags, expunge) raises its HIGHESTMODSEQ (RFC 7162), so a page found under
+the current value is exactly what the server would answer: the cache can be stale never, only
+cold. Servers without CONDSTORE get no HIGHESTMODSEQ and no cache. Stored as JSON, not pickle:
+whoever can write Redis must not be able to run code here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+from redis.asyncio import Redis
+
+from webmail.imap.types import Address, FolderState, MessagePage, MessageSummary, ThreadRow
+
+PAGE_TTL_SECONDS = 600
+
+
+class PageCache:
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self.redis = redis
+        self.prefix = prefix
+
+    def _user_key(self, user: str) -> str:
+        return f"{self.prefix}:pages:{user.lower()}"
+
+    def key(self, user: str, folder: str, uidvalidity: int, modseq: int, variant: str) -> str:
+        folder_id = hashlib.sha1(folder.encode(), usedforsecurity=False).hexdigest()[:16]
+        return f"{self.prefix}:page:{user.lower()}:{folder_id}:{uidvalidity}:{modseq}:{variant}"
+
+    async def get(self, key: str) -> MessagePage | None:
+        raw = await self.redis.get(key)
+        if raw is None:
+            return None
+        try:
+            return page_from_json(json.loads(raw))
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    async def put(self, user: str, key: str, page: MessagePage) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(key, json.dumps(page_to_json(page), separators=(",", ":")), ex=PAGE_TTL_SECONDS)
+            pipe.sadd(self._user_key(user), key)
+            pipe.expire(self._user_key(user), PAGE_TTL_SECONDS)
+            await pipe.execute()
+
+    async def forget_user(self, user: str) -> None:
+        """Delete every cached page of the user (sign-out)."""
+        keys = await self.redis.smembers(self._user_key(user))
+        if keys:
+            await self.redis.delete(*keys)
+        await self.redis.delete(self._user_key(user))
+
+
+def _date(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _undate(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _summary_to_json(m: MessageSummary) -> dict[str, Any]:
+    return {
+        "uid": m.uid,
+        "subject": m.subject,
+        "from": [[a.name, a.email] for a in m.from_],
+        "to": [[a.name, a.email] for a in m.to],
+        "cc": [[a.name, a.email] for a in m.cc],
+        "date": _date(m.date),
+        "internaldate": _date(m.internaldate),
+        "size": m.size,
+        "flags": sorted(m.flags),
+        "attachment": m.has_attachment,
+        "message_id": m.message_id,
+        "in_reply_to": m.in_reply_to,
+    }
+
+
+def _summary_from_json(d: dict[str, Any]) -> MessageSummary:
+    return MessageSummary(
+        uid=int(d["uid"]),
+        subject=d["subject"],
+        from_=tuple(Address(*a) for a in d["from"]),
+        to=tuple(Address(*a) for a in d["to"]),
+        cc=tuple(Address(*a) for a in d["cc"]),
+        date=_undate(d["date"]),
+        internaldate=_undate(d["internaldate"]),
+        size=int(d["size"]),
+        flags=frozenset(d["flags"]),
+        has_attachment=bool(d["attachment"]),
+        message_id=d["message_id"],
+        in_reply_to=d["in_reply_to"],
+    )
+
+
+def page_to_json(page: MessagePage) -> dict[str, Any]:
+    return {
+        "folder": [
+            page.folder.name,
+            page.folder.uidvalidity,
+            page.folder.exists,
+            page.folder.uidnext,
+            page.folder.highestmodseq,
+        ],  # fmt: skip
+        "total": page.total,
+        "page": page.page,
+        "page_size": page.page_size,
+        "sort": page.sort,
+        "reverse": page.reverse,
+        "messages": [_summary_to_json(m) for m in page.messages],
+        "threads": None
+        if page.threads is None
+        else [[row.summary.uid, row.depth, row.thread_size, row.thread_root] for row in page.threads],
+    }
+
+
+def page_from_json(d: dict[str, Any]) -> MessagePage:
+    messages = tuple(_summary_from_json(m) for m in d["messages"])
+    by_uid = {m.uid: m for m in messages}
+    threads = (
+        None
+        if d["threads"] is None
+        else tuple(ThreadRow(by_uid[uid], depth, size, root) for uid, depth, size, root in d["threads"])
+    )
+    return MessagePage(
+        folder=FolderState(*d["folder"]),
+        total=int(d["total"]),
+        page=int(d["page"]),
+        page_size=int(d["page_size"]),
+        sort=d["sort"],
+        reverse=bool(d["reverse"]),
+        messages=messages,
+        threads=threads,
+    )
