@@ -54,3 +54,46 @@ document.addEventListener("htmx:afterSwap", (event) => {
     event.detail.target.scrollTop = 0;
   }
 });
+
+// Live updates: after the folder pane or list refreshes, keep the open row and the tab title right.
+document.addEventListener("htmx:afterSwap", (event) => {
+  const target = event.detail.target;
+  if (!target) return;
+  if (target.id === "message-list") {
+    const article = document.querySelector("#reader article.message");
+    if (article) {
+      const row = document.getElementById("msg-" + article.dataset.uid);
+      if (row) row.classList.add("open");
+    }
+  }
+  if (target.id === "folder-list") {
+    const badge = document.querySelector("#folder-list .folder-link.current .unread");
+    const unread = badge ? badge.textContent.trim() : "";
+    document.title = document.title.replace(/^\(\d[\d,]*\) /, "");
+    if (unread) document.title = "(" + unread + ") " + document.title;
+  }
+});
+
+// New mail and session end arrive as server-sent events (see GET /events).
+document.addEventListener("htmx:sseMessage", (event) => {
+  const message = event.detail;
+  if (!message || !message.type) return;
+  if (message.type === "expired") {
+    window.location.assign(document.querySelector(".brand") ? "/login" : window.location.href);
+  } else if (message.type === "newmail" && "Notification" in window && Notification.permission === "granted") {
+    try {
+      for (const mail of JSON.parse(message.data)) {
+        new Notification(mail.from || "New mail", { body: mail.subject || "" });
+      }
+    } catch (error) { /* a malformed event is ignored */ }
+  }
+});
+
+(function offerNotifications() {
+  const button = document.getElementById("enable-notifications");
+  if (!button || !("Notification" in window) || Notification.permission !== "default") return;
+  button.hidden = false;
+  button.addEventListener("click", () => {
+    Notification.requestPermission().then(() => { button.hidden = true; });
+  });
+})();

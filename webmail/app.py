@@ -21,10 +21,11 @@ from webmail.db.session import create_db_engine, create_sessionmaker
 from webmail.imap.cache import PageCache
 from webmail.imap.cap import ConnectionCap
 from webmail.imap.pool import IMAPPool
+from webmail.imap.watch import Watchers
 from webmail.redis import create_redis
 from webmail.web.deps import Services
 from webmail.web.errors import install_error_handlers
-from webmail.web.routes import health, login, mailbox, message
+from webmail.web.routes import events, health, login, mailbox, message
 from webmail.web.routes import settings as settings_routes
 from webmail.web.security import SecurityHeadersMiddleware
 from webmail.web.templating import STATIC_DIR
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pool = IMAPPool(settings, cap)
         sessions = SessionStore(redis, settings)
         pages = PageCache(redis, settings.redis_prefix)
+        watchers = Watchers(settings)
         limiter = LoginRateLimiter(redis, settings)
         app.state.services = Services(
             settings=settings,
@@ -59,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             login=LoginService(settings, sessions, limiter, pool, db, pages),
             accounts=AccountService(db, settings.imap_host),
             pages=pages,
+            watchers=watchers,
         )
         try:
             async with anyio.create_task_group() as tasks:
@@ -67,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 tasks.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(watchers.stop_all)
                 await pool.close_all()
                 await redis.aclose()
             engine.dispose()
@@ -82,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(login.router)
+    app.include_router(events.router)
     app.include_router(settings_routes.router)
     app.include_router(message.router)
     app.include_router(mailbox.router)

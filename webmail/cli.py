@@ -53,6 +53,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = load_settings()
+    if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Each worker writes its metrics here; /metrics adds them up (prometheus-client multiprocess).
+        directory = PROJECT_ROOT / "var" / f"prometheus-{os.getpid()}"
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.db"):
+            stale.unlink()
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
     uvicorn.run(
         "webmail.app:create_app",
         factory=True,

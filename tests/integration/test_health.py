@@ -42,3 +42,12 @@ def test_readyz_reports_unreachable_imap(services: DevServices, database_url: st
         response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["checks"]["imap"] == "down"
+
+
+def test_metrics(signed_in: TestClient) -> None:
+    signed_in.get("/mail/INBOX")
+    body = signed_in.get("/metrics").text
+    assert "webmail_imap_operation_seconds_bucket" in body
+    assert 'operation="list_folders"' in body
+    assert "webmail_imap_connections_opened_total" in body
+    assert "webmail_cache_misses_total" in body

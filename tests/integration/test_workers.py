@@ -248,3 +248,20 @@ def test_password_changed_elsewhere_ends_the_session(own_services: DevServices, 
             assert client.get("/mail/INBOX").headers["location"] == "/login"  # the session is gone
     finally:
         stop_server(server)
+
+
+def test_metrics_add_up_across_workers(own_services: DevServices, tmp_path: Path) -> None:
+    password = "pw-metrics"
+    username = own_services.dovecot.new_user(password)
+    server = start_server(own_services, tmp_path, workers=2)
+    try:
+        with signed_in_client(server.url, username, password) as client:
+            for _ in range(6):
+                assert client.get("/mail/INBOX").status_code == 200
+            body = client.get("/metrics").text
+        opened = re.search(r"^webmail_imap_connections_opened_total (\S+)$", body, re.M)
+        assert opened
+        assert float(opened.group(1)) >= 1
+        assert 'webmail_imap_operation_seconds_count{operation="list_folders"}' in body
+    finally:
+        stop_server(server)

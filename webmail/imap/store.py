@@ -45,7 +45,14 @@ class MailStore:
         return page
 
     async def list_folders(self) -> list[Folder]:
-        return await self.pool.run(self.credentials, lambda conn: list_folders(conn.client), "list_folders")
+        def work(conn: IMAPConnection) -> list[Folder]:
+            if conn.selected is not None:
+                # Dovecot answers STATUS for the selected folder from this session's view, which
+                # only catches up with changes made elsewhere after a NOOP.
+                conn.sync(conn.selected.name)
+            return list_folders(conn.client)
+
+        return await self.pool.run(self.credentials, work, "list_folders")
 
     async def page(
         self, folder: Folder, *, page: int, page_size: int, sort: str, reverse: bool

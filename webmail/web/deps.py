@@ -21,6 +21,7 @@ from webmail.imap.cache import PageCache
 from webmail.imap.pool import IMAPPool
 from webmail.imap.store import MailStore
 from webmail.imap.types import Credentials
+from webmail.imap.watch import Watchers
 
 SESSION_COOKIE = "wm_session"
 
@@ -38,6 +39,7 @@ class Services:
     login: LoginService
     accounts: AccountService
     pages: PageCache
+    watchers: Watchers
 
 
 def get_services(request: Request) -> Services:

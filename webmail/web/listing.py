@@ -12,6 +12,7 @@ from fastapi import Request
 from webmail.db.preferences import Preferences
 from webmail.imap.store import MailStore
 from webmail.imap.types import Folder, MessagePage, ThreadRow
+from webmail.imap.watch import Snapshot
 from webmail.web.folders import folder_tree
 from webmail.web.formatting import zone
 
@@ -88,6 +89,7 @@ async def list_context(
             conversations.append([])
         conversations[-1].append(row)
     return {
+        "folder_state": Snapshot.of(folders).digest(),
         "conversations": conversations,
         "folders": folders,
         "tree": folder_tree(folders, show_all=show_all),

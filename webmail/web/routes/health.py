@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import os
+
 import anyio
 import anyio.to_thread
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 from sqlalchemy import text
 
 from webmail.imap.client import server_reachable
@@ -54,3 +57,15 @@ async def _database_ok(services: Services) -> bool:
 
 async def _imap_ok(services: Services) -> bool:
     return await anyio.to_thread.run_sync(server_reachable, services.settings)
+
+
+@router.get("/metrics")
+async def metrics() -> Response:
+    """Prometheus metrics of all worker processes (restrict this path at the proxy)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        body = generate_latest(registry)
+    else:
+        body = generate_latest(REGISTRY)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

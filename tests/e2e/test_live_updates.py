@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import re
+
+from imapclient import IMAPClient
+from playwright.sync_api import Browser, Page, expect
+
+from tests.conftest import MailUser
+from tests.e2e.conftest import sign_in
+from webmail.devservices import DevServices
+
+LIVE = 5_000  # ms: changes made elsewhere must show within 5 seconds
+
+
+def other_client(services: DevServices, user: MailUser) -> IMAPClient:
+    client = IMAPClient("127.0.0.1", services.dovecot.imap_port, ssl=False)
+    client.login(user.username, user.password)
+    return client
+
+
+def wait_for_stream(page: Page) -> None:
+    """The SSE connection is open once htmx fired htmx:sseOpen; only then are events delivered."""
+    page.wait_for_function("() => window.__sseOpen === true", timeout=LIVE)
+
+
+def watch_sse(page: Page) -> None:
+    page.add_init_script("document.addEventListener('htmx:sseOpen', () => { window.__sseOpen = true; });")
+
+
+def test_new_mail_and_flags_from_elsewhere_appear(
+    page: Page, live_server: str, services: DevServices, mail_user: MailUser
+) -> None:
+    imap = other_client(services, mail_user)
+    imap.append("INBOX", b"From: a@example.org\r\nSubject: Already here\r\n\r\nbody\r\n", flags=[b"\\Seen"])
+    watch_sse(page)
+    sign_in(page, live_server, mail_user)
+    wait_for_stream(page)
+    expect(page.locator("#message-list li[data-uid]")).to_have_count(1)
+
+    response = imap.append(
+        "INBOX", b"From: Live <live@example.org>\r\nSubject: Arrived live\r\n\r\nhello\r\n"
+    )
+    uid = int(re.search(rb"APPENDUID \d+ (\d+)", response).group(1))  # type: ignore[union-attr]
+    row = page.locator(f'#message-list li[data-uid="{uid}"]')
+    expect(row).to_contain_text("Arrived live", timeout=LIVE)
+    expect(row).to_have_class(re.compile(r"\bunseen\b"))
+    expect(page.locator('a[data-folder="INBOX"] .unread')).to_have_text("1", timeout=LIVE)
+    expect(page).to_have_title(re.compile(r"^\(1\) "), timeout=LIVE)
+
+    imap.select_folder("INBOX")
+    imap.add_flags([uid], [b"\\Flagged", b"\\Seen"])
+    expect(row).to_have_class(re.compile(r"\bflagged\b"), timeout=LIVE)
+    expect(row).not_to_have_class(re.compile(r"\bunseen\b"), timeout=LIVE)
+
+    imap.delete_messages([uid])
+    imap.expunge()
+    expect(row).to_have_count(0, timeout=LIVE)
+    imap.logout()
+
+
+def test_two_browsers_both_get_the_event(
+    browser: Browser, live_server: str, services: DevServices, mail_user: MailUser
+) -> None:
+    pages = []
+    contexts = [browser.new_context(), browser.new_context()]
+    try:
+        for context in contexts:
+            page = context.new_page()
+            watch_sse(page)
+            sign_in(page, live_server, mail_user)
+            wait_for_stream(page)
+            pages.append(page)
+        imap = other_client(services, mail_user)
+        imap.append("INBOX", b"From: both@example.org\r\nSubject: For both tabs\r\n\r\nhi\r\n")
+        imap.logout()
+        for page in pages:
+            expect(page.locator("#message-list")).to_contain_text("For both tabs", timeout=LIVE)
+    finally:
+        for context in contexts:
+            context.close()

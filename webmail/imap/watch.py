@@ -1,0 +1,279 @@
+"""Watching a user's mailbox for changes made anywhere, and publishing them on Redis pub/sub.
+
+One watcher per user in the whole cluster: the worker that wins the Redis lock ``wm:watch:<user>``
+runs it, as a thread with its own IMAP connection (holding a cap lease like any other). It IDLEs
+on INBOX (RFC 2177), so new mail there is seen at once, and every few seconds leaves IDLE to ask
+LIST-STATUS for all folders' counts and HIGHESTMODSEQ; what changed is published on
+``wm:events:<user>``. Every worker forwards those events to its browsers (``/events``).
+
+The watcher runs in a web worker, not ``webmail worker``: it needs the session's IMAP password,
+which only a request carrying the cookie's key half can decrypt. It stops when the user has had
+no open event stream for a while; the lock's lease lets another worker take over if this one dies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+
+from imapclient import IMAPClient
+from redis import Redis
+
+from webmail.config import Settings
+from webmail.imap.cap import _ACQUIRE, _RENEW
+from webmail.imap.client import close_client, open_client
+from webmail.imap.errors import IMAPError, map_imap_errors
+from webmail.imap.folders import list_folders
+from webmail.imap.types import Credentials, Folder
+from webmail.mail.headers import decode_words
+
+logger = logging.getLogger(__name__)
+
+LOCK_SECONDS = 15
+STREAM_GRACE_SECONDS = 30
+
+
+def events_channel(prefix: str, user: str) -> str:
+    return f"{prefix}:events:{user.lower()}"
+
+
+def streams_key(prefix: str, user: str) -> str:
+    return f"{prefix}:streams:{user.lower()}"
+
+
+def state_key(prefix: str, user: str) -> str:
+    return f"{prefix}:state:{user.lower()}"
+
+
+def lock_key(prefix: str, user: str) -> str:
+    return f"{prefix}:watch:{user.lower()}"
+
+
+@dataclass
+class Snapshot:
+    folders: dict[str, tuple[int | None, int | None, int | None]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, folders: list[Folder]) -> Snapshot:
+        return cls({f.name: (f.messages, f.unseen, f.highestmodseq) for f in folders if f.selectable})
+
+    def digest(self) -> str:
+        """A short fingerprint of all folders' state, comparable between a page and the watcher."""
+        text = json.dumps(sorted(self.folders.items()), separators=(",", ":"))
+        return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:16]
+
+    def changed(self, newer: Snapshot) -> list[str]:
+        return sorted(
+            name for name, state in newer.folders.items() if self.folders.get(name) != state
+        ) + sorted(name for name in self.folders if name not in newer.folders)
+
+
+class MailboxWatcher(threading.Thread):
+    """The watching thread for one user; ``stop()`` ends it within a poll interval."""
+
+    def __init__(
+        self, settings: Settings, credentials: Credentials, lock_token: str, poll_seconds: float
+    ) -> None:
+        super().__init__(name=f"watch-{credentials.username}", daemon=True)
+        self.settings = settings
+        self.credentials = credentials
+        self.user = credentials.username.lower()
+        self.prefix = settings.redis_prefix
+        self.lock_token = lock_token
+        self.poll_seconds = poll_seconds
+        self.redis = Redis.from_url(settings.redis_url, socket_timeout=5)
+        self._stopping = threading.Event()
+        self._lease: str | None = None
+        self._no_streams_since: float | None = None
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    # ------------------------------------------------------------------ thread body
+
+    def run(self) -> None:
+        client: IMAPClient | None = None
+        snapshot: Snapshot | None = None
+        backoff = 1.0
+        try:
+            while not self._stopping.is_set() and self._keep_lock() and self._wanted():
+                try:
+                    if client is None:
+                        client = self._connect()
+                        snapshot = None
+                    with map_imap_errors():
+                        client.noop()  # STATUS of the selected INBOX reflects this session's view
+                        latest = Snapshot.of(list_folders(client))
+                        if snapshot is not None:
+                            self._publish_changes(client, snapshot, latest)
+                        snapshot = latest
+                        self.redis.set(
+                            state_key(self.prefix, self.user), latest.digest(), ex=LOCK_SECONDS * 4
+                        )
+                        self._idle(client)
+                    backoff = 1.0
+                except (IMAPError, OSError) as exc:
+                    logger.info("watcher for %s lost its connection: %s", self.user, exc)
+                    self._drop(client)
+                    client = None
+                    self._stopping.wait(backoff)
+                    backoff = min(backoff * 2, 30)
+        finally:
+            self._drop(client)
+            self._release_lock()
+            self.redis.close()
+
+    def _connect(self) -> IMAPClient:
+        lease = secrets.token_hex(8)
+        cap_key = f"{self.prefix}:cap:{self.user}"
+        ttl_ms = int(self.settings.imap_lease_seconds * 1000)
+        granted = self.redis.eval(
+            _ACQUIRE, 1, cap_key, ttl_ms, self.settings.imap_max_connections_per_user, lease
+        )
+        if granted != 1:
+            raise OSError("the user's connection cap is reached; the watcher waits")
+        self._lease = lease
+        try:
+            client = open_client(self.settings, self.credentials)
+            with map_imap_errors():
+                client.select_folder("INBOX", readonly=True)
+        except BaseException:
+            self._release_lease()
+            raise
+        return client
+
+    def _idle(self, client: IMAPClient) -> None:
+        """IDLE on INBOX until something happens there or the poll interval passes."""
+        client.idle()
+        started = time.monotonic()
+        try:
+            responses = client.idle_check(timeout=self.poll_seconds)
+        finally:
+            client.idle_done()
+        # A dropped connection answers BYE, or returns at once with nothing (FACTS: IDLE pitfalls).
+        if any(isinstance(r, tuple) and r and r[0] == b"BYE" for r in responses):
+            raise OSError("server said BYE")
+        if not responses and time.monotonic() - started < min(0.2, self.poll_seconds / 2):
+            raise OSError("IDLE returned at once: the connection is gone")
+
+    def _publish_changes(self, client: IMAPClient, before: Snapshot, after: Snapshot) -> None:
+        changed = before.changed(after)
+        if not changed:
+            return
+        counts = {name: state[1] for name, state in after.folders.items()}
+        event: dict[str, object] = {"type": "mailbox", "folders": changed, "unseen": counts}
+        inbox_before = before.folders.get("INBOX", (0, 0, 0))[0] or 0
+        inbox_after = after.folders.get("INBOX", (0, 0, 0))[0] or 0
+        if "INBOX" in changed and inbox_after > inbox_before:
+            event["new"] = self._newest(client, inbox_after - inbox_before)
+        self.redis.publish(events_channel(self.prefix, self.user), json.dumps(event))
+
+    def _newest(self, client: IMAPClient, count: int) -> list[dict[str, str]]:
+        """Sender and subject of the newest INBOX messages, for a desktop notification."""
+        with map_imap_errors():
+            exists = int(client.select_folder("INBOX", readonly=True)[b"EXISTS"])
+            low = max(1, exists - min(count, 5) + 1)
+            data = client.fetch(list(range(low, exists + 1)), ["ENVELOPE"]) if exists else {}
+        newest = []
+        for row in data.values():
+            envelope = row.get(b"ENVELOPE")
+            if envelope is None:
+                continue
+            sender = envelope.from_[0] if envelope.from_ else None
+            name = decode_words(sender.name) if sender and sender.name else ""
+            address = f"{decode_words(sender.mailbox)}@{decode_words(sender.host)}" if sender else ""
+            newest.append({"from": name or address, "subject": decode_words(envelope.subject)})
+        return newest
+
+    # ------------------------------------------------------------------ lock, lease, streams
+
+    def _keep_lock(self) -> bool:
+        """Renew our lock (and our connection's lease); False if another worker owns it now."""
+        key = lock_key(self.prefix, self.user)
+        owner = _text(self.redis.get(key))
+        if owner is not None and owner != self.lock_token:
+            return False
+        self.redis.set(key, self.lock_token, px=LOCK_SECONDS * 1000)
+        if self._lease is not None:
+            cap_key = f"{self.prefix}:cap:{self.user}"
+            self.redis.eval(_RENEW, 1, cap_key, int(self.settings.imap_lease_seconds * 1000), self._lease)
+        return True
+
+    def _wanted(self) -> bool:
+        """True while the user has a live event stream anywhere (or had one moments ago)."""
+        seconds, micros = self.redis.time()
+        now_ms = seconds * 1000 + micros // 1000
+        live = int(self.redis.zcount(streams_key(self.prefix, self.user), now_ms, "+inf"))
+        if live:
+            self._no_streams_since = None
+            return True
+        self._no_streams_since = self._no_streams_since or time.monotonic()
+        return time.monotonic() - self._no_streams_since < STREAM_GRACE_SECONDS
+
+    def _release_lock(self) -> None:
+        key = lock_key(self.prefix, self.user)
+        try:
+            if _text(self.redis.get(key)) == self.lock_token:
+                self.redis.delete(key)
+        except Exception:  # noqa: S110 - the lease expires by itself
+            pass
+
+    def _release_lease(self) -> None:
+        if self._lease is not None:
+            try:
+                self.redis.zrem(f"{self.prefix}:cap:{self.user}", self._lease)
+            except Exception:  # noqa: S110 - the lease expires by itself
+                pass
+            self._lease = None
+
+    def _drop(self, client: IMAPClient | None) -> None:
+        if client is not None:
+            close_client(client)
+        self._release_lease()
+
+
+class Watchers:
+    """This worker's watcher threads; ``ensure()`` starts one if no worker watches the user yet."""
+
+    def __init__(self, settings: Settings, poll_seconds: float = 2.0) -> None:
+        self.settings = settings
+        self.poll_seconds = poll_seconds
+        self._threads: dict[str, MailboxWatcher] = {}
+        self._redis = Redis.from_url(settings.redis_url, socket_timeout=5)
+        self._lock = threading.Lock()
+
+    def ensure(self, credentials: Credentials) -> bool:
+        """Blocking (call from a thread). True if this worker now watches the user."""
+        user = credentials.username.lower()
+        with self._lock:
+            running = self._threads.get(user)
+            if running is not None and running.is_alive():
+                return True
+            token = secrets.token_hex(8)
+            if not self._redis.set(
+                lock_key(self.settings.redis_prefix, user), token, nx=True, px=LOCK_SECONDS * 1000
+            ):
+                return False
+            watcher = MailboxWatcher(self.settings, credentials, token, self.poll_seconds)
+            self._threads[user] = watcher
+            watcher.start()
+            return True
+
+    def stop_all(self) -> None:
+        for watcher in self._threads.values():
+            watcher.stop()
+        for watcher in self._threads.values():
+            watcher.join(timeout=self.poll_seconds + 5)
+        self._threads.clear()
+        self._redis.close()
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    return value.decode() if isinstance(value, bytes) else str(value)
