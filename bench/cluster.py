@@ -1,0 +1,326 @@
+"""Benchmark: the app as real worker processes sharing Redis, against raw imapclient.
+
+Prints, in one run on one machine:
+  1. a warm list page and a folder switch served by a different worker process than the one
+     that filled the cache (50,000-message INBOX), next to raw imapclient on a warm connection;
+  2. 20 signed-in users hammering list pages and messages for N seconds on a 2-worker server,
+     next to 20 raw-imapclient loops doing the same IMAP work: requests/s, p95, errors, and the
+     most IMAP connections one user ever had at Dovecot;
+  3. the RSS a worker gains for 200 signed-in idle users, and Dovecot's count of their
+     connections after the idle timeout.
+
+Run: .venv/bin/python bench/cluster.py [--messages 50000] [--seconds 60] [--idle-users 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx2 as httpx
+from imapclient import IMAPClient
+from imapclient.response_parser import parse_fetch_response
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.reading import measure, small, write_maildir  # noqa: E402
+from webmail.db.migrate import upgrade  # noqa: E402
+from webmail.devservices import DevServices  # noqa: E402
+from webmail.devservices.system import free_port, wait_for_port  # noqa: E402
+from webmail.imap.messages import SUMMARY_ITEMS  # noqa: E402
+
+USER, PASSWORD = "bench@example.test", "bench"
+ITEMS = f"({' '.join(SUMMARY_ITEMS)})"
+
+
+def serve(services: DevServices, workdir: Path, *, workers: int, prefix: str, extra: dict[str, str] | None = None) -> tuple[str, subprocess.Popen[bytes]]:
+    database = f"sqlite:///{workdir / 'bench.db'}"
+    upgrade(database)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WEBMAIL_")}
+    env.update(services.env())
+    env.update({
+        "WEBMAIL_SECRET_KEY": "bench-" + "k" * 40,
+        "WEBMAIL_DATABASE_URL": database,
+        "WEBMAIL_REDIS_PREFIX": prefix,
+        "WEBMAIL_LOGIN_MAX_FAILURES_PER_IP": "100000",
+        **(extra or {}),
+    })  # fmt: skip
+    log = workdir / f"server-{port}.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "webmail.cli", "serve", "--port", str(port), "--workers", str(workers)],
+            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    wait_for_port(port, timeout=60, process=process)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(f"{url}/healthz").status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    return url, process
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def sign_in(url: str, username: str, password: str) -> httpx.Client:
+    client = httpx.Client(base_url=url, follow_redirects=False, timeout=60)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
+    assert token
+    response = client.post("/login", data={"username": username, "password": password, "csrf_token": token.group(1)})
+    assert response.status_code == 303, response.text[:300]
+    return client
+
+
+def summary(timings: list[float]) -> tuple[float, float]:
+    return statistics.median(timings), statistics.quantiles(timings, n=20)[-1]
+
+
+def warm_cache(services: DevServices, workdir: Path, messages: int, rounds: int) -> None:
+    print(f"\n== 1. warm list page from another worker ({messages:,} messages) ==")
+    services.dovecot.add_user(USER, PASSWORD)
+    write_maildir(services, messages)
+    raw = IMAPClient("127.0.0.1", services.dovecot.imap_port, ssl=False)
+    raw.login(USER, PASSWORD)
+    raw.create_folder("Other")
+    for i in range(60):
+        raw.append("Other", small(i))
+    raw.select_folder("INBOX")
+    prefix = f"b{secrets.token_hex(3)}"
+    # Two single-process servers sharing Redis: literally two workers; A fills, B serves.
+    url_a, proc_a = serve(services, workdir, workers=1, prefix=prefix)
+    url_b, proc_b = serve(services, workdir, workers=1, prefix=prefix)
+    try:
+        a = sign_in(url_a, USER, PASSWORD)
+        b = httpx.Client(base_url=url_b, follow_redirects=False, timeout=60, cookies=a.cookies)
+        assert a.get("/mail/INBOX").status_code == 200  # A fills the cache
+        assert a.get("/mail/Other").status_code == 200
+        assert b.get("/mail/INBOX").status_code == 200  # B's connection exists; the page came from the cache
+
+        def raw_same_folder() -> object:
+            raw.noop()
+            total = raw.folder_status("INBOX", [b"MESSAGES"])[b"MESSAGES"]
+            typ, data = raw._imap.fetch(f"{total - 49}:{total}", ITEMS)
+            return parse_fetch_response(data, False, False)
+
+        state = {"folder": "INBOX"}
+
+        def raw_switch() -> object:
+            state["folder"] = "Other" if state["folder"] == "INBOX" else "INBOX"
+            total = raw.select_folder(state["folder"])[b"EXISTS"]
+            typ, data = raw._imap.fetch(f"{max(1, total - 49)}:{total}", ITEMS)
+            return parse_fetch_response(data, False, False)
+
+        def app_switch() -> object:
+            state["folder"] = "Other" if state["folder"] == "INBOX" else "INBOX"
+            return b.get(f"/mail/{state['folder']}")
+
+        for name, app, floor in (
+            ("warm list page, same folder", lambda: b.get("/mail/INBOX"), raw_same_folder),
+            ("folder switch (INBOX <-> Other)", app_switch, raw_switch),
+        ):
+            app_t, raw_t = measure(app, rounds), measure(floor, rounds)
+            (am, ap), (rm, rp) = summary(app_t), summary(raw_t)
+            print(f"{name:<34} app median {am:6.2f} ms p95 {ap:6.2f} | raw median {rm:6.2f} ms p95 {rp:6.2f} | ratio {am / rm:4.2f}x")
+        a.close()
+        b.close()
+    finally:
+        stop(proc_a)
+        stop(proc_b)
+        raw.logout()
+
+
+def load_test(services: DevServices, workdir: Path, seconds: float) -> None:
+    print(f"\n== 2. 20 users for {seconds:.0f} s on 2 workers ==")
+    users = []
+    for n in range(20):
+        username, password = f"load{n}@example.test", "pw"
+        services.dovecot.add_user(username, password)
+        client = IMAPClient("127.0.0.1", services.dovecot.imap_port, ssl=False)
+        client.login(username, password)
+        for i in range(300):
+            client.append("INBOX", small(i))
+        client.logout()
+        users.append((username, password))
+
+    def run_loops(make_step: Callable[[int], Callable[[random.Random], bool]]) -> tuple[int, list[float], int]:
+        latencies: list[float] = []
+        errors = [0]
+        lock = threading.Lock()
+        deadline = time.monotonic() + seconds
+
+        def loop(index: int) -> None:
+            step = make_step(index)
+            rng = random.Random(index)
+            while time.monotonic() < deadline:
+                started = time.perf_counter()
+                ok = step(rng)
+                elapsed = (time.perf_counter() - started) * 1000
+                with lock:
+                    latencies.append(elapsed)
+                    errors[0] += 0 if ok else 1
+
+        threads = [threading.Thread(target=loop, args=(i,)) for i in range(len(users))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return len(latencies), latencies, errors[0]
+
+    # Raw: each loop has its own warm connection and does the same IMAP work as the app.
+    raw_clients = []
+    for username, password in users:
+        client = IMAPClient("127.0.0.1", services.dovecot.imap_port, ssl=False)
+        client.login(username, password)
+        client.select_folder("INBOX")
+        raw_clients.append(client)
+
+    def raw_step(index: int) -> Callable[[random.Random], bool]:
+        client = raw_clients[index]
+
+        def step(rng: random.Random) -> bool:
+            if rng.random() < 0.5:
+                client.noop()
+                total = 300
+                high = total - rng.randrange(0, 5) * 50
+                typ, data = client._imap.fetch(f"{high - 49}:{high}", ITEMS)
+                parse_fetch_response(data, False, False)
+            else:
+                uid = rng.randrange(1, 301)
+                client.fetch([uid], [*SUMMARY_ITEMS, "BODY.PEEK[HEADER]"])
+                client.fetch([uid], ["BODY.PEEK[1]"])
+            return True
+
+        return step
+
+    raw_count, raw_lat, _ = run_loops(raw_step)
+    for client in raw_clients:
+        client.logout()
+
+    prefix = f"l{secrets.token_hex(3)}"
+    url, process = serve(services, workdir, workers=2, prefix=prefix)
+    maximum = [0]
+    stop_watch = threading.Event()
+
+    def watch() -> None:
+        while not stop_watch.is_set():
+            out = services.dovecot.doveadm("who", "-1")
+            counts: dict[str, int] = {}
+            for line in out.splitlines()[1:]:
+                parts = line.split()
+                if len(parts) >= 2 and parts[1] == "imap" and parts[0].startswith("load"):
+                    counts[parts[0]] = counts.get(parts[0], 0) + 1
+            maximum[0] = max([maximum[0], *counts.values()])
+            time.sleep(0.1)
+
+    try:
+        clients = [sign_in(url, username, password) for username, password in users]
+
+        def app_step(index: int) -> Callable[[random.Random], bool]:
+            client = clients[index]
+            reader = {"HX-Request": "true", "HX-Target": "reader"}
+
+            def step(rng: random.Random) -> bool:
+                if rng.random() < 0.5:
+                    response = client.get(f"/mail/INBOX?page={rng.randrange(1, 6)}")
+                else:
+                    response = client.get(f"/mail/INBOX/{rng.randrange(1, 301)}", headers=reader)
+                return response.status_code == 200
+
+            return step
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        app_count, app_lat, app_errors = run_loops(app_step)
+        stop_watch.set()
+        watcher.join(5)
+        for client in clients:
+            client.close()
+    finally:
+        stop(process)
+    app_rps, raw_rps = app_count / seconds, raw_count / seconds
+    _, app_p95 = summary(app_lat)
+    _, raw_p95 = summary(raw_lat)
+    print(f"app: {app_rps:7.1f} req/s  p95 {app_p95:6.1f} ms  errors {app_errors}  max IMAP connections per user at Dovecot {maximum[0]}")
+    print(f"raw: {raw_rps:7.1f} ops/s  p95 {raw_p95:6.1f} ms")
+    print(f"throughput ratio app/raw: {app_rps / raw_rps:4.2f}x")
+
+
+def idle_users(services: DevServices, workdir: Path, count: int) -> None:
+    print(f"\n== 3. {count} signed-in idle users on one worker ==")
+    for n in range(count):
+        services.dovecot.add_user(f"idle{n}@example.test", "pw")
+    prefix = f"i{secrets.token_hex(3)}"
+    idle_close = 15
+    url, process = serve(services, workdir, workers=1, prefix=prefix,
+                         extra={"WEBMAIL_IMAP_IDLE_CLOSE_SECONDS": str(idle_close)})  # fmt: skip
+
+    def rss_mb() -> float:
+        for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def dovecot_idle_connections() -> int:
+        out = services.dovecot.doveadm("who", "-1")
+        return sum(1 for line in out.splitlines()[1:] if line.startswith("idle") and " imap " in f" {line} ")
+
+    try:
+        warm = sign_in(url, "idle0@example.test", "pw")
+        warm.get("/mail/INBOX")
+        before = rss_mb()
+        clients = []
+        for n in range(1, count):
+            client = sign_in(url, f"idle{n}@example.test", "pw")
+            client.get("/mail/INBOX")
+            clients.append(client)
+        after = rss_mb()
+        open_now = dovecot_idle_connections()
+        print(f"worker RSS {before:.1f} MB -> {after:.1f} MB: +{after - before:.1f} MB for {count} users "
+              f"({open_now} IMAP connections open at Dovecot)")  # fmt: skip
+        time.sleep(idle_close + 20)
+        print(f"after the idle timeout ({idle_close} s here): {dovecot_idle_connections()} of their connections remain at Dovecot")
+        for client in clients:
+            client.close()
+        warm.close()
+    finally:
+        stop(process)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--messages", type=int, default=50_000)
+    parser.add_argument("--rounds", type=int, default=40)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--idle-users", type=int, default=200)
+    args = parser.parse_args()
+    with DevServices(max_userip_connections=50) as services, tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        warm_cache(services, workdir, args.messages, args.rounds)
+        load_test(services, workdir, args.seconds)
+        idle_users(services, workdir, args.idle_users)
+
+
+if __name__ == "__main__":
+    main()
