@@ -35,17 +35,19 @@ from imapclient.response_parser import parse_fetch_response
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.reading import measure, small, write_maildir  # noqa: E402
-from webmail.db.migrate import upgrade  # noqa: E402
-from webmail.devservices import DevServices  # noqa: E402
-from webmail.devservices.system import free_port, wait_for_port  # noqa: E402
-from webmail.imap.messages import SUMMARY_ITEMS  # noqa: E402
+from bench.reading import measure, small, write_maildir
+from webmail.db.migrate import upgrade
+from webmail.devservices import DevServices
+from webmail.devservices.system import free_port, wait_for_port
+from webmail.imap.messages import SUMMARY_ITEMS
 
 USER, PASSWORD = "bench@example.test", "bench"
 ITEMS = f"({' '.join(SUMMARY_ITEMS)})"
 
 
-def serve(services: DevServices, workdir: Path, *, workers: int, prefix: str, extra: dict[str, str] | None = None) -> tuple[str, subprocess.Popen[bytes]]:
+def serve(
+    services: DevServices, workdir: Path, *, workers: int, prefix: str, extra: dict[str, str] | None = None
+) -> tuple[str, subprocess.Popen[bytes]]:
     database = f"sqlite:///{workdir / 'bench.db'}"
     upgrade(database)
     port = free_port()
@@ -88,7 +90,9 @@ def sign_in(url: str, username: str, password: str) -> httpx.Client:
     client = httpx.Client(base_url=url, follow_redirects=False, timeout=60)
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
     assert token
-    response = client.post("/login", data={"username": username, "password": password, "csrf_token": token.group(1)})
+    response = client.post(
+        "/login", data={"username": username, "password": password, "csrf_token": token.group(1)}
+    )
     assert response.status_code == 303, response.text[:300]
     return client
 
@@ -142,7 +146,9 @@ def warm_cache(services: DevServices, workdir: Path, messages: int, rounds: int)
         ):
             app_t, raw_t = measure(app, rounds), measure(floor, rounds)
             (am, ap), (rm, rp) = summary(app_t), summary(raw_t)
-            print(f"{name:<34} app median {am:6.2f} ms p95 {ap:6.2f} | raw median {rm:6.2f} ms p95 {rp:6.2f} | ratio {am / rm:4.2f}x")
+            print(
+                f"{name:<34} app median {am:6.2f} ms p95 {ap:6.2f} | raw median {rm:6.2f} ms p95 {rp:6.2f} | ratio {am / rm:4.2f}x"
+            )
         a.close()
         b.close()
     finally:
@@ -164,7 +170,9 @@ def load_test(services: DevServices, workdir: Path, seconds: float) -> None:
         client.logout()
         users.append((username, password))
 
-    def run_loops(make_step: Callable[[int], Callable[[random.Random], bool]]) -> tuple[int, list[float], int]:
+    def run_loops(
+        make_step: Callable[[int], Callable[[random.Random], bool]],
+    ) -> tuple[int, list[float], int]:
         latencies: list[float] = []
         errors = [0]
         lock = threading.Lock()
@@ -262,7 +270,9 @@ def load_test(services: DevServices, workdir: Path, seconds: float) -> None:
     app_rps, raw_rps = app_count / seconds, raw_count / seconds
     _, app_p95 = summary(app_lat)
     _, raw_p95 = summary(raw_lat)
-    print(f"app: {app_rps:7.1f} req/s  p95 {app_p95:6.1f} ms  errors {app_errors}  max IMAP connections per user at Dovecot {maximum[0]}")
+    print(
+        f"app: {app_rps:7.1f} req/s  p95 {app_p95:6.1f} ms  errors {app_errors}  max IMAP connections per user at Dovecot {maximum[0]}"
+    )
     print(f"raw: {raw_rps:7.1f} ops/s  p95 {raw_p95:6.1f} ms")
     print(f"throughput ratio app/raw: {app_rps / raw_rps:4.2f}x")
 
@@ -300,7 +310,9 @@ def idle_users(services: DevServices, workdir: Path, count: int) -> None:
         print(f"worker RSS {before:.1f} MB -> {after:.1f} MB: +{after - before:.1f} MB for {count} users "
               f"({open_now} IMAP connections open at Dovecot)")  # fmt: skip
         time.sleep(idle_close + 20)
-        print(f"after the idle timeout ({idle_close} s here): {dovecot_idle_connections()} of their connections remain at Dovecot")
+        print(
+            f"after the idle timeout ({idle_close} s here): {dovecot_idle_connections()} of their connections remain at Dovecot"
+        )
         for client in clients:
             client.close()
         warm.close()

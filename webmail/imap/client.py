@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+from functools import cache
 
 from imapclient import IMAPClient
 from imapclient.imapclient import SocketTimeout
@@ -14,9 +15,17 @@ from webmail.imap.types import Credentials
 CLIENT_ID = {"name": "webmail", "version": "0.1"}
 
 
-def tls_context(settings: Settings) -> ssl.SSLContext:
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    """One shared context per process (loading the CA store costs ~1 MB); None without TLS."""
+    if settings.imap_security == "none":
+        return None
+    return _shared_context(settings.imap_verify_tls)
+
+
+@cache
+def _shared_context(verify: bool) -> ssl.SSLContext:
     context = ssl.create_default_context()
-    if not settings.imap_verify_tls:
+    if not verify:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     return context

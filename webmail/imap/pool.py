@@ -17,7 +17,7 @@ from typing import TypeVar
 import anyio
 import anyio.to_thread
 from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientError
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
 from webmail.config import Settings
 from webmail.imap import metrics
@@ -67,10 +67,11 @@ class IMAPConnection:
         self.selected = None
         try:
             response = self.client.select_folder(folder)
+        except IMAPClientAbortError:
+            raise  # the connection is gone, not the folder
         except IMAPClientError as exc:
-            if b"NONEXISTENT" in str(exc).encode() or "doesn't exist" in str(exc):
-                raise FolderNotFoundError() from exc
-            raise
+            # SELECT answered NO: no such folder, or one that cannot be selected (\Noselect).
+            raise FolderNotFoundError() from exc
         modseq = response.get(b"HIGHESTMODSEQ")
         self.selected = FolderState(
             name=folder,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from webmail.imap import messages, metrics
 from webmail.imap.cache import PageCache
-from webmail.imap.errors import MessageGoneError
+from webmail.imap.errors import FolderNotFoundError, MessageGoneError
 from webmail.imap.folders import list_folders
 from webmail.imap.messages import FetchedMessage
 from webmail.imap.pool import IMAPConnection, IMAPPool
@@ -44,12 +44,21 @@ class MailStore:
             await self.cache.put(self.credentials.username, key, page)
         return page
 
-    async def list_folders(self) -> list[Folder]:
+    async def list_folders(self, *, select: str | None = None) -> list[Folder]:
+        """All folders with counts; ``select`` names the folder about to be shown.
+
+        Selecting it first (SELECT once per connection, NOOP afterwards) keeps STATUS of a big
+        folder cheap, and Dovecot answers STATUS of the selected folder from this session's view,
+        which catches up with changes made elsewhere only through that NOOP.
+        """
+
         def work(conn: IMAPConnection) -> list[Folder]:
-            if conn.selected is not None:
-                # Dovecot answers STATUS for the selected folder from this session's view, which
-                # only catches up with changes made elsewhere after a NOOP.
-                conn.sync(conn.selected.name)
+            target = select or (conn.selected.name if conn.selected is not None else None)
+            if target is not None:
+                try:
+                    conn.sync(target)
+                except FolderNotFoundError:
+                    pass  # the caller reports the missing folder
             return list_folders(conn.client)
 
         return await self.pool.run(self.credentials, work, "list_folders")

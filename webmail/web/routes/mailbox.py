@@ -25,7 +25,7 @@ async def home(request: Request) -> Response:
 async def find_folder(store: MailStore, name: str) -> tuple[list[Folder], Folder]:
     if name.upper() == "INBOX":
         name = "INBOX"
-    folders = await store.list_folders()
+    folders = await store.list_folders(select=name)
     current = next((f for f in folders if f.name == name and f.selectable), None)
     if current is None:
         raise FolderNotFoundError()

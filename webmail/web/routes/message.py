@@ -296,7 +296,7 @@ async def show_message(
     store: MailStoreDep,
     preferences: PreferencesDep,
 ) -> Response:
-    folders = await store.list_folders()
+    folders = await store.list_folders(select=folder)
     if any(f.name == f"{folder}/{uid}" for f in folders):
         # A folder whose last name part is a number, such as "Archive/2024".
         return await render_folder(request, f"{folder}/{uid}", session, store, preferences)
@@ -319,7 +319,7 @@ async def show_message(
     htmx = HtmxDetails(request)
     reader_only = bool(htmx) and htmx.target == "reader"
     if reader_only:
-        folders = await store.list_folders() if marked_seen else folders
+        folders = await store.list_folders(select=current.name) if marked_seen else folders
         current = next((f for f in folders if f.name == current.name), current)
         context: dict[str, Any] = {
             "folders": folders,
@@ -334,7 +334,7 @@ async def show_message(
         }
     else:
         if marked_seen:
-            folders = await store.list_folders()
+            folders = await store.list_folders(select=folder)
             current = next((f for f in folders if f.name == current.name), current)
         context = await list_context(request, store, preferences, folders, current, query)
     summary = fetched.summary
