@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 
 from webmail.app import create_app
 from webmail.config import Settings, load_settings
 from webmail.db.migrate import upgrade
 from webmail.devservices import DevServices
+from webmail.devservices.system import free_port
 
 
 @pytest.fixture(scope="session")
@@ -103,6 +107,29 @@ def signed_in(client: TestClient, mail_user: MailUser) -> TestClient:
     response = sign_in(client, mail_user)
     assert response.status_code == 303, response.text
     return client
+
+
+@pytest.fixture(scope="session")
+def live_settings(services: DevServices, database_url: str) -> Settings:
+    return make_settings(services, database_url)
+
+
+@pytest.fixture(scope="session")
+def live_server(live_settings: Settings) -> Iterator[str]:
+    """The app served by uvicorn in a thread, for browsers and streaming clients."""
+    port = free_port()
+    config = uvicorn.Config(create_app(live_settings), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("the live server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -1,0 +1,73 @@
+"""GET /events: streams register and clean up; the elected watcher stops when nobody listens."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+
+import httpx2 as httpx
+import pytest
+import redis
+from imapclient import IMAPClient
+
+from tests.conftest import MailUser
+from webmail.config import Settings
+from webmail.devservices import DevServices
+from webmail.imap import watch
+
+
+def signed_in(live_server: str, user: MailUser) -> httpx.Client:
+    client = httpx.Client(base_url=live_server, follow_redirects=False, timeout=30)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
+    assert token
+    data = {"username": user.username, "password": user.password, "csrf_token": token.group(1)}
+    assert client.post("/login", data=data).status_code == 303
+    return client
+
+
+def wait_until(condition, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.1)
+
+
+def test_stream_delivers_events_and_cleans_up(
+    live_server: str,
+    live_settings: Settings,
+    services: DevServices,
+    mail_user: MailUser,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(watch, "STREAM_GRACE_SECONDS", 1)
+    r = redis.Redis.from_url(live_settings.redis_url)
+    user = mail_user.username.lower()
+    streams = watch.streams_key(live_settings.redis_prefix, user)
+    lock = watch.lock_key(live_settings.redis_prefix, user)
+    lines: list[str] = []
+    client = signed_in(live_server, mail_user)
+
+    def listen() -> None:
+        with client.stream("GET", "/events") as response:
+            assert response.headers["content-type"].startswith("text/event-stream")
+            for line in response.iter_lines():
+                lines.append(line)
+                if line.startswith("data:") and len(lines) > 1 and lines[-2] == "event: newmail":
+                    return
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    wait_until(lambda: r.zcard(streams) == 1 and r.exists(lock))
+    time.sleep(0.5)  # the watcher takes its first snapshot
+    imap = IMAPClient("127.0.0.1", services.dovecot.imap_port, ssl=False)
+    imap.login(mail_user.username, mail_user.password)
+    imap.append("INBOX", b"From: Eve <eve@example.org>\r\nSubject: Streamed\r\n\r\nhi\r\n")
+    imap.logout()
+    listener.join(10)
+    assert "event: mailbox" in lines
+    assert any("Streamed" in line for line in lines)
+    client.close()
+    wait_until(lambda: r.zcard(streams) == 0)  # the disconnected stream unregistered itself
+    wait_until(lambda: not r.exists(lock), timeout=15)  # and the watcher gave up its lock
+    r.close()
