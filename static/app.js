@@ -97,3 +97,16 @@ document.addEventListener("htmx:sseMessage", (event) => {
     Notification.requestPermission().then(() => { button.hidden = true; });
   });
 })();
+
+// "/" focuses the search box, unless the user is typing somewhere.
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) return;
+  const active = document.activeElement;
+  if (active && (active.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(active.tagName))) return;
+  const box = document.querySelector('form.search input[name="q"]');
+  if (box) {
+    event.preventDefault();
+    box.focus();
+    box.select();
+  }
+});

@@ -49,6 +49,22 @@ class PageCache:
             pipe.expire(self._user_key(user), PAGE_TTL_SECONDS)
             await pipe.execute()
 
+    async def get_uids(self, key: str) -> list[int] | None:
+        raw = await self.redis.get(key)
+        if raw is None:
+            return None
+        try:
+            return [int(uid) for uid in json.loads(raw)]
+        except (ValueError, TypeError):
+            return None
+
+    async def put_uids(self, user: str, key: str, uids: list[int]) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(key, json.dumps(uids, separators=(",", ":")), ex=PAGE_TTL_SECONDS)
+            pipe.sadd(self._user_key(user), key)
+            pipe.expire(self._user_key(user), PAGE_TTL_SECONDS)
+            await pipe.execute()
+
     async def forget_user(self, user: str) -> None:
         """Delete every cached page of the user (sign-out)."""
         keys = await self.redis.smembers(self._user_key(user))

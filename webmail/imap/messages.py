@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 from imapclient import IMAPClient
-from imapclient.response_parser import parse_fetch_response
+from imapclient.imapclient import _quoted, format_criteria_date
+from imapclient.response_parser import parse_fetch_response, parse_message_list
 
 from webmail.imap.errors import MessageGoneError, ProtocolError, UIDValidityChangedError
 from webmail.imap.pool import IMAPConnection
@@ -465,3 +466,67 @@ def summaries(conn: IMAPConnection, folder: str, uids: Sequence[int]) -> list[Me
     conn.sync(folder)
     rows = fetch_uids(conn.client, uids, SUMMARY_ITEMS)
     return [summary_from_fetch(uid, rows[uid]) for uid in uids if uid in rows]
+
+
+# ---------------------------------------------------------------- search
+
+
+def search_arguments(criteria: list[Any]) -> list[bytes]:
+    """Search keys as command arguments. Every searched value is quoted (or, if 8-bit, sent as a
+    literal by imapclient): its own quoting leaves atoms such as ``(ALL)`` or ``{5}`` bare,
+    which the server would read as syntax."""
+    arguments: list[bytes] = []
+    for item in criteria:
+        if isinstance(item, bytes):
+            escaped = bytes(item).replace(b"\\", b"\\\\").replace(b'"', b'\\"')
+            quoted = _quoted(b'"' + escaped + b'"')
+            quoted.original = bytes(item)
+            arguments.append(quoted)
+        elif isinstance(item, bool):
+            raise TypeError("booleans are no search keys")
+        elif isinstance(item, int):
+            arguments.append(str(item).encode("ascii"))
+        elif isinstance(item, date):
+            arguments.append(format_criteria_date(item))
+        else:
+            arguments.append(str(item).upper().encode("ascii"))
+    return arguments
+
+
+def search_uids(client: IMAPClient, criteria: list[Any], sort: str, reverse: bool) -> list[int]:
+    """UIDs matching ``criteria`` in list order: SORT with the criteria, or SEARCH then sort here."""
+    arguments = search_arguments(criteria)
+    # Arrival order is UID order; SORT ARRIVAL would compare INTERNALDATE, equal within a second.
+    if sort != "arrival" and b"SORT" in client.capabilities():
+        keys = f"({'REVERSE ' if reverse else ''}{SORT_CRITERIA[sort]})".encode()
+        ids = client._raw_command_untagged(b"SORT", [keys, b"UTF-8", *arguments], unpack=True)
+        return [int(uid) for uid in ids.split()]
+    data = client._raw_command_untagged(b"SEARCH", [b"CHARSET", b"UTF-8", *arguments])
+    uids = [int(uid) for uid in parse_message_list(data)]
+    if sort == "arrival":
+        return sorted(uids, reverse=reverse)
+    wanted = set(uids)
+    return [uid for uid in _local_sort(client, sort, reverse) if uid in wanted]
+
+
+def search_page(
+    conn: IMAPConnection,
+    folder: str,
+    criteria: list[Any],
+    *,
+    sort: str,
+    reverse: bool,
+    page: int,
+    page_size: int,
+    uids: list[int] | None = None,
+) -> tuple[MessagePage, list[int]]:
+    """One page of search hits; pass the ``uids`` of an earlier identical search to skip SEARCH."""
+    state = conn.sync(folder)
+    if uids is None:
+        uids = search_uids(conn.client, criteria, sort, reverse) if state.exists else []
+    pages = max(1, -(-len(uids) // page_size))
+    page = min(max(1, page), pages)
+    page_uids = uids[(page - 1) * page_size : page * page_size]
+    rows = fetch_uids(conn.client, page_uids, SUMMARY_ITEMS) if page_uids else {}
+    summaries = tuple(summary_from_fetch(uid, rows[uid]) for uid in page_uids if uid in rows)
+    return MessagePage(state, len(uids), page, page_size, sort, reverse, summaries), uids

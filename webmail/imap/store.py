@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from webmail.imap import messages, metrics
 from webmail.imap.cache import PageCache
@@ -85,6 +86,46 @@ class MailStore:
             return await self.pool.run(self.credentials, work, "threads")
 
         return await self._cached(folder, f"threads:{page}:{page_size}", fetch)
+
+    async def search(
+        self,
+        folder: Folder,
+        criteria: list[Any],
+        key: str,
+        *,
+        page: int,
+        page_size: int,
+        sort: str,
+        reverse: bool,
+    ) -> MessagePage:
+        """A page of search hits. The hits' UIDs are cached in Redis under the folder's state, so
+        paging runs no second SEARCH, and any change to the folder (new HIGHESTMODSEQ) runs it again."""
+        cache_key = None
+        uids: list[int] | None = None
+        if self.cache is not None and folder.highestmodseq is not None and folder.uidvalidity is not None:
+            cache_key = self.cache.key(
+                self.credentials.username, folder.name, folder.uidvalidity, folder.highestmodseq,
+                f"search:{sort}:{int(reverse)}:{key}",
+            )  # fmt: skip
+            uids = await self.cache.get_uids(cache_key)
+            (metrics.CACHE_HITS if uids is not None else metrics.CACHE_MISSES).labels(kind="search").inc()
+
+        def work(conn: IMAPConnection) -> tuple[MessagePage, list[int]]:
+            return messages.search_page(
+                conn,
+                folder.name,
+                criteria,
+                sort=sort,
+                reverse=reverse,
+                page=page,
+                page_size=page_size,
+                uids=uids,
+            )
+
+        result, found = await self.pool.run(self.credentials, work, "search")
+        if cache_key is not None and uids is None and self.cache is not None:
+            await self.cache.put_uids(self.credentials.username, cache_key, found)
+        return result
 
     async def message(
         self, folder: str, uid: int, *, prefer_html: bool = True, uidvalidity: int | None = None

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from markupsafe import Markup, escape
 
 
 def zone(name: str | None) -> tzinfo:
@@ -49,3 +52,21 @@ def human_size(size: int | None) -> str:
 
 def names(addresses: Sequence[object]) -> str:
     return ", ".join(getattr(a, "display", None) or str(a) for a in addresses)
+
+
+_ENTITY = re.compile(r"(&[#\w]+;)")
+
+
+def highlight(text: str, words: Sequence[str]) -> Markup:
+    """Escape ``text`` and wrap each searched word in <mark>, never inside an entity."""
+    escaped = str(escape(text))
+    terms = sorted({str(escape(word)) for word in words if word.strip()}, key=len, reverse=True)
+    if not terms:
+        return Markup(escaped)  # noqa: S704 - escaped above
+    pattern = re.compile("|".join(re.escape(term) for term in terms), re.IGNORECASE)
+    parts = _ENTITY.split(escaped)
+    marked = [
+        part if _ENTITY.fullmatch(part) else pattern.sub(lambda m: f"<mark>{m.group(0)}</mark>", part)
+        for part in parts
+    ]
+    return Markup("".join(marked))  # noqa: S704 - built from escaped text

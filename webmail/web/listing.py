@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Any
@@ -11,8 +12,9 @@ from fastapi import Request
 
 from webmail.db.preferences import Preferences
 from webmail.imap.store import MailStore
-from webmail.imap.types import Folder, MessagePage, ThreadRow
+from webmail.imap.types import Folder, FolderState, MessagePage, ThreadRow
 from webmail.imap.watch import Snapshot
+from webmail.mail.query import DEFAULT_SCOPE, FIELDS, Query, QueryError, parse_search
 from webmail.web.folders import folder_tree
 from webmail.web.formatting import zone
 
@@ -25,6 +27,8 @@ class ListQuery:
     page: int = 1
     sort: str = DEFAULT_SORT
     threads: bool = False
+    q: str = ""
+    scope: tuple[str, ...] = ()
 
     @property
     def sort_key(self) -> str:
@@ -35,11 +39,21 @@ class ListQuery:
         return self.sort.startswith("-")
 
     def params(self, **changes: Any) -> str:
-        values = {"page": self.page, "sort": self.sort, "view": "threads" if self.threads else "list"}
+        values: dict[str, Any] = {
+            "q": self.q,
+            "scope": ",".join(self.scope),
+            "page": self.page,
+            "sort": self.sort,
+            "view": "threads" if self.threads else "list",
+        }
         values.update(changes)
-        defaults = {"page": 1, "sort": DEFAULT_SORT}
-        kept = {k: v for k, v in values.items() if defaults.get(k) != v and not (k == "view" and v == "list")}
+        defaults: dict[str, Any] = {"page": 1, "sort": DEFAULT_SORT, "view": "list", "q": "", "scope": ""}
+        kept = {k: v for k, v in values.items() if defaults.get(k) != v}
         return f"?{urlencode(kept)}" if kept else ""
+
+    @property
+    def searching(self) -> bool:
+        return bool(self.q.strip())
 
 
 def parse_query(request: Request, preferences: Preferences) -> ListQuery:
@@ -53,7 +67,11 @@ def parse_query(request: Request, preferences: Preferences) -> ListQuery:
         sort = DEFAULT_SORT
     view = params.get("view")
     threads = view == "threads" if view in ("threads", "list") else preferences.conversations
-    return ListQuery(page, sort, threads)
+    scope = tuple(name for name in params.get("scope", "").split(",") if name in FIELDS)
+    scope += tuple(name for name in params.getlist("in_field") if name in FIELDS and name not in scope)
+    if set(scope) == set(FIELDS):
+        scope = ()  # everything is the default
+    return ListQuery(page, sort, threads, params.get("q", "")[:1000], scope)
 
 
 def user_zone(request: Request, preferences: Preferences) -> tzinfo:
@@ -72,8 +90,29 @@ async def list_context(
     current: Folder,
     query: ListQuery,
 ) -> dict[str, Any]:
-    if query.threads:
-        page: MessagePage = await store.threads(current, page=query.page, page_size=preferences.page_size)
+    search: Query | None = None
+    search_error: str | None = None
+    if query.searching:
+        try:
+            search = parse_search(query.q, scope=query.scope or DEFAULT_SCOPE)
+        except QueryError as exc:
+            search_error = exc.user_message
+    if query.searching:
+        if search is None:
+            page: MessagePage = MessagePage(
+                FolderState(current.name, current.uidvalidity or 0, current.messages or 0, None, None),
+                0, 1, preferences.page_size, query.sort_key, query.reverse, (),
+            )  # fmt: skip
+        else:
+            key = hashlib.sha1(
+                f"{query.q}\n{','.join(query.scope)}".encode(), usedforsecurity=False
+            ).hexdigest()
+            page = await store.search(
+                current, search.criteria, key, page=query.page, page_size=preferences.page_size,
+                sort=query.sort_key, reverse=query.reverse,
+            )  # fmt: skip
+    elif query.threads:
+        page = await store.threads(current, page=query.page, page_size=preferences.page_size)
     else:
         page = await store.page(
             current,
@@ -89,6 +128,10 @@ async def list_context(
             conversations.append([])
         conversations[-1].append(row)
     return {
+        "search": search,
+        "search_error": search_error,
+        "highlight_words": search.words if search else [],
+        "scopes": FIELDS,
         "folder_state": Snapshot.of(folders).digest(),
         "conversations": conversations,
         "folders": folders,

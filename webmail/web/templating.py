@@ -12,7 +12,7 @@ from jinja2 import Environment, FileSystemLoader
 from jinja2_fragments.fastapi import Jinja2Blocks
 
 from webmail.config import PROJECT_ROOT
-from webmail.web.formatting import full_date, human_size, list_date, names
+from webmail.web.formatting import full_date, highlight, human_size, list_date, names
 
 STATIC_DIR = PROJECT_ROOT / "static"
 templates = Jinja2Blocks(
@@ -47,6 +47,7 @@ templates.env.filters["listdate"] = list_date
 templates.env.filters["fulldate"] = full_date
 templates.env.filters["filesize"] = human_size
 templates.env.filters["names"] = names
+templates.env.filters["highlight"] = highlight
 
 
 def render(

@@ -6,10 +6,11 @@ from fastapi.responses import RedirectResponse, Response
 from webmail.imap.errors import FolderNotFoundError
 from webmail.imap.store import MailStore
 from webmail.imap.types import Folder
+from webmail.mail.query import QueryError, parse_search
 from webmail.web.csrf import csrf_protect
 from webmail.web.deps import MailStoreDep, PreferencesDep, SessionDep
-from webmail.web.htmx import partial_block
-from webmail.web.listing import list_context, parse_query
+from webmail.web.htmx import HtmxDetails, partial_block
+from webmail.web.listing import folder_url, list_context, parse_query
 from webmail.web.templating import render, url
 
 router = APIRouter(dependencies=[Depends(csrf_protect)])
@@ -35,6 +36,13 @@ async def find_folder(store: MailStore, name: str) -> tuple[list[Folder], Folder
 async def render_folder(
     request: Request, folder: str, session: SessionDep, store: MailStoreDep, preferences: PreferencesDep
 ) -> Response:
+    target = search_folder(request.query_params.get("q", ""))
+    if target is not None and target.upper() != folder.upper() and target != folder:
+        # "in:Archive" in the search box: the same search, in that folder.
+        destination = url(request, folder_url(target)) + "?" + request.url.query
+        if HtmxDetails(request):
+            return Response(status_code=204, headers={"HX-Location": destination})
+        return RedirectResponse(destination, status_code=303)
     folders, current = await find_folder(store, folder)
     query = parse_query(request, preferences)
     context = await list_context(request, store, preferences, folders, current, query)
@@ -47,3 +55,13 @@ async def list_messages(
     request: Request, folder: str, session: SessionDep, store: MailStoreDep, preferences: PreferencesDep
 ) -> Response:
     return await render_folder(request, folder, session, store, preferences)
+
+
+def search_folder(q: str) -> str | None:
+    """The folder an ``in:`` operator names, if the query has one and parses."""
+    if "in:" not in q:
+        return None
+    try:
+        return parse_search(q).folder
+    except QueryError:
+        return None
