@@ -197,3 +197,12 @@ def test_results_follow_changes(
     client.remove_flags([seeded["quote"]], [b"\\Seen"])
     client.logout()
     assert found(signed_in, "is:unread") == {seeded["invoice"], seeded["quote"]}
+
+
+def test_opened_message_highlights_the_words(signed_in: TestClient, seeded: dict[str, int]) -> None:
+    plain = signed_in.get(f"/mail/INBOX/{seeded['meeting']}?q=invoice").text
+    assert "The <mark>invoice</mark> was discussed" in plain
+    assert (
+        "<mark>"
+        not in signed_in.get(f"/mail/INBOX/{seeded['meeting']}").text.split('class="mail-body-inline"')[1]
+    )

@@ -28,6 +28,7 @@ from webmail.imap.errors import (
     CredentialsRejectedError,
     FolderNotFoundError,
     MailboxBusyError,
+    ProtocolError,
     UnavailableError,
     map_imap_errors,
 )
@@ -70,8 +71,10 @@ class IMAPConnection:
         except IMAPClientAbortError:
             raise  # the connection is gone, not the folder
         except IMAPClientError as exc:
-            # SELECT answered NO: no such folder, or one that cannot be selected (\Noselect).
-            raise FolderNotFoundError() from exc
+            text = str(exc)
+            if "NONEXISTENT" in text or "doesn't exist" in text or "Noselect" in text:
+                raise FolderNotFoundError() from exc
+            raise ProtocolError("This folder cannot be opened: the mail server reported an error.") from exc
         modseq = response.get(b"HIGHESTMODSEQ")
         self.selected = FolderState(
             name=folder,

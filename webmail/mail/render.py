@@ -9,6 +9,7 @@ from datetime import datetime
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import getaddresses, parsedate_to_datetime
+from html import escape
 
 from webmail.mail.charset import decode_bytes
 from webmail.mail.headers import decode_words
@@ -229,3 +230,38 @@ def build_view(
         trackers=sorted(set(trackers)),
         notices=list(dict.fromkeys(notices)),
     )
+
+
+_TAG = re.compile(r"(<[^>]*>)")
+_ENTITY = re.compile(r"(&[#\w]+;)")
+
+
+def highlight_html(html: str, words: list[str]) -> str:
+    """Wrap searched words in <mark> in the text of safe HTML, never inside tags or entities."""
+    terms = sorted({escape(word, quote=False) for word in words if word.strip()}, key=len, reverse=True)
+    if not terms:
+        return html
+    pattern = re.compile("|".join(re.escape(term) for term in terms), re.IGNORECASE)
+    out = []
+    for part in _TAG.split(html):
+        if part.startswith("<"):
+            out.append(part)
+            continue
+        pieces = _ENTITY.split(part)
+        out.append(
+            "".join(p if _ENTITY.fullmatch(p) else pattern.sub(r"<mark>\g<0></mark>", p) for p in pieces)
+        )
+    return "".join(out)
+
+
+def highlight_view(view: MessageView, words: list[str]) -> None:
+    """Highlight the words in every shown block of a message view, nested messages too."""
+
+    def visit(blocks: list[BodyBlock]) -> None:
+        for block in blocks:
+            if block.kind == "message":
+                visit(block.blocks)
+            else:
+                block.html = highlight_html(block.html, words)
+
+    visit(view.blocks)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import zipfile
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
@@ -11,7 +11,8 @@ from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from webmail.imap.errors import MessageGoneError, UIDValidityChangedError
 from webmail.imap.messages import FetchedMessage
 from webmail.imap.store import MailStore
-from webmail.mail.render import PREVIEWABLE, MessageView, attachment_name, build_view
+from webmail.mail.query import QueryError, parse_search
+from webmail.mail.render import PREVIEWABLE, MessageView, attachment_name, build_view, highlight_view
 from webmail.web.csrf import csrf_protect
 from webmail.web.deps import MailStoreDep, PreferencesDep, ServicesDep, SessionDep
 from webmail.web.folders import folder_tree
@@ -75,7 +76,20 @@ async def load_view(
         allow_remote=allow_remote,
         prefer_html=prefer_html,
     )
+    words = search_words(request.query_params.get("q", ""))
+    if words:
+        highlight_view(view, words)
     return fetched, view, allow_remote
+
+
+def search_words(q: str) -> list[str]:
+    """The words a search asked for, to highlight in the opened message."""
+    if not q.strip():
+        return []
+    try:
+        return parse_search(q).words
+    except QueryError:
+        return []
 
 
 @router.get("/mail/{folder:path}/{uid:int}/body")
@@ -348,9 +362,15 @@ async def show_message(
             "allow_remote": allow_remote,
             "prefer_html": prefer_html,
             "marked_seen": marked_seen,
-            "body_url": message_url(request, current.name, uid, "/body")
-            + ("?remote=1" if allow_remote else ""),
+            "body_url": message_url(request, current.name, uid, "/body") + body_query(request, allow_remote),
         }
     )
     block = "reader" if reader_only else None
     return render(request, "pages/mailbox.html", context, block_name=block)
+
+
+def body_query(request: Request, allow_remote: bool) -> str:
+    params = {"remote": "1"} if allow_remote else {}
+    if request.query_params.get("q"):
+        params["q"] = request.query_params["q"]
+    return f"?{urlencode(params)}" if params else ""

@@ -1,0 +1,220 @@
+"""Searching many folders: the advanced form, and all-folders results streamed as folders finish."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import anyio
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+from sse_starlette import EventSourceResponse
+
+from webmail.errors import WebmailError
+from webmail.imap.store import MailStore
+from webmail.imap.types import Folder, MessageSummary
+from webmail.mail.query import Query, QueryError, parse_search
+from webmail.web.csrf import csrf_protect
+from webmail.web.deps import MailStoreDep, PreferencesDep, ServicesDep, SessionDep
+from webmail.web.listing import folder_url, user_zone
+from webmail.web.templating import render, templates, url
+
+router = APIRouter(dependencies=[Depends(csrf_protect)])
+
+HITS_PER_FOLDER = 50
+SHOWN_RESULTS = 200
+SCOPES = {"folder": "This folder", "subtree": "This folder and its subfolders", "all": "All folders"}
+
+
+@dataclass(frozen=True)
+class Hit:
+    folder: Folder
+    summary: MessageSummary
+
+    @property
+    def when(self) -> datetime:
+        return self.summary.sort_date or datetime.min.replace(tzinfo=UTC)
+
+
+def build_query(params: dict[str, str]) -> str:
+    """The advanced form's fields, written in the search language of the search box."""
+    parts = []
+    for name in ("from", "to", "cc", "subject", "body"):
+        value = params.get(name, "").strip()
+        if value:
+            parts.append(f'{name}:"{value}"' if " " in value else f"{name}:{value}")
+    for name in ("after", "before", "larger", "smaller"):
+        value = params.get(name, "").strip()
+        if value:
+            parts.append(f"{name}:{value}")
+    for flag in ("unread", "flagged", "answered"):
+        if params.get(f"is_{flag}"):
+            parts.append(f"is:{flag}")
+    if params.get("has_attachment"):
+        parts.append("has:attachment")
+    words = params.get("words", "").strip()
+    if words:
+        parts.insert(0, words)
+    return " ".join(parts)
+
+
+def folders_in_scope(folders: list[Folder], scope: str, base: str) -> list[Folder]:
+    selectable = [f for f in folders if f.selectable]
+    if scope == "subtree":
+        base_folder = next((f for f in selectable if f.name == base), None)
+        prefix = f"{base}{base_folder.delimiter}" if base_folder and base_folder.delimiter else base
+        return [f for f in selectable if f.name == base or f.name.startswith(prefix)]
+    return selectable
+
+
+@router.get("/search")
+async def search_page(
+    request: Request, session: SessionDep, store: MailStoreDep, preferences: PreferencesDep
+) -> Response:
+    params = dict(request.query_params)
+    base = params.get("folder", "INBOX") or "INBOX"
+    scope = params.get("scope", "folder")
+    q = params.get("q", "").strip() or build_query(params)
+    folders = await store.list_folders()
+    context: dict[str, Any] = {
+        "session": session,
+        "folders": folders,
+        "base": base,
+        "scope": scope if scope in SCOPES else "folder",
+        "scopes": SCOPES,
+        "fields": params,
+        "q": q,
+        "error": None,
+        "folder_url": folder_url,
+    }
+    if not q:
+        return render(request, "pages/search.html", context)
+    try:
+        parse_search(q)
+    except QueryError as exc:
+        context["error"] = exc.user_message
+        return render(request, "pages/search.html", context, status_code=422)
+    if scope not in ("subtree", "all"):
+        return RedirectResponse(url(request, folder_url(base)) + "?" + urlencode({"q": q}), status_code=303)
+    context["stream_url"] = (
+        url(request, "/search/stream") + "?" + urlencode({"q": q, "scope": scope, "folder": base})
+    )
+    context["plain_url"] = (
+        url(request, "/search/results") + "?" + urlencode({"q": q, "scope": scope, "folder": base})
+    )
+    return render(request, "pages/search.html", context)
+
+
+async def search_folder(store: MailStore, folder: Folder, query: Query) -> tuple[int, list[Hit]]:
+    key = hashlib.sha1(f"{query.text}\n".encode(), usedforsecurity=False).hexdigest()
+    page = await store.search(
+        folder, query.criteria, key, page=1, page_size=HITS_PER_FOLDER, sort="date", reverse=True
+    )
+    return page.total, [Hit(folder, summary) for summary in page.messages]
+
+
+def merged(hits: list[Hit]) -> list[Hit]:
+    return sorted(hits, key=lambda hit: hit.when, reverse=True)[:SHOWN_RESULTS]
+
+
+@router.get("/search/results")
+async def search_results(
+    request: Request, session: SessionDep, store: MailStoreDep, preferences: PreferencesDep
+) -> Response:
+    """All-folders results in one page, for browsers without JavaScript."""
+    q = request.query_params.get("q", "")
+    query = parse_search(q)
+    folders = folders_in_scope(await store.list_folders(), request.query_params.get("scope", "all"),
+                               request.query_params.get("folder", "INBOX"))  # fmt: skip
+    hits: list[Hit] = []
+    failed: list[str] = []
+    total = 0
+    for folder in folders:
+        try:
+            count, found = await search_folder(store, folder, query)
+        except WebmailError:
+            failed.append(folder.label)
+            continue
+        total += count
+        hits.extend(found)
+    context = {
+        "session": session,
+        "q": q,
+        "hits": merged(hits),
+        "total": total,
+        "failed": failed,
+        "words": query.words,
+        "tz": user_zone(request, preferences),
+        "folder_url": folder_url,
+    }
+    return render(request, "pages/search_results.html", context)
+
+
+@router.get("/search/stream")
+async def search_stream(
+    request: Request,
+    services: ServicesDep,
+    session: SessionDep,
+    store: MailStoreDep,
+    preferences: PreferencesDep,
+) -> EventSourceResponse:
+    """Each folder's hits as an SSE ``result`` event as soon as that folder is searched.
+
+    Folders are searched in parallel, at most as many at once as this worker keeps connections
+    for the user. Closing the stream (Cancel, or leaving the page) cancels what is not done.
+    """
+    q = request.query_params.get("q", "")
+    query = parse_search(q)
+    folders = folders_in_scope(await store.list_folders(), request.query_params.get("scope", "all"),
+                               request.query_params.get("folder", "INBOX"))  # fmt: skip
+    tz = user_zone(request, preferences)
+    row_template = templates.get_template("partials/_search_rows.html")
+    parallel = max(1, services.settings.imap_pool_per_worker)
+
+    def rows_html(hits: list[Hit]) -> str:
+        return row_template.render(
+            request=request, hits=hits, words=query.words, tz=tz, folder_url=folder_url, q=q
+        )
+
+    async def generate() -> AsyncIterator[dict[str, str]]:
+        send, receive = anyio.create_memory_object_stream[tuple[Folder, int, list[Hit], str | None]](
+            len(folders) or 1
+        )
+        limiter = anyio.CapacityLimiter(parallel)
+
+        async def one(folder: Folder) -> None:
+            async with limiter:
+                try:
+                    count, hits = await search_folder(store, folder, query)
+                    await send.send((folder, count, hits, None))
+                except WebmailError as exc:
+                    await send.send((folder, 0, [], exc.user_message))
+
+        all_hits: list[Hit] = []
+        total = 0
+        async with send, receive, anyio.create_task_group() as tasks:
+            for folder in folders:
+                tasks.start_soon(one, folder)
+            for done in range(1, len(folders) + 1):
+                folder, count, hits, error = await receive.receive()
+                if error is not None:
+                    line = f'<li class="search-error" role="alert">{folder.label}: {error}</li>'
+                    yield {"event": "result", "data": line}
+                elif hits:
+                    total += count
+                    all_hits.extend(hits)
+                    yield {"event": "result", "data": rows_html(hits)}
+                status = f"Searched {done} of {len(folders)} folders · {total} found"
+                yield {"event": "status", "data": status}
+        final = merged(all_hits)
+        summary = f"{total} found in {len(folders)} folders" + (
+            f", newest {len(final)} shown" if total > len(final) else ""
+        )
+        yield {"event": "status", "data": summary}
+        yield {"event": "done", "data": rows_html(final) or '<li class="empty">Nothing matches.</li>'}
+
+    return EventSourceResponse(generate(), ping=15, send_timeout=30)
