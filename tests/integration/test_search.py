@@ -206,3 +206,43 @@ def test_opened_message_highlights_the_words(signed_in: TestClient, seeded: dict
         "<mark>"
         not in signed_in.get(f"/mail/INBOX/{seeded['meeting']}").text.split('class="mail-body-inline"')[1]
     )
+
+
+def test_saved_search_is_a_virtual_folder_with_unread_count(
+    signed_in: TestClient, seeded: dict[str, int]
+) -> None:
+    token = re.search(r'"X-CSRF-Token": "([^"]+)"', signed_in.get("/mail/INBOX").text).group(1)  # type: ignore[union-attr]
+    response = signed_in.post(
+        "/searches", data={"csrf_token": token, "q": "from:anna", "folder": "INBOX", "name": "From Anna"}
+    )
+    assert response.status_code == 303
+    page = signed_in.get("/mail/Sent").text
+    saved = page.split('class="saved-searches"')[1].split("</nav>")[0]
+    assert "From Anna" in saved
+    assert 'title="1 unread"' in saved  # the invoice; the big report is read
+    link = re.search(r'href="(/mail/INBOX\?q=[^"]+)"', saved)
+    assert link
+    assert found(signed_in, "from:anna") == {seeded["invoice"], seeded["big"]}
+    delete = re.search(r'action="(/searches/\d+/delete)"', saved)
+    assert delete
+    assert signed_in.post(delete.group(1), data={"csrf_token": token}).status_code == 303
+    assert 'class="saved-searches"' not in signed_in.get("/mail/Sent").text
+
+
+def test_html_body_highlight_stays_outside_tags(
+    signed_in: TestClient, services: DevServices, mail_user: MailUser
+) -> None:
+    client = IMAPClient("127.0.0.1", services.dovecot.imap_port, ssl=False)
+    client.login(mail_user.username, mail_user.password)
+    msg = EmailMessage()
+    msg["From"], msg["Subject"] = "h@example.org", "html needle"
+    msg.set_content(
+        '<p title="needle">A needle &amp; <a href="https://example.org/needle">needle link</a></p>',
+        subtype="html",
+    )
+    uid = int(re.search(rb"APPENDUID \d+ (\d+)", client.append("INBOX", bytes(msg))).group(1))  # type: ignore[union-attr]
+    client.logout()
+    body = signed_in.get(f"/mail/INBOX/{uid}/body?q=needle").text
+    assert "A <mark>needle</mark> &amp;" in body
+    assert 'href="https://example.org/needle"' in body
+    assert "<mark>needle</mark> link" in body

@@ -63,9 +63,20 @@ def events(client: httpx.Client, path: str) -> list[tuple[str, str]]:
 
 
 def test_advanced_form_builds_the_query(client: httpx.Client, imap: IMAPClient) -> None:
-    response = client.get("/search", params={"from": "anna", "subject": "big report", "is_unread": "1", "scope": "folder", "folder": "Sent"})
+    response = client.get(
+        "/search",
+        params={
+            "from": "anna",
+            "subject": "big report",
+            "is_unread": "1",
+            "scope": "folder",
+            "folder": "Sent",
+        },
+    )
     assert response.status_code == 303
-    assert response.headers["location"] == "/mail/Sent?q=" + quote('from:anna subject:"big report" is:unread', safe="")  .replace("%20", "+")
+    assert response.headers["location"] == "/mail/Sent?q=" + quote(
+        'from:anna subject:"big report" is:unread', safe=""
+    ).replace("%20", "+")
 
 
 def test_all_folders_streamed_merged_and_a_broken_folder_reported(

@@ -11,9 +11,17 @@ from sqlalchemy.orm import Session as DBSession
 from sqlalchemy.orm import sessionmaker
 
 from webmail.db.preferences import Preferences
-from webmail.db.repos import RemoteContentRepository, UserRepository
+from webmail.db.repos import RemoteContentRepository, SavedSearchRepository, UserRepository
 
 PREFERENCES_TTL_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class SavedSearchView:
+    id: int
+    name: str
+    query: str
+    folder: str
 
 
 @dataclass
@@ -67,3 +75,38 @@ class AccountService:
                 RemoteContentRepository(session).allow(user.id, sender)
 
         await anyio.to_thread.run_sync(allow)
+
+    async def saved_searches(self, login: str) -> list[SavedSearchView]:
+        def load() -> list[SavedSearchView]:
+            with self.db() as session:
+                user = UserRepository(session).get(login, self.imap_host)
+                if user is None:
+                    return []
+                return [
+                    SavedSearchView(s.id, s.name, s.query, s.folder)
+                    for s in SavedSearchRepository(session).list(user.id)
+                ]
+
+        return await anyio.to_thread.run_sync(load)
+
+    async def save_search(self, login: str, name: str, query: str, folder: str) -> bool:
+        """Keep a search; False if the user already has as many as allowed."""
+
+        def save() -> bool:
+            with self.db.begin() as session:
+                user = UserRepository(session).get_or_create(login, self.imap_host)
+                repository = SavedSearchRepository(session)
+                if len(repository.list(user.id)) >= SavedSearchRepository.LIMIT:
+                    return False
+                repository.add(user.id, name, query, folder)
+                return True
+
+        return await anyio.to_thread.run_sync(save)
+
+    async def delete_search(self, login: str, search_id: int) -> bool:
+        def delete() -> bool:
+            with self.db.begin() as session:
+                user = UserRepository(session).get(login, self.imap_host)
+                return user is not None and SavedSearchRepository(session).delete(user.id, search_id)
+
+        return await anyio.to_thread.run_sync(delete)

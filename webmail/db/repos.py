@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from webmail.db.models import RemoteContentSender, User, utcnow
+from webmail.db.models import RemoteContentSender, SavedSearch, User, utcnow
 
 
 class UserRepository:
@@ -58,3 +58,28 @@ class RemoteContentRepository:
     def list(self, user_id: int) -> list[str]:
         query = select(RemoteContentSender.address).where(RemoteContentSender.user_id == user_id)
         return sorted(self.session.scalars(query))
+
+
+class SavedSearchRepository:
+    LIMIT = 20
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def list(self, user_id: int) -> list[SavedSearch]:
+        query = select(SavedSearch).where(SavedSearch.user_id == user_id).order_by(SavedSearch.name)
+        return list(self.session.scalars(query))
+
+    def add(self, user_id: int, name: str, query: str, folder: str) -> SavedSearch:
+        saved = SavedSearch(user_id=user_id, name=name, query=query, folder=folder)
+        self.session.add(saved)
+        self.session.flush()
+        return saved
+
+    def delete(self, user_id: int, search_id: int) -> bool:
+        saved = self.session.get(SavedSearch, search_id)
+        if saved is None or saved.user_id != user_id:
+            return False
+        self.session.delete(saved)
+        self.session.flush()
+        return True

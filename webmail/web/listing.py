@@ -10,7 +10,9 @@ from urllib.parse import quote, urlencode
 
 from fastapi import Request
 
+from webmail.auth.account import SavedSearchView
 from webmail.db.preferences import Preferences
+from webmail.errors import WebmailError
 from webmail.imap.store import MailStore
 from webmail.imap.types import Folder, FolderState, MessagePage, ThreadRow
 from webmail.imap.watch import Snapshot
@@ -82,6 +84,44 @@ def folder_url(name: str) -> str:
     return "/mail/" + quote(name, safe="/")
 
 
+@dataclass(frozen=True)
+class SavedSearchEntry:
+    id: int
+    name: str
+    url: str
+    unseen: int | None
+
+
+async def saved_search_counts(
+    store: MailStore, folders: list[Folder], saved: list[SavedSearchView]
+) -> list[SavedSearchEntry]:
+    """Each saved search with its unread hits (a cached SEARCH ... UNSEEN, by folder state)."""
+    by_name = {folder.name: folder for folder in folders}
+    entries = []
+    for item in saved:
+        href = folder_url(item.folder) + "?" + urlencode({"q": item.query})
+        folder = by_name.get(item.folder)
+        unseen: int | None = None
+        if folder is not None and folder.selectable:
+            try:
+                parsed = parse_search(item.query)
+                key = hashlib.sha1(f"saved-unseen\n{item.query}".encode(), usedforsecurity=False).hexdigest()
+                page = await store.search(
+                    folder,
+                    [*parsed.criteria, "UNSEEN"],
+                    key,
+                    page=1,
+                    page_size=1,
+                    sort="arrival",
+                    reverse=True,
+                )
+                unseen = page.total
+            except WebmailError:
+                unseen = None
+        entries.append(SavedSearchEntry(item.id, item.name, href, unseen))
+    return entries
+
+
 async def list_context(
     request: Request,
     store: MailStore,
@@ -128,6 +168,7 @@ async def list_context(
             conversations.append([])
         conversations[-1].append(row)
     return {
+        "saved_searches": await saved_search_counts(store, folders, await _saved(request)),
         "search": search,
         "search_error": search_error,
         "highlight_words": search.words if search else [],
@@ -158,3 +199,11 @@ def page_numbers(current: int, total: int, window: int = 2) -> list[int | None]:
             numbers.append(None)
         numbers.append(number)
     return numbers
+
+
+async def _saved(request: Request) -> list[SavedSearchView]:
+    session = getattr(request.state, "session", None)
+    if session is None:
+        return []
+    saved: list[SavedSearchView] = await request.app.state.services.accounts.saved_searches(session.user)
+    return saved

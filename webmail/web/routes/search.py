@@ -218,3 +218,27 @@ async def search_stream(
         yield {"event": "done", "data": rows_html(final) or '<li class="empty">Nothing matches.</li>'}
 
     return EventSourceResponse(generate(), ping=15, send_timeout=30)
+
+
+@router.post("/searches")
+async def save_search(request: Request, services: ServicesDep, session: SessionDep) -> Response:
+    form = await request.form()
+    q = str(form.get("q", "")).strip()
+    folder = str(form.get("folder", "INBOX")) or "INBOX"
+    name = str(form.get("name", "")).strip()[:100] or q[:100]
+    destination = url(request, folder_url(folder)) + "?" + urlencode({"q": q})
+    try:
+        parse_search(q)
+    except QueryError as exc:
+        raise QueryError(f"This search cannot be saved: {exc.user_message}") from exc
+    if not await services.accounts.save_search(session.user, name, q, folder):
+        raise QueryError("You have saved as many searches as allowed (20). Delete one first.")
+    return RedirectResponse(destination, status_code=303)
+
+
+@router.post("/searches/{search_id:int}/delete")
+async def delete_search(
+    request: Request, search_id: int, services: ServicesDep, session: SessionDep
+) -> Response:
+    await services.accounts.delete_search(session.user, search_id)
+    return RedirectResponse(url(request, "/mail/INBOX"), status_code=303)
