@@ -10,13 +10,17 @@ from tests.e2e.conftest import sign_in
 from webmail.devservices import DevServices
 
 
-def test_search_type_stream_bookmark_reload(page: Page, live_server: str, services: DevServices, mail_user: MailUser) -> None:
+def test_search_type_stream_bookmark_reload(
+    page: Page, live_server: str, services: DevServices, mail_user: MailUser
+) -> None:
     imap = IMAPClient("127.0.0.1", services.dovecot.imap_port, ssl=False)
     imap.login(mail_user.username, mail_user.password)
     imap.append("INBOX", b"From: a@example.org\r\nSubject: Quarterly needle\r\n\r\nbody\r\n")
     imap.append("INBOX", b"From: b@example.org\r\nSubject: Lunch\r\n\r\nbody\r\n")
     for folder in ("Archive", "Sent", "Trash"):
-        imap.append(folder, f"From: c@example.org\r\nSubject: Old needle in {folder}\r\n\r\nbody\r\n".encode())
+        imap.append(
+            folder, f"From: c@example.org\r\nSubject: Old needle in {folder}\r\n\r\nbody\r\n".encode()
+        )
     imap.logout()
     sign_in(page, live_server, mail_user)
 

@@ -246,3 +246,24 @@ def test_html_body_highlight_stays_outside_tags(
     assert "A <mark>needle</mark> &amp;" in body
     assert 'href="https://example.org/needle"' in body
     assert "<mark>needle</mark> link" in body
+
+
+def test_conversation_view_of_search_results(
+    signed_in: TestClient, services: DevServices, mail_user: MailUser
+) -> None:
+    from webmail.devservices.seed import DemoMailbox
+
+    client = IMAPClient("127.0.0.1", services.dovecot.imap_port, ssl=False)
+    client.login(mail_user.username, mail_user.password)
+    thread = DemoMailbox(("Me", mail_user.username), seed=11).thread()
+    for item in thread:
+        client.append("INBOX", item.raw)
+    client.append("INBOX", message("Unrelated", "u@example.org", "me@example.test", "x"))
+    client.logout()
+    subject = re.sub(r"^Re: ", "", thread[-1].raw.split(b"Subject: ")[1].split(b"\r\n")[0].decode())
+    word = subject.split()[0]
+    html = signed_in.get(f"/mail/INBOX?q={quote('subject:' + word)}&view=threads").text
+    groups = re.findall(r'<li class="thread" data-thread="\d+">.*?</details>', html, re.S)
+    assert len(groups) == 1
+    assert groups[0].count("data-uid=") == len(thread)
+    assert "Unrelated" not in html

@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from webmail.devservices.system import find_program, free_port, stop_process_group, wait_for_port
+from webmail.devservices.system import find_program, free_ports, stop_process_group, wait_for_port
 
 CONFIG_TEMPLATE = """\
 instance_name = {instance}
@@ -215,7 +215,7 @@ def start_dovecot(
         mail_uid, mail_gid = me.pw_uid, me.pw_gid
         login_user = internal_user = me.pw_name
         chroot = "chroot ="
-    imap_port, pop3_port, lmtp_port = free_port(), free_port(), free_port()
+    imap_port, pop3_port, lmtp_port = free_ports(3)
     (root / "dovecot.conf").write_text(
         CONFIG_TEMPLATE.format(
             instance=f"wm-{root.name}",

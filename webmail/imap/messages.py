@@ -16,7 +16,7 @@ from typing import Any
 
 from imapclient import IMAPClient
 from imapclient.imapclient import _quoted, format_criteria_date
-from imapclient.response_parser import parse_fetch_response, parse_message_list
+from imapclient.response_parser import parse_fetch_response, parse_message_list, parse_response
 
 from webmail.imap.errors import MessageGoneError, ProtocolError, UIDValidityChangedError
 from webmail.imap.pool import IMAPConnection
@@ -223,16 +223,27 @@ def _envelope_key(envelope: Any, sort: str) -> str:
 # ---------------------------------------------------------------- conversations
 
 
-def thread_page(conn: IMAPConnection, folder: str, *, page: int, page_size: int) -> MessagePage:
-    """Conversations, newest first; a page holds ``page_size`` threads."""
+def thread_page(
+    conn: IMAPConnection, folder: str, *, page: int, page_size: int, criteria: list[Any] | None = None
+) -> MessagePage:
+    """Conversations, newest first; a page holds ``page_size`` threads.
+
+    With search ``criteria``, only the matching messages are threaded (RFC 5256 THREAD takes
+    the same search keys as SEARCH).
+    """
     state = conn.sync(folder)
     if state.exists == 0:
         return MessagePage(state, 0, 1, page_size, "thread", True, (), ())
     client = conn.client
     if b"THREAD=REFERENCES" in client.capabilities():
-        trees = [flatten_thread(tree) for tree in client.thread("REFERENCES", ["ALL"], charset="UTF-8")]
+        arguments = search_arguments(criteria) if criteria else [b"ALL"]
+        raw = client._raw_command_untagged(b"THREAD", [b"REFERENCES", b"UTF-8", *arguments])
+        trees = [flatten_thread(tree) for tree in parse_response(raw)]
     else:
         trees = local_threads(client)
+        if criteria:
+            wanted = set(search_uids(client, criteria, "arrival", False))
+            trees = [[(uid, depth) for uid, depth in tree if uid in wanted] for tree in trees]
     trees = [tree for tree in trees if tree]
     trees.sort(key=lambda tree: max(uid for uid, _ in tree), reverse=True)
     total = len(trees)

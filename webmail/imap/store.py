@@ -78,14 +78,16 @@ class MailStore:
         variant = f"list:{sort}:{int(reverse)}:{page}:{page_size}"
         return await self._cached(folder, variant, fetch)
 
-    async def threads(self, folder: Folder, *, page: int, page_size: int) -> MessagePage:
+    async def threads(
+        self, folder: Folder, *, page: int, page_size: int, criteria: list[Any] | None = None, key: str = ""
+    ) -> MessagePage:
         def work(conn: IMAPConnection) -> MessagePage:
-            return messages.thread_page(conn, folder.name, page=page, page_size=page_size)
+            return messages.thread_page(conn, folder.name, page=page, page_size=page_size, criteria=criteria)
 
         async def fetch() -> MessagePage:
             return await self.pool.run(self.credentials, work, "threads")
 
-        return await self._cached(folder, f"threads:{page}:{page_size}", fetch)
+        return await self._cached(folder, f"threads:{page}:{page_size}:{key}", fetch)
 
     async def search(
         self,

@@ -147,10 +147,19 @@ async def list_context(
             key = hashlib.sha1(
                 f"{query.q}\n{','.join(query.scope)}".encode(), usedforsecurity=False
             ).hexdigest()
-            page = await store.search(
-                current, search.criteria, key, page=query.page, page_size=preferences.page_size,
-                sort=query.sort_key, reverse=query.reverse,
-            )  # fmt: skip
+            if query.threads:
+                page = await store.threads(
+                    current,
+                    page=query.page,
+                    page_size=preferences.page_size,
+                    criteria=search.criteria,
+                    key=key,
+                )
+            else:
+                page = await store.search(
+                    current, search.criteria, key, page=query.page, page_size=preferences.page_size,
+                    sort=query.sort_key, reverse=query.reverse,
+                )  # fmt: skip
     elif query.threads:
         page = await store.threads(current, page=query.page, page_size=preferences.page_size)
     else:
