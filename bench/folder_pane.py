@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import secrets
 import statistics
-import time
-from collections.abc import Callable
+import sys
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 from imapclient import IMAPClient
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.reading import measure
 from webmail.app import create_app
 from webmail.config import load_settings
 from webmail.db.migrate import upgrade
@@ -24,17 +27,6 @@ from webmail.devservices.seed import DEMO_USERS, seed_user
 from webmail.imap.folders import list_folders
 
 ROUNDS = 200
-
-
-def measure(work: Callable[[], object], rounds: int = ROUNDS) -> list[float]:
-    for _ in range(10):
-        work()
-    timings = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        work()
-        timings.append((time.perf_counter() - start) * 1000)
-    return timings
 
 
 def summary(name: str, timings: list[float]) -> float:
@@ -67,8 +59,8 @@ def main() -> None:
             )
             assert response.status_code == 303, response.text
 
-            raw_median = summary("raw LIST-STATUS (warm)", measure(lambda: list_folders(raw)))
-            app_median = summary("app GET /mail/INBOX", measure(lambda: client.get("/mail/INBOX")))
+            raw_median = summary("raw LIST-STATUS (warm)", measure(lambda: list_folders(raw), ROUNDS))
+            app_median = summary("app GET /mail/INBOX", measure(lambda: client.get("/mail/INBOX"), ROUNDS))
         print(f"ratio app/raw (median): {app_median / raw_median:.2f}x")
         raw.logout()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 
@@ -11,7 +10,7 @@ import pytest
 import redis
 from imapclient import IMAPClient
 
-from tests.conftest import MailUser
+from tests.conftest import MailUser, sign_in
 from webmail.config import Settings
 from webmail.devservices import DevServices
 from webmail.imap import watch
@@ -19,10 +18,7 @@ from webmail.imap import watch
 
 def signed_in(live_server: str, user: MailUser) -> httpx.Client:
     client = httpx.Client(base_url=live_server, follow_redirects=False, timeout=30)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
-    assert token
-    data = {"username": user.username, "password": user.password, "csrf_token": token.group(1)}
-    assert client.post("/login", data=data).status_code == 303
+    assert sign_in(client, user).status_code == 303  # type: ignore[arg-type]
     return client
 
 

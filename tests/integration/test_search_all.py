@@ -13,7 +13,7 @@ import httpx2 as httpx
 import pytest
 from imapclient import IMAPClient
 
-from tests.conftest import MailUser
+from tests.conftest import MailUser, sign_in
 from webmail.devservices import DevServices
 from webmail.imap import metrics
 
@@ -29,10 +29,7 @@ def mail(subject: str, day: int) -> bytes:
 @pytest.fixture
 def client(live_server: str, mail_user: MailUser) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=live_server, follow_redirects=False, timeout=30) as http:
-        token = re.search(r'name="csrf_token" value="([^"]+)"', http.get("/login").text)
-        assert token
-        data = {"username": mail_user.username, "password": mail_user.password, "csrf_token": token.group(1)}
-        assert http.post("/login", data=data).status_code == 303
+        assert sign_in(http, mail_user).status_code == 303  # type: ignore[arg-type]
         yield http
 
 

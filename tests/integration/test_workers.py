@@ -21,6 +21,7 @@ import pytest
 import redis
 from imapclient import IMAPClient
 
+from tests.conftest import MailUser, sign_in
 from webmail.db.migrate import upgrade
 from webmail.devservices import DevServices
 from webmail.devservices.system import free_port, wait_for_port
@@ -91,11 +92,7 @@ def stop_server(server: Server) -> None:
 @contextmanager
 def signed_in_client(url: str, username: str, password: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=url, follow_redirects=False, timeout=30) as client:
-        page = client.get("/login")
-        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-        assert token
-        data = {"username": username, "password": password, "csrf_token": token.group(1)}
-        response = client.post("/login", data=data)
+        response = sign_in(client, MailUser(username, password))  # type: ignore[arg-type]
         assert response.status_code == 303, response.text
         yield client
 
