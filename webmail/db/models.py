@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webmail.db.base import Base
@@ -50,3 +50,39 @@ class SavedSearch(Base):
     query: Mapped[str] = mapped_column(String(1000))
     folder: Mapped[str] = mapped_column(String(1000))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class POP3Account(Base):
+    """An external POP3 account whose mail is imported into one of the user's folders."""
+
+    __tablename__ = "pop3_accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    host: Mapped[str] = mapped_column(String(255))
+    port: Mapped[int] = mapped_column(Integer)
+    security: Mapped[str] = mapped_column(String(10))
+    username: Mapped[str] = mapped_column(String(320))
+    password_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    folder: Mapped[str] = mapped_column(String(1000), default="INBOX")
+    leave_on_server: Mapped[bool] = mapped_column(Boolean, default=True)
+    delete_after_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    only_new: Mapped[bool] = mapped_column(Boolean, default=True)
+    mark_read: Mapped[bool] = mapped_column(Boolean, default=False)
+    max_size_mb: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    interval_minutes: Mapped[int] = mapped_column(Integer, default=15)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    has_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class POP3ImportedUID(Base):
+    """A message of a POP3 account that was stored in the target folder (its UIDL)."""
+
+    __tablename__ = "pop3_imported_uids"
+    __table_args__ = (UniqueConstraint("account_id", "uid"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("pop3_accounts.id", ondelete="CASCADE"), index=True)
+    uid: Mapped[str] = mapped_column(String(255))
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from webmail.db.models import RemoteContentSender, SavedSearch, User, utcnow
+from webmail.db.models import POP3Account, POP3ImportedUID, RemoteContentSender, SavedSearch, User, utcnow
 
 
 class UserRepository:
@@ -83,3 +85,34 @@ class SavedSearchRepository:
         self.session.delete(saved)
         self.session.flush()
         return True
+
+
+class POP3StateRepository:
+    """The UIDLs imported from one POP3 account: the fetcher's memory, one commit per message."""
+
+    def __init__(self, session: Session, account_id: int) -> None:
+        self.session = session
+        self.account_id = account_id
+
+    def imported(self) -> dict[str, datetime]:
+        query = select(POP3ImportedUID.uid, POP3ImportedUID.imported_at).where(
+            POP3ImportedUID.account_id == self.account_id
+        )
+        return {
+            uid: when if when.tzinfo else when.replace(tzinfo=UTC)
+            for uid, when in self.session.execute(query)
+        }
+
+    def record(self, uid: str) -> None:
+        self.session.add(POP3ImportedUID(account_id=self.account_id, uid=uid))
+        self.session.flush()
+
+    def has_run(self) -> bool:
+        account = self.session.get(POP3Account, self.account_id)
+        return bool(account and account.has_run)
+
+    def mark_run(self) -> None:
+        account = self.session.get(POP3Account, self.account_id)
+        if account is not None:
+            account.has_run = True
+            self.session.flush()
