@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import anyio
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from redis.asyncio import Redis
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from webmail.auth.account import AccountService
@@ -22,7 +23,7 @@ from webmail.imap.cache import PageCache
 from webmail.imap.cap import ConnectionCap
 from webmail.imap.pool import IMAPPool
 from webmail.imap.watch import Watchers
-from webmail.redis import create_redis
+from webmail.redis import Keys, create_redis
 from webmail.web.deps import Services
 from webmail.web.errors import install_error_handlers
 from webmail.web.routes import events, health, login, mailbox, message, search
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(_maintain_pool, pool, settings)
+                tasks.start_soon(_close_on_request, redis, pool, Keys(settings.redis_prefix))
                 yield
                 tasks.cancel_scope.cancel()
         finally:
@@ -96,6 +98,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.trusted_proxies:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app
+
+
+async def _close_on_request(redis: Redis, pool: IMAPPool, keys: Keys) -> None:
+    """Close a user's connections here when another worker signs the user out."""
+    while True:
+        try:
+            pubsub = redis.pubsub()
+            await pubsub.subscribe(keys.close_connections_channel())
+            try:
+                while True:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
+                    if message is not None:
+                        await pool.close_user(message["data"].decode())
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+        except Exception:  # Redis gone for a moment: subscribe again
+            logger.warning("listening for sign-outs failed", exc_info=True)
+            await anyio.sleep(5)
 
 
 async def _maintain_pool(pool: IMAPPool, settings: Settings) -> None:

@@ -28,5 +28,9 @@ class Keys:
     def login_failures_user(self, user: str) -> str:
         return f"{self.prefix}:rl:u:{user.lower()}"
 
+    def close_connections_channel(self) -> str:
+        """Pub/sub: a user name published here makes every worker close that user's connections."""
+        return f"{self.prefix}:pool:close"
+
     def login_failures_ip(self, ip: str) -> str:
         return f"{self.prefix}:rl:ip:{ip}"

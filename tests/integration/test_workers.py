@@ -43,7 +43,9 @@ class Server:
     prefix: str
 
 
-def start_server(services: DevServices, tmp_path: Path, *, workers: int, lease_seconds: float = 30) -> Server:
+def start_server(
+    services: DevServices, tmp_path: Path, *, workers: int, lease_seconds: float = 30, per_worker: int = 3
+) -> Server:
     database = f"sqlite:///{tmp_path / 'workers.db'}"
     upgrade(database)
     port = free_port()
@@ -56,7 +58,7 @@ def start_server(services: DevServices, tmp_path: Path, *, workers: int, lease_s
             "WEBMAIL_DATABASE_URL": database,
             "WEBMAIL_REDIS_PREFIX": prefix,
             "WEBMAIL_IMAP_MAX_CONNECTIONS_PER_USER": str(CAP),
-            "WEBMAIL_IMAP_POOL_PER_WORKER": "3",
+            "WEBMAIL_IMAP_POOL_PER_WORKER": str(per_worker),
             "WEBMAIL_IMAP_CAP_WAIT_SECONDS": "5",
             "WEBMAIL_IMAP_LEASE_SECONDS": str(lease_seconds),
             "WEBMAIL_LOGIN_MAX_FAILURES_PER_IP": "1000",
@@ -260,5 +262,29 @@ def test_metrics_add_up_across_workers(own_services: DevServices, tmp_path: Path
         assert opened
         assert float(opened.group(1)) >= 1
         assert 'webmail_imap_operation_seconds_count{operation="list_folders"}' in body
+    finally:
+        stop_server(server)
+
+
+def test_sign_out_closes_connections_in_every_worker(own_services: DevServices, tmp_path: Path) -> None:
+    password = "pw-out"
+    username = own_services.dovecot.new_user(password)
+    seed(own_services, username, password, count=3)
+    # One connection per worker: two connections at Dovecot means both workers hold one.
+    server = start_server(own_services, tmp_path, workers=2, per_worker=1)
+    try:
+        with signed_in_client(server.url, username, password) as client:
+            deadline = time.monotonic() + 20
+            while own_services.dovecot.connections(username) < 2 and time.monotonic() < deadline:
+                with ThreadPoolExecutor(max_workers=8) as executor:
+                    list(executor.map(lambda _: client.get("/mail/INBOX"), range(16)))
+            assert own_services.dovecot.connections(username) == 2
+            token = re.search(r'"X-CSRF-Token": "([^"]+)"', client.get("/mail/INBOX").text)
+            assert token
+            assert client.post("/logout", headers={"X-CSRF-Token": token.group(1)}).status_code == 303
+        deadline = time.monotonic() + 10
+        while own_services.dovecot.connections(username) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert own_services.dovecot.connections(username) == 0
     finally:
         stop_server(server)

@@ -49,6 +49,10 @@ class LoginService:
     async def sign_out(self, session: Session) -> None:
         await self.sessions.destroy(session.sid)
         await self.pool.close_user(session.user)
+        # The other workers (and hosts) close theirs too.
+        await self.sessions.redis.publish(
+            self.sessions.keys.close_connections_channel(), session.user.lower()
+        )
         if self.pages is not None:
             await self.pages.forget_user(session.user)
 
