@@ -20,7 +20,7 @@ from imapclient.response_parser import parse_fetch_response, parse_message_list,
 
 from webmail.imap.errors import MessageGoneError, ProtocolError, UIDValidityChangedError
 from webmail.imap.pool import IMAPConnection
-from webmail.imap.types import Address, MessagePage, MessageSummary, ThreadRow
+from webmail.imap.types import Address, FolderState, MessagePage, MessageSummary, ThreadRow
 from webmail.mail.headers import decode_words
 from webmail.mail.structure import BodyPart, Layout, layout, parse_bodystructure
 
@@ -142,7 +142,20 @@ def page_messages(
     conn: IMAPConnection, folder: str, *, page: int, page_size: int, sort: str, reverse: bool
 ) -> MessagePage:
     """One page of the folder, sorted, with the total count."""
-    state = conn.sync(folder)
+    try:
+        return _page_messages(
+            conn, conn.sync(folder), page=page, page_size=page_size, sort=sort, reverse=reverse
+        )
+    except ProtocolError:
+        # The count we tracked was off (a sequence range past the end): SELECT afresh, once.
+        return _page_messages(
+            conn, conn.select(folder), page=page, page_size=page_size, sort=sort, reverse=reverse
+        )
+
+
+def _page_messages(
+    conn: IMAPConnection, state: FolderState, *, page: int, page_size: int, sort: str, reverse: bool
+) -> MessagePage:
     total = state.exists
     pages = max(1, -(-total // page_size))
     page = min(max(1, page), pages)

@@ -6,11 +6,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from webmail.imap import messages, metrics
+from webmail.imap import messages, metrics, organize
 from webmail.imap.cache import PageCache
 from webmail.imap.errors import FolderNotFoundError, MessageGoneError
 from webmail.imap.folders import list_folders
 from webmail.imap.messages import FetchedMessage
+from webmail.imap.organize import MoveResult
 from webmail.imap.pool import IMAPConnection, IMAPPool
 from webmail.imap.types import Credentials, Folder, MessagePage, MessageSummary
 from webmail.mail.structure import BodyPart
@@ -158,6 +159,24 @@ class MailStore:
             return messages.summaries(conn, folder, uids)
 
         return await self.pool.run(self.credentials, work, "summaries")
+
+    async def move(self, folder: str, uids: Sequence[int], target: str) -> MoveResult:
+        def work(conn: IMAPConnection) -> MoveResult:
+            return organize.move_messages(conn, folder, uids, target)
+
+        return await self.pool.run(self.credentials, work, "move")
+
+    async def expunge(self, folder: str, uids: Sequence[int]) -> int:
+        def work(conn: IMAPConnection) -> int:
+            return organize.expunge_messages(conn, folder, uids)
+
+        return await self.pool.run(self.credentials, work, "expunge")
+
+    async def add_keyword(self, folder: str, uids: Sequence[int], keyword: str) -> None:
+        def work(conn: IMAPConnection) -> None:
+            organize.add_keyword(conn, folder, uids, keyword)
+
+        await self.pool.run(self.credentials, work, "keyword")
 
     async def part_info(self, folder: str, uid: int, section: str) -> BodyPart:
         def work(conn: IMAPConnection) -> BodyPart:

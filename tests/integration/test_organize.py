@@ -1,0 +1,101 @@
+"""Moving, archiving, deleting and undoing from the reader, against Dovecot."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from imapclient import IMAPClient
+
+from tests.conftest import MailUser, session_token
+from webmail.devservices import DevServices
+
+
+@pytest.fixture
+def imap(services: DevServices, mail_user: MailUser) -> Iterator[IMAPClient]:
+    client = IMAPClient("127.0.0.1", services.dovecot.imap_port, ssl=False)
+    client.login(mail_user.username, mail_user.password)
+    yield client
+    client.logout()
+
+
+def put(imap: IMAPClient, subject: str, folder: str = "INBOX") -> int:
+    response = imap.append(
+        folder,
+        f"From: a@example.org\r\nSubject: {subject}\r\nMessage-ID: <{subject.replace(' ', '.')}@x>\r\n\r\nbody\r\n".encode(),
+    )
+    return int(re.search(rb"APPENDUID \d+ (\d+)", response).group(1))  # type: ignore[union-attr]
+
+
+def subjects(imap: IMAPClient, folder: str) -> list[str]:
+    imap.select_folder(folder)
+    uids = imap.search(["ALL"])
+    data = imap.fetch(uids, ["ENVELOPE"]) if uids else {}
+    return sorted(row[b"ENVELOPE"].subject.decode() for row in data.values())
+
+
+def test_delete_moves_to_trash_and_undo_brings_it_back(signed_in: TestClient, imap: IMAPClient) -> None:
+    uid = put(imap, "Doomed")
+    token = session_token(signed_in)
+    response = signed_in.post(f"/mail/INBOX/{uid}/delete", data={"csrf_token": token})
+    assert response.status_code == 303
+    assert subjects(imap, "Trash") == ["Doomed"]
+    assert subjects(imap, "INBOX") == []
+    page = signed_in.get(response.headers["location"]).text
+    assert "Moved to Trash." in page
+    undo = re.search(
+        r'action="(/mail/Trash/undo)".*?name="uids" value="([^"]+)".*?name="to" value="([^"]+)"', page, re.S
+    )
+    assert undo
+    back = signed_in.post(
+        undo.group(1), data={"csrf_token": token, "uids": undo.group(2), "to": undo.group(3)}
+    )
+    assert back.status_code == 303
+    assert subjects(imap, "INBOX") == ["Doomed"]
+    assert subjects(imap, "Trash") == []
+
+
+def test_archive_junk_and_move(signed_in: TestClient, imap: IMAPClient) -> None:
+    token = session_token(signed_in)
+    a, b, c = put(imap, "Keep"), put(imap, "Spammy"), put(imap, "Project")
+    imap.create_folder("Projects")
+    assert signed_in.post(f"/mail/INBOX/{a}/archive", data={"csrf_token": token}).status_code == 303
+    assert signed_in.post(f"/mail/INBOX/{b}/junk", data={"csrf_token": token}).status_code == 303
+    assert (
+        signed_in.post(f"/mail/INBOX/{c}/move", data={"csrf_token": token, "to": "Projects"}).status_code
+        == 303
+    )
+    assert subjects(imap, "Archive") == ["Keep"]
+    assert subjects(imap, "Junk") == ["Spammy"]
+    assert subjects(imap, "Projects") == ["Project"]
+    imap.select_folder("Junk")
+    assert b"$Junk" in imap.get_flags(imap.search(["ALL"]))[imap.search(["ALL"])[0]]
+
+
+def test_delete_in_trash_asks_then_deletes_for_good(signed_in: TestClient, imap: IMAPClient) -> None:
+    uid = put(imap, "Old", folder="Trash")
+    token = session_token(signed_in)
+    ask = signed_in.post(f"/mail/Trash/{uid}/delete", data={"csrf_token": token})
+    assert ask.status_code == 200
+    assert "Delete this message for good?" in ask.text
+    assert subjects(imap, "Trash") == ["Old"]
+    done = signed_in.post(f"/mail/Trash/{uid}/delete", data={"csrf_token": token, "confirm": "1"})
+    assert done.status_code == 303
+    assert subjects(imap, "Trash") == []
+
+
+def test_moving_to_a_missing_folder_loses_nothing(signed_in: TestClient, imap: IMAPClient) -> None:
+    uid = put(imap, "Stays")
+    token = session_token(signed_in)
+    response = signed_in.post(f"/mail/INBOX/{uid}/move", data={"csrf_token": token, "to": "Nowhere"})
+    assert response.status_code == 409
+    assert "There is no folder called “Nowhere”" in response.text
+    assert subjects(imap, "INBOX") == ["Stays"]
+
+
+def test_actions_need_the_csrf_token(signed_in: TestClient, imap: IMAPClient) -> None:
+    uid = put(imap, "Protected")
+    assert signed_in.post(f"/mail/INBOX/{uid}/delete").status_code == 403
+    assert subjects(imap, "INBOX") == ["Protected"]

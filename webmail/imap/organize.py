@@ -1,0 +1,104 @@
+"""Moving, deleting and flagging messages: MOVE (RFC 6851) or COPY + \\Deleted + UID EXPUNGE.
+
+Moves report the messages' new UIDs (COPYUID, RFC 4315), which is what Undo needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from webmail.imap.errors import ProtocolError
+from webmail.imap.messages import UID_BATCH
+from webmail.imap.pool import IMAPConnection
+
+
+@dataclass(frozen=True)
+class MoveResult:
+    source: str
+    target: str
+    new_uids: tuple[int, ...]  # in the target folder, when the server says (UIDPLUS)
+
+
+def parse_uid_set(text: str) -> list[int]:
+    """``"1,3:5"`` to ``[1, 3, 4, 5]``."""
+    uids: list[int] = []
+    for part in text.split(","):
+        if ":" in part:
+            low, high = (int(x) for x in part.split(":"))
+            uids.extend(range(min(low, high), max(low, high) + 1))
+        elif part:
+            uids.append(int(part))
+    return uids
+
+
+def uid_set(uids: Sequence[int]) -> str:
+    return ",".join(str(uid) for uid in uids)
+
+
+def move_messages(conn: IMAPConnection, folder: str, uids: Sequence[int], target: str) -> MoveResult:
+    """Move ``uids`` from ``folder`` to ``target``, in chunks the server's line length allows."""
+    conn.sync(folder)
+    client = conn.client
+    imap = client._imap
+    mailbox = client._normalise_folder(target)
+    new_uids: list[int] = []
+    for start in range(0, len(uids), UID_BATCH):
+        batch = uid_set(uids[start : start + UID_BATCH])
+        imap.untagged_responses.pop("COPYUID", None)  # it accumulates otherwise (FACTS 1.1)
+        if b"MOVE" in client.capabilities():
+            typ, data = imap.uid("MOVE", batch, mailbox)
+        else:
+            typ, data = imap.uid("COPY", batch, mailbox)
+            if typ == "OK":
+                imap.uid("STORE", batch, "+FLAGS.SILENT", "(\\Deleted)")
+                expunged, detail = imap.uid("EXPUNGE", batch)
+                if expunged != "OK":
+                    raise ProtocolError(f"The messages were copied but not removed: {_text(detail)}")
+        if typ != "OK":
+            raise ProtocolError(f"The mail server refused to move the messages: {_text(data)}")
+        for line in imap.untagged_responses.pop("COPYUID", []) or []:
+            parts = _text(line).split()
+            if len(parts) >= 3:
+                new_uids.extend(parse_uid_set(parts[2]))
+        copyuid = _copyuid_from(data)
+        if copyuid:
+            new_uids.extend(copyuid)
+    conn.selected = None  # the EXPUNGEs went by inside the command: count afresh next time
+    return MoveResult(folder, target, tuple(new_uids))
+
+
+def expunge_messages(conn: IMAPConnection, folder: str, uids: Sequence[int]) -> int:
+    """Delete for good: \\Deleted, then UID EXPUNGE of just these (never a plain EXPUNGE)."""
+    conn.sync(folder)
+    imap = conn.client._imap
+    for start in range(0, len(uids), UID_BATCH):
+        batch = uid_set(uids[start : start + UID_BATCH])
+        imap.uid("STORE", batch, "+FLAGS.SILENT", "(\\Deleted)")
+        typ, data = imap.uid("EXPUNGE", batch)
+        if typ != "OK":
+            raise ProtocolError(f"The mail server refused to delete the messages: {_text(data)}")
+    conn.selected = None
+    return len(uids)
+
+
+def add_keyword(conn: IMAPConnection, folder: str, uids: Sequence[int], keyword: str) -> None:
+    conn.sync(folder)
+    conn.client.add_flags(list(uids), [keyword.encode()], silent=True)
+
+
+def _copyuid_from(data: list[object]) -> list[int]:
+    """COPYUID in the tagged OK of COPY (``[COPYUID 123 1:3 7:9] Done``)."""
+    for item in data or []:
+        text = _text(item)
+        if "[COPYUID " in text:
+            parts = text.split("[COPYUID ", 1)[1].split("]", 1)[0].split()
+            if len(parts) >= 3:
+                return parse_uid_set(parts[2])
+    return []
+
+
+def _text(value: object) -> str:
+    if isinstance(value, list):
+        return " ".join(_text(v) for v in value)
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)

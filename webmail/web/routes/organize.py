@@ -1,0 +1,124 @@
+"""Tidying one message from the reader: move, delete, archive, junk, and undo."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from webmail.errors import WebmailError
+from webmail.imap.organize import MoveResult, parse_uid_set, uid_set
+from webmail.imap.store import MailStore
+from webmail.imap.types import Folder
+from webmail.web.csrf import csrf_protect
+from webmail.web.deps import MailStoreDep, SessionDep
+from webmail.web.listing import folder_url
+from webmail.web.templating import render, url
+
+router = APIRouter(dependencies=[Depends(csrf_protect)])
+
+
+class FolderMissingError(WebmailError):
+    """Raised when an action needs a special-use folder (Trash, Archive, Junk) the account lacks."""
+
+    status_code = 409
+
+
+async def special_folder(store: MailStore, use: str, label: str) -> Folder:
+    folders = await store.list_folders()
+    found = next((f for f in folders if f.special_use == use and f.selectable and f.depth == 0), None)
+    if found is None:
+        raise FolderMissingError(f"This mailbox has no {label} folder.")
+    return found
+
+
+def after_move(request: Request, result: MoveResult, words: str) -> Response:
+    """Back to the list, with an Undo offer that knows the messages' new UIDs."""
+    params = {"done": words}
+    if result.new_uids:
+        params.update(
+            {"undo_from": result.target, "undo_to": result.source, "undo_uids": uid_set(result.new_uids)}
+        )
+    return RedirectResponse(
+        url(request, folder_url(result.source)) + "?" + urlencode(params), status_code=303
+    )
+
+
+@router.post("/mail/{folder:path}/{uid:int}/move")
+async def move_message(
+    request: Request, folder: str, uid: int, store: MailStoreDep, to: Annotated[str, Form()] = ""
+) -> Response:
+    folders = await store.list_folders()
+    target = next((f for f in folders if f.name == to and f.selectable), None)
+    if target is None:
+        raise FolderMissingError(f"There is no folder called “{to}”; nothing was moved.")
+    if target.name == folder:
+        return RedirectResponse(url(request, folder_url(folder) + f"/{uid}"), status_code=303)
+    result = await store.move(folder, [uid], target.name)
+    return after_move(request, result, f"Moved to {target.label}.")
+
+
+@router.post("/mail/{folder:path}/{uid:int}/archive")
+async def archive_message(request: Request, folder: str, uid: int, store: MailStoreDep) -> Response:
+    archive = await special_folder(store, "\\Archive", "Archive")
+    result = await store.move(folder, [uid], archive.name)
+    return after_move(request, result, "Archived.")
+
+
+@router.post("/mail/{folder:path}/{uid:int}/junk")
+async def junk_message(request: Request, folder: str, uid: int, store: MailStoreDep) -> Response:
+    junk = await special_folder(store, "\\Junk", "Junk")
+    await store.add_keyword(folder, [uid], "$Junk")
+    result = await store.move(folder, [uid], junk.name)
+    return after_move(request, result, "Marked as junk.")
+
+
+@router.post("/mail/{folder:path}/{uid:int}/delete")
+async def delete_message(
+    request: Request,
+    folder: str,
+    uid: int,
+    session: SessionDep,
+    store: MailStoreDep,
+    confirm: Annotated[str, Form()] = "",
+) -> Response:
+    trash = await special_folder(store, "\\Trash", "Trash")
+    folders = await store.list_folders()
+    here = next((f for f in folders if f.name == folder), None)
+    if here is not None and here.special_use in ("\\Trash", "\\Junk"):
+        if confirm != "1":
+            context = {
+                "session": session,
+                "folder": folder,
+                "uid": uid,
+                "label": here.label,
+                "folder_url": folder_url,
+            }
+            return render(request, "pages/confirm_delete.html", context)
+        await store.expunge(folder, [uid])
+        done = urlencode({"done": "Deleted for good."})
+        return RedirectResponse(url(request, folder_url(folder)) + "?" + done, status_code=303)
+    result = await store.move(folder, [uid], trash.name)
+    return after_move(request, result, "Moved to Trash.")
+
+
+@router.post("/mail/{folder:path}/undo")
+async def undo_move(
+    request: Request,
+    folder: str,
+    store: MailStoreDep,
+    uids: Annotated[str, Form()] = "",
+    to: Annotated[str, Form()] = "",
+) -> Response:
+    """Move messages back: ``uids`` in ``folder`` (where they went) return to ``to``."""
+    try:
+        numbers = parse_uid_set(uids)
+    except ValueError:
+        numbers = []
+    if not numbers or not to:
+        raise FolderMissingError("There is nothing to undo.")
+    await store.move(folder, numbers, to)
+    done = urlencode({"done": "Undone."})
+    return RedirectResponse(url(request, folder_url(to)) + "?" + done, status_code=303)
