@@ -26,7 +26,7 @@ from webmail.imap.watch import Watchers
 from webmail.redis import Keys, create_redis
 from webmail.web.deps import Services
 from webmail.web.errors import install_error_handlers
-from webmail.web.routes import events, health, login, mailbox, message, organize, search
+from webmail.web.routes import compose, events, health, login, mailbox, message, organize, search
 from webmail.web.routes import settings as settings_routes
 from webmail.web.security import SecurityHeadersMiddleware
 from webmail.web.templating import STATIC_DIR
@@ -90,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(login.router)
     app.include_router(events.router)
     app.include_router(settings_routes.router)
+    app.include_router(compose.router)
     app.include_router(search.router)
     app.include_router(organize.router)
     app.include_router(message.router)

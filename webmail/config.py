@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(587, ge=1, le=65535)
     smtp_security: Security = "starttls"
+    max_attachment_mb: int = Field(25, ge=1, le=500)
 
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_prefix: str = "wm"

@@ -102,3 +102,8 @@ def _text(value: object) -> str:
     if isinstance(value, list):
         return " ".join(_text(v) for v in value)
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def append_message(conn: IMAPConnection, folder: str, raw: bytes, flags: Sequence[str]) -> None:
+    """Store a message (e.g. a copy of what was sent, in Sent)."""
+    conn.client.append(folder, raw, flags=[flag.encode() for flag in flags])

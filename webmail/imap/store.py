@@ -172,6 +172,12 @@ class MailStore:
 
         return await self.pool.run(self.credentials, work, "expunge")
 
+    async def append(self, folder: str, raw: bytes, flags: Sequence[str] = ()) -> None:
+        def work(conn: IMAPConnection) -> None:
+            organize.append_message(conn, folder, raw, flags)
+
+        await self.pool.run(self.credentials, work, "append")
+
     async def add_keyword(self, folder: str, uids: Sequence[int], keyword: str) -> None:
         def work(conn: IMAPConnection) -> None:
             organize.add_keyword(conn, folder, uids, keyword)

@@ -1,0 +1,127 @@
+"""Writing and sending through the devservices SMTP sink, which delivers to local users."""
+
+from __future__ import annotations
+
+import re
+from email import message_from_bytes, policy
+
+import pytest
+from fastapi.testclient import TestClient
+from imapclient import IMAPClient
+
+from tests.conftest import MailUser, session_token
+from webmail.devservices import DevServices
+
+
+def inbox_of(services: DevServices, user: MailUser, folder: str = "INBOX") -> list[bytes]:
+    client = IMAPClient("127.0.0.1", services.dovecot.imap_port, ssl=False)
+    client.login(user.username, user.password)
+    client.select_folder(folder)
+    uids = client.search(["ALL"])
+    data = client.fetch(uids, ["BODY.PEEK[]"]) if uids else {}
+    client.logout()
+    return [row[b"BODY[]"] for row in data.values()]
+
+
+@pytest.fixture
+def friend(services: DevServices) -> MailUser:
+    return MailUser(services.dovecot.new_user("pw-friend"), "pw-friend")
+
+
+def test_send_arrives_and_is_kept_in_sent(
+    signed_in: TestClient, services: DevServices, mail_user: MailUser, friend: MailUser
+) -> None:
+    form = {"csrf_token": session_token(signed_in), "to": f"Friend <{friend.username}>", "cc": "", "bcc": "hidden@example.org",
+            "subject": "Grüße aus dem Test", "body": "Hallo!\nZweite Zeile."}  # fmt: skip
+    response = signed_in.post(
+        "/compose/send", data=form, files={"attachments": ("notes.txt", b"attached bytes", "text/plain")}
+    )
+    assert response.status_code == 303, re.findall(r"role=\"alert\">[^<]*", response.text)
+    assert "Message+sent" in response.headers["location"]
+    received = inbox_of(services, friend)
+    assert len(received) == 1
+    message = message_from_bytes(received[0], policy=policy.default)
+    assert message["Subject"] == "Grüße aus dem Test"
+    assert message["From"] == mail_user.username
+    assert "Bcc" not in message
+    assert "Zweite Zeile." in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    attachment = next(message.iter_attachments())
+    assert attachment.get_filename() == "notes.txt"
+    assert attachment.get_content() == "attached bytes"
+    envelope = [m for m in services.smtp.messages if friend.username in m.rcpt_tos][-1]
+    assert "hidden@example.org" in envelope.rcpt_tos
+    assert len(inbox_of(services, mail_user, "Sent")) == 1
+
+
+def test_reply_quotes_and_threads(
+    signed_in: TestClient, services: DevServices, mail_user: MailUser, friend: MailUser
+) -> None:
+    imap = IMAPClient("127.0.0.1", services.dovecot.imap_port, ssl=False)
+    imap.login(mail_user.username, mail_user.password)
+    raw = (f"From: Friend <{friend.username}>\r\nTo: {mail_user.username}, other@example.org\r\n"
+           "Subject: Re: Re: Plans\r\nMessage-ID: <orig@example.org>\r\nReferences: <root@example.org>\r\n\r\nShall we meet?\r\n")  # fmt: skip
+    uid = int(re.search(rb"APPENDUID \d+ (\d+)", imap.append("INBOX", raw.encode())).group(1))  # type: ignore[union-attr]
+    page = signed_in.get(f"/compose?reply_all=INBOX/{uid}").text
+    assert 'value="Re: Plans"' in page
+    assert f"Friend &lt;{friend.username}&gt;" in page
+    assert "other@example.org" in page
+    assert mail_user.username not in page.split('name="cc"')[1].split(">")[0]
+    assert "&gt; Shall we meet?" in page
+    token = session_token(signed_in)
+    form = {"csrf_token": token, "to": friend.username, "subject": "Re: Plans", "body": "Yes.\n\n> Shall we meet?",
+            "in_reply_to": "<orig@example.org>", "references": "<root@example.org>", "reply_ref": f"INBOX/{uid}"}  # fmt: skip
+    assert signed_in.post("/compose/send", data=form).status_code == 303
+    reply = message_from_bytes(inbox_of(services, friend)[-1], policy=policy.default)
+    assert reply["In-Reply-To"] == "<orig@example.org>"
+    assert reply["References"] == "<root@example.org> <orig@example.org>"
+    imap.select_folder("INBOX")
+    assert b"\\Answered" in imap.get_flags([uid])[uid]
+    imap.logout()
+
+
+def test_invalid_address_keeps_everything_written(signed_in: TestClient) -> None:
+    form = {"csrf_token": session_token(signed_in), "to": "not an address, ok@example.org", "subject": "Keep me",
+            "body": "A long text that must not be lost."}  # fmt: skip
+    response = signed_in.post("/compose/send", data=form)
+    assert response.status_code == 422
+    assert "These addresses are not valid: not an address" in response.text
+    assert "A long text that must not be lost." in response.text
+    assert 'value="Keep me"' in response.text
+
+
+def test_smtp_server_gone_keeps_the_text(
+    services: DevServices, database_url: str, mail_user: MailUser
+) -> None:
+    from tests.conftest import make_settings, sign_in
+    from webmail.app import create_app
+    from webmail.devservices.system import free_port
+
+    settings = make_settings(services, database_url, smtp_port=free_port())
+    with TestClient(create_app(settings), follow_redirects=False) as client:
+        sign_in(client, mail_user)
+        form = {
+            "csrf_token": session_token(client),
+            "to": "x@example.org",
+            "subject": "S",
+            "body": "Precious words",
+        }
+        response = client.post("/compose/send", data=form)
+    assert response.status_code == 503
+    assert "Your message was not sent" in response.text
+    assert "Precious words" in response.text
+
+
+def test_forward_inline(signed_in: TestClient, services: DevServices, mail_user: MailUser) -> None:
+    imap = IMAPClient("127.0.0.1", services.dovecot.imap_port, ssl=False)
+    imap.login(mail_user.username, mail_user.password)
+    uid = int(
+        re.search(
+            rb"APPENDUID \d+ (\d+)",
+            imap.append("INBOX", b"From: a@example.org\r\nSubject: Fw: Report\r\n\r\nThe numbers.\r\n"),
+        ).group(1)
+    )  # type: ignore[union-attr]
+    imap.logout()
+    page = signed_in.get(f"/compose?forward=INBOX/{uid}").text
+    assert 'value="Fwd: Report"' in page
+    assert "---------- Forwarded message ----------" in page
+    assert "The numbers." in page

@@ -1,0 +1,121 @@
+"""Composing: parsing recipients, building the MIME message, and reply/forward drafts."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+
+from webmail.errors import WebmailError
+
+_EMAIL = re.compile(r"^[^@\s<>(),;:\"]+@[^@\s<>(),;:\"]+$")  # single-label domains (localhost) too
+
+
+class ComposeError(WebmailError):
+    """Raised when the form cannot become a message; says what to fix. The text is kept."""
+
+    status_code = 422
+
+
+@dataclass
+class Attachment:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass
+class Draft:
+    sender: str
+    to: str = ""
+    cc: str = ""
+    bcc: str = ""
+    subject: str = ""
+    body: str = ""
+    in_reply_to: str = ""
+    references: str = ""
+    attachments: list[Attachment] = field(default_factory=list)
+
+
+def parse_recipients(text: str) -> list[Address]:
+    """``Name <a@b>, c@d; e@f`` (pasted lists too) to addresses; raises naming the bad ones."""
+    addresses: list[Address] = []
+    bad: list[str] = []
+    for piece in _split_list(text):
+        name, email = parseaddr(piece)
+        email = email.strip()
+        bare = piece.strip().strip("<>")
+        if not _EMAIL.match(email) or ("<" not in piece and bare != email):
+            bad.append(piece.strip())
+            continue
+        user, domain = email.rsplit("@", 1)
+        addresses.append(Address(display_name=name.strip(), username=user, domain=domain))
+    if bad:
+        raise ComposeError(f"These addresses are not valid: {', '.join(bad)}.")
+    return addresses
+
+
+def _split_list(text: str) -> list[str]:
+    """Split on commas, semicolons and newlines outside quotes and angle brackets."""
+    pieces, current, quoted, angle = [], "", False, False
+    for char in text:
+        if char == '"':
+            quoted = not quoted
+        elif char == "<" and not quoted:
+            angle = True
+        elif char == ">" and not quoted:
+            angle = False
+        if char in ",;\n" and not quoted and not angle:
+            pieces.append(current)
+            current = ""
+        else:
+            current += char
+    pieces.append(current)
+    return [piece for piece in (p.strip() for p in pieces) if piece]
+
+
+def build_message(draft: Draft, *, now: datetime | None = None) -> tuple[EmailMessage, list[str]]:
+    """The message to send, and every recipient address (Bcc included, not in the headers)."""
+    to, cc, bcc = parse_recipients(draft.to), parse_recipients(draft.cc), parse_recipients(draft.bcc)
+    if not (to or cc or bcc):
+        raise ComposeError("Add at least one recipient.")
+    message = EmailMessage()
+    message["From"] = draft.sender
+    if to:
+        message["To"] = to
+    if cc:
+        message["Cc"] = cc
+    message["Subject"] = draft.subject.strip()
+    message["Date"] = format_datetime(now or datetime.now(UTC))
+    domain = draft.sender.rsplit("@", 1)[-1].strip(">") or "localhost"
+    message["Message-ID"] = make_msgid(domain=domain)
+    if draft.in_reply_to:
+        message["In-Reply-To"] = draft.in_reply_to
+        message["References"] = " ".join([*draft.references.split(), draft.in_reply_to][-20:])
+    message["User-Agent"] = "webmail"
+    message.set_content(draft.body.replace("\r\n", "\n"))
+    for attachment in draft.attachments:
+        maintype, _, subtype = (attachment.content_type or "application/octet-stream").partition("/")
+        message.add_attachment(attachment.data, maintype=maintype, subtype=subtype or "octet-stream",
+                               filename=attachment.filename)  # fmt: skip
+    recipients = [address.addr_spec for address in (*to, *cc, *bcc)]
+    return message, list(dict.fromkeys(recipients))
+
+
+def reply_subject(subject: str) -> str:
+    """One ``Re:`` however many the original had."""
+    stripped = re.sub(r"^(\s*(re|aw|sv|fw|fwd)\s*(\[\d+\])?:\s*)+", "", subject, flags=re.I)
+    return f"Re: {stripped}"
+
+
+def forward_subject(subject: str) -> str:
+    stripped = re.sub(r"^(\s*(fw|fwd|wg)\s*:\s*)+", "", subject, flags=re.I)
+    return f"Fwd: {stripped}"
+
+
+def quote(text: str, attribution: str) -> str:
+    lines = text.replace("\r\n", "\n").rstrip("\n").split("\n")
+    return f"\n\n{attribution}\n" + "\n".join(("> " + line) if line else ">" for line in lines) + "\n"

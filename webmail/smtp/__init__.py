@@ -1,0 +1,1 @@
+"""Sending mail: the only package that speaks SMTP (aiosmtplib)."""

@@ -1,0 +1,63 @@
+"""SMTP failures, by cause, in words for the user."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import aiosmtplib
+
+from webmail.errors import WebmailError
+
+
+class SMTPError(WebmailError):
+    """Raised when the submission server does not take the message."""
+
+    status_code = 502
+    user_message = "The mail server did not accept the message."
+
+
+class SMTPAuthError(SMTPError):
+    """Raised when the submission server refuses the user's credentials."""
+
+    user_message = "The mail server refused your password for sending."
+
+
+class RecipientsRefusedError(SMTPError):
+    """Raised when the server refuses every recipient (or some: then nothing is sent)."""
+
+    status_code = 422
+
+    def __init__(self, refused: list[str]) -> None:
+        self.refused = refused
+        super().__init__(f"The mail server refused these recipients: {', '.join(refused)}.")
+
+
+class SMTPUnavailableError(SMTPError):
+    """Raised when the submission server cannot be reached or drops the connection."""
+
+    status_code = 503
+    user_message = "The mail server for sending is unavailable. Your message was not sent; try again."
+
+
+@contextmanager
+def map_smtp_errors() -> Iterator[None]:
+    try:
+        yield
+    except SMTPError:
+        raise
+    except aiosmtplib.SMTPAuthenticationError as exc:
+        raise SMTPAuthError() from exc
+    except aiosmtplib.SMTPRecipientsRefused as exc:
+        raise RecipientsRefusedError([str(r.recipient) for r in exc.recipients]) from exc
+    except aiosmtplib.SMTPRecipientRefused as exc:
+        raise RecipientsRefusedError([str(exc.recipient)]) from exc
+    except (
+        aiosmtplib.SMTPConnectError,
+        aiosmtplib.SMTPServerDisconnected,
+        aiosmtplib.SMTPTimeoutError,
+        OSError,
+    ) as exc:
+        raise SMTPUnavailableError() from exc
+    except aiosmtplib.SMTPException as exc:
+        raise SMTPError(f"The mail server did not accept the message: {exc}") from exc

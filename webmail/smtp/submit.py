@@ -1,0 +1,32 @@
+"""Submitting a composed message (RFC 6409) with STARTTLS, implicit TLS or, on loopback, neither."""
+
+from __future__ import annotations
+
+import ssl
+from email.message import EmailMessage
+
+import aiosmtplib
+
+from webmail.config import Settings
+from webmail.smtp.errors import map_smtp_errors
+
+
+async def send_message(
+    settings: Settings, username: str, password: str, message: EmailMessage, recipients: list[str]
+) -> None:
+    """Send ``message`` to ``recipients`` (To, Cc and Bcc; Bcc is not in the headers)."""
+    context = ssl.create_default_context() if settings.smtp_security != "none" else None
+    with map_smtp_errors():
+        await aiosmtplib.send(
+            message,
+            recipients=recipients,
+            hostname=settings.smtp_host,
+            port=settings.smtp_port,
+            username=username,
+            password=password,
+            # start_tls=None would quietly send in clear text if STARTTLS is not offered.
+            start_tls=settings.smtp_security == "starttls",
+            use_tls=settings.smtp_security == "tls",
+            tls_context=context,
+            timeout=30,
+        )
