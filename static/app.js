@@ -110,3 +110,16 @@ document.addEventListener("keydown", (event) => {
     box.select();
   }
 });
+
+// Shift-click selects the range between the last two clicked rows.
+let lastChecked = null;
+document.addEventListener("click", (event) => {
+  const box = event.target;
+  if (!(box instanceof HTMLInputElement) || !box.classList.contains("select")) return;
+  if (event.shiftKey && lastChecked && lastChecked !== box) {
+    const boxes = Array.from(document.querySelectorAll("#message-list input.select"));
+    const [from, to] = [boxes.indexOf(lastChecked), boxes.indexOf(box)].sort((a, b) => a - b);
+    if (from >= 0) boxes.slice(from, to + 1).forEach((other) => { other.checked = box.checked; });
+  }
+  lastChecked = box;
+});

@@ -99,3 +99,31 @@ def test_actions_need_the_csrf_token(signed_in: TestClient, imap: IMAPClient) ->
     uid = put(imap, "Protected")
     assert signed_in.post(f"/mail/INBOX/{uid}/delete").status_code == 403
     assert subjects(imap, "INBOX") == ["Protected"]
+
+
+def test_bulk_actions_on_selected_and_on_all(signed_in: TestClient, imap: IMAPClient) -> None:
+    uids = [put(imap, f"Bulk {i}") for i in range(5)]
+    token = session_token(signed_in)
+    page = signed_in.get("/mail/INBOX").text
+    assert page.count('form="bulk-form"') == 5
+    response = signed_in.post(
+        "/mail/INBOX/bulk", data={"csrf_token": token, "action": "read", "uid": [str(u) for u in uids[:2]]}
+    )
+    assert response.status_code == 303
+    imap.select_folder("INBOX")
+    flags = imap.get_flags(uids)
+    assert [b"\\Seen" in flags[u] for u in uids] == [True, True, False, False, False]
+    moved = signed_in.post(
+        "/mail/INBOX/bulk",
+        data={"csrf_token": token, "action": "archive", "uid": [str(u) for u in uids[2:4]]},
+    )
+    assert subjects(imap, "Archive") == ["Bulk 2", "Bulk 3"]
+    page = signed_in.get(moved.headers["location"]).text
+    assert "2 messages moved to Archive." in page
+    undo = re.search(r'name="uids" value="([^"]+)"', page)
+    assert undo
+    signed_in.post("/mail/Archive/undo", data={"csrf_token": token, "uids": undo.group(1), "to": "INBOX"})
+    assert len(subjects(imap, "INBOX")) == 5
+    signed_in.post("/mail/INBOX/bulk", data={"csrf_token": token, "action": "delete", "all": "1"})
+    assert subjects(imap, "INBOX") == []
+    assert len(subjects(imap, "Trash")) == 5

@@ -107,3 +107,9 @@ def _text(value: object) -> str:
 def append_message(conn: IMAPConnection, folder: str, raw: bytes, flags: Sequence[str]) -> None:
     """Store a message (e.g. a copy of what was sent, in Sent)."""
     conn.client.append(folder, raw, flags=[flag.encode() for flag in flags])
+
+
+def all_uids(conn: IMAPConnection, folder: str) -> list[int]:
+    """Every UID in the folder (for "select all N"): UID SEARCH ALL, no message data."""
+    conn.sync(folder)
+    return sorted(int(uid) for uid in conn.client.search(["ALL"]))

@@ -172,6 +172,12 @@ class MailStore:
 
         return await self.pool.run(self.credentials, work, "expunge")
 
+    async def all_uids(self, folder: str) -> list[int]:
+        def work(conn: IMAPConnection) -> list[int]:
+            return organize.all_uids(conn, folder)
+
+        return await self.pool.run(self.credentials, work, "all_uids")
+
     async def append(self, folder: str, raw: bytes, flags: Sequence[str] = ()) -> None:
         def work(conn: IMAPConnection) -> None:
             organize.append_message(conn, folder, raw, flags)

@@ -122,3 +122,50 @@ async def undo_move(
     await store.move(folder, numbers, to)
     done = urlencode({"done": "Undone."})
     return RedirectResponse(url(request, folder_url(to)) + "?" + done, status_code=303)
+
+
+BULK_FLAGS = {
+    "read": ("\\Seen", True),
+    "unread": ("\\Seen", False),
+    "star": ("\\Flagged", True),
+    "unstar": ("\\Flagged", False),
+}
+
+
+@router.post("/mail/{folder:path}/bulk")
+async def bulk_action(request: Request, folder: str, store: MailStoreDep) -> Response:
+    """One action on the selected messages (``uid`` fields), or on all of them (``all=1``)."""
+    form = await request.form()
+    action = str(form.get("action", ""))
+    if form.get("all") == "1":
+        uids = await store.all_uids(folder)
+    else:
+        uids = sorted({int(v) for v in form.getlist("uid") if isinstance(v, str) and v.isdigit()})
+    back = url(request, folder_url(folder))
+    if not uids:
+        return RedirectResponse(back + "?" + urlencode({"done": "Select messages first."}), status_code=303)
+    count = f"{len(uids)} message{'s' if len(uids) != 1 else ''}"
+    if action in BULK_FLAGS:
+        flag, value = BULK_FLAGS[action]
+        await store.set_flag(folder, uids, flag, value)
+        return RedirectResponse(back + "?" + urlencode({"done": f"{count} marked."}), status_code=303)
+    if action == "archive":
+        target = await special_folder(store, "\\Archive", "Archive")
+    elif action == "delete":
+        target = await special_folder(store, "\\Trash", "Trash")
+    elif action == "junk":
+        target = await special_folder(store, "\\Junk", "Junk")
+        await store.add_keyword(folder, uids, "$Junk")
+    elif action == "move":
+        to = str(form.get("to", ""))
+        folders = await store.list_folders()
+        found = next((f for f in folders if f.name == to and f.selectable), None)
+        if found is None:
+            raise FolderMissingError(f"There is no folder called “{to}”; nothing was moved.")
+        target = found
+    else:
+        raise FolderMissingError("Choose what to do with the selected messages.")
+    if target.name == folder:
+        return RedirectResponse(back, status_code=303)
+    result = await store.move(folder, uids, target.name)
+    return after_move(request, result, f"{count} moved to {target.label}.")
