@@ -123,3 +123,65 @@ document.addEventListener("click", (event) => {
   }
   lastChecked = box;
 });
+
+// Keyboard shortcuts (Settings can turn them off; "?" lists them). Never while typing.
+(function keyboard() {
+  if (!document.querySelector('[data-shortcuts="on"]')) return;
+  let pendingG = false;
+  const rows = () => Array.from(document.querySelectorAll("#message-list li[data-uid]"));
+  const cursor = () => document.querySelector("#message-list li.cursor") || document.querySelector("#message-list li.open");
+  function moveCursor(step) {
+    const all = rows();
+    if (!all.length) return;
+    const current = cursor();
+    let index = current ? all.indexOf(current) + step : 0;
+    index = Math.max(0, Math.min(all.length - 1, index));
+    all.forEach((row) => row.classList.remove("cursor"));
+    all[index].classList.add("cursor");
+    all[index].scrollIntoView({ block: "nearest" });
+  }
+  function submitReader(action) {
+    const form = document.querySelector(`#reader form[action$="/${action}"]`);
+    if (form) form.requestSubmit();
+  }
+  function follow(selector) {
+    const link = document.querySelector(selector);
+    if (link) link.click();
+  }
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    const active = document.activeElement;
+    if (active && (active.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(active.tagName))) return;
+    const key = event.key;
+    if (pendingG) {
+      pendingG = false;
+      if (key === "i") { follow('a[data-folder="INBOX"]'); event.preventDefault(); }
+      return;
+    }
+    const actions = {
+      j: () => moveCursor(1),
+      k: () => moveCursor(-1),
+      o: () => { const row = cursor(); if (row) row.querySelector(".row-link").click(); },
+      Enter: () => { const row = document.querySelector("#message-list li.cursor"); if (row) row.querySelector(".row-link").click(); },
+      u: () => follow("#reader a.back"),
+      x: () => { const row = cursor(); if (row) row.querySelector("input.select").click(); },
+      s: () => {
+        const readerStar = document.querySelector('#reader-flags input[value="flagged"]');
+        if (readerStar) readerStar.form.requestSubmit();
+        else { const row = cursor(); if (row) row.querySelector("form.star").requestSubmit(); }
+      },
+      e: () => submitReader("archive"),
+      "#": () => submitReader("delete"),
+      "!": () => submitReader("junk"),
+      m: () => { const select = document.querySelector("#move-to"); if (select) select.focus(); },
+      r: () => follow('#reader a[href*="compose?reply="]'),
+      a: () => follow('#reader a[href*="compose?reply_all="]'),
+      f: () => follow('#reader a[href*="compose?forward="]'),
+      c: () => follow("a.compose-link"),
+      g: () => { pendingG = true; },
+      "?": () => { const help = document.getElementById("shortcut-help"); if (help && !help.open) help.showModal(); },
+    };
+    const run = actions[key];
+    if (run) { event.preventDefault(); run(); }
+  });
+})();

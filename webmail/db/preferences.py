@@ -17,6 +17,7 @@ class Preferences(BaseModel):
     timezone: str = ""  # empty: the browser's (cookie wm_tz), else UTC
     prefer_html: bool = True
     conversations: bool = False
+    keyboard_shortcuts: bool = True
 
     @field_validator("timezone")
     @classmethod

@@ -50,6 +50,7 @@ async def save_settings(
         "timezone": form.get("timezone", ""),
         "prefer_html": form.get("prefer_html") == "on",
         "conversations": form.get("conversations") == "on",
+        "keyboard_shortcuts": form.get("keyboard_shortcuts") == "on",
     }
     try:
         updated = Preferences.model_validate(values)
