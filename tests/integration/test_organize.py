@@ -127,3 +127,15 @@ def test_bulk_actions_on_selected_and_on_all(signed_in: TestClient, imap: IMAPCl
     signed_in.post("/mail/INBOX/bulk", data={"csrf_token": token, "action": "delete", "all": "1"})
     assert subjects(imap, "INBOX") == []
     assert len(subjects(imap, "Trash")) == 5
+
+
+def test_not_junk_goes_back_to_the_inbox(signed_in: TestClient, imap: IMAPClient) -> None:
+    uid = put(imap, "Wrongly junked", folder="Junk")
+    page = signed_in.get(f"/mail/Junk/{uid}").text
+    assert f'action="/mail/Junk/{uid}/not-junk"' in page
+    token = session_token(signed_in)
+    assert signed_in.post(f"/mail/Junk/{uid}/not-junk", data={"csrf_token": token}).status_code == 303
+    assert subjects(imap, "INBOX") == ["Wrongly junked"]
+    imap.select_folder("INBOX")
+    [new] = imap.search(["ALL"])
+    assert b"$NotJunk" in imap.get_flags([new])[new]

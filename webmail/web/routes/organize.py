@@ -75,6 +75,15 @@ async def junk_message(request: Request, folder: str, uid: int, store: MailStore
     return after_move(request, result, "Marked as junk.")
 
 
+@router.post("/mail/{folder:path}/{uid:int}/not-junk")
+async def not_junk_message(request: Request, folder: str, uid: int, store: MailStoreDep) -> Response:
+    """Back to the Inbox, marked $NotJunk so filters learn (Thunderbird's keyword)."""
+    await store.add_keyword(folder, [uid], "$NotJunk")
+    await store.set_flag(folder, [uid], "$Junk", False)
+    result = await store.move(folder, [uid], "INBOX")
+    return after_move(request, result, "Moved back to the Inbox as not junk.")
+
+
 @router.post("/mail/{folder:path}/{uid:int}/delete")
 async def delete_message(
     request: Request,
