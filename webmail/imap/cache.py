@@ -30,8 +30,10 @@ class PageCache:
         return f"{self.prefix}:pages:{user.lower()}"
 
     def key(self, user: str, folder: str, uidvalidity: int, modseq: int, variant: str) -> str:
+        """``variant`` (sort, page, a search's text...) may be any text: it is hashed like the folder."""
         folder_id = hashlib.sha1(folder.encode(), usedforsecurity=False).hexdigest()[:16]
-        return f"{self.prefix}:page:{user.lower()}:{folder_id}:{uidvalidity}:{modseq}:{variant}"
+        variant_id = hashlib.sha1(variant.encode(), usedforsecurity=False).hexdigest()[:20]
+        return f"{self.prefix}:page:{user.lower()}:{folder_id}:{uidvalidity}:{modseq}:{variant_id}"
 
     async def get(self, key: str) -> MessagePage | None:
         raw = await self.redis.get(key)

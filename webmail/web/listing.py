@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Any
@@ -105,7 +104,7 @@ async def saved_search_counts(
         if folder is not None and folder.selectable:
             try:
                 parsed = parse_search(item.query)
-                key = hashlib.sha1(f"saved-unseen\n{item.query}".encode(), usedforsecurity=False).hexdigest()
+                key = f"saved-unseen\n{item.query}"
                 page = await store.search(
                     folder,
                     [*parsed.criteria, "UNSEEN"],
@@ -144,9 +143,7 @@ async def list_context(
                 0, 1, preferences.page_size, query.sort_key, query.reverse, (),
             )  # fmt: skip
         else:
-            key = hashlib.sha1(
-                f"{query.q}\n{','.join(query.scope)}".encode(), usedforsecurity=False
-            ).hexdigest()
+            key = f"{query.q}\n{','.join(query.scope)}"
             if query.threads:
                 page = await store.threads(
                     current,

@@ -24,13 +24,21 @@ async def home(request: Request) -> Response:
 
 
 async def find_folder(store: MailStore, name: str) -> tuple[list[Folder], Folder]:
-    if name.upper() == "INBOX":
-        name = "INBOX"
-    folders = await store.list_folders(select=name)
+    folders = await store.list_folders(select=canonical(name))
+    return folders, pick_folder(folders, name)
+
+
+def canonical(name: str) -> str:
+    return "INBOX" if name.upper() == "INBOX" else name
+
+
+def pick_folder(folders: list[Folder], name: str) -> Folder:
+    """The selectable folder called ``name`` (INBOX in any case), or FolderNotFoundError."""
+    name = canonical(name)
     current = next((f for f in folders if f.name == name and f.selectable), None)
     if current is None:
         raise FolderNotFoundError()
-    return folders, current
+    return current
 
 
 async def render_folder(

@@ -18,7 +18,7 @@ from webmail.web.deps import MailStoreDep, PreferencesDep, ServicesDep, SessionD
 from webmail.web.folders import folder_tree
 from webmail.web.htmx import HtmxDetails
 from webmail.web.listing import folder_url, list_context, parse_query, user_zone
-from webmail.web.routes.mailbox import find_folder, render_folder
+from webmail.web.routes.mailbox import canonical, find_folder, pick_folder, render_folder
 from webmail.web.templating import render, url
 
 router = APIRouter(dependencies=[Depends(csrf_protect)])
@@ -310,11 +310,11 @@ async def show_message(
     store: MailStoreDep,
     preferences: PreferencesDep,
 ) -> Response:
-    folders = await store.list_folders(select=folder)
+    folders = await store.list_folders(select=canonical(folder))
     if any(f.name == f"{folder}/{uid}" for f in folders):
         # A folder whose last name part is a number, such as "Archive/2024".
         return await render_folder(request, f"{folder}/{uid}", session, store, preferences)
-    _, current = await find_folder(store, folder)
+    current = pick_folder(folders, folder)
     prefer_html = preferences.prefer_html and request.query_params.get("plain") != "1"
     try:
         fetched, view, allow_remote = await load_view(

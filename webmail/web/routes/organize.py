@@ -26,8 +26,10 @@ class FolderMissingError(WebmailError):
     status_code = 409
 
 
-async def special_folder(store: MailStore, use: str, label: str) -> Folder:
-    folders = await store.list_folders()
+async def special_folder(
+    store: MailStore, use: str, label: str, folders: list[Folder] | None = None
+) -> Folder:
+    folders = folders if folders is not None else await store.list_folders()
     found = next((f for f in folders if f.special_use == use and f.selectable and f.depth == 0), None)
     if found is None:
         raise FolderMissingError(f"This mailbox has no {label} folder.")
@@ -93,8 +95,8 @@ async def delete_message(
     store: MailStoreDep,
     confirm: Annotated[str, Form()] = "",
 ) -> Response:
-    trash = await special_folder(store, "\\Trash", "Trash")
     folders = await store.list_folders()
+    trash = await special_folder(store, "\\Trash", "Trash", folders)
     here = next((f for f in folders if f.name == folder), None)
     if here is not None and here.special_use in ("\\Trash", "\\Junk"):
         if confirm != "1":

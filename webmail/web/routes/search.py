@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -110,9 +109,14 @@ async def search_page(
 
 
 async def search_folder(store: MailStore, folder: Folder, query: Query) -> tuple[int, list[Hit]]:
-    key = hashlib.sha1(f"{query.text}\n".encode(), usedforsecurity=False).hexdigest()
     page = await store.search(
-        folder, query.criteria, key, page=1, page_size=HITS_PER_FOLDER, sort="date", reverse=True
+        folder,
+        query.criteria,
+        f"{query.text}\n",  # the same cache key as the list view's search for this text
+        page=1,
+        page_size=HITS_PER_FOLDER,
+        sort="date",
+        reverse=True,
     )
     return page.total, [Hit(folder, summary) for summary in page.messages]
 
