@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import pool
 
 from webmail.db.base import Base
 from webmail.db.session import create_db_engine
@@ -27,7 +26,6 @@ def run_migrations_offline() -> None:
 
 def run_migrations_online() -> None:
     engine = create_db_engine(database_url())
-    engine.pool = pool.NullPool(engine.pool._creator)  # type: ignore[attr-defined]
     with engine.connect() as connection:
         context.configure(
             connection=connection,

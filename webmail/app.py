@@ -23,9 +23,11 @@ from webmail.imap.cache import PageCache
 from webmail.imap.cap import ConnectionCap
 from webmail.imap.pool import IMAPPool
 from webmail.imap.watch import Watchers
+from webmail.pop3.accounts import ExternalAccounts
 from webmail.redis import Keys, create_redis
 from webmail.web.deps import Services
 from webmail.web.errors import install_error_handlers
+from webmail.web.routes import accounts as account_routes
 from webmail.web.routes import compose, events, health, login, mailbox, message, organize, search
 from webmail.web.routes import settings as settings_routes
 from webmail.web.security import SecurityHeadersMiddleware
@@ -61,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             sessions=sessions,
             login=LoginService(settings, sessions, limiter, pool, db, pages),
             accounts=AccountService(db, settings.imap_host),
+            pop3=ExternalAccounts(settings, db),
             pages=pages,
             watchers=watchers,
         )
@@ -75,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await anyio.to_thread.run_sync(watchers.stop_all)
                 await pool.close_all()
                 await redis.aclose()
+            app.state.services.pop3.close()
             engine.dispose()
 
     app = FastAPI(
@@ -90,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(login.router)
     app.include_router(events.router)
     app.include_router(settings_routes.router)
+    app.include_router(account_routes.router)
     app.include_router(compose.router)
     app.include_router(search.router)
     app.include_router(organize.router)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -75,12 +77,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from redis import Redis
-    from rq import Queue, Worker
+    from rq import Worker
+
+    from webmail.db.session import create_db_engine, create_sessionmaker
+    from webmail.pop3.jobs import SCHEDULER_SECONDS, enqueue_due, job_queue
 
     settings = load_settings()
     connection = Redis.from_url(settings.redis_url)
-    queue = Queue(f"{settings.redis_prefix}:jobs", connection=connection)
-    Worker([queue], connection=connection).work(with_scheduler=True)
+    queue = job_queue(settings, connection)
+    db = create_sessionmaker(create_db_engine(settings.database_url))
+    stop = threading.Event()
+
+    def schedule() -> None:
+        # Every worker ticks; the unique job ids keep an account from being queued twice.
+        while True:
+            try:
+                enqueue_due(settings, db, queue)
+            except Exception:
+                logging.getLogger("webmail.worker").exception("scheduling POP3 fetches failed")
+            if stop.wait(SCHEDULER_SECONDS):
+                return
+
+    threading.Thread(target=schedule, name="pop3-scheduler", daemon=True).start()
+    try:
+        Worker([queue], connection=connection).work(with_scheduler=True)
+    finally:
+        stop.set()
     return 0
 
 
@@ -159,7 +181,13 @@ def _serve_demo(settings: Settings, port: int) -> None:
     print(f"  Sign in as {user} with password {password!r}")
     print(f"  (second demo user: {DEMO_USERS[1][0]} / {DEMO_USERS[1][1]!r})")
     print()
-    uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="info")
+    # Background jobs (POP3 fetches) run in a worker of their own, as in production.
+    worker = subprocess.Popen([sys.executable, "-m", "webmail.cli", "worker"], env=os.environ.copy())
+    try:
+        uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="info")
+    finally:
+        worker.terminate()
+        worker.wait(timeout=10)
 
 
 def _wait_for_signal() -> None:

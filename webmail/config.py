@@ -44,6 +44,20 @@ class Settings(BaseSettings):
     smtp_security: Security = "starttls"
     max_attachment_mb: int = Field(25, ge=1, le=500)
 
+    # Background fetches log in as "<user>*<master>" (Dovecot master user) instead of using a
+    # stored copy of the user's password, when set.
+    imap_master_user: str = ""
+    imap_master_password: SecretStr = SecretStr("")
+
+    pop3_enabled: bool = True
+    pop3_min_interval_minutes: int = Field(5, ge=1)
+    pop3_max_accounts_per_user: int = Field(5, ge=0, le=100)
+    pop3_max_message_mb: int = Field(50, ge=1, le=2000)
+    pop3_allow_insecure: bool = False  # unencrypted POP3 to hosts other than loopback
+    pop3_timeout_seconds: float = Field(30.0, gt=0)
+    pop3_job_timeout_seconds: int = Field(1800, ge=30)
+    pop3_batch_messages: int = Field(500, ge=1)
+
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_prefix: str = "wm"
     database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'webmail.db'}"
@@ -93,6 +107,10 @@ class Settings(BaseSettings):
                 'characters, e.g. python3 -c "import secrets; print(secrets.token_urlsafe(48))"'
             )
         return self
+
+    @property
+    def uses_master_user(self) -> bool:
+        return bool(self.imap_master_user and self.imap_master_password.get_secret_value())
 
     @property
     def session_idle_seconds(self) -> int:

@@ -13,8 +13,10 @@ WebmailError (user_message, status_code)
  ├── auth.errors.AuthError
  │    ├── RateLimitedError         429  too many failed sign-ins
  │    ├── SessionExpiredError      401
- │    └── CSRFError                403
- └── (later layers: SMTPError, POP3Error, FormError)
+ │    ├── CSRFError                403
+ │    └── NoBackgroundCredentialError 409  no master user and no stored password for jobs
+ ├── smtp.errors.SMTPError          the message could not be submitted
+ └── pop3.errors.POP3Error          502  an external POP3 account failed (auth, connect, TLS, timeout)
 """
 
 from __future__ import annotations

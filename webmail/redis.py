@@ -34,3 +34,20 @@ class Keys:
 
     def login_failures_ip(self, ip: str) -> str:
         return f"{self.prefix}:rl:ip:{ip}"
+
+    def jobs_queue(self) -> str:
+        """The rq queue name of ``webmail worker``."""
+        return f"{self.prefix}:jobs"
+
+    def pop3_job_id(self, account_id: int) -> str:
+        return f"pop3-{account_id}"
+
+    def pop3_lock(self, account_id: int) -> str:
+        """Held while an account is being fetched, so no two workers fetch it at once."""
+        return f"{self.prefix}:pop3:lock:{account_id}"
+
+    def pop3_progress(self, account_id: int) -> str:
+        return f"{self.prefix}:pop3:progress:{account_id}"
+
+    def pop3_metrics(self) -> str:
+        return f"{self.prefix}:metrics:pop3"

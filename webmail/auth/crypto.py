@@ -4,6 +4,9 @@ The AES-GCM key is derived (HKDF-SHA256) from a random half stored only in the u
 cookie, salted with the server secret: a Redis dump, the cookie or the server secret
 alone cannot recover the password. The user name is the associated data, so a
 ciphertext cannot be moved to another account.
+
+Secrets that background jobs need while nobody is signed in (an external POP3 password, the
+IMAP password a user agreed to store) can only be sealed with the server secret: ``seal``.
 """
 
 from __future__ import annotations
@@ -48,6 +51,28 @@ def decrypt_password(blob: bytes, *, cookie_key: bytes, server_secret: str, sid:
     key = _derive(cookie_key, server_secret, sid)
     try:
         plain = AESGCM(key).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], user.encode())
+    except (InvalidTag, ValueError) as exc:
+        raise DecryptionError() from exc
+    return plain.decode()
+
+
+def _server_key(server_secret: str, purpose: str) -> bytes:
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"server-key:" + purpose.encode())
+    return hkdf.derive(server_secret.encode())
+
+
+def seal(plain: str, *, server_secret: str, purpose: str, bound_to: str) -> bytes:
+    """Encrypt with the server key alone (stored secrets for background jobs); ``bound_to`` is
+    the associated data, so a ciphertext copied to another row does not decrypt."""
+    nonce = secrets.token_bytes(NONCE_BYTES)
+    key = _server_key(server_secret, purpose)
+    return nonce + AESGCM(key).encrypt(nonce, plain.encode(), bound_to.encode())
+
+
+def unseal(blob: bytes, *, server_secret: str, purpose: str, bound_to: str) -> str:
+    key = _server_key(server_secret, purpose)
+    try:
+        plain = AESGCM(key).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], bound_to.encode())
     except (InvalidTag, ValueError) as exc:
         raise DecryptionError() from exc
     return plain.decode()

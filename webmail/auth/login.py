@@ -8,6 +8,7 @@ import anyio.to_thread
 from sqlalchemy.orm import Session as DBSession
 from sqlalchemy.orm import sessionmaker
 
+from webmail.auth.background import seal_password
 from webmail.auth.ratelimit import LoginRateLimiter
 from webmail.auth.sessions import Session, SessionStore
 from webmail.config import Settings
@@ -43,7 +44,7 @@ class LoginService:
             raise
         cookie, session = await self.sessions.create(username, password, client_ip)
         await self.limiter.clear_user(username)
-        await anyio.to_thread.run_sync(self._record_login, username)
+        await anyio.to_thread.run_sync(self._record_login, username, password)
         return cookie, session
 
     async def sign_out(self, session: Session) -> None:
@@ -56,6 +57,9 @@ class LoginService:
         if self.pages is not None:
             await self.pages.forget_user(session.user)
 
-    def _record_login(self, username: str) -> None:
+    def _record_login(self, username: str, password: str) -> None:
         with self.db.begin() as db:
-            UserRepository(db).record_login(username, self.settings.imap_host)
+            user = UserRepository(db).record_login(username, self.settings.imap_host)
+            if user.imap_credential is not None:
+                # Consented earlier: keep background fetches working after a password change.
+                user.imap_credential = seal_password(self.settings, user, password)

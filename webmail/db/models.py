@@ -25,6 +25,9 @@ class User(Base):
     preferences: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # The IMAP password sealed with the server key, kept only after the user agreed to it so
+    # that background POP3 fetches can store mail while they are signed out.
+    imap_credential: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
 class RemoteContentSender(Base):
@@ -74,6 +77,14 @@ class POP3Account(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     has_run: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Status, shown to the user and used by the scheduler.
+    last_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_outcome: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    last_imported: Mapped[int] = mapped_column(Integer, default=0)
+    total_imported: Mapped[int] = mapped_column(Integer, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # in a row; drives the back-off
+    next_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
 
 
 class POP3ImportedUID(Base):
@@ -86,3 +97,21 @@ class POP3ImportedUID(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("pop3_accounts.id", ondelete="CASCADE"), index=True)
     uid: Mapped[str] = mapped_column(String(255))
     imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class POP3Run(Base):
+    """One fetch of a POP3 account: the history shown to the user (the last 20 are kept)."""
+
+    __tablename__ = "pop3_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("pop3_accounts.id", ondelete="CASCADE"), index=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    outcome: Mapped[str] = mapped_column(String(20))  # ok, more, error
+    imported: Mapped[int] = mapped_column(Integer, default=0)
+    already_there: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    deleted: Mapped[int] = mapped_column(Integer, default=0)
+    bytes: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(String(500), nullable=True)

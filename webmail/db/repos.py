@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from webmail.db.models import POP3Account, POP3ImportedUID, RemoteContentSender, SavedSearch, User, utcnow
+from webmail.db.models import (
+    POP3Account,
+    POP3ImportedUID,
+    POP3Run,
+    RemoteContentSender,
+    SavedSearch,
+    User,
+    utcnow,
+)
 
 
 class UserRepository:
@@ -116,3 +124,48 @@ class POP3StateRepository:
         if account is not None:
             account.has_run = True
             self.session.flush()
+
+
+class POP3AccountRepository:
+    RUNS_KEPT = 20
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def for_user(self, user_id: int) -> list[POP3Account]:
+        query = select(POP3Account).where(POP3Account.user_id == user_id).order_by(POP3Account.id)
+        return list(self.session.scalars(query))
+
+    def count(self, user_id: int) -> int:
+        query = select(func.count()).select_from(POP3Account).where(POP3Account.user_id == user_id)
+        return int(self.session.scalar(query) or 0)
+
+    def get(self, user_id: int, account_id: int) -> POP3Account | None:
+        account = self.session.get(POP3Account, account_id)
+        return account if account is not None and account.user_id == user_id else None
+
+    def due(self, now: datetime) -> list[int]:
+        """Enabled accounts whose next fetch time has come (or that never ran)."""
+        query = select(POP3Account.id).where(
+            POP3Account.enabled.is_(True),
+            or_(POP3Account.next_run_at.is_(None), POP3Account.next_run_at <= now),
+        )
+        return list(self.session.scalars(query))
+
+    def runs(self, account_id: int) -> list[POP3Run]:
+        query = (
+            select(POP3Run)
+            .where(POP3Run.account_id == account_id)
+            .order_by(POP3Run.id.desc())
+            .limit(self.RUNS_KEPT)
+        )
+        return list(self.session.scalars(query))
+
+    def add_run(self, run: POP3Run) -> None:
+        self.session.add(run)
+        self.session.flush()
+        keep = select(POP3Run.id).where(POP3Run.account_id == run.account_id).order_by(POP3Run.id.desc())
+        kept = list(self.session.scalars(keep.limit(self.RUNS_KEPT)))
+        self.session.execute(
+            delete(POP3Run).where(POP3Run.account_id == run.account_id, POP3Run.id.not_in(kept))
+        )

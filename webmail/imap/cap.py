@@ -8,7 +8,9 @@ before they expire; a crashed worker stops renewing, and its leases lapse by the
 from __future__ import annotations
 
 import secrets
+import time
 
+from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
 # KEYS[1] the set; ARGV: ttl_ms, limit, lease. Returns 1 if the lease was granted.
@@ -77,3 +79,29 @@ class ConnectionCap:
 
     async def count(self, user: str) -> int:
         return int(await self._count(keys=[self.key(user)]))
+
+
+class SyncLease:
+    """One lease for a background job's connection (blocking Redis; the job renews it)."""
+
+    def __init__(self, redis: SyncRedis, prefix: str, user: str, limit: int, lease_seconds: float) -> None:
+        self.redis = redis
+        self.key = f"{prefix}:cap:{user.lower()}"
+        self.limit = limit
+        self.ttl_ms = int(lease_seconds * 1000)
+        self.lease = secrets.token_hex(8)
+
+    def acquire(self, wait_seconds: float) -> bool:
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            if self.redis.eval(_ACQUIRE, 1, self.key, self.ttl_ms, self.limit, self.lease) == 1:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.5)
+
+    def renew(self) -> None:
+        self.redis.eval(_RENEW, 1, self.key, self.ttl_ms, self.lease)
+
+    def release(self) -> None:
+        self.redis.zrem(self.key, self.lease)

@@ -60,6 +60,7 @@ class FetchResult:
     already_there: int = 0
     skipped_too_large: int = 0
     deleted: int = 0
+    bytes: int = 0
     more: bool = False  # a per-run limit stopped the run; the next run continues
     baseline: bool = False  # first run with "only new": existing mail was marked as seen
     errors: list[str] = field(default_factory=list)
@@ -114,6 +115,7 @@ def fetch_account(
                 spool.seek(0)
                 raw = spool.read()
             fetched_bytes += len(raw)
+            result.bytes = fetched_bytes
             if target.contains(identity_of(raw)):
                 result.already_there += 1
             else:

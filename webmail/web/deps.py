@@ -22,6 +22,7 @@ from webmail.imap.pool import IMAPPool
 from webmail.imap.store import MailStore
 from webmail.imap.types import Credentials
 from webmail.imap.watch import Watchers
+from webmail.pop3.accounts import ExternalAccounts
 
 SESSION_COOKIE = "wm_session"
 
@@ -38,6 +39,7 @@ class Services:
     sessions: SessionStore
     login: LoginService
     accounts: AccountService
+    pop3: ExternalAccounts
     pages: PageCache
     watchers: Watchers
 

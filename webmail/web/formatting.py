@@ -19,11 +19,16 @@ def zone(name: str | None) -> tzinfo:
     return UTC
 
 
+def _aware(value: datetime) -> datetime:
+    """SQLite gives back naive datetimes; the app stores UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 def list_date(value: datetime | None, tz: tzinfo, now: datetime | None = None) -> str:
     """Today: the time; this year: day and month; otherwise the full date."""
     if value is None:
         return ""
-    local = value.astimezone(tz)
+    local = _aware(value).astimezone(tz)
     today = (now or datetime.now(UTC)).astimezone(tz)
     if local.date() == today.date():
         return local.strftime("%H:%M")
@@ -35,7 +40,7 @@ def list_date(value: datetime | None, tz: tzinfo, now: datetime | None = None) -
 def full_date(value: datetime | None, tz: tzinfo) -> str:
     if value is None:
         return ""
-    local = value.astimezone(tz)
+    local = _aware(value).astimezone(tz)
     return f"{local.strftime('%a')}, {local.day} {local.strftime('%b %Y %H:%M')} ({local.tzname()})"
 
 

@@ -10,6 +10,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from sqlalchemy import text
 
 from webmail.imap.client import server_reachable
+from webmail.pop3.metrics import exposition
+from webmail.redis import Keys
 from webmail.web.deps import Services, ServicesDep
 
 router = APIRouter()
@@ -60,7 +62,7 @@ async def _imap_ok(services: Services) -> bool:
 
 
 @router.get("/metrics")
-async def metrics() -> Response:
+async def metrics(services: ServicesDep) -> Response:
     """Prometheus metrics of all worker processes (restrict this path at the proxy)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
@@ -68,4 +70,6 @@ async def metrics() -> Response:
         body = generate_latest(registry)
     else:
         body = generate_latest(REGISTRY)
+    pop3 = await services.redis.hgetall(Keys(services.settings.redis_prefix).pop3_metrics())
+    body += exposition(pop3)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
