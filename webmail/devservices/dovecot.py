@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import secrets
 import subprocess
 import threading
 import time
@@ -12,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from webmail.devservices.system import find_program, free_ports, stop_process_group, wait_for_port
+
+MASTER_USER = "webmail-master"
 
 CONFIG_TEMPLATE = """\
 instance_name = {instance}
@@ -44,6 +47,14 @@ plugin {{
   quota = count:User quota
   quota_rule = *:storage={quota_mb}M
   quota_vsizes = yes
+}}
+auth_master_user_separator = *
+passdb {{
+  # "<user>*{master_user}" logs in as <user>: the operator's master login for background jobs.
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {root}/masters
+  master = yes
+  pass = yes
 }}
 passdb {{
   driver = passwd-file
@@ -135,6 +146,8 @@ class Dovecot:
     lmtp_port: int
     process: subprocess.Popen[bytes]
     passwords: dict[str, str] = field(default_factory=dict)
+    master_user: str = MASTER_USER
+    master_password: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -229,6 +242,7 @@ def start_dovecot(
             max_userip_connections=max_userip_connections,
             quota_mb=quota_mb,
             chroot=chroot,
+            master_user=MASTER_USER,
             imap_port=imap_port,
             pop3_port=pop3_port,
             lmtp_port=lmtp_port,
@@ -236,8 +250,11 @@ def start_dovecot(
     )
     (root / "users").mkdir(exist_ok=True)
     (root / "users").chmod(0o755)
+    master_password = secrets.token_urlsafe(16)
+    (root / "masters").write_text(f"{MASTER_USER}:{{PLAIN}}{master_password}::::::\n")
+    (root / "masters").chmod(0o644)
     process = _spawn(root)
-    dovecot = Dovecot(root, imap_port, pop3_port, lmtp_port, process)
+    dovecot = Dovecot(root, imap_port, pop3_port, lmtp_port, process, master_password=master_password)
     try:
         for port in (imap_port, pop3_port, lmtp_port):
             wait_for_port(port, process=process)

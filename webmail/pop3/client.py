@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import poplib
+import socket
 import ssl
 from dataclasses import dataclass
 from typing import IO, Literal
@@ -24,6 +25,40 @@ class POP3Server:
     verify_tls: bool = True
 
 
+class _POP3(poplib.POP3):
+    """poplib leaves its socket open when the greeting fails or times out."""
+
+    def __init__(self, host: str, port: int, timeout: float) -> None:
+        try:
+            super().__init__(host, port, timeout=timeout)
+        except BaseException:
+            for resource in (getattr(self, "file", None), getattr(self, "sock", None)):
+                if resource is not None:
+                    resource.close()
+            raise
+
+
+class _POP3_SSL(poplib.POP3_SSL):  # noqa: N801 - poplib's name
+    """As _POP3, and also closes the plain socket when the TLS handshake fails."""
+
+    def __init__(self, host: str, port: int, timeout: float, context: ssl.SSLContext) -> None:
+        try:
+            super().__init__(host, port, timeout=timeout, context=context)
+        except BaseException:
+            for resource in (getattr(self, "file", None), getattr(self, "sock", None)):
+                if resource is not None:
+                    resource.close()
+            raise
+
+    def _create_socket(self, timeout: float) -> socket.socket:
+        sock = socket.create_connection((self.host, self.port), timeout)
+        try:
+            return self.context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined, no-any-return]
+        except BaseException:
+            sock.close()
+            raise
+
+
 class POP3Session:
     """A logged-in session. DELE takes effect only at ``quit()`` (RFC 1939 UPDATE state)."""
 
@@ -35,11 +70,11 @@ class POP3Session:
             context.verify_mode = ssl.CERT_NONE
         with map_pop3_errors():
             if server.security == "tls":
-                self.pop: poplib.POP3 = poplib.POP3_SSL(
+                self.pop: poplib.POP3 = _POP3_SSL(
                     server.host, server.port, timeout=server.timeout, context=context
                 )
             else:
-                self.pop = poplib.POP3(server.host, server.port, timeout=server.timeout)
+                self.pop = _POP3(server.host, server.port, timeout=server.timeout)
             try:
                 self.capabilities = self._capa()
                 if server.security == "starttls":
