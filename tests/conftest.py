@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import threading
@@ -63,6 +64,23 @@ def make_settings(services: DevServices, database_url: str, **overrides: object)
     }
     values.update(overrides)
     return load_settings(**values)
+
+
+def process_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment for a `webmail ...` child process that uses these settings."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("WEBMAIL_")}
+    env.update(
+        WEBMAIL_IMAP_HOST=settings.imap_host,
+        WEBMAIL_IMAP_PORT=str(settings.imap_port),
+        WEBMAIL_IMAP_SECURITY=settings.imap_security,
+        WEBMAIL_IMAP_LEASE_SECONDS=str(settings.imap_lease_seconds),
+        WEBMAIL_REDIS_URL=settings.redis_url,
+        WEBMAIL_REDIS_PREFIX=settings.redis_prefix,
+        WEBMAIL_DATABASE_URL=settings.database_url,
+        WEBMAIL_SECRET_KEY=settings.secret_key.get_secret_value(),
+        **extra,
+    )
+    return env
 
 
 @pytest.fixture

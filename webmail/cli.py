@@ -143,7 +143,7 @@ def cmd_devservices(args: argparse.Namespace) -> int:
             os.environ.setdefault("WEBMAIL_DEMO", "true")
             os.environ.setdefault("WEBMAIL_DATABASE_URL", f"sqlite:///{PROJECT_ROOT / 'var' / 'demo.db'}")
             settings = load_settings()
-            _serve_demo(settings, args.port)
+            _serve_demo(settings, args.port, services.dovecot.pop3_port)
         else:
             for key, value in env.items():
                 print(f"{key}={value}")
@@ -169,7 +169,7 @@ def _seed(services: object) -> None:
         print(f"Seeded {stored} messages for {user}")
 
 
-def _serve_demo(settings: Settings, port: int) -> None:
+def _serve_demo(settings: Settings, port: int, pop3_port: int) -> None:
     import uvicorn
 
     from webmail.app import create_app
@@ -180,6 +180,10 @@ def _serve_demo(settings: Settings, port: int) -> None:
     print(f"  Webmail demo: http://127.0.0.1:{port}")
     print(f"  Sign in as {user} with password {password!r}")
     print(f"  (second demo user: {DEMO_USERS[1][0]} / {DEMO_USERS[1][1]!r})")
+    print(
+        f"  POP3 fetching: in Settings > Mail from other accounts, add {DEMO_USERS[1][0]} "
+        f"at 127.0.0.1 port {pop3_port}, no encryption"
+    )
     print()
     # Background jobs (POP3 fetches) run in a worker of their own, as in production.
     worker = subprocess.Popen([sys.executable, "-m", "webmail.cli", "worker"], env=os.environ.copy())

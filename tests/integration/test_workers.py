@@ -277,7 +277,12 @@ def test_sign_out_closes_connections_in_every_worker(own_services: DevServices, 
             deadline = time.monotonic() + 20
             while own_services.dovecot.connections(username) < 2 and time.monotonic() < deadline:
                 with ThreadPoolExecutor(max_workers=8) as executor:
-                    list(executor.map(lambda _: client.get("/mail/INBOX"), range(16)))
+                    # New connections each time, so the kernel hands them to both workers.
+                    list(
+                        executor.map(
+                            lambda _: client.get("/mail/INBOX", headers={"Connection": "close"}), range(16)
+                        )
+                    )
             assert own_services.dovecot.connections(username) == 2
             token = re.search(r'"X-CSRF-Token": "([^"]+)"', client.get("/mail/INBOX").text)
             assert token

@@ -12,21 +12,24 @@ from webmail.imap.types import Folder
 STATUS_ITEMS = ("MESSAGES", "UNSEEN", "UIDVALIDITY")
 
 
-def list_folders(client: IMAPClient) -> list[Folder]:
+def list_folders(client: IMAPClient, *, with_size: bool = False) -> list[Folder]:
     """All folders with flags, subscription and MESSAGES/UNSEEN counts, in display order."""
+    extra = ["SIZE"] if with_size and b"STATUS=SIZE" in client.capabilities() else []
     if b"LIST-STATUS" in client.capabilities():
-        folders = _list_status(client)
+        folders = _list_status(client, extra)
     else:
-        folders = _list_then_status(client)
+        folders = _list_then_status(client, extra)
     return sorted(folders, key=lambda folder: folder.sort_key)
 
 
-def _list_status(client: IMAPClient) -> list[Folder]:
+def _list_status(client: IMAPClient, extra: list[str]) -> list[Folder]:
     imap = client._imap
     options = ["SUBSCRIBED", "CHILDREN"]
     if b"SPECIAL-USE" in client.capabilities():
         options.append("SPECIAL-USE")
-    items = [*STATUS_ITEMS, "HIGHESTMODSEQ"] if b"CONDSTORE" in client.capabilities() else list(STATUS_ITEMS)
+    items = [*STATUS_ITEMS, *extra]
+    if b"CONDSTORE" in client.capabilities():
+        items.append("HIGHESTMODSEQ")
     options.append(f"STATUS ({' '.join(items)})")
     typ, data = imap._simple_command("LIST", '""', '"*"', f"RETURN ({' '.join(options)})")
     if typ != "OK":
@@ -51,19 +54,20 @@ def _list_status(client: IMAPClient) -> list[Folder]:
                 unseen=status.get("UNSEEN"),
                 uidvalidity=status.get("UIDVALIDITY"),
                 highestmodseq=status.get("HIGHESTMODSEQ"),
+                size=status.get("SIZE"),
             )
         )
     return folders
 
 
-def _list_then_status(client: IMAPClient) -> list[Folder]:
+def _list_then_status(client: IMAPClient, extra: list[str]) -> list[Folder]:
     subscribed = {name for _, _, name in client.list_sub_folders()}
     folders = []
     for flags, delimiter, name in client.list_folders():
         flag_names = frozenset(_text(flag) for flag in flags)
         folder = Folder(name, _text(delimiter or b""), flag_names, name in subscribed)
         if folder.selectable:
-            status = client.folder_status(name, [item.encode() for item in STATUS_ITEMS])
+            status = client.folder_status(name, [item.encode() for item in (*STATUS_ITEMS, *extra)])
             folder = Folder(
                 folder.name,
                 folder.delimiter,
@@ -72,6 +76,7 @@ def _list_then_status(client: IMAPClient) -> list[Folder]:
                 messages=int(status[b"MESSAGES"]),
                 unseen=int(status[b"UNSEEN"]),
                 uidvalidity=int(status[b"UIDVALIDITY"]),
+                size=int(status[b"SIZE"]) if b"SIZE" in status else None,
             )
         folders.append(folder)
     return folders

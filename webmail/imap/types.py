@@ -28,6 +28,7 @@ class Folder:
     unseen: int | None = None
     uidvalidity: int | None = None
     highestmodseq: int | None = None
+    size: int | None = None  # bytes, when asked for and the server has STATUS=SIZE (RFC 8438)
 
     @property
     def special_use(self) -> str | None:

@@ -109,15 +109,18 @@ def fetch(context: FetchContext, account_id: int) -> Outcome:
     token = secrets.token_hex(8)
     if not context.redis.set(lock, token, nx=True, ex=LOCK_SECONDS):
         return Outcome("busy", message="A fetch of this account is already running.")
+    login: list[str] = []
     try:
-        return _fetch_locked(context, account_id, lock)
+        return _fetch_locked(context, account_id, lock, login)
     finally:
         if context.redis.get(lock) == token.encode():
             context.redis.delete(lock)
         context.redis.delete(context.keys.pop3_progress(account_id))
+        if login:
+            publish(context, login[0], account_id, "done")  # after the lock is gone: "not running"
 
 
-def _fetch_locked(context: FetchContext, account_id: int, lock: str) -> Outcome:
+def _fetch_locked(context: FetchContext, account_id: int, lock: str, login: list[str]) -> Outcome:
     settings = context.settings
     with context.db() as session:
         account = session.get(POP3Account, account_id)
@@ -126,6 +129,7 @@ def _fetch_locked(context: FetchContext, account_id: int, lock: str) -> Outcome:
         user = session.get(User, account.user_id)
         assert user is not None
         session.expunge_all()
+    login.append(user.login)
     if not settings.pop3_enabled or not account.enabled:
         return Outcome("disabled")
     started = datetime.now(UTC)
@@ -248,7 +252,6 @@ def _record(
         account = session.get(POP3Account, account_id)
         if account is None:
             return
-        user = session.get(User, account.user_id)
         account.last_run_at = now
         account.last_outcome = outcome
         account.last_imported = totals.imported
@@ -277,7 +280,6 @@ def _record(
                 error=account.last_error,
             )
         )
-        login = user.login if user else ""
     metrics = context.keys.pop3_metrics()
     pipe = context.redis.pipeline()
     pipe.hincrby(metrics, f"runs:{outcome}", 1)
@@ -286,8 +288,6 @@ def _record(
     if error:
         pipe.hincrby(metrics, f"errors:{error[0]}", 1)
     pipe.execute()
-    if login:
-        publish(context, login, account_id, "done")
 
 
 # ---------------------------------------------------------------------------- the queue
