@@ -22,12 +22,12 @@ def list_folders(client: IMAPClient, *, with_size: bool = False) -> list[Folder]
     return sorted(folders, key=lambda folder: folder.sort_key)
 
 
-def _list_status(client: IMAPClient, extra: list[str]) -> list[Folder]:
+def _list_status(client: IMAPClient, extra: list[str] | None = None) -> list[Folder]:
     imap = client._imap
     options = ["SUBSCRIBED", "CHILDREN"]
     if b"SPECIAL-USE" in client.capabilities():
         options.append("SPECIAL-USE")
-    items = [*STATUS_ITEMS, *extra]
+    items = [*STATUS_ITEMS, *(extra or [])]
     if b"CONDSTORE" in client.capabilities():
         items.append("HIGHESTMODSEQ")
     options.append(f"STATUS ({' '.join(items)})")
@@ -60,14 +60,14 @@ def _list_status(client: IMAPClient, extra: list[str]) -> list[Folder]:
     return folders
 
 
-def _list_then_status(client: IMAPClient, extra: list[str]) -> list[Folder]:
+def _list_then_status(client: IMAPClient, extra: list[str] | None = None) -> list[Folder]:
     subscribed = {name for _, _, name in client.list_sub_folders()}
     folders = []
     for flags, delimiter, name in client.list_folders():
         flag_names = frozenset(_text(flag) for flag in flags)
         folder = Folder(name, _text(delimiter or b""), flag_names, name in subscribed)
         if folder.selectable:
-            status = client.folder_status(name, [item.encode() for item in (*STATUS_ITEMS, *extra)])
+            status = client.folder_status(name, [item.encode() for item in (*STATUS_ITEMS, *(extra or []))])
             folder = Folder(
                 folder.name,
                 folder.delimiter,
