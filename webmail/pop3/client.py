@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import poplib
 import socket
@@ -92,9 +93,17 @@ class POP3Session:
             return {}  # CAPA is optional (RFC 2449)
 
     def _login(self) -> None:
+        """SASL PLAIN when offered (UTF-8 safe), else USER/PASS; APOP only if USER is missing."""
+        user, password = self.server.username, self.server.password
         try:
-            self.pop.user(self.server.username)
-            self.pop.pass_(self.server.password)
+            if "PLAIN" in self.capabilities.get("SASL", []):
+                token = base64.b64encode(f"\0{user}\0{password}".encode()).decode()
+                self.pop._shortcmd(f"AUTH PLAIN {token}")  # type: ignore[attr-defined]
+            elif self.capabilities and "USER" not in self.capabilities and b"<" in self.pop.welcome:
+                self.pop.apop(user, password)
+            else:
+                self.pop.user(user)
+                self.pop.pass_(password)
         except poplib.error_proto as exc:
             raise POP3AuthError() from exc
 
