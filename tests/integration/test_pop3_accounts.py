@@ -255,9 +255,10 @@ def test_scheduler_queues_only_due_enabled_accounts(
         account = session.get(POP3Account, later)
         assert account is not None
         account.next_run_at = datetime.now(UTC) + timedelta(minutes=10)
-    assert enqueue_due(context.settings, context.db, queue) == 1
+    assert enqueue_due(context.settings, context.db, queue) >= 1  # the database is shared by tests
     keys = Keys(context.settings.redis_prefix)
-    assert queue.job_ids == [keys.pop3_job_id(due)]
+    assert keys.pop3_job_id(due) in queue.job_ids
+    assert keys.pop3_job_id(later) not in queue.job_ids
     assert keys.pop3_job_id(paused) not in queue.job_ids
 
 
