@@ -28,7 +28,17 @@ from webmail.redis import Keys, create_redis
 from webmail.web.deps import Services
 from webmail.web.errors import install_error_handlers
 from webmail.web.routes import accounts as account_routes
-from webmail.web.routes import compose, events, health, login, mailbox, message, organize, search
+from webmail.web.routes import (
+    compose,
+    events,
+    folders_settings,
+    health,
+    login,
+    mailbox,
+    message,
+    organize,
+    search,
+)
 from webmail.web.routes import settings as settings_routes
 from webmail.web.security import SecurityHeadersMiddleware
 from webmail.web.templating import STATIC_DIR
@@ -95,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(events.router)
     app.include_router(settings_routes.router)
     app.include_router(account_routes.router)
+    app.include_router(folders_settings.router)
     app.include_router(compose.router)
     app.include_router(search.router)
     app.include_router(organize.router)

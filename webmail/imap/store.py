@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from webmail.imap import messages, metrics, organize
+from webmail.imap import manage, messages, metrics, organize
 from webmail.imap.cache import PageCache
 from webmail.imap.errors import FolderNotFoundError, MessageGoneError
 from webmail.imap.folders import list_folders
@@ -64,6 +64,35 @@ class MailStore:
             return list_folders(conn.client)
 
         return await self.pool.run(self.credentials, work, "list_folders")
+
+    async def folder_overview(self) -> list[Folder]:
+        """All folders with counts and sizes (for the folder settings page)."""
+
+        def work(conn: IMAPConnection) -> list[Folder]:
+            return list_folders(conn.client, with_size=True)
+
+        return await self.pool.run(self.credentials, work, "list_folders")
+
+    async def create_folder(self, parent: str, name: str) -> str:
+        return await self.pool.run(
+            self.credentials, lambda conn: manage.create_folder(conn, parent, name), "manage"
+        )
+
+    async def rename_folder(self, folder: str, parent: str, name: str) -> str:
+        return await self.pool.run(
+            self.credentials, lambda conn: manage.rename_folder(conn, folder, parent, name), "manage"
+        )
+
+    async def delete_folder(self, folder: str) -> None:
+        await self.pool.run(self.credentials, lambda conn: manage.delete_folder(conn, folder), "manage")
+
+    async def set_subscribed(self, folder: str, subscribed: bool) -> None:
+        await self.pool.run(
+            self.credentials, lambda conn: manage.set_subscribed(conn.client, folder, subscribed), "manage"
+        )
+
+    async def empty_folder(self, folder: str) -> int:
+        return await self.pool.run(self.credentials, lambda conn: manage.empty_folder(conn, folder), "manage")
 
     async def page(
         self, folder: Folder, *, page: int, page_size: int, sort: str, reverse: bool
