@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from imapclient import IMAPClient
 
 from tests.conftest import session_token
-from tests.integration.test_organize import imap, put, subjects  # noqa: F401 - the fixture
+from tests.integration.test_organize import imap, put, subjects
 
 __all__ = ["imap"]
 
