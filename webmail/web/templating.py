@@ -12,6 +12,7 @@ from jinja2 import Environment, FileSystemLoader
 from jinja2_fragments.fastapi import Jinja2Blocks
 
 from webmail.config import PROJECT_ROOT
+from webmail.mail.tags import LABELS, tags_of
 from webmail.web.formatting import full_date, highlight, human_size, list_date, names
 
 STATIC_DIR = PROJECT_ROOT / "static"
@@ -48,6 +49,8 @@ templates.env.filters["fulldate"] = full_date
 templates.env.filters["filesize"] = human_size
 templates.env.filters["names"] = names
 templates.env.filters["highlight"] = highlight
+templates.env.filters["tags"] = tags_of
+templates.env.globals["LABELS"] = LABELS
 
 
 def render(

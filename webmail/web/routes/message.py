@@ -13,6 +13,7 @@ from webmail.imap.messages import FetchedMessage
 from webmail.imap.store import MailStore
 from webmail.mail.query import QueryError, parse_search
 from webmail.mail.render import PREVIEWABLE, MessageView, attachment_name, build_view, highlight_view
+from webmail.mail.tags import valid_keyword
 from webmail.web.csrf import csrf_protect
 from webmail.web.deps import MailStoreDep, PreferencesDep, ServicesDep, SessionDep
 from webmail.web.folders import folder_tree
@@ -266,7 +267,7 @@ async def set_flag(
     value: Annotated[str, Form()],
     next: Annotated[str, Form()] = "",
 ) -> Response:
-    imap_flag = FLAGS.get(flag)
+    imap_flag = FLAGS.get(flag) or (flag if valid_keyword(flag) else None)
     if imap_flag is None:
         raise MessageGoneError("Unknown flag.")
     flags = await store.set_flag(folder, [uid], imap_flag, value == "1")

@@ -12,6 +12,7 @@ from webmail.errors import WebmailError
 from webmail.imap.organize import MoveResult, parse_uid_set, uid_set
 from webmail.imap.store import MailStore
 from webmail.imap.types import Folder
+from webmail.mail.tags import LABELS
 from webmail.web.csrf import csrf_protect
 from webmail.web.deps import MailStoreDep, SessionDep
 from webmail.web.listing import folder_url
@@ -160,6 +161,12 @@ async def bulk_action(request: Request, folder: str, store: MailStoreDep) -> Res
         flag, value = BULK_FLAGS[action]
         await store.set_flag(folder, uids, flag, value)
         return RedirectResponse(back + "?" + urlencode({"done": f"{count} marked."}), status_code=303)
+    verb, _, keyword = action.partition(":")
+    if verb in ("tag", "untag") and keyword.lower() in LABELS:
+        await store.set_flag(folder, uids, keyword.lower(), verb == "tag")
+        name = LABELS[keyword.lower()][0]
+        words = f"{count} tagged {name}." if verb == "tag" else f"Tag {name} removed from {count}."
+        return RedirectResponse(back + "?" + urlencode({"done": words}), status_code=303)
     if action == "archive":
         target = await special_folder(store, "\\Archive", "Archive")
     elif action == "delete":
