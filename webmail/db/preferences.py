@@ -8,6 +8,7 @@ from zoneinfo import available_timezones
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 MarkSeen = Literal["immediately", "delay", "never"]
+ArchiveLayout = Literal["flat", "year", "month"]
 
 
 class Preferences(BaseModel):
@@ -18,6 +19,7 @@ class Preferences(BaseModel):
     prefer_html: bool = True
     conversations: bool = False
     keyboard_shortcuts: bool = True
+    archive_layout: ArchiveLayout = "flat"  # Archive, Archive/2026, or Archive/2026/03
 
     @field_validator("timezone")
     @classmethod

@@ -36,6 +36,7 @@ mail_location = maildir:~/Maildir
 mail_fsync = never
 mail_plugins = $mail_plugins quota
 protocol imap {{
+  {imap_capability}
   mail_plugins = $mail_plugins imap_quota
   mail_max_userip_connections = {max_userip_connections}
 }}
@@ -211,6 +212,7 @@ def start_dovecot(
     max_userip_connections: int = 10,
     auth_failure_delay: int = 0,
     trusted_networks: str = "",
+    imap_capability: str = "",
 ) -> Dovecot:
     """Start Dovecot with its config, users file, sockets and mail all under ``root``."""
     find_program("dovecot")  # installs it if missing, before anything is written
@@ -243,6 +245,8 @@ def start_dovecot(
             quota_mb=quota_mb,
             chroot=chroot,
             master_user=MASTER_USER,
+            # Tests play servers without an extension by listing the capabilities themselves.
+            imap_capability=f"imap_capability = {imap_capability}" if imap_capability else "",
             imap_port=imap_port,
             pop3_port=pop3_port,
             lmtp_port=lmtp_port,

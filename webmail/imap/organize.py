@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from webmail.imap.errors import ProtocolError
 from webmail.imap.messages import UID_BATCH
@@ -113,3 +114,24 @@ def all_uids(conn: IMAPConnection, folder: str) -> list[int]:
     """Every UID in the folder (for "select all N"): UID SEARCH ALL, no message data."""
     conn.sync(folder)
     return sorted(int(uid) for uid in conn.client.search(["ALL"]))
+
+
+def arrival_dates(conn: IMAPConnection, folder: str, uids: Sequence[int]) -> dict[int, datetime]:
+    """INTERNALDATE of each message (what archiving by year or month goes by)."""
+    conn.sync(folder)
+    dates: dict[int, datetime] = {}
+    for start in range(0, len(uids), UID_BATCH):
+        rows = conn.client.fetch(list(uids[start : start + UID_BATCH]), ["INTERNALDATE"])
+        for uid, row in rows.items():
+            when = row.get(b"INTERNALDATE")
+            if isinstance(when, datetime):
+                dates[int(uid)] = when
+    return dates
+
+
+def ensure_folder(conn: IMAPConnection, name: str) -> None:
+    """Create (and subscribe) a folder if it is missing, e.g. Archive/2026."""
+    client = conn.client
+    if not client.folder_exists(name):
+        client.create_folder(name)
+        client.subscribe_folder(name)

@@ -195,6 +195,35 @@ class MailStore:
 
         return await self.pool.run(self.credentials, work, "move")
 
+    async def archive(
+        self, folder: str, uids: Sequence[int], archive: Folder, layout: str
+    ) -> list[MoveResult]:
+        """Move to the Archive folder, or to its per-year (``year``) or per-month (``month``)
+        subfolders, created on demand; one MoveResult per target folder."""
+
+        def work(conn: IMAPConnection) -> list[MoveResult]:
+            if layout == "flat":
+                return [organize.move_messages(conn, folder, uids, archive.name)]
+            dates = organize.arrival_dates(conn, folder, uids)
+            groups: dict[str, list[int]] = {}
+            delimiter = archive.delimiter or "/"
+            for uid in uids:
+                when = dates.get(uid)
+                if when is None:
+                    groups.setdefault(archive.name, []).append(uid)
+                    continue
+                path = f"{archive.name}{delimiter}{when.year}"
+                if layout == "month":
+                    path += f"{delimiter}{when.month:02d}"
+                groups.setdefault(path, []).append(uid)
+            results = []
+            for target, members in sorted(groups.items()):
+                organize.ensure_folder(conn, target)
+                results.append(organize.move_messages(conn, folder, members, target))
+            return results
+
+        return await self.pool.run(self.credentials, work, "move")
+
     async def expunge(self, folder: str, uids: Sequence[int]) -> int:
         def work(conn: IMAPConnection) -> int:
             return organize.expunge_messages(conn, folder, uids)

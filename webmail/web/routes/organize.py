@@ -14,7 +14,7 @@ from webmail.imap.store import MailStore
 from webmail.imap.types import Folder
 from webmail.mail.tags import LABELS
 from webmail.web.csrf import csrf_protect
-from webmail.web.deps import MailStoreDep, SessionDep
+from webmail.web.deps import MailStoreDep, PreferencesDep, SessionDep
 from webmail.web.listing import folder_url
 from webmail.web.templating import render, url
 
@@ -37,16 +37,21 @@ async def special_folder(
     return found
 
 
-def after_move(request: Request, result: MoveResult, words: str) -> Response:
-    """Back to the list, with an Undo offer that knows the messages' new UIDs."""
-    params = {"done": words}
-    if result.new_uids:
-        params.update(
-            {"undo_from": result.target, "undo_to": result.source, "undo_uids": uid_set(result.new_uids)}
-        )
-    return RedirectResponse(
-        url(request, folder_url(result.source)) + "?" + urlencode(params), status_code=303
-    )
+def after_move(request: Request, result: MoveResult | list[MoveResult], words: str) -> Response:
+    """Back to the list, with an Undo offer that knows the messages' new UIDs (in every folder
+    they went to: archiving by year or month may fill several)."""
+    results = [r for r in (result if isinstance(result, list) else [result]) if r.new_uids]
+    params: list[tuple[str, str]] = [("done", words)]
+    if results:
+        first, rest = results[0], results[1:]
+        params += [
+            ("undo_from", first.target),
+            ("undo_to", first.source),
+            ("undo_uids", uid_set(first.new_uids)),
+        ]
+        params += [("undo_more", f"{uid_set(r.new_uids)} {r.target}") for r in rest]
+    source = result[0].source if isinstance(result, list) else result.source
+    return RedirectResponse(url(request, folder_url(source)) + "?" + urlencode(params), status_code=303)
 
 
 @router.post("/mail/{folder:path}/{uid:int}/move")
@@ -64,10 +69,12 @@ async def move_message(
 
 
 @router.post("/mail/{folder:path}/{uid:int}/archive")
-async def archive_message(request: Request, folder: str, uid: int, store: MailStoreDep) -> Response:
+async def archive_message(
+    request: Request, folder: str, uid: int, store: MailStoreDep, preferences: PreferencesDep
+) -> Response:
     archive = await special_folder(store, "\\Archive", "Archive")
-    result = await store.move(folder, [uid], archive.name)
-    return after_move(request, result, "Archived.")
+    results = await store.archive(folder, [uid], archive, preferences.archive_layout)
+    return after_move(request, results, "Archived.")
 
 
 @router.post("/mail/{folder:path}/{uid:int}/junk")
@@ -123,15 +130,23 @@ async def undo_move(
     store: MailStoreDep,
     uids: Annotated[str, Form()] = "",
     to: Annotated[str, Form()] = "",
+    more: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
-    """Move messages back: ``uids`` in ``folder`` (where they went) return to ``to``."""
+    """Move messages back: ``uids`` in ``folder`` (where they went) return to ``to``; each
+    ``more`` ("uids folder") is another folder the same action filled."""
+    groups: list[tuple[str, list[int]]] = []
     try:
-        numbers = parse_uid_set(uids)
+        groups.append((folder, parse_uid_set(uids)))
+        for entry in more or []:
+            listed, _, where = entry.partition(" ")
+            groups.append((where, parse_uid_set(listed)))
     except ValueError:
-        numbers = []
-    if not numbers or not to:
+        groups = []
+    if not to or not any(group for _, group in groups):
         raise FolderMissingError("There is nothing to undo.")
-    await store.move(folder, numbers, to)
+    for where, group in groups:
+        if group and where:
+            await store.move(where, group, to)
     done = urlencode({"done": "Undone."})
     return RedirectResponse(url(request, folder_url(to)) + "?" + done, status_code=303)
 
@@ -145,7 +160,9 @@ BULK_FLAGS = {
 
 
 @router.post("/mail/{folder:path}/bulk")
-async def bulk_action(request: Request, folder: str, store: MailStoreDep) -> Response:
+async def bulk_action(
+    request: Request, folder: str, store: MailStoreDep, session: SessionDep, preferences: PreferencesDep
+) -> Response:
     """One action on the selected messages (``uid`` fields), or on all of them (``all=1``)."""
     form = await request.form()
     action = str(form.get("action", ""))
@@ -157,6 +174,13 @@ async def bulk_action(request: Request, folder: str, store: MailStoreDep) -> Res
     if not uids:
         return RedirectResponse(back + "?" + urlencode({"done": "Select messages first."}), status_code=303)
     count = f"{len(uids)} message{'s' if len(uids) != 1 else ''}"
+    here = (
+        next((f for f in await store.list_folders() if f.name == folder), None)
+        if action == "delete"
+        else None
+    )
+    here_is_bin = here is not None and here.special_use in ("\\Trash", "\\Junk")
+    here_label = here.label if here is not None else folder
     if action in BULK_FLAGS:
         flag, value = BULK_FLAGS[action]
         await store.set_flag(folder, uids, flag, value)
@@ -168,8 +192,21 @@ async def bulk_action(request: Request, folder: str, store: MailStoreDep) -> Res
         words = f"{count} tagged {name}." if verb == "tag" else f"Tag {name} removed from {count}."
         return RedirectResponse(back + "?" + urlencode({"done": words}), status_code=303)
     if action == "archive":
-        target = await special_folder(store, "\\Archive", "Archive")
-    elif action == "delete":
+        archive = await special_folder(store, "\\Archive", "Archive")
+        if folder == archive.name or folder.startswith(archive.name + (archive.delimiter or "/")):
+            return RedirectResponse(back, status_code=303)
+        results = await store.archive(folder, uids, archive, preferences.archive_layout)
+        return after_move(request, results, f"{count} moved to {archive.label}.")
+    if action == "delete" and here_is_bin:
+        if form.get("confirm") != "1":
+            context = {"session": session, "folder": folder, "uids": uids, "count": count, "label": here_label,
+                       "folder_url": folder_url}  # fmt: skip
+            return render(request, "pages/confirm_bulk_delete.html", context)
+        await store.expunge(folder, uids)
+        return RedirectResponse(
+            back + "?" + urlencode({"done": f"{count} deleted for good."}), status_code=303
+        )
+    if action == "delete":
         target = await special_folder(store, "\\Trash", "Trash")
     elif action == "junk":
         target = await special_folder(store, "\\Junk", "Junk")

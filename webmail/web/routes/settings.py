@@ -51,6 +51,7 @@ async def save_settings(
         "prefer_html": form.get("prefer_html") == "on",
         "conversations": form.get("conversations") == "on",
         "keyboard_shortcuts": form.get("keyboard_shortcuts") == "on",
+        "archive_layout": form.get("archive_layout", preferences.archive_layout),
     }
     try:
         updated = Preferences.model_validate(values)
