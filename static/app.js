@@ -148,6 +148,53 @@ document.addEventListener("click", (event) => {
     const link = document.querySelector(selector);
     if (link) link.click();
   }
+  // Selected rows first, then the open message, then the row under the cursor.
+  function actOn(action, to) {
+    const form = document.getElementById("bulk-form");
+    const selected = document.querySelectorAll("#message-list input.select:checked");
+    if (!selected.length && !to && document.querySelector(`#reader form[action$="/${action}"]`)) {
+      submitReader(action);
+      return;
+    }
+    if (!form) return;
+    if (!selected.length) {
+      const row = cursor();
+      if (!row) return;
+      row.querySelector("input.select").checked = true;
+    }
+    form.querySelector('select[name="action"]').value = action;
+    if (to) form.querySelector('select[name="to"]').value = to;
+    form.requestSubmit();
+  }
+  function openFolderPicker() {
+    const picker = document.getElementById("folder-picker");
+    if (!picker) return;
+    const input = picker.querySelector("input");
+    input.value = "";
+    picker.querySelector("#folder-picker-error").hidden = true;
+    picker.showModal();
+    input.focus();
+  }
+  const picker = document.getElementById("folder-picker");
+  if (picker) {
+    picker.addEventListener("close", () => {
+      if (picker.returnValue !== "move") return;
+      const name = picker.querySelector("input").value.trim();
+      const known = Array.from(picker.querySelectorAll("datalist option")).map((o) => o.value);
+      // Type-ahead: an exact name, or the only folder whose name contains what was typed.
+      const matches = known.filter((f) => f.toLowerCase().includes(name.toLowerCase()));
+      const target = known.includes(name) ? name : (matches.length === 1 ? matches[0] : null);
+      if (!name) return;
+      if (!target) { flash(`No single folder matches “${name}”.`); return; }
+      const readerMove = document.querySelector("#reader form.move-form");
+      if (readerMove && !document.querySelector("#message-list input.select:checked")) {
+        readerMove.querySelector("select").value = target;
+        readerMove.requestSubmit();
+      } else {
+        actOn("move", target);
+      }
+    });
+  }
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     const active = document.activeElement;
@@ -170,10 +217,10 @@ document.addEventListener("click", (event) => {
         if (readerStar) readerStar.form.requestSubmit();
         else { const row = cursor(); if (row) row.querySelector("form.star").requestSubmit(); }
       },
-      e: () => submitReader("archive"),
-      "#": () => submitReader("delete"),
-      "!": () => submitReader("junk"),
-      m: () => { const select = document.querySelector("#move-to"); if (select) select.focus(); },
+      e: () => actOn("archive"),
+      "#": () => actOn("delete"),
+      "!": () => actOn("junk"),
+      m: () => openFolderPicker(),
       r: () => follow('#reader a[href*="compose?reply="]'),
       a: () => follow('#reader a[href*="compose?reply_all="]'),
       f: () => follow('#reader a[href*="compose?forward="]'),
@@ -185,3 +232,71 @@ document.addEventListener("click", (event) => {
     if (run) { event.preventDefault(); run(); }
   });
 })();
+
+// Moving, archiving, deleting and junking selected rows: they leave the list at once; if the
+// server refuses, they come back and the reason is shown.
+const MOVING_ACTIONS = ["archive", "delete", "junk", "move"];
+document.addEventListener("submit", async (event) => {
+  const form = event.target;
+  if (!(form instanceof HTMLFormElement) || form.id !== "bulk-form" || !window.fetch) return;
+  const action = form.querySelector('select[name="action"]').value;
+  if (!MOVING_ACTIONS.includes(action) || (action === "delete" && form.dataset.bin)) return;
+  if (form.querySelector('input[name="all"]:checked')) return;
+  const rows = Array.from(document.querySelectorAll("#message-list input.select:checked")).map((box) => box.closest("li"));
+  if (!rows.length) return;
+  event.preventDefault();
+  rows.forEach((row) => { row.hidden = true; });
+  try {
+    // form.action would be the select named "action": read the attribute.
+    const response = await fetch(form.getAttribute("action"), { method: "POST", body: new FormData(form), credentials: "same-origin" });
+    if (response.ok && response.redirected) {
+      window.location.assign(response.url);  // the list with "… moved — Undo"
+      return;
+    }
+    const page = new DOMParser().parseFromString(await response.text(), "text/html");
+    const words = page.querySelector(".error-page h1") || page.querySelector(".error");
+    rows.forEach((row) => { row.hidden = false; });
+    flash(words ? words.textContent.trim() : "The server refused this; nothing was changed.");
+  } catch (error) {
+    rows.forEach((row) => { row.hidden = false; });
+    flash("Cannot reach the webmail server. Nothing was changed.");
+  }
+});
+
+// Drag rows onto a folder in the folder pane to move them there.
+document.addEventListener("dragstart", (event) => {
+  const row = event.target instanceof Element ? event.target.closest("#message-list li[data-uid]") : null;
+  if (!row) return;
+  const box = row.querySelector("input.select");
+  if (box && !box.checked) {
+    document.querySelectorAll("#message-list input.select:checked").forEach((other) => { other.checked = false; });
+    box.checked = true;
+  }
+  event.dataTransfer.setData("application/x-webmail-uids", row.dataset.uid);
+  event.dataTransfer.effectAllowed = "move";
+});
+function dropTarget(event) {
+  const link = event.target instanceof Element ? event.target.closest("#folder-list a[data-folder]") : null;
+  return link && event.dataTransfer && Array.from(event.dataTransfer.types).includes("application/x-webmail-uids") ? link : null;
+}
+document.addEventListener("dragover", (event) => {
+  const link = dropTarget(event);
+  if (!link || link.classList.contains("current")) return;
+  event.preventDefault();
+  event.dataTransfer.dropEffect = "move";
+  link.classList.add("drop-target");
+});
+document.addEventListener("dragleave", (event) => {
+  const link = dropTarget(event);
+  if (link) link.classList.remove("drop-target");
+});
+document.addEventListener("drop", (event) => {
+  const link = dropTarget(event);
+  const form = document.getElementById("bulk-form");
+  if (!link || !form) return;
+  event.preventDefault();
+  link.classList.remove("drop-target");
+  form.querySelector('select[name="action"]').value = "move";
+  form.querySelector('select[name="to"]').value = link.dataset.folder;
+  form.requestSubmit();
+});
