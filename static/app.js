@@ -300,3 +300,16 @@ document.addEventListener("drop", (event) => {
   form.querySelector('select[name="to"]').value = link.dataset.folder;
   form.requestSubmit();
 });
+
+// "This page" selects or clears every row shown.
+document.addEventListener("change", (event) => {
+  const box = event.target;
+  if (!(box instanceof HTMLInputElement) || box.id !== "select-page") return;
+  document.querySelectorAll("#message-list input.select").forEach((row) => { row.checked = box.checked; });
+});
+
+// The Undo offer stays for 10 seconds.
+(function fadeToast() {
+  const toast = document.querySelector(".toast");
+  if (toast) setTimeout(() => toast.remove(), 10000);
+})();

@@ -145,3 +145,19 @@ def test_twenty_thousand_messages_move_in_chunks_and_come_back(
     assert len(imap.search(["ALL"])) == 20_000
     imap.select_folder("Archive", readonly=True)
     assert imap.search(["ALL"]) == []
+
+
+def test_copy_keeps_the_originals(signed_in: TestClient, imap: IMAPClient) -> None:
+    uid = put(imap, "Twice")
+    token = session_token(signed_in)
+    done = signed_in.post(
+        "/mail/INBOX/bulk", data={"csrf_token": token, "action": "copy", "to": "Archive", "uid": str(uid)}
+    )
+    assert "copied to Archive" in query(done)["done"][0]
+    assert subjects(imap, "INBOX") == ["Twice"]
+    assert subjects(imap, "Archive") == ["Twice"]
+    missing = signed_in.post(
+        "/mail/INBOX/bulk", data={"csrf_token": token, "action": "copy", "to": "Nowhere", "uid": str(uid)}
+    )
+    assert missing.status_code == 409
+    assert "There is no folder called “Nowhere”" in missing.text

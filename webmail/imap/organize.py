@@ -69,6 +69,18 @@ def move_messages(conn: IMAPConnection, folder: str, uids: Sequence[int], target
     return MoveResult(folder, target, tuple(new_uids))
 
 
+def copy_messages(conn: IMAPConnection, folder: str, uids: Sequence[int], target: str) -> int:
+    """UID COPY in chunks; the originals stay."""
+    conn.sync(folder)
+    imap = conn.client._imap
+    mailbox = conn.client._normalise_folder(target)
+    for start in range(0, len(uids), UID_BATCH):
+        typ, data = imap.uid("COPY", uid_set(uids[start : start + UID_BATCH]), mailbox)
+        if typ != "OK":
+            raise ProtocolError(f"The mail server refused to copy the messages: {_text(data)}")
+    return len(uids)
+
+
 def expunge_messages(conn: IMAPConnection, folder: str, uids: Sequence[int]) -> int:
     """Delete for good: \\Deleted, then UID EXPUNGE of just these (never a plain EXPUNGE)."""
     conn.sync(folder)

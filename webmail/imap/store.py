@@ -224,6 +224,11 @@ class MailStore:
 
         return await self.pool.run(self.credentials, work, "move")
 
+    async def copy(self, folder: str, uids: Sequence[int], target: str) -> int:
+        return await self.pool.run(
+            self.credentials, lambda conn: organize.copy_messages(conn, folder, uids, target), "copy"
+        )
+
     async def expunge(self, folder: str, uids: Sequence[int]) -> int:
         def work(conn: IMAPConnection) -> int:
             return organize.expunge_messages(conn, folder, uids)

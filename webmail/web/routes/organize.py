@@ -211,7 +211,7 @@ async def bulk_action(
     elif action == "junk":
         target = await special_folder(store, "\\Junk", "Junk")
         await store.add_keyword(folder, uids, "$Junk")
-    elif action == "move":
+    elif action in ("move", "copy"):
         to = str(form.get("to", ""))
         folders = await store.list_folders()
         found = next((f for f in folders if f.name == to and f.selectable), None)
@@ -220,6 +220,11 @@ async def bulk_action(
         target = found
     else:
         raise FolderMissingError("Choose what to do with the selected messages.")
+    if action == "copy":
+        await store.copy(folder, uids, target.name)
+        return RedirectResponse(
+            back + "?" + urlencode({"done": f"{count} copied to {target.label}."}), status_code=303
+        )
     if target.name == folder:
         return RedirectResponse(back, status_code=303)
     result = await store.move(folder, uids, target.name)
