@@ -313,3 +313,52 @@ document.addEventListener("change", (event) => {
   const toast = document.querySelector(".toast");
   if (toast) setTimeout(() => toast.remove(), 10000);
 })();
+
+// The compose editor: plain text (a textarea) or formatted (contenteditable, a few commands).
+(function composeEditor() {
+  const form = document.querySelector("form.compose-form");
+  if (!form) return;
+  const choice = form.querySelector(".format-choice");
+  const wrap = form.querySelector(".html-editor-wrap");
+  const editor = form.querySelector("#html-editor");
+  const textarea = form.querySelector("#body");
+  const hidden = form.querySelector('input[name="body_html"]');
+  if (!choice || !editor || !textarea) return;
+  choice.hidden = false;
+  const htmlMode = () => form.querySelector('input[name="format"]:checked').value === "html";
+  function textToHtml(text) {
+    return text.split("\n").map((line) => {
+      const quote = /^(>+) ?/.exec(line);
+      const depth = quote ? quote[1].length : 0;
+      const div = document.createElement("div");
+      div.textContent = quote ? line.slice(quote[0].length) : line;
+      if (!div.textContent) div.innerHTML = "<br>";
+      return "<blockquote>".repeat(depth) + div.outerHTML + "</blockquote>".repeat(depth);
+    }).join("");
+  }
+  function show() {
+    const html = htmlMode();
+    wrap.hidden = !html;
+    textarea.hidden = html;
+    textarea.labels.forEach((label) => { label.hidden = html; });
+  }
+  choice.addEventListener("change", () => {
+    if (htmlMode()) editor.innerHTML = textToHtml(textarea.value);
+    else textarea.value = editor.innerText;
+    show();
+  });
+  form.querySelectorAll(".editor-toolbar button").forEach((button) => {
+    button.addEventListener("click", () => {
+      editor.focus();
+      let value = button.dataset.value || null;
+      if (button.dataset.command === "createLink") {
+        value = window.prompt("Link address (https://…)", "https://");
+        if (!value) return;
+      }
+      document.execCommand(button.dataset.command, false, value);
+    });
+  });
+  form.addEventListener("submit", () => { hidden.value = htmlMode() ? editor.innerHTML : ""; });
+  form.addEventListener("formdata", () => { hidden.value = htmlMode() ? editor.innerHTML : ""; });
+  show();
+})();

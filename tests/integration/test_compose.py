@@ -125,3 +125,41 @@ def test_forward_inline(signed_in: TestClient, services: DevServices, mail_user:
     assert 'value="Fwd: Report"' in page
     assert "---------- Forwarded message ----------" in page
     assert "The numbers." in page
+
+
+def test_plain_text_goes_as_format_flowed(
+    signed_in: TestClient, services: DevServices, friend: MailUser
+) -> None:
+    long_line = "This sentence is long enough that it must be wrapped by the sender " * 3
+    form = {"csrf_token": session_token(signed_in), "to": friend.username, "subject": "Flowed",
+            "body": long_line.strip() + "\n> quoted line\nFrom the start\n-- \nMe"}  # fmt: skip
+    assert signed_in.post("/compose/send", data=form).status_code == 303
+    message = message_from_bytes(inbox_of(services, friend)[0], policy=policy.default)
+    assert message.get_content_type() == "text/plain"
+    assert message.get_param("format") == "flowed"
+    assert message["Content-Transfer-Encoding"] == "quoted-printable"
+    lines = message.get_content().replace("\r\n", "\n").split("\n")
+    assert all(len(line) <= 78 for line in lines)
+    assert lines[0].endswith(" ")  # a soft break: readers join the lines again
+    assert "> quoted line" in lines
+    assert " From the start" in lines  # space-stuffed
+    assert "-- " in lines
+
+
+def test_html_editor_sends_alternative_with_sanitised_html(
+    signed_in: TestClient, services: DevServices, friend: MailUser
+) -> None:
+    html = ('<div>Hello <b>bold</b> <a href="https://example.org">link</a></div><ul><li>one</li></ul>'
+            '<img src="https://tracker.example/x.png"><script>alert(1)</script><div onclick="x()">tail</div>')  # fmt: skip
+    form = {"csrf_token": session_token(signed_in), "to": friend.username, "subject": "Formatted",
+            "format": "html", "body_html": html, "body": ""}  # fmt: skip
+    assert signed_in.post("/compose/send", data=form).status_code == 303
+    message = message_from_bytes(inbox_of(services, friend)[0], policy=policy.default)
+    assert message.get_content_type() == "multipart/alternative"
+    plain = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    sent_html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert "Hello bold link <https://example.org>" in plain
+    assert "- one" in plain
+    assert "<b>bold</b>" in sent_html
+    for banned in ("<script", "onclick", "<img", "tracker.example"):
+        assert banned not in sent_html

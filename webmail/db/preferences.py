@@ -19,6 +19,7 @@ class Preferences(BaseModel):
     prefer_html: bool = True
     conversations: bool = False
     keyboard_shortcuts: bool = True
+    compose_html: bool = False  # the editor starts in formatted (HTML) mode
     archive_layout: ArchiveLayout = "flat"  # Archive, Archive/2026, or Archive/2026/03
 
     @field_validator("timezone")

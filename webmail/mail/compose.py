@@ -10,6 +10,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 
 from webmail.errors import WebmailError
+from webmail.mail.editor import html_document, html_to_text, to_flowed
 
 _EMAIL = re.compile(r"^[^@\s<>(),;:\"]+@[^@\s<>(),;:\"]+$")  # single-label domains (localhost) too
 
@@ -37,6 +38,7 @@ class Draft:
     body: str = ""
     in_reply_to: str = ""
     references: str = ""
+    html: str = ""  # from the HTML editor, already sanitised; empty for plain text
     attachments: list[Attachment] = field(default_factory=list)
 
 
@@ -96,7 +98,11 @@ def build_message(draft: Draft, *, now: datetime | None = None) -> tuple[EmailMe
         message["In-Reply-To"] = draft.in_reply_to
         message["References"] = " ".join([*draft.references.split(), draft.in_reply_to][-20:])
     message["User-Agent"] = "webmail"
-    message.set_content(draft.body.replace("\r\n", "\n"))
+    plain = html_to_text(draft.html) if draft.html else draft.body
+    # Quoted-printable keeps the trailing spaces that mark flowed soft breaks intact in transit.
+    message.set_content(to_flowed(plain), params={"format": "flowed"}, cte="quoted-printable")
+    if draft.html:
+        message.add_alternative(html_document(draft.html), subtype="html", cte="quoted-printable")
     for attachment in draft.attachments:
         maintype, _, subtype = (attachment.content_type or "application/octet-stream").partition("/")
         message.add_attachment(attachment.data, maintype=maintype, subtype=subtype or "octet-stream",

@@ -20,10 +20,11 @@ from webmail.mail.compose import (
     quote,
     reply_subject,
 )
+from webmail.mail.editor import clean_editor_html, html_to_text, text_to_editor_html
 from webmail.mail.render import decode_part, parse_headers
 from webmail.smtp.submit import send_message
 from webmail.web.csrf import csrf_protect
-from webmail.web.deps import MailStoreDep, ServicesDep, SessionDep
+from webmail.web.deps import MailStoreDep, PreferencesDep, ServicesDep, SessionDep
 from webmail.web.listing import folder_url
 from webmail.web.templating import render, url
 
@@ -52,7 +53,9 @@ def split_ref(value: str) -> tuple[str, int] | None:
 
 
 @router.get("/compose")
-async def compose(request: Request, session: SessionDep, store: MailStoreDep) -> Response:
+async def compose(
+    request: Request, session: SessionDep, store: MailStoreDep, preferences: PreferencesDep
+) -> Response:
     me = sender_of(session.user)
     draft = Draft(sender=me)
     reply_ref = ""
@@ -84,7 +87,7 @@ async def compose(request: Request, session: SessionDep, store: MailStoreDep) ->
             draft.references = references[0] if references else ""
             reply_ref = f"{ref[0]}/{ref[1]}"
         break
-    return compose_page(request, session, draft, reply_ref=reply_ref)
+    return compose_page(request, session, draft, reply_ref=reply_ref, html_mode=preferences.compose_html)
 
 
 def compose_page(
@@ -95,6 +98,7 @@ def compose_page(
     reply_ref: str = "",
     error: str | None = None,
     status_code: int = 200,
+    html_mode: bool = False,
 ) -> Response:
     context = {
         "session": session,
@@ -102,6 +106,9 @@ def compose_page(
         "reply_ref": reply_ref,
         "error": error,
         "folder_url": folder_url,
+        "html_mode": html_mode,
+        # Ours: sanitised on the way in, or made from escaped text.
+        "editor_html": draft.html or text_to_editor_html(draft.body),
     }
     return render(request, "pages/compose.html", context, status_code=status_code)
 
@@ -146,6 +153,10 @@ async def send_form(
         references=field("references"),
     )
     reply_ref = field("reply_ref")
+    html_mode = field("format") == "html"
+    if html_mode:
+        draft.html = clean_editor_html(field("body_html"))
+        draft.body = html_to_text(draft.html)
     try:
         draft.attachments = await attachments_of(form, services.settings.max_attachment_mb * 1024 * 1024)
         message, recipients = build_message(draft)
@@ -153,7 +164,13 @@ async def send_form(
     except WebmailError as exc:
         # Nothing the user wrote is lost: the form comes back filled in, with the reason.
         return compose_page(
-            request, session, draft, reply_ref=reply_ref, error=exc.user_message, status_code=exc.status_code
+            request,
+            session,
+            draft,
+            reply_ref=reply_ref,
+            error=exc.user_message,
+            status_code=exc.status_code,
+            html_mode=html_mode,
         )
     folders = await store.list_folders()
     sent = next((f for f in folders if f.special_use == "\\Sent" and f.depth == 0), None)

@@ -52,6 +52,7 @@ async def save_settings(
         "conversations": form.get("conversations") == "on",
         "keyboard_shortcuts": form.get("keyboard_shortcuts") == "on",
         "archive_layout": form.get("archive_layout", preferences.archive_layout),
+        "compose_html": form.get("compose_html") == "on",
     }
     try:
         updated = Preferences.model_validate(values)

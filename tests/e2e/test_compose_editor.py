@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from email import message_from_bytes, policy
+
+from imapclient import IMAPClient
+from playwright.sync_api import Page, expect
+
+from tests.conftest import MailUser
+from tests.e2e.conftest import sign_in
+from webmail.devservices import DevServices
+
+
+def test_formatted_message_with_bold_and_a_list(
+    page: Page, live_server: str, services: DevServices, mail_user: MailUser
+) -> None:
+    friend = MailUser(services.dovecot.new_user("pw-fmt"), "pw-fmt")
+    sign_in(page, live_server, mail_user)
+    page.goto(f"{live_server}/compose")
+    page.locator("#to").fill(friend.username)
+    page.locator("#subject").fill("Formatted hello")
+    page.locator("#body").fill("First line")
+    page.get_by_label("Formatted").check()
+    editor = page.locator("#html-editor")
+    expect(editor).to_be_visible()
+    expect(editor).to_contain_text("First line")  # the text came along
+    editor.click()
+    page.keyboard.press("End")
+    page.keyboard.press("Enter")
+    page.get_by_title("Bold").click()
+    page.keyboard.type("Strong words")
+    page.get_by_title("Bold").click()
+    page.keyboard.press("Enter")
+    page.get_by_title("Bulleted list").click()
+    page.keyboard.type("an item")
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator(".toast")).to_contain_text("Message sent.")
+
+    imap = IMAPClient("127.0.0.1", services.dovecot.imap_port, ssl=False)
+    imap.login(friend.username, friend.password)
+    imap.select_folder("INBOX")
+    raw = next(iter(imap.fetch(imap.search(["ALL"]), ["BODY.PEEK[]"]).values()))[b"BODY[]"]
+    imap.logout()
+    message = message_from_bytes(raw, policy=policy.default)
+    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    plain = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "<b>Strong words</b>" in html
+    assert "<li>an item</li>" in html
+    assert "First line" in plain
+    assert "- an item" in plain
