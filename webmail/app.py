@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from webmail.auth.account import AccountService
+from webmail.auth.identities import IdentityService
 from webmail.auth.login import LoginService
 from webmail.auth.ratelimit import LoginRateLimiter
 from webmail.auth.sessions import SessionStore
@@ -39,6 +40,7 @@ from webmail.web.routes import (
     organize,
     search,
 )
+from webmail.web.routes import identities as identity_routes
 from webmail.web.routes import settings as settings_routes
 from webmail.web.security import SecurityHeadersMiddleware
 from webmail.web.templating import STATIC_DIR
@@ -73,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             sessions=sessions,
             login=LoginService(settings, sessions, limiter, pool, db, pages),
             accounts=AccountService(db, settings.imap_host),
+            identities=IdentityService(db, settings.imap_host),
             pop3=ExternalAccounts(settings, db),
             pages=pages,
             watchers=watchers,
@@ -106,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(settings_routes.router)
     app.include_router(account_routes.router)
     app.include_router(folders_settings.router)
+    app.include_router(identity_routes.router)
     app.include_router(compose.router)
     app.include_router(search.router)
     app.include_router(organize.router)

@@ -55,6 +55,23 @@ class SavedSearch(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class Identity(Base):
+    """A From address the user writes as, with its name, Reply-To and signatures."""
+
+    __tablename__ = "identities"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str] = mapped_column(String(320))
+    reply_to: Mapped[str] = mapped_column(String(320), default="")
+    bcc_self: Mapped[bool] = mapped_column(Boolean, default=False)
+    signature_text: Mapped[str] = mapped_column(String(4000), default="")
+    signature_html: Mapped[str] = mapped_column(String(20000), default="")
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class POP3Account(Base):
     """An external POP3 account whose mail is imported into one of the user's folders."""
 

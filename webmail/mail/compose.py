@@ -30,7 +30,9 @@ class Attachment:
 
 @dataclass
 class Draft:
-    sender: str
+    sender: str  # the From header: "Name <address>"
+    reply_to: str = ""
+    bcc_self: bool = False  # a copy to the sender's own address, in the envelope only
     to: str = ""
     cc: str = ""
     bcc: str = ""
@@ -81,6 +83,10 @@ def _split_list(text: str) -> list[str]:
 
 def build_message(draft: Draft, *, now: datetime | None = None) -> tuple[EmailMessage, list[str]]:
     """The message to send, and every recipient address (Bcc included, not in the headers)."""
+    for label, value in (("subject", draft.subject), ("sender", draft.sender), ("Reply-To", draft.reply_to),
+                         ("In-Reply-To", draft.in_reply_to), ("References", draft.references)):  # fmt: skip
+        if any(c in value for c in "\r\n\0"):
+            raise ComposeError(f"Line breaks are not allowed in the {label}; nothing was sent.")
     to, cc, bcc = parse_recipients(draft.to), parse_recipients(draft.cc), parse_recipients(draft.bcc)
     if not (to or cc or bcc):
         raise ComposeError("Add at least one recipient.")
@@ -90,9 +96,11 @@ def build_message(draft: Draft, *, now: datetime | None = None) -> tuple[EmailMe
         message["To"] = to
     if cc:
         message["Cc"] = cc
+    if draft.reply_to:
+        message["Reply-To"] = parse_recipients(draft.reply_to)
     message["Subject"] = draft.subject.strip()
     message["Date"] = format_datetime(now or datetime.now(UTC))
-    domain = draft.sender.rsplit("@", 1)[-1].strip(">") or "localhost"
+    domain = draft.sender.rsplit("@", 1)[-1].strip(">").strip() or "localhost"
     message["Message-ID"] = make_msgid(domain=domain)
     if draft.in_reply_to:
         message["In-Reply-To"] = draft.in_reply_to
@@ -108,6 +116,8 @@ def build_message(draft: Draft, *, now: datetime | None = None) -> tuple[EmailMe
         message.add_attachment(attachment.data, maintype=maintype, subtype=subtype or "octet-stream",
                                filename=attachment.filename)  # fmt: skip
     recipients = [address.addr_spec for address in (*to, *cc, *bcc)]
+    if draft.bcc_self:
+        recipients += [address.addr_spec for address in parse_recipients(draft.sender)]
     return message, list(dict.fromkeys(recipients))
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import sessionmaker
 
 from webmail.auth.account import AccountService
 from webmail.auth.errors import SessionExpiredError
+from webmail.auth.identities import IdentityService
 from webmail.auth.login import LoginService
 from webmail.auth.sessions import Session, SessionStore
 from webmail.config import Settings
@@ -39,6 +40,7 @@ class Services:
     sessions: SessionStore
     login: LoginService
     accounts: AccountService
+    identities: IdentityService
     pop3: ExternalAccounts
     pages: PageCache
     watchers: Watchers

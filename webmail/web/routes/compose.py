@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
+from webmail.auth.identities import SenderIdentity, default_of, pick_for_reply
 from webmail.errors import WebmailError
 from webmail.imap.store import MailStore
 from webmail.mail.compose import (
@@ -31,10 +32,6 @@ from webmail.web.templating import render, url
 router = APIRouter(dependencies=[Depends(csrf_protect)])
 
 
-def sender_of(user: str) -> str:
-    return user if "@" in user else f"{user}@localhost"
-
-
 async def original_text(store: MailStore, folder: str, uid: int) -> tuple[Any, str]:
     """The original's headers and its plain text (for quoting)."""
     fetched = await store.message(folder, uid, prefer_html=False)
@@ -54,10 +51,15 @@ def split_ref(value: str) -> tuple[str, int] | None:
 
 @router.get("/compose")
 async def compose(
-    request: Request, session: SessionDep, store: MailStoreDep, preferences: PreferencesDep
+    request: Request,
+    services: ServicesDep,
+    session: SessionDep,
+    store: MailStoreDep,
+    preferences: PreferencesDep,
 ) -> Response:
-    me = sender_of(session.user)
-    draft = Draft(sender=me)
+    identities = await services.identities.for_user(session.user)
+    identity = default_of(identities)
+    draft = Draft(sender=identity.from_header)
     reply_ref = ""
     for mode in ("reply", "reply_all", "forward"):
         ref = split_ref(request.query_params.get(mode, ""))
@@ -76,8 +78,10 @@ async def compose(
         else:
             targets = headers.reply_to or headers.from_
             draft.to = ", ".join(str(a) for a in targets)
+            identity = pick_for_reply(identities, [a.email for a in (*headers.to, *headers.cc)])
+            draft.sender = identity.from_header
             if mode == "reply_all":
-                mine = {me.lower(), session.user.lower()}
+                mine = {i.email.lower() for i in identities} | {session.user.lower()}
                 others = [a for a in (*headers.to, *headers.cc) if a.email.lower() not in mine]
                 draft.cc = ", ".join(str(a) for a in others if str(a) not in draft.to)
             draft.subject = reply_subject(headers.subject)
@@ -87,7 +91,24 @@ async def compose(
             draft.references = references[0] if references else ""
             reply_ref = f"{ref[0]}/{ref[1]}"
         break
-    return compose_page(request, session, draft, reply_ref=reply_ref, html_mode=preferences.compose_html)
+    html_mode = preferences.compose_html
+    if identity.signature_text or identity.signature_html:
+        # The signature goes above any quoted text, after the "-- " separator (RFC 3676 4.3).
+        signature_text = identity.signature_text or html_to_text(identity.signature_html).strip()
+        quoted = draft.body
+        draft.body = "\n\n-- \n" + signature_text + quoted
+        if html_mode:
+            signature_html = identity.signature_html or text_to_editor_html(identity.signature_text)
+            draft.html = "<div><br></div><div>-- </div>" + signature_html + text_to_editor_html(quoted)
+    return compose_page(
+        request,
+        session,
+        draft,
+        reply_ref=reply_ref,
+        html_mode=html_mode,
+        identities=identities,
+        identity=identity,
+    )
 
 
 def compose_page(
@@ -99,6 +120,8 @@ def compose_page(
     error: str | None = None,
     status_code: int = 200,
     html_mode: bool = False,
+    identities: list[SenderIdentity] | None = None,
+    identity: SenderIdentity | None = None,
 ) -> Response:
     context = {
         "session": session,
@@ -107,6 +130,8 @@ def compose_page(
         "error": error,
         "folder_url": folder_url,
         "html_mode": html_mode,
+        "identities": identities or [],
+        "identity": identity,
         # Ours: sanitised on the way in, or made from escaped text.
         "editor_html": draft.html or text_to_editor_html(draft.body),
     }
@@ -142,8 +167,13 @@ async def send_form(
         value = form.get(name, "")
         return value if isinstance(value, str) else ""
 
+    identities = await services.identities.for_user(session.user)
+    chosen = field("identity")
+    identity = next((i for i in identities if str(i.id) == chosen), None) or default_of(identities)
     draft = Draft(
-        sender=sender_of(session.user),
+        sender=identity.from_header,
+        reply_to=identity.reply_to,
+        bcc_self=identity.bcc_self,
         to=field("to"),
         cc=field("cc"),
         bcc=field("bcc"),
@@ -171,6 +201,8 @@ async def send_form(
             error=exc.user_message,
             status_code=exc.status_code,
             html_mode=html_mode,
+            identities=identities,
+            identity=identity,
         )
     folders = await store.list_folders()
     sent = next((f for f in folders if f.special_use == "\\Sent" and f.depth == 0), None)
