@@ -362,3 +362,156 @@ document.addEventListener("change", (event) => {
   form.addEventListener("formdata", () => { hidden.value = htmlMode() ? editor.innerHTML : ""; });
   show();
 })();
+
+// Compose: attachments uploaded as they are chosen (with progress), drafts saved every 30 seconds
+// and when the page is left, and a copy in this browser offered back after a crash or close.
+(function composeKeeping() {
+  const form = document.querySelector("form.compose-form");
+  if (!form) return;
+  const headers = JSON.parse(document.body.getAttribute("hx-headers") || "{}");
+  const draftField = form.querySelector('input[name="draft_id"]');
+  const status = document.getElementById("draft-status");
+  const STORE = "wm-draft:";
+
+  // ---- attachments
+  const input = form.querySelector("#attachments");
+  const progressBox = document.getElementById("upload-progress");
+  function upload(file) {
+    const row = document.createElement("div");
+    const label = document.createElement("span");
+    const bar = document.createElement("progress");
+    label.textContent = file.name;
+    bar.max = file.size || 1;
+    bar.value = 0;
+    row.append(label, bar);
+    progressBox.appendChild(row);
+    const request = new XMLHttpRequest();
+    request.open("POST", input.dataset.upload.replace(/\/compose\/[^/]+\//, `/compose/${draftField.value}/`));
+    request.setRequestHeader("X-File-Name", encodeURIComponent(file.name));
+    request.setRequestHeader("X-CSRF-Token", headers["X-CSRF-Token"] || "");
+    request.setRequestHeader("Content-Type", file.type || "application/octet-stream");
+    request.upload.addEventListener("progress", (event) => { if (event.lengthComputable) bar.value = event.loaded; });
+    request.addEventListener("loadend", () => {
+      row.remove();
+      const list = document.getElementById("attachment-list");
+      if (request.responseText && list && request.responseText.includes('id="attachment-list"')) {
+        list.outerHTML = request.responseText;
+        if (window.htmx) window.htmx.process(document.getElementById("attachment-list"));
+      } else if (request.status !== 200) {
+        flash(`“${file.name}” could not be uploaded. Please try again.`);
+      }
+      dirty = true;
+    });
+    request.send(file);
+  }
+  if (input && window.XMLHttpRequest) {
+    input.addEventListener("change", () => {
+      Array.from(input.files).forEach(upload);
+      input.value = "";  // sent already; not again with the form
+    });
+    form.addEventListener("dragover", (event) => {
+      if (Array.from(event.dataTransfer.types).includes("Files")) { event.preventDefault(); form.classList.add("dropping"); }
+    });
+    form.addEventListener("dragleave", () => form.classList.remove("dropping"));
+    form.addEventListener("drop", (event) => {
+      if (!event.dataTransfer.files.length) return;
+      event.preventDefault();
+      form.classList.remove("dropping");
+      Array.from(event.dataTransfer.files).forEach(upload);
+    });
+  }
+
+  // ---- the browser's copy
+  const fields = ["to", "cc", "bcc", "subject", "body"];
+  const editor = form.querySelector("#html-editor");
+  function snapshot() {
+    const data = { at: Date.now(), html: editor ? editor.innerHTML : "" };
+    fields.forEach((name) => { data[name] = form.elements[name] ? form.elements[name].value : ""; });
+    const format = form.querySelector('input[name="format"]:checked');
+    data.format = format ? format.value : "plain";
+    return data;
+  }
+  function keepLocally() {
+    try { localStorage.setItem(STORE + draftField.value, JSON.stringify(snapshot())); } catch (error) { /* full or off */ }
+  }
+  let dirty = false;
+  let timer = null;
+  form.addEventListener("input", () => {
+    dirty = true;
+    clearTimeout(timer);
+    timer = setTimeout(keepLocally, 800);
+  });
+
+  // A message sent from here is no longer offered back.
+  const sending = sessionStorage.getItem("wm-sending");
+  if (sending) {
+    sessionStorage.removeItem("wm-sending");
+    if (sending !== draftField.value) localStorage.removeItem(STORE + sending);
+  }
+  form.addEventListener("submit", () => {
+    sessionStorage.setItem("wm-sending", draftField.value);
+    localStorage.removeItem(STORE + draftField.value);
+    dirty = false;
+  });
+
+  const offer = document.getElementById("restore-offer");
+  const saved = Object.keys(localStorage).filter((key) => key.startsWith(STORE) && key !== STORE + draftField.value)
+    .map((key) => { try { return [key, JSON.parse(localStorage.getItem(key))]; } catch (error) { return null; } })
+    .filter((entry) => entry && entry[1] && (entry[1].body || entry[1].subject || entry[1].to))
+    .sort((a, b) => b[1].at - a[1].at);
+  if (offer && saved.length) {
+    const [key, data] = saved[0];
+    offer.querySelector("span").textContent =
+      `An unsent message from ${new Date(data.at).toLocaleString()} (“${data.subject || "no subject"}”) was kept in this browser.`;
+    offer.hidden = false;
+    document.getElementById("restore-yes").addEventListener("click", () => {
+      fields.forEach((name) => { if (form.elements[name]) form.elements[name].value = data[name] || ""; });
+      if (editor && data.html) editor.innerHTML = data.html;
+      const format = form.querySelector(`input[name="format"][value="${data.format}"]`);
+      if (format && !format.checked) { format.checked = true; format.dispatchEvent(new Event("change", { bubbles: true })); }
+      if (editor && data.html) editor.innerHTML = data.html;
+      draftField.value = key.slice(STORE.length);  // its server draft and attachments continue
+      if (window.htmx) {
+        window.htmx.ajax("GET", input.dataset.upload.replace(/\/compose\/[^/]+\//, `/compose/${draftField.value}/`),
+                         { target: "#attachment-list", swap: "outerHTML" });
+      }
+      localStorage.removeItem(key);
+      keepLocally();
+      offer.hidden = true;
+      dirty = true;
+    });
+    document.getElementById("restore-no").addEventListener("click", () => {
+      localStorage.removeItem(key);
+      offer.hidden = true;
+    });
+  }
+
+  // ---- the server's copy, in Drafts
+  const saveButton = document.getElementById("save-draft");
+  function draftData() {
+    const data = new FormData(form);
+    data.delete("attachments");
+    const format = form.querySelector('input[name="format"]:checked');
+    if (editor && format && format.value === "html") data.set("body_html", editor.innerHTML);
+    return data;
+  }
+  async function saveDraft() {
+    dirty = false;
+    status.textContent = "Saving…";
+    try {
+      const response = await fetch(saveButton.dataset.url, { method: "POST", body: draftData(), credentials: "same-origin" });
+      const text = await response.text();
+      status.textContent = response.ok ? `Draft saved at ${new Date().toLocaleTimeString()}` : text;
+    } catch (error) {
+      dirty = true;
+      status.textContent = "Not saved: no connection. The text is kept in this browser.";
+    }
+  }
+  if (saveButton) {
+    saveButton.addEventListener("click", saveDraft);
+    setInterval(() => { if (dirty) saveDraft(); }, 30000);
+    window.addEventListener("pagehide", () => {
+      if (dirty && navigator.sendBeacon) navigator.sendBeacon(saveButton.dataset.url, draftData());
+    });
+  }
+})();

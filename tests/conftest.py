@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import tempfile
 import threading
 import time
 import uuid
@@ -61,6 +62,7 @@ def make_settings(services: DevServices, database_url: str, **overrides: object)
         "redis_prefix": f"t{uuid.uuid4().hex[:10]}",
         "database_url": database_url,
         "secret_key": secrets.token_urlsafe(48),
+        "upload_dir": Path(tempfile.gettempdir()) / "webmail-test-uploads",
     }
     values.update(overrides)
     return load_settings(**values)

@@ -26,6 +26,7 @@ from webmail.imap.pool import IMAPPool
 from webmail.imap.watch import Watchers
 from webmail.pop3.accounts import ExternalAccounts
 from webmail.redis import Keys, create_redis
+from webmail.smtp.uploads import UploadStore
 from webmail.web.deps import Services
 from webmail.web.errors import install_error_handlers
 from webmail.web.routes import accounts as account_routes
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             accounts=AccountService(db, settings.imap_host),
             identities=IdentityService(db, settings.imap_host),
             pop3=ExternalAccounts(settings, db),
+            uploads=UploadStore(settings.upload_dir, settings.max_attachment_mb * 1024 * 1024),
             pages=pages,
             watchers=watchers,
         )

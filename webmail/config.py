@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     smtp_port: int = Field(587, ge=1, le=65535)
     smtp_security: Security = "starttls"
     max_attachment_mb: int = Field(25, ge=1, le=500)
+    # Attachments of messages being written; shared storage when workers run on several hosts.
+    upload_dir: Path = PROJECT_ROOT / "var" / "uploads"
 
     # Background fetches log in as "<user>*<master>" (Dovecot master user) instead of using a
     # stored copy of the user's password, when set.

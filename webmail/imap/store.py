@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from webmail.imap import manage, messages, metrics, organize
+from webmail.imap import drafts, manage, messages, metrics, organize
 from webmail.imap.cache import PageCache
 from webmail.imap.errors import FolderNotFoundError, MessageGoneError
 from webmail.imap.folders import list_folders
@@ -223,6 +223,16 @@ class MailStore:
             return results
 
         return await self.pool.run(self.credentials, work, "move")
+
+    async def save_draft(self, folder: str, raw: bytes, draft_id: str) -> None:
+        await self.pool.run(
+            self.credentials, lambda conn: drafts.save_draft(conn, folder, raw, draft_id), "draft"
+        )
+
+    async def discard_drafts(self, folder: str, draft_id: str) -> int:
+        return await self.pool.run(
+            self.credentials, lambda conn: drafts.discard_drafts(conn, folder, draft_id), "draft"
+        )
 
     async def copy(self, folder: str, uids: Sequence[int], target: str) -> int:
         return await self.pool.run(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email import message_from_bytes, policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
@@ -112,9 +113,7 @@ def build_message(draft: Draft, *, now: datetime | None = None) -> tuple[EmailMe
     if draft.html:
         message.add_alternative(html_document(draft.html), subtype="html", cte="quoted-printable")
     for attachment in draft.attachments:
-        maintype, _, subtype = (attachment.content_type or "application/octet-stream").partition("/")
-        message.add_attachment(attachment.data, maintype=maintype, subtype=subtype or "octet-stream",
-                               filename=attachment.filename)  # fmt: skip
+        _attach(message, attachment)
     recipients = [address.addr_spec for address in (*to, *cc, *bcc)]
     if draft.bcc_self:
         recipients += [address.addr_spec for address in parse_recipients(draft.sender)]
@@ -135,3 +134,44 @@ def forward_subject(subject: str) -> str:
 def quote(text: str, attribution: str) -> str:
     lines = text.replace("\r\n", "\n").rstrip("\n").split("\n")
     return f"\n\n{attribution}\n" + "\n".join(("> " + line) if line else ">" for line in lines) + "\n"
+
+
+def build_draft(
+    draft: Draft, draft_id: str, reply_ref: str = "", reply_kind: str = "", *, now: datetime | None = None
+) -> bytes:
+    """The draft as a message for the Drafts folder: whatever was typed, valid or not yet."""
+    message = EmailMessage()
+    clean = {name: " ".join(value.split()) for name, value in (
+        ("From", draft.sender), ("To", draft.to), ("Cc", draft.cc), ("Bcc", draft.bcc),
+        ("Subject", draft.subject), ("In-Reply-To", draft.in_reply_to), ("References", draft.references),
+    )}  # fmt: skip
+    for name, value in clean.items():
+        if value:
+            try:
+                message[name] = value
+            except (ValueError, IndexError, TypeError):
+                message[f"X-Webmail-Draft-{name}"] = value  # not parseable yet: kept verbatim
+    message["Date"] = format_datetime(now or datetime.now(UTC))
+    message["X-Webmail-Draft"] = draft_id
+    if reply_ref:
+        message["X-Webmail-Reply-Ref"] = " ".join(reply_ref.split())
+        message["X-Webmail-Reply-Kind"] = "forward" if reply_kind == "forward" else "reply"
+    message["MIME-Version"] = "1.0"
+    plain = html_to_text(draft.html) if draft.html else draft.body
+    message.set_content(plain.replace("\r\n", "\n"), cte="quoted-printable")
+    if draft.html:
+        message.add_alternative(html_document(draft.html), subtype="html", cte="quoted-printable")
+    for attachment in draft.attachments:
+        _attach(message, attachment)
+    return bytes(message)
+
+
+def _attach(message: EmailMessage, attachment: Attachment) -> None:
+    if attachment.content_type == "message/rfc822":
+        # A forwarded message stays a message (7bit/8bit, never base64: RFC 2046 5.2.1).
+        inner = message_from_bytes(attachment.data, policy=policy.default)
+        message.add_attachment(inner, filename=attachment.filename)
+        return
+    maintype, _, subtype = (attachment.content_type or "application/octet-stream").partition("/")
+    message.add_attachment(attachment.data, maintype=maintype, subtype=subtype or "octet-stream",
+                           filename=attachment.filename)  # fmt: skip

@@ -24,6 +24,7 @@ from webmail.imap.store import MailStore
 from webmail.imap.types import Credentials
 from webmail.imap.watch import Watchers
 from webmail.pop3.accounts import ExternalAccounts
+from webmail.smtp.uploads import UploadStore
 
 SESSION_COOKIE = "wm_session"
 
@@ -42,6 +43,7 @@ class Services:
     accounts: AccountService
     identities: IdentityService
     pop3: ExternalAccounts
+    uploads: UploadStore
     pages: PageCache
     watchers: Watchers
 

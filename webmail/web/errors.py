@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from webmail.auth.errors import RateLimitedError, SessionExpiredError
 from webmail.errors import WebmailError
@@ -64,7 +65,13 @@ async def handle_unexpected_error(request: Request, exc: Exception) -> Response:
     return render(request, "pages/error.html", context, status_code=500)
 
 
+async def handle_disconnect(request: Request, exc: Exception) -> Response:
+    """The browser went away mid-request (a page left while a draft was being sent): no one to answer."""
+    return Response(status_code=400)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ClientDisconnect, handle_disconnect)
     app.add_exception_handler(WebmailError, handle_webmail_error)
     app.add_exception_handler(HTTPException, handle_http_error)
     app.add_exception_handler(Exception, handle_unexpected_error)

@@ -1,35 +1,49 @@
-"""Writing and sending: GET /compose (new, reply, reply all, forward), POST /compose/send."""
+"""Writing and sending: GET /compose (new, reply, reply all, forward, a saved draft),
+attachments uploaded to disk as they arrive, drafts saved to the Drafts folder, POST /compose/send."""
 
 from __future__ import annotations
 
+import re
+import secrets
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
 from webmail.auth.identities import SenderIdentity, default_of, pick_for_reply
+from webmail.auth.sessions import Session
 from webmail.errors import WebmailError
 from webmail.imap.store import MailStore
+from webmail.imap.types import Folder
 from webmail.mail.compose import (
-    Attachment,
     ComposeError,
     Draft,
+    build_draft,
     build_message,
     forward_subject,
     quote,
     reply_subject,
 )
 from webmail.mail.editor import clean_editor_html, html_to_text, text_to_editor_html
-from webmail.mail.render import decode_part, parse_headers
+from webmail.mail.render import attachment_name, decode_part, parse_headers
 from webmail.smtp.submit import send_message
+from webmail.smtp.uploads import UploadStore
 from webmail.web.csrf import csrf_protect
 from webmail.web.deps import MailStoreDep, PreferencesDep, ServicesDep, SessionDep
 from webmail.web.listing import folder_url
 from webmail.web.templating import render, url
 
 router = APIRouter(dependencies=[Depends(csrf_protect)])
+
+# "attached", "attachment", "enclosed", and the same in a few languages; quoted lines excluded.
+MENTIONS_ATTACHMENT = re.compile(
+    r"\b(attach(ed|ment|ments|ing)?|enclosed|anbei|angeh[äa]ngt|anhang|pi[èe]ce jointe|adjunto|allegat[oi])\b",
+    re.IGNORECASE,
+)
 
 
 async def original_text(store: MailStore, folder: str, uid: int) -> tuple[Any, str]:
@@ -49,6 +63,22 @@ def split_ref(value: str) -> tuple[str, int] | None:
     return (folder, int(uid)) if folder and uid.isdigit() else None
 
 
+async def drafts_folder(store: MailStore, folders: list[Folder] | None = None) -> str | None:
+    folders = folders if folders is not None else await store.list_folders()
+    found = next((f for f in folders if f.special_use == "\\Drafts" and f.depth == 0), None)
+    return found.name if found else None
+
+
+async def carry_attachments(
+    store: MailStore, uploads: UploadStore, user: str, draft_id: str, folder: str, uid: int
+) -> None:
+    """The original's attachments into this draft, server to server (the browser gets none)."""
+    fetched = await store.message(folder, uid, prefer_html=False)
+    for part in fetched.plan.attachments:
+        chunks = store.stream(folder, uid, part.section, part.encoding)
+        await uploads.save(user, draft_id, attachment_name(part), part.content_type, chunks)
+
+
 @router.get("/compose")
 async def compose(
     request: Request,
@@ -60,9 +90,16 @@ async def compose(
     identities = await services.identities.for_user(session.user)
     identity = default_of(identities)
     draft = Draft(sender=identity.from_header)
+    draft_id = secrets.token_urlsafe(12)
     reply_ref = ""
+    reply_kind = ""
+    html_mode = preferences.compose_html
+    params = request.query_params
+    reopened = split_ref(params.get("draft", ""))
+    if reopened is not None:
+        return await reopen_draft(request, services, session, store, identities, *reopened)
     for mode in ("reply", "reply_all", "forward"):
-        ref = split_ref(request.query_params.get(mode, ""))
+        ref = split_ref(params.get(mode, ""))
         if ref is None:
             continue
         headers, text = await original_text(store, *ref)
@@ -70,11 +107,17 @@ async def compose(
         who = str(headers.from_[0]) if headers.from_ else "someone"
         if mode == "forward":
             draft.subject = forward_subject(headers.subject)
-            header_lines = [f"From: {who}", f"Date: {when}", f"Subject: {headers.subject}",
-                            f"To: {', '.join(str(a) for a in headers.to)}"]  # fmt: skip
-            draft.body = (
-                "\n\n---------- Forwarded message ----------\n" + "\n".join(header_lines) + "\n\n" + text
-            )
+            if params.get("as") == "attachment":
+                name = f"{headers.subject or 'message'}.eml"
+                chunks = store.stream(ref[0], ref[1], "")
+                await services.uploads.save(session.user, draft_id, name, "message/rfc822", chunks)
+            else:
+                header_lines = [f"From: {who}", f"Date: {when}", f"Subject: {headers.subject}",
+                                f"To: {', '.join(str(a) for a in headers.to)}"]  # fmt: skip
+                draft.body = (
+                    "\n\n---------- Forwarded message ----------\n" + "\n".join(header_lines) + "\n\n" + text
+                )
+                await carry_attachments(store, services.uploads, session.user, draft_id, *ref)
         else:
             targets = headers.reply_to or headers.from_
             draft.to = ", ".join(str(a) for a in targets)
@@ -89,9 +132,9 @@ async def compose(
             draft.in_reply_to = headers.message_id or ""
             references = [v for k, v in headers.all if k.lower() == "references"]
             draft.references = references[0] if references else ""
-            reply_ref = f"{ref[0]}/{ref[1]}"
+        reply_ref = f"{ref[0]}/{ref[1]}"
+        reply_kind = "forward" if mode == "forward" else "reply"
         break
-    html_mode = preferences.compose_html
     if identity.signature_text or identity.signature_html:
         # The signature goes above any quoted text, after the "-- " separator (RFC 3676 4.3).
         signature_text = identity.signature_text or html_to_text(identity.signature_html).strip()
@@ -102,10 +145,76 @@ async def compose(
             draft.html = "<div><br></div><div>-- </div>" + signature_html + text_to_editor_html(quoted)
     return compose_page(
         request,
+        services,
         session,
         draft,
+        draft_id=draft_id,
         reply_ref=reply_ref,
+        reply_kind=reply_kind,
         html_mode=html_mode,
+        identities=identities,
+        identity=identity,
+    )
+
+
+async def reopen_draft(
+    request: Request,
+    services: ServicesDep,
+    session: Session,
+    store: MailStore,
+    identities: list[SenderIdentity],
+    folder: str,
+    uid: int,
+) -> Response:
+    """Continue a draft saved earlier (here or by another program): fields, text, attachments."""
+    raw = b"".join([chunk async for chunk in store.stream(folder, uid, "")])
+    message: EmailMessage = message_from_bytes(raw, policy=policy.default)
+
+    def header(name: str) -> str:
+        return str(message.get(name) or message.get(f"X-Webmail-Draft-{name}") or "")
+
+    draft_id = header("X-Webmail-Draft")
+    if not re.fullmatch(r"[A-Za-z0-9_-]{8,64}", draft_id):
+        draft_id = secrets.token_urlsafe(12)
+    sender = header("From")
+    identity = next((i for i in identities if i.email.lower() in sender.lower()), default_of(identities))
+    draft = Draft(
+        sender=identity.from_header,
+        to=header("To"),
+        cc=header("Cc"),
+        bcc=header("Bcc"),
+        subject=header("Subject"),
+        in_reply_to=header("In-Reply-To"),
+        references=header("References"),
+    )
+    html_part = message.get_body(("html",))
+    plain_part = message.get_body(("plain",))
+    if (
+        html_part is not None
+        and plain_part is not None
+        and message.get_content_type() == "multipart/alternative"
+    ):
+        draft.html = clean_editor_html(str(html_part.get_content()))
+    draft.body = str(plain_part.get_content()) if plain_part is not None else html_to_text(draft.html)
+    services.uploads.discard(session.user, draft_id)
+    for part in message.iter_attachments():
+        payload = part.get_payload(decode=True)
+        data = payload if isinstance(payload, bytes) else str(part.get_content()).encode()
+
+        async def once(data: bytes = data) -> Any:
+            yield data
+
+        await services.uploads.save(session.user, draft_id, part.get_filename() or "attachment",
+                                    part.get_content_type(), once())  # fmt: skip
+    return compose_page(
+        request,
+        services,
+        session,
+        draft,
+        draft_id=draft_id,
+        reply_ref=header("X-Webmail-Reply-Ref"),
+        reply_kind=header("X-Webmail-Reply-Kind"),
+        html_mode=bool(draft.html),
         identities=identities,
         identity=identity,
     )
@@ -113,56 +222,90 @@ async def compose(
 
 def compose_page(
     request: Request,
-    session: Any,
+    services: ServicesDep,
+    session: Session,
     draft: Draft,
     *,
+    draft_id: str,
     reply_ref: str = "",
+    reply_kind: str = "",
     error: str | None = None,
     status_code: int = 200,
     html_mode: bool = False,
     identities: list[SenderIdentity] | None = None,
     identity: SenderIdentity | None = None,
+    ask_attachment: bool = False,
 ) -> Response:
     context = {
+        "reply_kind": reply_kind,
         "session": session,
         "draft": draft,
+        "draft_id": draft_id,
         "reply_ref": reply_ref,
         "error": error,
         "folder_url": folder_url,
         "html_mode": html_mode,
         "identities": identities or [],
         "identity": identity,
+        "attachments": services.uploads.stored(session.user, draft_id),
+        "limit_mb": services.settings.max_attachment_mb,
+        "ask_attachment": ask_attachment,
         # Ours: sanitised on the way in, or made from escaped text.
         "editor_html": draft.html or text_to_editor_html(draft.body),
     }
     return render(request, "pages/compose.html", context, status_code=status_code)
 
 
-async def attachments_of(form: FormData, limit_bytes: int) -> list[Attachment]:
-    attachments: list[Attachment] = []
-    total = 0
-    for item in form.getlist("attachments"):
-        if not isinstance(item, UploadFile) or not item.filename:
-            continue
-        data = await item.read()
-        total += len(data)
-        if total > limit_bytes:
-            raise ComposeError(
-                f"Attachments may be {limit_bytes // (1024 * 1024)} MB in all; “{item.filename}” is too much."
-            )
-        attachments.append(Attachment(item.filename, item.content_type or "application/octet-stream", data))
-    return attachments
+def attachments_partial(request: Request, services: ServicesDep, session: Session, draft_id: str,
+                        error: str = "", status_code: int = 200) -> Response:  # fmt: skip
+    context = {
+        "session": session,
+        "draft_id": draft_id,
+        "attachments": services.uploads.stored(session.user, draft_id),
+        "limit_mb": services.settings.max_attachment_mb,
+        "error": error,
+    }
+    return render(request, "partials/_attachments.html", context, status_code=status_code)
 
 
-@router.post("/compose/send")
-async def send(request: Request, services: ServicesDep, session: SessionDep, store: MailStoreDep) -> Response:
-    async with request.form() as form:
-        return await send_form(request, services, session, store, form)
-
-
-async def send_form(
-    request: Request, services: ServicesDep, session: Any, store: MailStore, form: FormData
+@router.post("/compose/{draft_id}/attachments")
+async def upload_attachment(
+    request: Request, services: ServicesDep, session: SessionDep, draft_id: str
 ) -> Response:
+    """One file as the raw request body (name in ``X-File-Name``), streamed to disk."""
+    name = unquote(request.headers.get("x-file-name", "")) or "attachment"
+    content_type = request.headers.get("content-type", "application/octet-stream").split(";")[0].strip()
+    declared = int(request.headers.get("content-length") or 0)
+    uploads = services.uploads
+    try:
+        if declared > uploads.limit_bytes - uploads.used(session.user, draft_id):
+            raise ComposeError(
+                f"Attachments may be {services.settings.max_attachment_mb} MB in all; “{name}” is too large."
+            )
+        await uploads.save(session.user, draft_id, name, content_type, request.stream())
+    except ComposeError as exc:
+        return attachments_partial(request, services, session, draft_id, exc.user_message, 413)
+    return attachments_partial(request, services, session, draft_id)
+
+
+@router.get("/compose/{draft_id}/attachments")
+async def list_attachments(
+    request: Request, services: ServicesDep, session: SessionDep, draft_id: str
+) -> Response:
+    return attachments_partial(request, services, session, draft_id)
+
+
+@router.post("/compose/{draft_id}/attachments/{attachment_id}/delete")
+async def remove_attachment(
+    request: Request, services: ServicesDep, session: SessionDep, draft_id: str, attachment_id: str
+) -> Response:
+    services.uploads.remove(session.user, draft_id, attachment_id)
+    return attachments_partial(request, services, session, draft_id)
+
+
+async def draft_of(
+    request: Request, services: ServicesDep, session: Session, form: FormData
+) -> tuple[Draft, dict[str, Any]]:
     def field(name: str) -> str:
         value = form.get(name, "")
         return value if isinstance(value, str) else ""
@@ -182,41 +325,142 @@ async def send_form(
         in_reply_to=field("in_reply_to"),
         references=field("references"),
     )
-    reply_ref = field("reply_ref")
     html_mode = field("format") == "html"
     if html_mode:
         draft.html = clean_editor_html(field("body_html"))
         draft.body = html_to_text(draft.html)
+    draft_id = field("draft_id") or secrets.token_urlsafe(12)
+    extras = {
+        "draft_id": draft_id,
+        "reply_ref": field("reply_ref"),
+        "reply_kind": field("reply_kind"),
+        "html_mode": html_mode,
+        "identities": identities,
+        "identity": identity,
+        "attachment_ok": field("attachment_ok") == "1",
+    }
+    return draft, extras
+
+
+@router.post("/compose/draft")
+async def save_draft(
+    request: Request, services: ServicesDep, session: SessionDep, store: MailStoreDep
+) -> Response:
+    """Autosave (every 30 s while typing, and when the page is left): the Drafts folder's copy."""
+    async with request.form() as form:
+        draft, extras = await draft_of(request, services, session, form)
+    folder = await drafts_folder(store)
+    if folder is None:
+        return Response(
+            "This mailbox has no Drafts folder; the text is kept in this browser only.", status_code=409
+        )
+    draft.attachments = services.uploads.attachments(session.user, extras["draft_id"])
+    await store.save_draft(
+        folder,
+        build_draft(draft, extras["draft_id"], extras["reply_ref"], extras["reply_kind"]),
+        extras["draft_id"],
+    )
+    return Response("Draft saved", media_type="text/plain")
+
+
+async def form_attachments(form: FormData, uploads: UploadStore, user: str, draft_id: str) -> None:
+    """Files sent with the form itself (without JavaScript) join the draft's stored ones."""
+    for item in form.getlist("attachments"):
+        if not isinstance(item, UploadFile) or not item.filename:
+            continue
+
+        async def chunks(item: UploadFile = item) -> Any:
+            while chunk := await item.read(1024 * 1024):
+                yield chunk
+
+        await uploads.save(
+            user, draft_id, item.filename, item.content_type or "application/octet-stream", chunks()
+        )
+
+
+@router.post("/compose/send")
+async def send(request: Request, services: ServicesDep, session: SessionDep, store: MailStoreDep) -> Response:
+    async with request.form() as form:
+        draft, extras = await draft_of(request, services, session, form)
+        draft_id = extras["draft_id"]
+        try:
+            await form_attachments(form, services.uploads, session.user, draft_id)
+        except WebmailError as exc:
+            return failed(request, services, session, draft, extras, exc.user_message, exc.status_code)
+    uploads = services.uploads
+    stored = uploads.stored(session.user, draft_id)
+    own_text = "\n".join(line for line in draft.body.split("\n") if not line.startswith(">"))
+    if not stored and not extras["attachment_ok"] and MENTIONS_ATTACHMENT.search(own_text):
+        words = "Your message mentions an attachment, but nothing is attached."
+        return failed(request, services, session, draft, extras, words, 422, ask_attachment=True)
     try:
-        draft.attachments = await attachments_of(form, services.settings.max_attachment_mb * 1024 * 1024)
+        draft.attachments = uploads.attachments(session.user, draft_id)
         message, recipients = build_message(draft)
         await send_message(services.settings, session.user, session.password, message, recipients)
     except WebmailError as exc:
-        # Nothing the user wrote is lost: the form comes back filled in, with the reason.
-        return compose_page(
-            request,
-            session,
-            draft,
-            reply_ref=reply_ref,
-            error=exc.user_message,
-            status_code=exc.status_code,
-            html_mode=html_mode,
-            identities=identities,
-            identity=identity,
-        )
+        # Nothing the user wrote is lost: the form comes back filled in, with the reason, and a
+        # copy goes to Drafts in case the browser closes.
+        words = exc.user_message
+        folder = await drafts_folder(store)
+        if folder is not None and not isinstance(exc, ComposeError):
+            try:
+                await store.save_draft(
+                    folder, build_draft(draft, draft_id, extras["reply_ref"], extras["reply_kind"]), draft_id
+                )
+                words += " The message was saved in Drafts."
+            except WebmailError:
+                pass
+        return failed(request, services, session, draft, extras, words, exc.status_code)
     folders = await store.list_folders()
     sent = next((f for f in folders if f.special_use == "\\Sent" and f.depth == 0), None)
     if sent is not None:
         await store.append(sent.name, bytes(message), ["\\Seen"])
-    ref = split_ref(reply_ref)
+    ref = split_ref(extras["reply_ref"])
     if ref is not None:
+        keyword = "$Forwarded" if extras["reply_kind"] == "forward" else "\\Answered"
         try:
-            await store.set_flag(ref[0], [ref[1]], "\\Answered", True)
+            await store.set_flag(ref[0], [ref[1]], keyword, True)
         except WebmailError:
             pass  # the original was moved meanwhile; the reply was sent all the same
+    folder = await drafts_folder(store, folders)
+    if folder is not None:
+        await store.discard_drafts(folder, draft_id)
+    uploads.discard(session.user, draft_id)
     done = (
         "Message sent."
         if sent is not None
         else "Message sent (this mailbox has no Sent folder to keep a copy in)."
     )
-    return RedirectResponse(url(request, "/mail/INBOX") + "?" + urlencode({"done": done}), status_code=303)
+    response = RedirectResponse(
+        url(request, "/mail/INBOX") + "?" + urlencode({"done": done}), status_code=303
+    )
+    response.headers["X-Draft-Sent"] = draft_id
+    return response
+
+
+def failed(
+    request: Request,
+    services: ServicesDep,
+    session: Session,
+    draft: Draft,
+    extras: dict[str, Any],
+    words: str,
+    status_code: int,
+    *,
+    ask_attachment: bool = False,
+) -> Response:
+    return compose_page(
+        request,
+        services,
+        session,
+        draft,
+        draft_id=extras["draft_id"],
+        reply_ref=extras["reply_ref"],
+        reply_kind=extras["reply_kind"],
+        error=words,
+        status_code=status_code,
+        html_mode=extras["html_mode"],
+        identities=extras["identities"],
+        identity=extras["identity"],
+        ask_attachment=ask_attachment,
+    )
