@@ -515,3 +515,78 @@ document.addEventListener("change", (event) => {
     });
   }
 })();
+
+// Recipient suggestions from the address book, its groups and the people written to before.
+(function recipientSuggestions() {
+  const form = document.querySelector("form.compose-form");
+  if (!form || !window.fetch) return;
+  const base = document.querySelector(".contacts-suggest-url");
+  const endpoint = base ? base.dataset.url : "/contacts/suggest";
+  ["to", "cc", "bcc"].forEach((name) => {
+    const input = form.elements[name];
+    if (!input) return;
+    const list = document.createElement("ul");
+    list.className = "suggestions";
+    list.setAttribute("role", "listbox");
+    list.id = `${name}-suggestions`;
+    list.hidden = true;
+    input.setAttribute("aria-controls", list.id);
+    input.setAttribute("aria-autocomplete", "list");
+    input.insertAdjacentElement("afterend", list);
+    let active = -1;
+    let items = [];
+    const lastToken = () => input.value.split(/[,;\n]/).pop().trim();
+    function close() { list.hidden = true; active = -1; }
+    function choose(index) {
+      const item = items[index];
+      if (!item) return;
+      const parts = input.value.split(/([,;\n])/);
+      parts[parts.length - 1] = (parts.length > 1 ? " " : "") + item.value;
+      input.value = parts.join("") + ", ";
+      close();
+      input.focus();
+      input.dispatchEvent(new Event("input", { bubbles: true }));
+    }
+    function highlight() {
+      Array.from(list.children).forEach((li, i) => li.setAttribute("aria-selected", i === active ? "true" : "false"));
+    }
+    let pending = null;
+    input.addEventListener("input", (event) => {
+      if (event.isTrusted === false) return;
+      const text = lastToken();
+      clearTimeout(pending);
+      if (text.length < 2) { close(); return; }
+      pending = setTimeout(async () => {
+        try {
+          const response = await fetch(`${endpoint}?q=${encodeURIComponent(text)}`, { credentials: "same-origin" });
+          items = response.ok ? await response.json() : [];
+        } catch (error) { items = []; }
+        list.innerHTML = "";
+        items.forEach((item, index) => {
+          const li = document.createElement("li");
+          li.setAttribute("role", "option");
+          li.textContent = item.label;
+          li.addEventListener("mousedown", (e) => { e.preventDefault(); choose(index); });
+          list.appendChild(li);
+        });
+        active = items.length ? 0 : -1;
+        highlight();
+        list.hidden = !items.length;
+      }, 150);
+    });
+    input.addEventListener("keydown", (event) => {
+      if (list.hidden) return;
+      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+        event.preventDefault();
+        active = (active + (event.key === "ArrowDown" ? 1 : -1) + items.length) % items.length;
+        highlight();
+      } else if ((event.key === "Enter" || event.key === "Tab") && active >= 0) {
+        event.preventDefault();
+        choose(active);
+      } else if (event.key === "Escape") {
+        close();
+      }
+    });
+    input.addEventListener("blur", () => setTimeout(close, 150));
+  });
+})();

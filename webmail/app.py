@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from webmail.auth.account import AccountService
+from webmail.auth.contacts import ContactService
 from webmail.auth.identities import IdentityService
 from webmail.auth.login import LoginService
 from webmail.auth.ratelimit import LoginRateLimiter
@@ -41,6 +42,7 @@ from webmail.web.routes import (
     organize,
     search,
 )
+from webmail.web.routes import contacts as contact_routes
 from webmail.web.routes import identities as identity_routes
 from webmail.web.routes import settings as settings_routes
 from webmail.web.security import SecurityHeadersMiddleware
@@ -77,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             login=LoginService(settings, sessions, limiter, pool, db, pages),
             accounts=AccountService(db, settings.imap_host),
             identities=IdentityService(db, settings.imap_host),
+            contacts=ContactService(db, settings.imap_host),
             pop3=ExternalAccounts(settings, db),
             uploads=UploadStore(settings.upload_dir, settings.max_attachment_mb * 1024 * 1024),
             pages=pages,
@@ -112,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(account_routes.router)
     app.include_router(folders_settings.router)
     app.include_router(identity_routes.router)
+    app.include_router(contact_routes.router)
     app.include_router(compose.router)
     app.include_router(search.router)
     app.include_router(organize.router)

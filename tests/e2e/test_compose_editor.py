@@ -47,3 +47,29 @@ def test_formatted_message_with_bold_and_a_list(
     assert "<li>an item</li>" in html
     assert "First line" in plain
     assert "- an item" in plain
+
+
+def test_recipient_suggestions_from_the_address_book(
+    page: Page, live_server: str, mail_user: MailUser
+) -> None:
+    sign_in(page, live_server, mail_user)
+    page.goto(f"{live_server}/contacts")
+    page.locator("#new-name").fill("Jane Doe")
+    page.locator("#new-emails").fill("jane@example.org")
+    page.locator("#new-groups").fill("Team")
+    page.get_by_role("button", name="Add", exact=True).click()
+    page.locator("#new-name").fill("Jim Beam")
+    page.locator("#new-emails").fill("jim@example.org")
+    page.locator("#new-groups").fill("Team")
+    page.get_by_role("button", name="Add", exact=True).click()
+    expect(page.locator("table.contacts")).to_contain_text("Jim Beam")
+
+    page.goto(f"{live_server}/compose")
+    page.locator("#to").type("jan")
+    expect(page.locator("#to-suggestions")).to_contain_text("Jane Doe <jane@example.org>")
+    page.keyboard.press("Enter")
+    expect(page.locator("#to")).to_have_value("Jane Doe <jane@example.org>, ")
+    page.locator("#cc").type("tea")
+    expect(page.locator("#cc-suggestions li").first).to_contain_text("Group: Team (2)")
+    page.keyboard.press("Tab")
+    expect(page.locator("#cc")).to_have_value("Jane Doe <jane@example.org>, Jim Beam <jim@example.org>, ")

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session as DBSession
 from sqlalchemy.orm import sessionmaker
 
 from webmail.auth.account import AccountService
+from webmail.auth.contacts import ContactService
 from webmail.auth.errors import SessionExpiredError
 from webmail.auth.identities import IdentityService
 from webmail.auth.login import LoginService
@@ -42,6 +43,7 @@ class Services:
     login: LoginService
     accounts: AccountService
     identities: IdentityService
+    contacts: ContactService
     pop3: ExternalAccounts
     uploads: UploadStore
     pages: PageCache

@@ -25,6 +25,7 @@ from webmail.mail.compose import (
     build_draft,
     build_message,
     forward_subject,
+    parse_recipients,
     quote,
     reply_subject,
 )
@@ -95,6 +96,7 @@ async def compose(
     reply_kind = ""
     html_mode = preferences.compose_html
     params = request.query_params
+    draft.to = params.get("to", "")[:2000]
     reopened = split_ref(params.get("draft", ""))
     if reopened is not None:
         return await reopen_draft(request, services, session, store, identities, *reopened)
@@ -425,6 +427,7 @@ async def send(request: Request, services: ServicesDep, session: SessionDep, sto
     folder = await drafts_folder(store, folders)
     if folder is not None:
         await store.discard_drafts(folder, draft_id)
+    await services.contacts.collect(session.user, recipients_of(draft))
     uploads.discard(session.user, draft_id)
     done = (
         "Message sent."
@@ -436,6 +439,15 @@ async def send(request: Request, services: ServicesDep, session: SessionDep, sto
     )
     response.headers["X-Draft-Sent"] = draft_id
     return response
+
+
+def recipients_of(draft: Draft) -> list[tuple[str, str]]:
+    """(name, address) of To, Cc and Bcc, for the collected addresses."""
+    return [
+        (address.display_name, address.addr_spec)
+        for field in (draft.to, draft.cc, draft.bcc)
+        for address in parse_recipients(field)
+    ]
 
 
 def failed(
