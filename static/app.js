@@ -80,6 +80,11 @@ document.addEventListener("htmx:sseMessage", (event) => {
   if (!message || !message.type) return;
   if (message.type === "expired") {
     window.location.assign(document.querySelector(".brand") ? "/login" : window.location.href);
+  } else if (message.type === "outbox") {
+    try {
+      const sent = JSON.parse(message.data);
+      if (sent.status === "failed") flash(`“${sent.subject}” was not sent: ${sent.error}`);
+    } catch (error) { /* a malformed event is ignored */ }
   } else if (message.type === "newmail" && "Notification" in window && Notification.permission === "granted") {
     try {
       for (const mail of JSON.parse(message.data)) {
@@ -311,7 +316,9 @@ document.addEventListener("change", (event) => {
 // The Undo offer stays for 10 seconds.
 (function fadeToast() {
   const toast = document.querySelector(".toast");
-  if (toast) setTimeout(() => toast.remove(), 10000);
+  if (!toast) return;
+  const seconds = Number(toast.dataset.seconds || 10);
+  setTimeout(() => toast.remove(), Math.max(seconds, 1) * 1000);
 })();
 
 // The compose editor: plain text (a textarea) or formatted (contenteditable, a few commands).

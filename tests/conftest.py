@@ -63,6 +63,7 @@ def make_settings(services: DevServices, database_url: str, **overrides: object)
         "database_url": database_url,
         "secret_key": secrets.token_urlsafe(48),
         "upload_dir": Path(tempfile.gettempdir()) / "webmail-test-uploads",
+        "undo_send_seconds": 0,  # sent within the request unless a test wants the outbox
     }
     values.update(overrides)
     return load_settings(**values)
@@ -80,6 +81,10 @@ def process_env(settings: Settings, **extra: str) -> dict[str, str]:
         WEBMAIL_REDIS_PREFIX=settings.redis_prefix,
         WEBMAIL_DATABASE_URL=settings.database_url,
         WEBMAIL_SECRET_KEY=settings.secret_key.get_secret_value(),
+        WEBMAIL_SMTP_HOST=settings.smtp_host,
+        WEBMAIL_SMTP_PORT=str(settings.smtp_port),
+        WEBMAIL_SMTP_SECURITY=settings.smtp_security,
+        WEBMAIL_UPLOAD_DIR=str(settings.upload_dir),
         **extra,
     )
     return env

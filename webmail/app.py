@@ -27,6 +27,7 @@ from webmail.imap.pool import IMAPPool
 from webmail.imap.watch import Watchers
 from webmail.pop3.accounts import ExternalAccounts
 from webmail.redis import Keys, create_redis
+from webmail.smtp.outbox import Outbox
 from webmail.smtp.uploads import UploadStore
 from webmail.web.deps import Services
 from webmail.web.errors import install_error_handlers
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             contacts=ContactService(db, settings.imap_host),
             pop3=ExternalAccounts(settings, db),
             uploads=UploadStore(settings.upload_dir, settings.max_attachment_mb * 1024 * 1024),
+            outbox=Outbox(settings, db),
             pages=pages,
             watchers=watchers,
         )

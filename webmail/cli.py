@@ -81,6 +81,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     from webmail.db.session import create_db_engine, create_sessionmaker
     from webmail.pop3.jobs import SCHEDULER_SECONDS, enqueue_due, job_queue
+    from webmail.smtp.outbox import TICK_SECONDS, deliver_due
 
     settings = load_settings()
     connection = Redis.from_url(settings.redis_url)
@@ -89,7 +90,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     stop = threading.Event()
 
     def schedule() -> None:
-        # Every worker ticks; the unique job ids keep an account from being queued twice.
+        # Every worker ticks; unique job ids keep an account from being queued twice.
         while True:
             try:
                 enqueue_due(settings, db, queue)
@@ -98,7 +99,16 @@ def cmd_worker(args: argparse.Namespace) -> int:
             if stop.wait(SCHEDULER_SECONDS):
                 return
 
+    def send_outbox() -> None:
+        # Due messages are claimed in the database, so several workers never send one twice.
+        while not stop.wait(TICK_SECONDS):
+            try:
+                deliver_due(settings, db, connection)
+            except Exception:
+                logging.getLogger("webmail.worker").exception("sending from the outbox failed")
+
     threading.Thread(target=schedule, name="pop3-scheduler", daemon=True).start()
+    threading.Thread(target=send_outbox, name="outbox", daemon=True).start()
     try:
         Worker([queue], connection=connection).work(with_scheduler=True)
     finally:

@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     smtp_port: int = Field(587, ge=1, le=65535)
     smtp_security: Security = "starttls"
     max_attachment_mb: int = Field(25, ge=1, le=500)
+    undo_send_seconds: int = Field(10, ge=0, le=30)  # 0: sent at once, without the worker
     # Attachments of messages being written; shared storage when workers run on several hosts.
     upload_dir: Path = PROJECT_ROOT / "var" / "uploads"
 

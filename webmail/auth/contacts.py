@@ -170,29 +170,34 @@ class ContactService:
 
     async def collect(self, login: str, recipients: Iterable[tuple[str, str]]) -> None:
         """Remember (name, address) pairs the user wrote to, unless they are contacts already."""
-        known = {e.lower() for c in await self.all(login) for e in c.emails}
+        pairs = list(recipients)
+        await anyio.to_thread.run_sync(lambda: self.collect_now(login, pairs))
 
-        def collect() -> None:
-            with self.db.begin() as session:
-                user = self._user(session, login)
-                for name, address in recipients:
-                    address = address.lower()
-                    if address in known or not EMAIL.match(address):
-                        continue
-                    row = session.scalars(
-                        select(CollectedAddress).where(
-                            CollectedAddress.user_id == user.id, CollectedAddress.email == address
-                        )
-                    ).one_or_none()
-                    if row is None:
-                        row = CollectedAddress(user_id=user.id, email=address, name=name, uses=0)
-                        session.add(row)
-                    row.uses = (row.uses or 0) + 1
-                    row.last_used_at = utcnow()
-                    row.name = name or row.name
-                    session.flush()
-
-        await anyio.to_thread.run_sync(collect)
+    def collect_now(self, login: str, recipients: Iterable[tuple[str, str]]) -> None:
+        """``collect`` for code outside the event loop (the background sender)."""
+        with self.db.begin() as session:
+            user = self._user(session, login)
+            known = {
+                e.lower()
+                for emails in session.scalars(select(Contact.emails).where(Contact.user_id == user.id))
+                for e in emails or ()
+            }
+            for name, address in recipients:
+                address = address.lower()
+                if address in known or not EMAIL.match(address):
+                    continue
+                row = session.scalars(
+                    select(CollectedAddress).where(
+                        CollectedAddress.user_id == user.id, CollectedAddress.email == address
+                    )
+                ).one_or_none()
+                if row is None:
+                    row = CollectedAddress(user_id=user.id, email=address, name=name, uses=0)
+                    session.add(row)
+                row.uses = (row.uses or 0) + 1
+                row.last_used_at = utcnow()
+                row.name = name or row.name
+                session.flush()
 
     async def collected(self, login: str) -> list[CollectedView]:
         def load() -> list[CollectedView]:

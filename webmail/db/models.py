@@ -100,6 +100,32 @@ class CollectedAddress(Base):
     last_used_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class OutboxMessage(Base):
+    """A message waiting to be sent by the background worker (undo window or "send later")."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    draft_id: Mapped[str] = mapped_column(String(64))
+    send_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    status: Mapped[str] = mapped_column(
+        String(20), default="waiting"
+    )  # waiting sending sent failed cancelled
+    message: Mapped[bytes] = mapped_column(LargeBinary)  # as sent (no Bcc header)
+    sent_copy: Mapped[bytes] = mapped_column(LargeBinary)  # for the Sent folder (Bcc kept)
+    recipients: Mapped[list[str]] = mapped_column(JSON, default=list)
+    form: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # to reopen it in the editor
+    subject: Mapped[str] = mapped_column(String(500), default="")
+    reply_ref: Mapped[str] = mapped_column(String(1100), default="")
+    reply_kind: Mapped[str] = mapped_column(String(20), default="")
+    # The user's password sealed with the server key, only while the message waits.
+    credential: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    error: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
 class POP3Account(Base):
     """An external POP3 account whose mail is imported into one of the user's folders."""
 

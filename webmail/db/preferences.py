@@ -19,7 +19,10 @@ class Preferences(BaseModel):
     prefer_html: bool = True
     conversations: bool = False
     keyboard_shortcuts: bool = True
-    compose_html: bool = False  # the editor starts in formatted (HTML) mode
+    compose_html: bool = False
+    undo_send_seconds: int | None = Field(
+        None, ge=0, le=30
+    )  # None: the server's default  # the editor starts in formatted (HTML) mode
     archive_layout: ArchiveLayout = "flat"  # Archive, Archive/2026, or Archive/2026/03
 
     @field_validator("timezone")

@@ -26,8 +26,8 @@ from webmail.auth.background import NoBackgroundCredentialError, background_cred
 from webmail.config import Settings
 from webmail.db.models import POP3Account, POP3Run, User
 from webmail.db.repos import POP3AccountRepository
+from webmail.imap.background import background_connection
 from webmail.imap.cap import SyncLease
-from webmail.imap.client import close_client, open_client
 from webmail.imap.errors import AuthFailedError, IMAPError, MailboxBusyError
 from webmail.imap.importer import FolderTarget
 from webmail.imap.watch import events_channel
@@ -41,7 +41,6 @@ from webmail.redis import Keys
 logger = logging.getLogger(__name__)
 
 LOCK_SECONDS = 60
-LEASE_WAIT_SECONDS = 30
 SCHEDULER_SECONDS = 30
 MAX_BACKOFF = timedelta(hours=6)
 PROGRESS_EVERY_SECONDS = 0.5
@@ -145,37 +144,25 @@ def _fetch_locked(context: FetchContext, account_id: int, lock: str, login: list
             open_password(settings, account),
             timeout=settings.pop3_timeout_seconds,
         )
-        lease = SyncLease(
-            context.redis,
-            settings.redis_prefix,
-            user.login,
-            settings.imap_max_connections_per_user,
-            settings.imap_lease_seconds,
-        )
-        if not lease.acquire(LEASE_WAIT_SECONDS):
-            raise MailboxBusyError()
-        publisher.lease = lease
-        try:
-            client = open_client(settings, credentials)
-            try:
-                target = FolderTarget(client, account.folder)
-                deadline = time.monotonic() + settings.pop3_job_timeout_seconds / 2
-                while True:
-                    publisher.offset = totals.imported + totals.already_there
-                    result = fetch_account(
-                        server,
-                        _options(settings, account),
-                        DatabaseState(context.db, account_id),
-                        target,
-                        progress=publisher,
-                    )
-                    _add(totals, result)
-                    if not result.more or time.monotonic() > deadline:
-                        break
-            finally:
-                close_client(client)
-        finally:
-            lease.release()
+        with background_connection(settings, context.redis, credentials, cap_user=user.login) as (
+            conn,
+            lease,
+        ):
+            publisher.lease = lease
+            target = FolderTarget(conn.client, account.folder)
+            deadline = time.monotonic() + settings.pop3_job_timeout_seconds / 2
+            while True:
+                publisher.offset = totals.imported + totals.already_there
+                result = fetch_account(
+                    server,
+                    _options(settings, account),
+                    DatabaseState(context.db, account_id),
+                    target,
+                    progress=publisher,
+                )
+                _add(totals, result)
+                if not result.more or time.monotonic() > deadline:
+                    break
     except (POP3Error, IMAPError, NoBackgroundCredentialError) as exc:
         kind = error_kind(exc)
         _record(context, account_id, started, totals, error=(kind, exc.user_message))

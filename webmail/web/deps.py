@@ -25,6 +25,7 @@ from webmail.imap.store import MailStore
 from webmail.imap.types import Credentials
 from webmail.imap.watch import Watchers
 from webmail.pop3.accounts import ExternalAccounts
+from webmail.smtp.outbox import Outbox
 from webmail.smtp.uploads import UploadStore
 
 SESSION_COOKIE = "wm_session"
@@ -46,6 +47,7 @@ class Services:
     contacts: ContactService
     pop3: ExternalAccounts
     uploads: UploadStore
+    outbox: Outbox
     pages: PageCache
     watchers: Watchers
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
@@ -35,7 +36,7 @@ from webmail.smtp.submit import send_message
 from webmail.smtp.uploads import UploadStore
 from webmail.web.csrf import csrf_protect
 from webmail.web.deps import MailStoreDep, PreferencesDep, ServicesDep, SessionDep
-from webmail.web.listing import folder_url
+from webmail.web.listing import folder_url, user_zone
 from webmail.web.templating import render, url
 
 router = APIRouter(dependencies=[Depends(csrf_protect)])
@@ -385,6 +386,9 @@ async def send(request: Request, services: ServicesDep, session: SessionDep, sto
     async with request.form() as form:
         draft, extras = await draft_of(request, services, session, form)
         draft_id = extras["draft_id"]
+        form_fields = {
+            key: value for key, value in form.items() if isinstance(value, str) and key != "csrf_token"
+        }
         try:
             await form_attachments(form, services.uploads, session.user, draft_id)
         except WebmailError as exc:
@@ -398,6 +402,22 @@ async def send(request: Request, services: ServicesDep, session: SessionDep, sto
     try:
         draft.attachments = uploads.attachments(session.user, draft_id)
         message, recipients = build_message(draft)
+        sent_copy = copy_for_sent(message, draft)
+        send_at = await send_time(request, services, session, form_fields)
+        if send_at is not None:
+            outbox_id = await services.outbox.queue(
+                session.user,
+                session.password,
+                draft_id=draft_id,
+                message=message,
+                sent_copy=sent_copy,
+                recipients=recipients,
+                form={**form_fields, "draft_id": draft_id},
+                reply_ref=extras["reply_ref"],
+                reply_kind=extras["reply_kind"],
+                send_at=send_at,
+            )
+            return queued_response(request, services, outbox_id, send_at, bool(form_fields.get("send_at")))
         await send_message(services.settings, session.user, session.password, message, recipients)
     except WebmailError as exc:
         # Nothing the user wrote is lost: the form comes back filled in, with the reason, and a
@@ -406,9 +426,8 @@ async def send(request: Request, services: ServicesDep, session: SessionDep, sto
         folder = await drafts_folder(store)
         if folder is not None and not isinstance(exc, ComposeError):
             try:
-                await store.save_draft(
-                    folder, build_draft(draft, draft_id, extras["reply_ref"], extras["reply_kind"]), draft_id
-                )
+                raw = build_draft(draft, draft_id, extras["reply_ref"], extras["reply_kind"])
+                await store.save_draft(folder, raw, draft_id)
                 words += " The message was saved in Drafts."
             except WebmailError:
                 pass
@@ -416,7 +435,7 @@ async def send(request: Request, services: ServicesDep, session: SessionDep, sto
     folders = await store.list_folders()
     sent = next((f for f in folders if f.special_use == "\\Sent" and f.depth == 0), None)
     if sent is not None:
-        await store.append(sent.name, bytes(message), ["\\Seen"])
+        await store.append(sent.name, sent_copy, ["\\Seen"])
     ref = split_ref(extras["reply_ref"])
     if ref is not None:
         keyword = "$Forwarded" if extras["reply_kind"] == "forward" else "\\Answered"
@@ -439,6 +458,96 @@ async def send(request: Request, services: ServicesDep, session: SessionDep, sto
     )
     response.headers["X-Draft-Sent"] = draft_id
     return response
+
+
+def copy_for_sent(message: EmailMessage, draft: Draft) -> bytes:
+    """The Sent folder's copy: the message as sent, plus the Bcc line only the sender sees."""
+    if not draft.bcc.strip():
+        return bytes(message)
+    copy: EmailMessage = message_from_bytes(bytes(message), policy=policy.default)
+    copy["Bcc"] = parse_recipients(draft.bcc)
+    return bytes(copy)
+
+
+async def send_time(
+    request: Request, services: ServicesDep, session: Session, form: dict[str, str]
+) -> datetime | None:
+    """When the worker should send it: "Send later" at the chosen time, or after the undo window;
+    None to send now, in this request."""
+    preferences = await services.accounts.preferences(session.user)
+    if form.get("send_later") == "1":
+        chosen = form.get("send_at", "")
+        try:
+            local = datetime.fromisoformat(chosen)
+        except ValueError:
+            raise ComposeError("Choose the date and time to send it at.") from None
+        when = local if local.tzinfo else local.replace(tzinfo=user_zone(request, preferences))
+        if when < datetime.now(UTC) - timedelta(minutes=1):
+            raise ComposeError("That time has passed; choose a time in the future.")
+        return when.astimezone(UTC)
+    delay = preferences.undo_send_seconds
+    if delay is None:
+        delay = services.settings.undo_send_seconds
+    return datetime.now(UTC) + timedelta(seconds=delay) if delay > 0 else None
+
+
+def queued_response(
+    request: Request, services: ServicesDep, outbox_id: int, send_at: datetime, later: bool
+) -> Response:
+    if later:
+        words = f"Scheduled for {send_at:%Y-%m-%d %H:%M} UTC. It goes even if you close the browser."
+        params = {"done": words}
+    else:
+        seconds = max(1, round((send_at - datetime.now(UTC)).total_seconds()))
+        params = {"done": f"Sending in {seconds} seconds.", "outbox": str(outbox_id), "seconds": str(seconds)}
+    return RedirectResponse(url(request, "/mail/INBOX") + "?" + urlencode(params), status_code=303)
+
+
+@router.post("/compose/outbox/{outbox_id:int}/undo")
+async def undo_send(request: Request, services: ServicesDep, session: SessionDep, outbox_id: int) -> Response:
+    """Stop a waiting message and bring it back to the editor, attachments and all."""
+    form = await services.outbox.cancel(session.user, outbox_id)
+    identities = await services.identities.for_user(session.user)
+    identity = next((i for i in identities if str(i.id) == form.get("identity")), None) or default_of(
+        identities
+    )
+    html_mode = form.get("format") == "html"
+    draft = Draft(
+        sender=identity.from_header,
+        to=form.get("to", ""),
+        cc=form.get("cc", ""),
+        bcc=form.get("bcc", ""),
+        subject=form.get("subject", ""),
+        body=form.get("body", ""),
+        in_reply_to=form.get("in_reply_to", ""),
+        references=form.get("references", ""),
+        html=clean_editor_html(form.get("body_html", "")) if html_mode else "",
+    )
+    return compose_page(
+        request,
+        services,
+        session,
+        draft,
+        draft_id=form.get("draft_id", "") or secrets.token_urlsafe(12),
+        reply_ref=form.get("reply_ref", ""),
+        reply_kind=form.get("reply_kind", ""),
+        error="Not sent. The message is back here for you to change.",
+        html_mode=html_mode,
+        identities=identities,
+        identity=identity,
+    )
+
+
+@router.get("/compose/outbox")
+async def outbox(
+    request: Request, services: ServicesDep, session: SessionDep, preferences: PreferencesDep
+) -> Response:
+    context = {
+        "session": session,
+        "entries": await services.outbox.entries(session.user),
+        "tz": user_zone(request, preferences),
+    }
+    return render(request, "pages/outbox.html", context)
 
 
 def recipients_of(draft: Draft) -> list[tuple[str, str]]:

@@ -69,8 +69,8 @@ async def events(request: Request, services: ServicesDep, session: SessionDep) -
                 if message is None:
                     continue
                 event = json.loads(message["data"])
-                if event.get("type") == "pop3":
-                    yield {"event": "pop3", "data": json.dumps(event)}
+                if event.get("type") in ("pop3", "outbox"):
+                    yield {"event": event["type"], "data": json.dumps(event)}
                     continue
                 seen_state = await current_state()
                 yield {"event": "mailbox", "data": json.dumps({"folders": event.get("folders", [])})}

@@ -29,6 +29,7 @@ def settings_page(
         "zones": ZONES,
         "errors": errors or [],
         "saved": saved,
+        "undo_default": request.app.state.services.settings.undo_send_seconds,
     }
     return render(request, "pages/settings.html", context, status_code=422 if errors else 200)
 
@@ -53,6 +54,7 @@ async def save_settings(
         "keyboard_shortcuts": form.get("keyboard_shortcuts") == "on",
         "archive_layout": form.get("archive_layout", preferences.archive_layout),
         "compose_html": form.get("compose_html") == "on",
+        "undo_send_seconds": form.get("undo_send_seconds") or None,
     }
     try:
         updated = Preferences.model_validate(values)
@@ -61,6 +63,7 @@ async def save_settings(
             "page_size": "Messages per page",
             "mark_seen_delay_seconds": "Delay",
             "timezone": "Time zone",
+            "undo_send_seconds": "Undo send",
         }
         errors = [f"{labels.get(str(e['loc'][0]), str(e['loc'][0]))}: {e['msg']}" for e in exc.errors()]
         return settings_page(request, session, preferences, errors=errors)
