@@ -32,7 +32,7 @@ def test_formatted_message_with_bold_and_a_list(
     page.keyboard.press("Enter")
     page.get_by_title("Bulleted list").click()
     page.keyboard.type("an item")
-    page.get_by_role("button", name="Send").click()
+    page.get_by_role("button", name="Send", exact=True).click()
     expect(page.locator(".toast")).to_contain_text("Message sent.")
 
     imap = IMAPClient("127.0.0.1", services.dovecot.imap_port, ssl=False)

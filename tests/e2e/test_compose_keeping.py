@@ -51,7 +51,7 @@ def test_write_attach_autosave_reload_restore_send(
     expect(page.locator("#to")).to_have_value(friend.username)
     expect(page.locator("#attachment-list")).to_contain_text("figures.bin")
 
-    page.get_by_role("button", name="Send").click()
+    page.get_by_role("button", name="Send", exact=True).click()
     expect(page.locator(".toast")).to_contain_text("Message sent.")
     imap.select_folder("Drafts")
     assert imap.search(["SUBJECT", "Numbers for Friday"]) == []  # the draft went when it was sent

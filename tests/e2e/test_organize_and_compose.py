@@ -45,7 +45,7 @@ def test_reply_and_send(page: Page, live_server: str, services: DevServices, mai
     expect(page.locator("#body")).to_have_value(re.compile(r"> Noon\?"))
     page.locator("#body").press("Control+Home")
     page.locator("#body").type("Sounds good.")
-    page.get_by_role("button", name="Send").click()
+    page.get_by_role("button", name="Send", exact=True).click()
     expect(page.locator(".toast")).to_contain_text("Message sent.")
     other = IMAPClient("127.0.0.1", services.dovecot.imap_port, ssl=False)
     other.login(friend.username, friend.password)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from email import message_from_bytes, policy
+from urllib.parse import unquote_plus
 
 import pytest
 from fastapi.testclient import TestClient
@@ -163,3 +164,27 @@ def test_html_editor_sends_alternative_with_sanitised_html(
     assert "<b>bold</b>" in sent_html
     for banned in ("<script", "onclick", "<img", "tracker.example"):
         assert banned not in sent_html
+
+
+def test_partly_refused_recipients_are_named_and_nothing_is_resent(
+    signed_in: TestClient, services: DevServices, friend: MailUser
+) -> None:
+    form = {"csrf_token": session_token(signed_in), "to": f"{friend.username}, nobody@refused.invalid",
+            "subject": "Partly", "body": "Hello"}  # fmt: skip
+    response = signed_in.post("/compose/send", data=form)
+    assert response.status_code == 303
+    done = response.headers["location"]
+    assert (
+        "refused these recipients, so they did not get it: nobody@refused.invalid (5.1.1 No such user here)"
+        in unquote_plus(done)
+    )
+    assert len(inbox_of(services, friend)) == 1
+
+
+def test_every_recipient_refused_keeps_the_form(signed_in: TestClient) -> None:
+    form = {"csrf_token": session_token(signed_in), "to": "nobody@refused.invalid", "subject": "None",
+            "body": "Kept words"}  # fmt: skip
+    response = signed_in.post("/compose/send", data=form)
+    assert response.status_code == 422
+    assert "refused these recipients: nobody@refused.invalid" in response.text
+    assert "Kept words" in response.text

@@ -52,6 +52,8 @@ class SMTPSink:
     async def handle_RCPT(  # noqa: N802 - aiosmtpd hook name
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
+        if address.lower().endswith("@refused.invalid"):
+            return "550 5.1.1 No such user here"  # for tests of refused recipients
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

@@ -197,13 +197,14 @@ def deliver(settings: Settings, db: sessionmaker[Session], redis: Redis, outbox_
         return _finish(db, redis, settings, row, login, "failed", "The server key changed; send it again.")
     message = message_from_bytes(row.message, policy=policy.SMTP)
     try:
-        asyncio.run(send_message(settings, login, password, message, list(row.recipients or [])))
+        refused = asyncio.run(send_message(settings, login, password, message, list(row.recipients or [])))
     except WebmailError as exc:
         _after_failure(settings, redis, row, login, password)
         return _finish(
             db, redis, settings, row, login, "failed", exc.user_message + " The message was saved in Drafts."
         )
-    status = _finish(db, redis, settings, row, login, "sent", None)
+    note = f"Refused by the mail server, so not delivered to: {', '.join(refused)}." if refused else None
+    status = _finish(db, redis, settings, row, login, "sent", note)
     _after_success(settings, db, redis, row, login, password)
     return status
 

@@ -13,11 +13,15 @@ from webmail.smtp.errors import map_smtp_errors
 
 async def send_message(
     settings: Settings, username: str, password: str, message: EmailMessage, recipients: list[str]
-) -> None:
-    """Send ``message`` to ``recipients`` (To, Cc and Bcc; Bcc is not in the headers)."""
+) -> list[str]:
+    """Send ``message`` to ``recipients`` (To, Cc and Bcc; Bcc is not in the headers).
+
+    Returns the recipients the server refused while it accepted others (the message went to
+    those, so it must not be sent again), each with the server's reason.
+    """
     context = ssl.create_default_context() if settings.smtp_security != "none" else None
     with map_smtp_errors():
-        await aiosmtplib.send(
+        refused, _ = await aiosmtplib.send(
             message,
             recipients=recipients,
             hostname=settings.smtp_host,
@@ -30,3 +34,4 @@ async def send_message(
             tls_context=context,
             timeout=30,
         )
+    return [f"{address} ({response.message})" for address, response in refused.items()]

@@ -418,7 +418,7 @@ async def send(request: Request, services: ServicesDep, session: SessionDep, sto
                 send_at=send_at,
             )
             return queued_response(request, services, outbox_id, send_at, bool(form_fields.get("send_at")))
-        await send_message(services.settings, session.user, session.password, message, recipients)
+        refused = await send_message(services.settings, session.user, session.password, message, recipients)
     except WebmailError as exc:
         # Nothing the user wrote is lost: the form comes back filled in, with the reason, and a
         # copy goes to Drafts in case the browser closes.
@@ -453,6 +453,8 @@ async def send(request: Request, services: ServicesDep, session: SessionDep, sto
         if sent is not None
         else "Message sent (this mailbox has no Sent folder to keep a copy in)."
     )
+    if refused:
+        done += f" The mail server refused these recipients, so they did not get it: {', '.join(refused)}."
     response = RedirectResponse(
         url(request, "/mail/INBOX") + "?" + urlencode({"done": done}), status_code=303
     )
