@@ -597,3 +597,36 @@ document.addEventListener("change", (event) => {
     input.addEventListener("blur", () => setTimeout(close, 150));
   });
 })();
+
+// Recipient fields say which addresses cannot be right before anything is sent.
+(function checkAddresses() {
+  const form = document.querySelector("form.compose-form");
+  if (!form) return;
+  const email = /^[^@\s<>(),;:"]+@[^@\s<>(),;:"]+$/;
+  // Split on , ; and newlines outside quotes and angle brackets (as the server does).
+  function pieces(text) {
+    const out = [];
+    let current = "", quoted = false, angle = false;
+    for (const char of text) {
+      if (char === '"') quoted = !quoted;
+      else if (char === "<" && !quoted) angle = true;
+      else if (char === ">" && !quoted) angle = false;
+      if (",;\n".includes(char) && !quoted && !angle) { out.push(current); current = ""; } else current += char;
+    }
+    out.push(current);
+    return out.map((piece) => piece.trim()).filter(Boolean);
+  }
+  ["to", "cc", "bcc"].forEach((name) => {
+    const input = form.elements[name];
+    if (!input) return;
+    input.addEventListener("blur", () => {
+      const bad = pieces(input.value).filter((piece) => {
+        const inAngles = /<([^>]*)>\s*$/.exec(piece);
+        return !email.test(inAngles ? inAngles[1] : piece);
+      });
+      input.setCustomValidity(bad.length ? `Not valid: ${bad.join(", ")}` : "");
+      input.classList.toggle("invalid", bad.length > 0);
+      input.title = bad.length ? `Not valid: ${bad.join(", ")}` : "";
+    });
+  });
+})();

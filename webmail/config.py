@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(587, ge=1, le=65535)
     smtp_security: Security = "starttls"
+    # Submission logs in with the user's own IMAP name and password, unless a fixed account is set.
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
     max_attachment_mb: int = Field(25, ge=1, le=500)
     undo_send_seconds: int = Field(10, ge=0, le=30)  # 0: sent at once, without the worker
     # Attachments of messages being written; shared storage when workers run on several hosts.
@@ -98,6 +101,15 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _check_plain_smtp(self) -> Settings:
+        if self.smtp_security == "none" and not is_loopback(self.smtp_host):
+            raise ValueError(
+                "WEBMAIL_SMTP_SECURITY=none is only allowed for a server on this machine (127.0.0.1, ::1, "
+                "localhost): passwords would cross the network readable by anyone. Use starttls or tls."
+            )
+        return self
+
+    @model_validator(mode="after")
     def _check_secret_key(self) -> Settings:
         key = self.secret_key.get_secret_value()
         if self.demo and not key:
@@ -138,6 +150,16 @@ class Settings(BaseSettings):
                 text = _mask_url_password(text)
             shown[f"WEBMAIL_{name.upper()}"] = text
         return shown
+
+
+def is_loopback(host: str) -> bool:
+    """True for this machine's own addresses, where nothing crosses a network."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _mask_url_password(url: str) -> str:

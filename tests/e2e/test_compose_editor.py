@@ -73,3 +73,17 @@ def test_recipient_suggestions_from_the_address_book(
     expect(page.locator("#cc-suggestions li").first).to_contain_text("Group: Team (2)")
     page.keyboard.press("Tab")
     expect(page.locator("#cc")).to_have_value("Jane Doe <jane@example.org>, Jim Beam <jim@example.org>, ")
+
+
+def test_bad_addresses_are_marked_before_sending(page: Page, live_server: str, mail_user: MailUser) -> None:
+    sign_in(page, live_server, mail_user)
+    page.goto(f"{live_server}/compose")
+    page.locator("#to").fill('"Doe, Jane" <jane@example.org>, not an address')
+    page.locator("#subject").click()
+    expect(page.locator("#to")).to_have_class("invalid")
+    expect(page.locator("#to")).to_have_attribute("title", "Not valid: not an address")
+    page.get_by_role("button", name="Send", exact=True).click()
+    expect(page).to_have_url(f"{live_server}/compose")  # the browser held it back
+    page.locator("#to").fill('"Doe, Jane" <jane@example.org>')
+    page.locator("#subject").click()
+    expect(page.locator("#to")).not_to_have_class("invalid")

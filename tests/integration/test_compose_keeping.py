@@ -194,3 +194,14 @@ def test_attachment_reminder(signed_in: TestClient, services: DevServices, frien
     quoted_only = {**form, "body": "Thanks!\n> the attachment you sent"}
     assert signed_in.post("/compose/send", data=quoted_only).status_code == 303
     assert len(inbox_of(services, friend)) == 2
+
+
+def test_edit_as_new_starts_from_any_message(
+    signed_in: TestClient, services: DevServices, mail_user: MailUser
+) -> None:
+    uid, _, _ = original_with_attachment(services, mail_user)
+    page = signed_in.get(f"/compose?edit=INBOX/{uid}").text
+    assert 'value="Quarterly"' in page
+    assert "See the sheet." in page
+    assert "q3.xls" in page
+    assert f'value="{mail_user.username}"' in page  # the original's To

@@ -63,3 +63,14 @@ class TestLoadSettings:
         assert shown["WEBMAIL_DATABASE_URL"] == "postgresql+psycopg://wm:********@db/wm"
         assert KEY not in "".join(shown.values())
         assert "hunter2" not in "".join(shown.values())
+
+
+def test_plain_smtp_only_to_this_machine() -> None:
+    import pytest
+
+    from webmail.config import ConfigError, load_settings
+
+    key = "k" * 40
+    assert load_settings(secret_key=key, smtp_security="none", smtp_host="127.0.0.1").smtp_security == "none"
+    with pytest.raises(ConfigError, match="only allowed for a server on this machine"):
+        load_settings(secret_key=key, smtp_security="none", smtp_host="smtp.example.org")

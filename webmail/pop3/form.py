@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from webmail.config import Settings
+from webmail.config import Settings, is_loopback
 from webmail.db.models import POP3Account
 
 DEFAULT_PORTS = {"tls": 995, "starttls": 110, "none": 110}
@@ -110,7 +109,7 @@ class AccountForm:
             errors["host"] = "Enter the POP3 server's name, e.g. pop.example.com."
         elif any(c.isspace() for c in host):
             errors["host"] = "A server name has no spaces."
-        elif security == "none" and not (_is_loopback(host) or settings.pop3_allow_insecure):
+        elif security == "none" and not (is_loopback(host) or settings.pop3_allow_insecure):
             errors["security"] = (
                 "Without encryption the password would cross the network readable by anyone: "
                 "choose POP3S or STARTTLS (only this server's own machine may go without)."
@@ -171,12 +170,3 @@ class AccountForm:
             "enabled",
         ):
             setattr(account, name, getattr(self, name))
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False

@@ -26,8 +26,8 @@ async def send_message(
             recipients=recipients,
             hostname=settings.smtp_host,
             port=settings.smtp_port,
-            username=username,
-            password=password,
+            username=settings.smtp_username or username,
+            password=settings.smtp_password.get_secret_value() if settings.smtp_username else password,
             # start_tls=None would quietly send in clear text if STARTTLS is not offered.
             start_tls=settings.smtp_security == "starttls",
             use_tls=settings.smtp_security == "tls",

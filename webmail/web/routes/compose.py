@@ -101,6 +101,9 @@ async def compose(
     reopened = split_ref(params.get("draft", ""))
     if reopened is not None:
         return await reopen_draft(request, services, session, store, identities, *reopened)
+    as_new = split_ref(params.get("edit", ""))
+    if as_new is not None:  # "Edit as new": any message as the start of a new one
+        return await reopen_draft(request, services, session, store, identities, *as_new, fresh=True)
     for mode in ("reply", "reply_all", "forward"):
         ref = split_ref(params.get(mode, ""))
         if ref is None:
@@ -168,15 +171,18 @@ async def reopen_draft(
     identities: list[SenderIdentity],
     folder: str,
     uid: int,
+    *,
+    fresh: bool = False,
 ) -> Response:
-    """Continue a draft saved earlier (here or by another program): fields, text, attachments."""
+    """Continue a draft saved earlier (here or by another program): fields, text, attachments.
+    With ``fresh``, the message only serves as the start of a new one."""
     raw = b"".join([chunk async for chunk in store.stream(folder, uid, "")])
     message: EmailMessage = message_from_bytes(raw, policy=policy.default)
 
     def header(name: str) -> str:
         return str(message.get(name) or message.get(f"X-Webmail-Draft-{name}") or "")
 
-    draft_id = header("X-Webmail-Draft")
+    draft_id = "" if fresh else header("X-Webmail-Draft")
     if not re.fullmatch(r"[A-Za-z0-9_-]{8,64}", draft_id):
         draft_id = secrets.token_urlsafe(12)
     sender = header("From")
@@ -215,8 +221,8 @@ async def reopen_draft(
         session,
         draft,
         draft_id=draft_id,
-        reply_ref=header("X-Webmail-Reply-Ref"),
-        reply_kind=header("X-Webmail-Reply-Kind"),
+        reply_ref="" if fresh else header("X-Webmail-Reply-Ref"),
+        reply_kind="" if fresh else header("X-Webmail-Reply-Kind"),
         html_mode=bool(draft.html),
         identities=identities,
         identity=identity,
