@@ -195,8 +195,10 @@ def _serve_demo(settings: Settings, port: int, pop3_port: int) -> None:
         f"at 127.0.0.1 port {pop3_port}, no encryption"
     )
     print()
-    # Background jobs (POP3 fetches) run in a worker of their own, as in production.
-    worker = subprocess.Popen([sys.executable, "-m", "webmail.cli", "worker"], env=os.environ.copy())
+    # Background jobs (POP3 fetches, the outbox) run in a worker of their own, as in production.
+    # It must share the (per-run, in demo mode) secret key to open what the web app sealed.
+    env = {**os.environ, "WEBMAIL_SECRET_KEY": settings.secret_key.get_secret_value()}
+    worker = subprocess.Popen([sys.executable, "-m", "webmail.cli", "worker"], env=env)
     try:
         uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="info")
     finally:
