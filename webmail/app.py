@@ -98,7 +98,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await anyio.to_thread.run_sync(watchers.stop_all)
                 await pool.close_all()
                 await redis.aclose()
-            app.state.services.pop3.close()
             engine.dispose()
 
     app = FastAPI(

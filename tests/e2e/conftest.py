@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import shutil
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -38,3 +40,11 @@ def sign_in(page: Page, live_server: str, user: MailUser) -> None:
     page.get_by_label("Password").fill(user.password)
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator("#folder-list")).to_be_visible()
+
+
+@pytest.fixture(autouse=True)
+def collect_garbage_after_each_test() -> Iterator[None]:
+    """Anything a test leaves unclosed is collected (and reported) at its own teardown, not
+    in whichever test happens to run when the garbage collector does."""
+    yield
+    gc.collect()

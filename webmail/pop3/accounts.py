@@ -58,18 +58,10 @@ class ExternalAccounts:
         self.settings = settings
         self.db = db
         self.keys = Keys(settings.redis_prefix)
-        self._redis: Redis | None = None
 
-    @property
-    def redis(self) -> Redis:
-        """Blocking Redis for rq (used from worker threads only)."""
-        if self._redis is None:
-            self._redis = Redis.from_url(self.settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
-        return self._redis
-
-    def close(self) -> None:
-        if self._redis is not None:
-            self._redis.close()
+    def _redis(self) -> Redis:
+        """A blocking Redis client for rq, opened per call in a worker thread and closed after."""
+        return Redis.from_url(self.settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
 
     def _check_enabled(self) -> None:
         if not self.settings.pop3_enabled:
@@ -116,11 +108,12 @@ class ExternalAccounts:
 
         def load() -> dict[int, Progress]:
             running = {}
-            for account_id in account_ids:
-                if not self.redis.exists(self.keys.pop3_lock(account_id)):
-                    continue
-                data = self.redis.hgetall(self.keys.pop3_progress(account_id))
-                running[account_id] = Progress(int(data.get(b"done", 0)), int(data.get(b"total", 0)))
+            with self._redis() as redis:
+                for account_id in account_ids:
+                    if not redis.exists(self.keys.pop3_lock(account_id)):
+                        continue
+                    data = redis.hgetall(self.keys.pop3_progress(account_id))
+                    running[account_id] = Progress(int(data.get(b"done", 0)), int(data.get(b"total", 0)))
             return running
 
         return await anyio.to_thread.run_sync(load)
@@ -190,8 +183,12 @@ class ExternalAccounts:
         """Queue a fetch at once; False if one is queued or running already."""
         self._check_enabled()
         await self.get(login, account_id)
-        queue = job_queue(self.settings, self.redis)
-        return await anyio.to_thread.run_sync(enqueue_fetch, self.settings, queue, account_id)
+
+        def enqueue() -> bool:
+            with self._redis() as redis:
+                return enqueue_fetch(self.settings, job_queue(self.settings, redis), account_id)
+
+        return await anyio.to_thread.run_sync(enqueue)
 
     # ------------------------------------------------------------------ trying
 
