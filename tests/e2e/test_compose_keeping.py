@@ -41,7 +41,11 @@ def test_write_attach_autosave_reload_restore_send(
 
     page.locator("#body").press("End")
     page.locator("#body").type(" One more line typed after the save.")
-    page.wait_for_timeout(1200)  # the browser's copy is kept within a second
+    # The browser's copy is kept within a second of typing.
+    page.wait_for_function(
+        "() => Object.keys(localStorage).some(k => k.startsWith('wm-draft:')"
+        " && localStorage.getItem(k).includes('typed after the save'))"
+    )
     page.reload()  # as if the tab had been closed and opened again
     expect(page.locator("#restore-offer")).to_be_visible()
     page.get_by_role("button", name="Restore it").click()

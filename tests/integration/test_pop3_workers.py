@@ -84,7 +84,13 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(
             source.put(*batch)
             put += ids_of(batch)
             process = subprocess.Popen([sys.executable, "-c", job], env=env, start_new_session=True)
-            time.sleep(rng.uniform(0.4, 2.5))
+            # Once the run is importing (its progress is in Redis), kill it a random moment later.
+            deadline = time.monotonic() + 20
+            while process.poll() is None and time.monotonic() < deadline:
+                if redis.exists(keys.pop3_progress(account_id)):
+                    break
+                time.sleep(0.01)
+            time.sleep(rng.uniform(0, 0.2))
             if process.poll() is None:
                 killed_mid_run += 1
                 os.killpg(process.pid, signal.SIGKILL)
