@@ -3,10 +3,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from webmail.db.base import Base
+from webmail.db.base import Base, UTCDateTime
 
 
 def utcnow() -> datetime:
@@ -23,8 +23,8 @@ class User(Base):
     login: Mapped[str] = mapped_column(String(320))
     imap_host: Mapped[str] = mapped_column(String(255))
     preferences: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     # The IMAP password sealed with the server key, kept only after the user agreed to it so
     # that background POP3 fetches can store mail while they are signed out.
     imap_credential: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
@@ -39,7 +39,7 @@ class RemoteContentSender(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     address: Mapped[str] = mapped_column(String(320))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class SavedSearch(Base):
@@ -52,7 +52,7 @@ class SavedSearch(Base):
     name: Mapped[str] = mapped_column(String(100))
     query: Mapped[str] = mapped_column(String(1000))
     folder: Mapped[str] = mapped_column(String(1000))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Identity(Base):
@@ -69,7 +69,7 @@ class Identity(Base):
     signature_text: Mapped[str] = mapped_column(String(4000), default="")
     signature_html: Mapped[str] = mapped_column(String(20000), default="")
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Contact(Base):
@@ -83,7 +83,7 @@ class Contact(Base):
     emails: Mapped[list[str]] = mapped_column(JSON, default=list)
     notes: Mapped[str] = mapped_column(String(4000), default="")
     groups: Mapped[list[str]] = mapped_column(JSON, default=list)  # group names
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class CollectedAddress(Base):
@@ -97,7 +97,7 @@ class CollectedAddress(Base):
     email: Mapped[str] = mapped_column(String(320))
     name: Mapped[str] = mapped_column(String(200), default="")
     uses: Mapped[int] = mapped_column(Integer, default=0)
-    last_used_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_used_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class OutboxMessage(Base):
@@ -108,7 +108,7 @@ class OutboxMessage(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     draft_id: Mapped[str] = mapped_column(String(64))
-    send_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    send_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     status: Mapped[str] = mapped_column(
         String(20), default="waiting"
     )  # waiting sending sent failed cancelled
@@ -122,8 +122,8 @@ class OutboxMessage(Base):
     # The user's password sealed with the server key, only while the message waits.
     credential: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     error: Mapped[str | None] = mapped_column(String(1000), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class POP3Account(Base):
@@ -147,15 +147,15 @@ class POP3Account(Base):
     interval_minutes: Mapped[int] = mapped_column(Integer, default=15)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     has_run: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # Status, shown to the user and used by the scheduler.
-    last_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_outcome: Mapped[str | None] = mapped_column(String(20), nullable=True)
     last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
     last_imported: Mapped[int] = mapped_column(Integer, default=0)
     total_imported: Mapped[int] = mapped_column(Integer, default=0)
     failures: Mapped[int] = mapped_column(Integer, default=0)  # in a row; drives the back-off
-    next_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
+    next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)
 
 
 class POP3ImportedUID(Base):
@@ -167,7 +167,7 @@ class POP3ImportedUID(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("pop3_accounts.id", ondelete="CASCADE"), index=True)
     uid: Mapped[str] = mapped_column(String(255))
-    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class POP3Run(Base):
@@ -177,8 +177,8 @@ class POP3Run(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("pop3_accounts.id", ondelete="CASCADE"), index=True)
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     outcome: Mapped[str] = mapped_column(String(20))  # ok, more, error
     imported: Mapped[int] = mapped_column(Integer, default=0)
     already_there: Mapped[int] = mapped_column(Integer, default=0)

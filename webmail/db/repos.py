@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
@@ -106,10 +106,7 @@ class POP3StateRepository:
         query = select(POP3ImportedUID.uid, POP3ImportedUID.imported_at).where(
             POP3ImportedUID.account_id == self.account_id
         )
-        return {
-            uid: when if when.tzinfo else when.replace(tzinfo=UTC)
-            for uid, when in self.session.execute(query)
-        }
+        return {row.uid: row.imported_at for row in self.session.execute(query)}
 
     def record(self, uid: str) -> None:
         self.session.add(POP3ImportedUID(account_id=self.account_id, uid=uid))

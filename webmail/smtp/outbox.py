@@ -63,8 +63,7 @@ def _bound(row: OutboxMessage, login: str) -> str:
 
 
 def _view(row: OutboxMessage) -> OutboxView:
-    send_at = row.send_at if row.send_at.tzinfo else row.send_at.replace(tzinfo=UTC)
-    return OutboxView(row.id, send_at, row.status, row.subject, tuple(row.recipients or ()), row.error)
+    return OutboxView(row.id, row.send_at, row.status, row.subject, tuple(row.recipients or ()), row.error)
 
 
 class Outbox:
