@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from redis.asyncio import Redis
 
 from webmail.config import Settings
@@ -40,7 +42,9 @@ class Keys:
         return f"{self.prefix}:jobs"
 
     def pop3_job_id(self, account_id: int) -> str:
-        return f"pop3-{account_id}"
+        """rq job ids are global in Redis (``rq:job:<id>``), not per queue: the prefix keeps
+        installations (and test runs) sharing one Redis apart."""
+        return re.sub(r"[^\w-]", "_", self.prefix) + f"-pop3-{account_id}"
 
     def pop3_lock(self, account_id: int) -> str:
         """Held while an account is being fetched, so no two workers fetch it at once."""

@@ -1,7 +1,7 @@
 """Background POP3 fetches: the rq job, the scheduler tick and "Fetch now".
 
 An account is fetched by at most one process in the cluster at a time: the rq job id
-``pop3-<id>`` is unique in the queue, and the fetch itself holds the Redis lock
+``<prefix>-pop3-<id>`` is unique in Redis, and the fetch itself holds the Redis lock
 ``wm:pop3:lock:<id>``, renewed per message, so a second worker (or a job run by hand) backs off.
 A failing account is retried later and later (its interval doubled per failure, up to six
 hours); a run that stopped at the per-run limits continues at the next scheduler tick.
