@@ -33,6 +33,12 @@ def services() -> Iterator[DevServices]:
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return fresh_database(tmp_path_factory)
+
+
+def fresh_database(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A migrated SQLite database of its own. Tests that start `webmail worker` need one: a
+    worker serves every due POP3 account and outbox message in its database."""
     url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'webmail.db'}"
     upgrade(url)
     return url
@@ -135,8 +141,9 @@ def signed_in(client: TestClient, mail_user: MailUser) -> TestClient:
 
 
 @pytest.fixture(scope="session")
-def live_settings(services: DevServices, database_url: str) -> Settings:
-    return make_settings(services, database_url)
+def live_settings(services: DevServices, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    # The browser tests' own database: their worker must not pick up other tests' accounts.
+    return make_settings(services, fresh_database(tmp_path_factory))
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from redis import Redis
 from sqlalchemy import update
 
-from tests.conftest import MailUser, make_settings, process_env, session_token, sign_in
+from tests.conftest import MailUser, fresh_database, make_settings, process_env, session_token, sign_in
 from tests.integration.test_compose import friend, inbox_of
 from webmail.app import create_app
 from webmail.config import Settings
@@ -30,6 +30,12 @@ from webmail.devservices.system import free_port
 from webmail.smtp.outbox import deliver_due
 
 __all__ = ["friend"]
+
+
+@pytest.fixture(scope="module")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """These tests run `webmail worker`, which serves everything due in its database."""
+    return fresh_database(tmp_path_factory)
 
 
 @pytest.fixture

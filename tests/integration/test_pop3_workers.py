@@ -18,7 +18,7 @@ from imapclient import IMAPClient
 from redis import Redis
 from sqlalchemy import select
 
-from tests.conftest import MailUser, make_settings, process_env
+from tests.conftest import MailUser, fresh_database, make_settings, process_env
 from tests.integration.test_pop3 import source_message
 from tests.integration.test_pop3_accounts import Source, add_account
 from webmail.config import Settings
@@ -29,6 +29,12 @@ from webmail.pop3.jobs import enqueue_fetch, job_queue
 from webmail.redis import Keys
 
 MESSAGE_ID = re.compile(rb"^Message-ID:\s*(<[^>]+>)", re.IGNORECASE | re.MULTILINE)
+
+
+@pytest.fixture(scope="module")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """These tests run `webmail worker`, which serves everything due in its database."""
+    return fresh_database(tmp_path_factory)
 
 
 @pytest.fixture
