@@ -155,7 +155,11 @@ class IMAPPool:
             if idle is None:
                 break
             await self._discard(user, idle)
-        connection = await self._open(user, credentials, deadline=time.monotonic() + self.wait_seconds)
+        entry.opening += 1  # so that close_idle() keeps this entry while we log in
+        try:
+            connection = await self._open(user, credentials, deadline=time.monotonic() + self.wait_seconds)
+        finally:
+            entry.opening -= 1
         if len(entry.connections) < self.per_worker:
             entry.connections.append(connection)
             entry.notify()
@@ -233,13 +237,15 @@ class IMAPPool:
         for user, entry in list(self._users.items()):
             for connection in list(entry.connections):
                 await self._discard(user, connection)
-        self._users.clear()
+            if not entry.opening:
+                self._users.pop(user, None)
 
     async def _checkout(self, user: str, credentials: Credentials) -> IMAPConnection:
-        entry = self._users.setdefault(user, _UserConnections())
         deadline = time.monotonic() + self.wait_seconds
         waited = False
         while True:
+            # Looked up on every round: close_idle() drops a user's empty entry while we wait.
+            entry = self._users.setdefault(user, _UserConnections())
             for idle in entry.connections:
                 if not idle.busy and not idle.retire:
                     idle.busy = True

@@ -140,10 +140,14 @@ class MailboxWatcher(threading.Thread):
         self._lease = lease
         try:
             client = open_client(self.settings, self.credentials)
+        except BaseException:
+            self._release_lease()
+            raise
+        try:
             with map_imap_errors():
                 client.select_folder("INBOX", readonly=True)
         except BaseException:
-            self._release_lease()
+            self._drop(client)
             raise
         return client
 
