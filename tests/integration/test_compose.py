@@ -188,3 +188,51 @@ def test_every_recipient_refused_keeps_the_form(signed_in: TestClient) -> None:
     assert response.status_code == 422
     assert "refused these recipients: nobody@refused.invalid" in response.text
     assert "Kept words" in response.text
+
+
+def test_international_addresses(
+    signed_in: TestClient, services: DevServices, mail_user: MailUser, friend: MailUser
+) -> None:
+    """An IDN domain goes as A-labels; a non-ASCII name before the @ goes with SMTPUTF8, raw
+    UTF-8 in the headers (encoded words there would break the address), Sent copy included."""
+    form = {"csrf_token": session_token(signed_in), "to": f"Jörg <jörg@bücher.example>, {friend.username}",
+            "cc": "Ana <ana@café.example>", "bcc": "", "subject": "Ünïcode", "body": "Hallo"}  # fmt: skip
+    response = signed_in.post("/compose/send", data=form)
+    assert response.status_code == 303, re.findall(r"role=\"alert\">[^<]*", response.text)
+    envelope = [m for m in services.smtp.messages if friend.username in m.rcpt_tos][-1]
+    assert envelope.rcpt_tos == ("jörg@bücher.example", friend.username, "ana@xn--caf-dma.example")
+    assert "SMTPUTF8" in envelope.mail_options
+    assert "To: Jörg <jörg@bücher.example>".encode() in envelope.content
+    assert b"Cc: Ana <ana@xn--caf-dma.example>" in envelope.content
+    received = message_from_bytes(inbox_of(services, friend)[-1], policy=policy.default)
+    assert received["Subject"] == "Ünïcode"
+    sent = inbox_of(services, mail_user, "Sent")[-1]
+    assert "To: Jörg <jörg@bücher.example>".encode() in sent
+
+
+def test_only_an_idn_domain_needs_no_smtputf8(
+    services: DevServices, database_url: str, mail_user: MailUser
+) -> None:
+    from tests.conftest import make_settings, sign_in
+    from webmail.app import create_app
+    from webmail.devservices.smtp import SMTPSink
+
+    old_server = SMTPSink(services.dovecot, smtputf8=False)
+    old_server.start()
+    try:
+        settings = make_settings(services, database_url, smtp_port=old_server.port)
+        with TestClient(create_app(settings), follow_redirects=False) as client:
+            sign_in(client, mail_user)
+            form = {"csrf_token": session_token(client), "to": "jörg@example.org", "subject": "Für Jörg",
+                    "body": "Words that must stay"}  # fmt: skip
+            refused = client.post("/compose/send", data=form)
+            form["to"] = "joerg@bücher.example"
+            accepted = client.post("/compose/send", data=form)
+    finally:
+        old_server.stop()
+    assert refused.status_code == 422
+    assert "does not offer SMTPUTF8" in refused.text
+    assert "Words that must stay" in refused.text  # the form comes back with everything written
+    assert accepted.status_code == 303
+    assert [m.rcpt_tos for m in old_server.messages] == [("joerg@xn--bcher-kva.example",)]
+    assert "SMTPUTF8" not in old_server.messages[0].mail_options

@@ -50,3 +50,24 @@ def test_build_message_keeps_bcc_out_of_the_headers() -> None:
 def test_no_recipients() -> None:
     with pytest.raises(ComposeError, match="at least one recipient"):
         build_message(Draft(sender="me@example.org", subject="x"))
+
+
+def test_utf8_addresses_survive_the_outbox_round_trip() -> None:
+    """The outbox stores bytes and parses them again before sending: the UTF-8 addresses,
+    read back as surrogate escapes, must still ask for SMTPUTF8 and give the right sender."""
+    from email import message_from_bytes, policy
+
+    from webmail.smtp.submit import envelope_sender, needs_smtputf8
+
+    message, recipients = build_message(
+        Draft(sender="Zoë <zoë@example.org>", to="jörg@example.org", body="x")
+    )
+    assert message.policy.utf8
+    again = message_from_bytes(bytes(message), policy=policy.SMTP)
+    assert needs_smtputf8(again, recipients)  # type: ignore[arg-type]
+    assert envelope_sender(again) == "zoë@example.org"  # type: ignore[arg-type]
+    plain, recipients = build_message(Draft(sender="me@example.org", to="a@bücher.example", body="x"))
+    assert recipients == ["a@xn--bcher-kva.example"]
+    assert not needs_smtputf8(plain, recipients)
+    with pytest.raises(ComposeError, match="not valid"):
+        parse_recipients("a@bad..idn-ü.example")

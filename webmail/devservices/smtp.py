@@ -30,12 +30,14 @@ class SentMessage:
     rcpt_tos: tuple[str, ...]
     content: bytes
     login: str | None
+    mail_options: tuple[str, ...] = ()
 
 
 @dataclass
 class SMTPSink:
     dovecot: Dovecot
     port: int = 0
+    smtputf8: bool = True  # offered by Postfix and Exim; False to test servers without it
     messages: list[SentMessage] = field(default_factory=list)
     _controller: Controller | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -67,6 +69,7 @@ class SMTPSink:
             rcpt_tos=tuple(envelope.rcpt_tos),
             content=content,
             login=auth_data if isinstance(auth_data, str) else None,
+            mail_options=tuple(envelope.mail_options),
         )
         with self._lock:
             self.messages.append(message)
@@ -85,6 +88,7 @@ class SMTPSink:
             authenticator=self.authenticate,
             auth_required=True,
             auth_require_tls=False,
+            enable_SMTPUTF8=self.smtputf8,
         )
         self._controller.start()
 

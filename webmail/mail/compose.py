@@ -57,6 +57,12 @@ def parse_recipients(text: str) -> list[Address]:
             bad.append(piece.strip())
             continue
         user, domain = email.rsplit("@", 1)
+        if user.isascii() and not domain.isascii():
+            try:  # an IDN domain needs no SMTPUTF8 when written as A-labels
+                domain = domain.encode("idna").decode("ascii")
+            except UnicodeError:
+                bad.append(piece.strip())
+                continue
         addresses.append(Address(display_name=name.strip(), username=user, domain=domain))
     if bad:
         raise ComposeError(f"These addresses are not valid: {', '.join(bad)}.")
@@ -91,7 +97,11 @@ def build_message(draft: Draft, *, now: datetime | None = None) -> tuple[EmailMe
     to, cc, bcc = parse_recipients(draft.to), parse_recipients(draft.cc), parse_recipients(draft.bcc)
     if not (to or cc or bcc):
         raise ComposeError("Add at least one recipient.")
-    message = EmailMessage()
+    everyone = [*to, *cc, *bcc, *parse_recipients(draft.reply_to), *parse_recipients(draft.sender)]
+    # Non-ASCII before the @ (RFC 6531) is only written raw in UTF-8 headers; encoded words
+    # would break the address. Sending then needs SMTPUTF8 (smtp/submit.py).
+    utf8 = not all(address.username.isascii() for address in everyone)
+    message = EmailMessage(policy=policy.default.clone(utf8=True) if utf8 else policy.default)
     message["From"] = draft.sender
     if to:
         message["To"] = to

@@ -40,6 +40,16 @@ class SMTPUnavailableError(SMTPError):
     user_message = "The mail server for sending is unavailable. Your message was not sent; try again."
 
 
+class SMTPUTF8UnsupportedError(SMTPError):
+    """Raised when an address needs SMTPUTF8 (non-ASCII before the @) and the server lacks it."""
+
+    status_code = 422
+    user_message = (
+        "The mail server cannot send to addresses with non-ASCII letters before the @ "
+        "(it does not offer SMTPUTF8). Nothing was sent; write those addresses another way."
+    )
+
+
 @contextmanager
 def map_smtp_errors() -> Iterator[None]:
     try:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import ssl
 from email.message import EmailMessage
+from email.utils import getaddresses
 
 import aiosmtplib
+from aiosmtplib.email import flatten_message
 
 from webmail.config import Settings
-from webmail.smtp.errors import map_smtp_errors
+from webmail.smtp.errors import SMTPUTF8UnsupportedError, map_smtp_errors
+
+ADDRESS_HEADERS = ("From", "Sender", "Reply-To", "To", "Cc", "Bcc")
 
 
 async def send_message(
@@ -20,18 +24,46 @@ async def send_message(
     those, so it must not be sent again), each with the server's reason.
     """
     context = ssl.create_default_context() if settings.smtp_security != "none" else None
+    client = aiosmtplib.SMTP(
+        hostname=settings.smtp_host,
+        port=settings.smtp_port,
+        username=settings.smtp_username or username,
+        password=settings.smtp_password.get_secret_value() if settings.smtp_username else password,
+        # start_tls=None would quietly send in clear text if STARTTLS is not offered.
+        start_tls=settings.smtp_security == "starttls",
+        use_tls=settings.smtp_security == "tls",
+        tls_context=context,
+        timeout=30,
+    )
+    utf8 = needs_smtputf8(message, recipients)
     with map_smtp_errors():
-        refused, _ = await aiosmtplib.send(
-            message,
-            recipients=recipients,
-            hostname=settings.smtp_host,
-            port=settings.smtp_port,
-            username=settings.smtp_username or username,
-            password=settings.smtp_password.get_secret_value() if settings.smtp_username else password,
-            # start_tls=None would quietly send in clear text if STARTTLS is not offered.
-            start_tls=settings.smtp_security == "starttls",
-            use_tls=settings.smtp_security == "tls",
-            tls_context=context,
-            timeout=30,
-        )
+        async with client:
+            if utf8 and not client.supports_extension("smtputf8"):
+                raise SMTPUTF8UnsupportedError()
+            options = ["SMTPUTF8"] if utf8 else []
+            eight_bit = client.supports_extension("8bitmime")
+            if eight_bit:
+                options.append("BODY=8BITMIME")
+            data = flatten_message(message, utf8=utf8, cte_type="8bit" if eight_bit else "7bit")
+            refused, _ = await client.sendmail(
+                envelope_sender(message), recipients, data, mail_options=options
+            )
     return [f"{address} ({response.message})" for address, response in refused.items()]
+
+
+def needs_smtputf8(message: EmailMessage, recipients: list[str]) -> bool:
+    """True if an address anywhere has non-ASCII before the @ (RFC 6531); a non-ASCII domain
+    alone never does, composing writes those as IDNA A-labels."""
+    addresses = [_text(a) for name in ADDRESS_HEADERS for _, a in getaddresses(message.get_all(name, []))]
+    return not all(address.isascii() for address in [*addresses, *recipients])
+
+
+def envelope_sender(message: EmailMessage) -> str:
+    header = message.get_all("Sender") or message.get_all("From") or []
+    found = getaddresses([str(value) for value in header])
+    return _text(found[0][1]) if found else ""
+
+
+def _text(value: str) -> str:
+    """Header text of a message parsed from bytes holds raw UTF-8 as surrogate escapes."""
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")

@@ -472,7 +472,7 @@ def copy_for_sent(message: EmailMessage, draft: Draft) -> bytes:
     """The Sent folder's copy: the message as sent, plus the Bcc line only the sender sees."""
     if not draft.bcc.strip():
         return bytes(message)
-    copy: EmailMessage = message_from_bytes(bytes(message), policy=policy.default)
+    copy: EmailMessage = message_from_bytes(bytes(message), policy=message.policy)
     copy["Bcc"] = parse_recipients(draft.bcc)
     return bytes(copy)
 
