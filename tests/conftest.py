@@ -9,10 +9,13 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
+import anyio
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
@@ -171,3 +174,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
         elif "e2e" in path.parts:
             item.add_marker(pytest.mark.e2e)
+
+
+T = TypeVar("T")
+
+
+def run_async(coroutine_function: Callable[..., Awaitable[T]], *args: Any) -> T:
+    """Run async code to its end from a test. In a thread of its own: Playwright's sync API may
+    already run an event loop in this one."""
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        return executor.submit(anyio.run, coroutine_function, *args).result()

@@ -2,20 +2,14 @@ from __future__ import annotations
 
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 
 import anyio
 import pytest
 from redis.asyncio import Redis
 
+from tests.conftest import run_async
 from webmail.devservices import DevServices
 from webmail.imap.cap import ConnectionCap
-
-
-def run(coroutine_function, *args):  # type: ignore[no-untyped-def]
-    # A thread of its own: Playwright's sync API may already run an event loop in this one.
-    with ThreadPoolExecutor(max_workers=1) as executor:
-        return executor.submit(anyio.run, coroutine_function, *args).result()
 
 
 @pytest.fixture
@@ -36,7 +30,7 @@ def test_leases_up_to_the_limit(services: DevServices, cap_user: str) -> None:
         assert await cap.count(cap_user) == 3
         await redis.aclose()
 
-    run(scenario)
+    run_async(scenario)
 
 
 def test_leases_of_a_dead_holder_expire(services: DevServices, cap_user: str) -> None:
@@ -56,5 +50,5 @@ def test_leases_of_a_dead_holder_expire(services: DevServices, cap_user: str) ->
         await redis.aclose()
 
     started = time.monotonic()
-    run(scenario)
+    run_async(scenario)
     assert time.monotonic() - started < 5

@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import anyio
 import pytest
 
-from tests.conftest import MailUser
+from tests.conftest import MailUser, run_async
 from webmail.config import Settings
 from webmail.imap import pool as pool_module
 from webmail.imap.pool import IMAPConnection, IMAPPool
 from webmail.imap.types import Credentials
-
-
-def run(coroutine_function, *args):  # type: ignore[no-untyped-def]
-    # A thread of its own: Playwright's sync API may already run an event loop in this one.
-    with ThreadPoolExecutor(max_workers=1) as executor:
-        return executor.submit(anyio.run, coroutine_function, *args).result()
 
 
 @pytest.fixture
@@ -55,7 +48,7 @@ def test_a_sign_in_during_maintenance_keeps_its_connection(
         await pool.close_all()
         assert len(pool) == 0
 
-    run(scenario)
+    run_async(scenario)
 
 
 def _capabilities(connection: IMAPConnection) -> bool:
