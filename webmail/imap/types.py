@@ -61,6 +61,15 @@ class Folder:
         return (len(SPECIAL_USE_ORDER), self.name.casefold())
 
 
+def find_special(folders: list[Folder], use: str) -> Folder | None:
+    """The account's folder for a special use (``"\\Sent"``, ``"\\Trash"``, ...), or None.
+
+    The one place that decides which folder is the Sent, Drafts, Trash, Archive or Junk folder:
+    a selectable top-level folder with that RFC 6154 attribute.
+    """
+    return next((f for f in folders if f.special_use == use and f.selectable and f.depth == 0), None)
+
+
 @dataclass(frozen=True)
 class Address:
     name: str

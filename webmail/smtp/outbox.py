@@ -32,7 +32,7 @@ from webmail.errors import WebmailError
 from webmail.imap import drafts, organize
 from webmail.imap.background import background_connection
 from webmail.imap.folders import list_folders
-from webmail.imap.types import Credentials
+from webmail.imap.types import Credentials, find_special
 from webmail.imap.watch import events_channel
 from webmail.mail.compose import parse_recipients
 from webmail.smtp.submit import send_message
@@ -235,7 +235,7 @@ def _after_success(
     try:
         with background_connection(settings, redis, Credentials(login, password)) as (conn, _):
             folders = list_folders(conn.client)
-            sent = next((f for f in folders if f.special_use == "\\Sent" and f.depth == 0), None)
+            sent = find_special(folders, "\\Sent")
             if sent is not None:
                 organize.append_message(conn, sent.name, row.sent_copy, ["\\Seen"])
             folder, _, uid = row.reply_ref.rpartition("/")
@@ -243,7 +243,7 @@ def _after_success(
                 keyword = "$Forwarded" if row.reply_kind == "forward" else "\\Answered"
                 conn.sync(folder)
                 conn.client.add_flags([int(uid)], [keyword.encode()], silent=True)
-            drafts_folder = next((f for f in folders if f.special_use == "\\Drafts" and f.depth == 0), None)
+            drafts_folder = find_special(folders, "\\Drafts")
             if drafts_folder is not None:
                 drafts.discard_drafts(conn, drafts_folder.name, row.draft_id)
     except WebmailError:
@@ -264,7 +264,7 @@ def _after_failure(settings: Settings, redis: Redis, row: OutboxMessage, login: 
     try:
         with background_connection(settings, redis, Credentials(login, password)) as (conn, _):
             folders = list_folders(conn.client)
-            drafts_folder = next((f for f in folders if f.special_use == "\\Drafts" and f.depth == 0), None)
+            drafts_folder = find_special(folders, "\\Drafts")
             if drafts_folder is not None:
                 raw = f"X-Webmail-Draft: {row.draft_id}\r\n".encode() + row.sent_copy
                 drafts.save_draft(conn, drafts_folder.name, raw, row.draft_id)

@@ -19,7 +19,7 @@ from webmail.auth.identities import SenderIdentity, default_of, pick_for_reply
 from webmail.auth.sessions import Session
 from webmail.errors import WebmailError
 from webmail.imap.store import MailStore
-from webmail.imap.types import Folder
+from webmail.imap.types import Folder, find_special
 from webmail.mail.compose import (
     ComposeError,
     Draft,
@@ -67,7 +67,7 @@ def split_ref(value: str) -> tuple[str, int] | None:
 
 async def drafts_folder(store: MailStore, folders: list[Folder] | None = None) -> str | None:
     folders = folders if folders is not None else await store.list_folders()
-    found = next((f for f in folders if f.special_use == "\\Drafts" and f.depth == 0), None)
+    found = find_special(folders, "\\Drafts")
     return found.name if found else None
 
 
@@ -439,7 +439,7 @@ async def send(request: Request, services: ServicesDep, session: SessionDep, sto
                 pass
         return failed(request, services, session, draft, extras, words, exc.status_code)
     folders = await store.list_folders()
-    sent = next((f for f in folders if f.special_use == "\\Sent" and f.depth == 0), None)
+    sent = find_special(folders, "\\Sent")
     if sent is not None:
         await store.append(sent.name, sent_copy, ["\\Seen"])
     ref = split_ref(extras["reply_ref"])

@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from webmail.errors import WebmailError
 from webmail.imap.organize import MoveResult, parse_uid_set, uid_set
 from webmail.imap.store import MailStore
-from webmail.imap.types import Folder
+from webmail.imap.types import Folder, find_special
 from webmail.mail.tags import LABELS
 from webmail.web.csrf import csrf_protect
 from webmail.web.deps import MailStoreDep, PreferencesDep, SessionDep
@@ -31,7 +31,7 @@ async def special_folder(
     store: MailStore, use: str, label: str, folders: list[Folder] | None = None
 ) -> Folder:
     folders = folders if folders is not None else await store.list_folders()
-    found = next((f for f in folders if f.special_use == use and f.selectable and f.depth == 0), None)
+    found = find_special(folders, use)
     if found is None:
         raise FolderMissingError(f"This mailbox has no {label} folder.")
     return found
