@@ -134,6 +134,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 def cmd_devservices(args: argparse.Namespace) -> int:
     from webmail.devservices import DevServices
+    from webmail.devservices.seed import seed_demo_users
 
     with DevServices() as services:
         env = services.env()
@@ -144,7 +145,8 @@ def cmd_devservices(args: argparse.Namespace) -> int:
         print(f"SMTP sink 127.0.0.1:{services.smtp.port}")
         print(f"Files under {services.root}")
         if args.seed:
-            _seed(services)
+            for user, stored in seed_demo_users(services.dovecot):
+                print(f"Seeded {stored} messages for {user}")
         if args.env_file:
             args.env_file.write_text("".join(f"{key}={value}\n" for key, value in env.items()))
             print(f"Wrote {args.env_file}")
@@ -160,23 +162,6 @@ def cmd_devservices(args: argparse.Namespace) -> int:
             print("Press Ctrl-C to stop.")
             _wait_for_signal()
     return 0
-
-
-def _seed(services: object) -> None:
-    from imapclient import IMAPClient
-
-    from webmail.devservices import DevServices
-    from webmail.devservices.seed import DEMO_USERS, seed_user
-
-    assert isinstance(services, DevServices)
-    for index, (user, password) in enumerate(DEMO_USERS):
-        services.dovecot.add_user(user, password)
-        client = IMAPClient("127.0.0.1", services.dovecot.imap_port, ssl=False)
-        client.login(user, password)
-        owner_name = "Demo User" if index == 0 else "Bob Demo"
-        stored = seed_user(client, (owner_name, user), count=160 if index == 0 else 60, seed=index + 1)
-        client.logout()
-        print(f"Seeded {stored} messages for {user}")
 
 
 def _serve_demo(settings: Settings, port: int, pop3_port: int) -> None:

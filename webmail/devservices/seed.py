@@ -14,6 +14,8 @@ from typing import cast
 
 from imapclient import IMAPClient
 
+from webmail.devservices.dovecot import Dovecot
+
 DEMO_USERS = (("demo@example.test", "demo"), ("bob@example.test", "demo"))
 ANCHOR = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 EXTRA_FOLDERS = ("Projects", "Projects/Website", "Receipts", "Familie/Urlaub 2025")
@@ -293,3 +295,15 @@ def seed_user(client: IMAPClient, owner: tuple[str, str], *, count: int = 160, s
         client.append(message.folder, message.raw, flags=message.flags, msg_time=message.date)
         stored += 1
     return stored
+
+
+def seed_demo_users(dovecot: Dovecot) -> Iterator[tuple[str, int]]:
+    """Create the demo users in a private Dovecot and seed their mail; yields each user and how many were stored."""
+    for index, (user, password) in enumerate(DEMO_USERS):
+        dovecot.add_user(user, password)
+        client = IMAPClient("127.0.0.1", dovecot.imap_port, ssl=False)
+        client.login(user, password)
+        owner_name = "Demo User" if index == 0 else "Bob Demo"
+        stored = seed_user(client, (owner_name, user), count=160 if index == 0 else 60, seed=index + 1)
+        client.logout()
+        yield user, stored
