@@ -6,12 +6,11 @@ replaces the previous version without remembering its UID.
 
 from __future__ import annotations
 
-from imapclient.response_parser import parse_message_list
-
 from webmail.imap.errors import map_imap_errors
 from webmail.imap.messages import search_arguments
 from webmail.imap.organize import expunge_messages
 from webmail.imap.pool import IMAPConnection
+from webmail.imap.raw import uid_search
 
 DRAFT_HEADER = "X-Webmail-Draft"
 
@@ -19,8 +18,7 @@ DRAFT_HEADER = "X-Webmail-Draft"
 def _versions(conn: IMAPConnection, folder: str, draft_id: str) -> list[int]:
     conn.sync(folder)
     criteria = search_arguments(["HEADER", DRAFT_HEADER.encode(), draft_id.encode()])
-    data = conn.client._raw_command_untagged(b"SEARCH", [b"CHARSET", b"UTF-8", *criteria])
-    return sorted(int(uid) for uid in parse_message_list(data))
+    return sorted(uid_search(conn.client, criteria))
 
 
 def save_draft(conn: IMAPConnection, folder: str, raw: bytes, draft_id: str) -> None:

@@ -6,7 +6,7 @@ from imapclient import IMAPClient
 from imapclient.imap_utf7 import decode as decode_utf7
 from imapclient.response_parser import parse_response
 
-from webmail.imap.errors import ProtocolError
+from webmail.imap.raw import list_status
 from webmail.imap.types import Folder
 
 STATUS_ITEMS = ("MESSAGES", "UNSEEN", "UIDVALIDITY")
@@ -23,7 +23,6 @@ def list_folders(client: IMAPClient, *, with_size: bool = False) -> list[Folder]
 
 
 def _list_status(client: IMAPClient, extra: list[str] | None = None) -> list[Folder]:
-    imap = client._imap
     options = ["SUBSCRIBED", "CHILDREN"]
     if b"SPECIAL-USE" in client.capabilities():
         options.append("SPECIAL-USE")
@@ -31,17 +30,13 @@ def _list_status(client: IMAPClient, extra: list[str] | None = None) -> list[Fol
     if b"CONDSTORE" in client.capabilities():
         items.append("HIGHESTMODSEQ")
     options.append(f"STATUS ({' '.join(items)})")
-    typ, data = imap._simple_command("LIST", '""', '"*"', f"RETURN ({' '.join(options)})")
-    if typ != "OK":
-        raise ProtocolError()
-    _, list_lines = imap._untagged_response(typ, data, "LIST")
-    status_lines = imap.untagged_responses.pop("STATUS", [])
+    listed, status_lines = list_status(client, options)
     counts: dict[str, dict[str, int]] = {}
     for line in status_lines:
         name, items = parse_response([line])
         counts[_folder_name(name)] = _pairs(items)
     folders = []
-    for flags, delimiter, name in client._proc_folder_list(list_lines):
+    for flags, delimiter, name in listed:
         flag_names = frozenset(_text(flag) for flag in flags)
         status = counts.get(name, {})
         folders.append(

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from imapclient import IMAPClient
-from imapclient.response_parser import parse_message_list
 
 from webmail.imap.errors import map_imap_errors
 from webmail.imap.messages import search_arguments
+from webmail.imap.raw import uid_search
 from webmail.mail.identity import Identity
 
 
@@ -41,10 +41,7 @@ class FolderTarget:
                 return False
         with map_imap_errors():
             self.client.noop()
-            data = self.client._raw_command_untagged(
-                b"SEARCH", [b"CHARSET", b"UTF-8", *search_arguments(criteria)]
-            )
-            return bool(parse_message_list(data))
+            return bool(uid_search(self.client, search_arguments(criteria)))
 
     def append(self, raw: bytes, when: datetime | None, *, seen: bool) -> None:
         flags = [b"\\Seen"] if seen else []

@@ -15,11 +15,18 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from imapclient import IMAPClient
-from imapclient.imapclient import _quoted, format_criteria_date
-from imapclient.response_parser import parse_fetch_response, parse_message_list, parse_response
+from imapclient.imapclient import format_criteria_date
+from imapclient.response_parser import parse_fetch_response
 
 from webmail.imap.errors import MessageGoneError, ProtocolError, UIDValidityChangedError
 from webmail.imap.pool import IMAPConnection
+from webmail.imap.raw import (
+    fetch_sequence_set,
+    quoted_string,
+    uid_search,
+    uid_sort,
+    uid_thread_references,
+)
 from webmail.imap.types import Address, FolderState, MessagePage, MessageSummary, ThreadRow
 from webmail.mail.headers import decode_words
 from webmail.mail.structure import BodyPart, Layout, layout, parse_bodystructure
@@ -45,13 +52,7 @@ def fetch_range(
     client: IMAPClient, sequence_set: str, items: Sequence[str], *, uid: bool
 ) -> dict[int, dict[bytes, Any]]:
     """FETCH a sequence set such as ``"1:50"`` or ``"1:*"``, parsed by imapclient's own parser."""
-    item_list = f"({' '.join(items)})"
-    if uid:
-        typ, data = client._imap.uid("FETCH", sequence_set, item_list)
-    else:
-        typ, data = client._imap.fetch(sequence_set, item_list)
-    if typ != "OK":
-        raise ProtocolError()
+    data = fetch_sequence_set(client, sequence_set, f"({' '.join(items)})", uid=uid)
     # Parse keyed by sequence number and keep only answers carrying a UID: changes made by other
     # sessions arrive as unsolicited "* n FETCH (FLAGS ...)" lines in the same response, and keyed
     # by UID they would be merged into whichever message has UID n.
@@ -250,8 +251,7 @@ def thread_page(
     client = conn.client
     if b"THREAD=REFERENCES" in client.capabilities():
         arguments = search_arguments(criteria) if criteria else [b"ALL"]
-        raw = client._raw_command_untagged(b"THREAD", [b"REFERENCES", b"UTF-8", *arguments])
-        trees = [flatten_thread(tree) for tree in parse_response(raw)]
+        trees = [flatten_thread(tree) for tree in uid_thread_references(client, arguments)]
     else:
         trees = local_threads(client)
         if criteria:
@@ -502,10 +502,7 @@ def search_arguments(criteria: list[Any]) -> list[bytes]:
     arguments: list[bytes] = []
     for item in criteria:
         if isinstance(item, bytes):
-            escaped = bytes(item).replace(b"\\", b"\\\\").replace(b'"', b'\\"')
-            quoted = _quoted(b'"' + escaped + b'"')
-            quoted.original = bytes(item)
-            arguments.append(quoted)
+            arguments.append(quoted_string(item))
         elif isinstance(item, bool):
             raise TypeError("booleans are no search keys")
         elif isinstance(item, int):
@@ -523,10 +520,8 @@ def search_uids(client: IMAPClient, criteria: list[Any], sort: str, reverse: boo
     # Arrival order is UID order; SORT ARRIVAL would compare INTERNALDATE, equal within a second.
     if sort != "arrival" and b"SORT" in client.capabilities():
         keys = f"({'REVERSE ' if reverse else ''}{SORT_CRITERIA[sort]})".encode()
-        ids = client._raw_command_untagged(b"SORT", [keys, b"UTF-8", *arguments], unpack=True)
-        return [int(uid) for uid in ids.split()]
-    data = client._raw_command_untagged(b"SEARCH", [b"CHARSET", b"UTF-8", *arguments])
-    uids = [int(uid) for uid in parse_message_list(data)]
+        return uid_sort(client, keys, arguments)
+    uids = uid_search(client, arguments)
     if sort == "arrival":
         return sorted(uids, reverse=reverse)
     wanted = set(uids)

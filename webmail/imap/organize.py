@@ -12,6 +12,7 @@ from datetime import datetime
 from webmail.imap.errors import ProtocolError
 from webmail.imap.messages import UID_BATCH
 from webmail.imap.pool import IMAPConnection
+from webmail.imap.raw import pop_untagged, uid_copy, uid_expunge, uid_mark_deleted, uid_move
 
 
 @dataclass(frozen=True)
@@ -41,24 +42,22 @@ def move_messages(conn: IMAPConnection, folder: str, uids: Sequence[int], target
     """Move ``uids`` from ``folder`` to ``target``, in chunks the server's line length allows."""
     conn.sync(folder)
     client = conn.client
-    imap = client._imap
-    mailbox = client._normalise_folder(target)
     new_uids: list[int] = []
     for start in range(0, len(uids), UID_BATCH):
         batch = uid_set(uids[start : start + UID_BATCH])
-        imap.untagged_responses.pop("COPYUID", None)  # it accumulates otherwise (FACTS 1.1)
+        pop_untagged(client, "COPYUID")  # it accumulates otherwise (FACTS 1.1)
         if b"MOVE" in client.capabilities():
-            typ, data = imap.uid("MOVE", batch, mailbox)
+            typ, data = uid_move(client, batch, target)
         else:
-            typ, data = imap.uid("COPY", batch, mailbox)
+            typ, data = uid_copy(client, batch, target)
             if typ == "OK":
-                imap.uid("STORE", batch, "+FLAGS.SILENT", "(\\Deleted)")
-                expunged, detail = imap.uid("EXPUNGE", batch)
+                uid_mark_deleted(client, batch)
+                expunged, detail = uid_expunge(client, batch)
                 if expunged != "OK":
                     raise ProtocolError(f"The messages were copied but not removed: {_text(detail)}")
         if typ != "OK":
             raise ProtocolError(f"The mail server refused to move the messages: {_text(data)}")
-        for line in imap.untagged_responses.pop("COPYUID", []) or []:
+        for line in pop_untagged(client, "COPYUID"):
             parts = _text(line).split()
             if len(parts) >= 3:
                 new_uids.extend(parse_uid_set(parts[2]))
@@ -72,10 +71,8 @@ def move_messages(conn: IMAPConnection, folder: str, uids: Sequence[int], target
 def copy_messages(conn: IMAPConnection, folder: str, uids: Sequence[int], target: str) -> int:
     """UID COPY in chunks; the originals stay."""
     conn.sync(folder)
-    imap = conn.client._imap
-    mailbox = conn.client._normalise_folder(target)
     for start in range(0, len(uids), UID_BATCH):
-        typ, data = imap.uid("COPY", uid_set(uids[start : start + UID_BATCH]), mailbox)
+        typ, data = uid_copy(conn.client, uid_set(uids[start : start + UID_BATCH]), target)
         if typ != "OK":
             raise ProtocolError(f"The mail server refused to copy the messages: {_text(data)}")
     return len(uids)
@@ -84,11 +81,10 @@ def copy_messages(conn: IMAPConnection, folder: str, uids: Sequence[int], target
 def expunge_messages(conn: IMAPConnection, folder: str, uids: Sequence[int]) -> int:
     """Delete for good: \\Deleted, then UID EXPUNGE of just these (never a plain EXPUNGE)."""
     conn.sync(folder)
-    imap = conn.client._imap
     for start in range(0, len(uids), UID_BATCH):
         batch = uid_set(uids[start : start + UID_BATCH])
-        imap.uid("STORE", batch, "+FLAGS.SILENT", "(\\Deleted)")
-        typ, data = imap.uid("EXPUNGE", batch)
+        uid_mark_deleted(conn.client, batch)
+        typ, data = uid_expunge(conn.client, batch)
         if typ != "OK":
             raise ProtocolError(f"The mail server refused to delete the messages: {_text(data)}")
     conn.selected = None

@@ -1,4 +1,8 @@
-"""A POP3 session (RFC 1939, RFC 2449 CAPA, RFC 2595 STLS) with streamed RETR."""
+"""A POP3 session (RFC 1939, RFC 2449 CAPA, RFC 2595 STLS) with streamed RETR.
+
+The only module that uses poplib's private API: ``_shortcmd`` for AUTH PLAIN and RETR, ``_getline``
+to stream RETR line by line, ``_create_socket`` to close the socket of a failed TLS handshake.
+"""
 
 from __future__ import annotations
 

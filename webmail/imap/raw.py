@@ -1,0 +1,94 @@
+"""The one module that reaches into imapclient's private API (and the imaplib object under it).
+
+imapclient 4.x has no public call for a few commands we rely on: FETCH of a sequence set such as
+``1:50`` (mjs/imapclient#666), UID SEARCH/SORT/THREAD with arguments we quote ourselves, LIST with
+RETURN (STATUS ...) (LIST-STATUS, RFC 5819), and MOVE/COPY whose COPYUID (UIDPLUS, RFC 4315) lands
+among the untagged responses. Each function here sends one such command; an imapclient upgrade is
+checked against this file alone. Callers wrap them in ``map_imap_errors()`` as usual.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from imapclient import IMAPClient
+from imapclient.imapclient import _quoted
+from imapclient.response_parser import parse_message_list, parse_response
+
+from webmail.imap.errors import ProtocolError
+
+Reply = tuple[str, list[Any]]  # imaplib's (status, data), status "OK", "NO" or "BAD"
+ListedFolder = tuple[tuple[bytes, ...], bytes | None, str]  # flags, delimiter, decoded name
+
+
+def quoted_string(value: bytes) -> bytes:
+    """``value`` as an IMAP quoted string that imapclient sends as is (or as a literal if 8-bit)."""
+    escaped = bytes(value).replace(b"\\", b"\\\\").replace(b'"', b'\\"')
+    quoted = _quoted(b'"' + escaped + b'"')
+    quoted.original = bytes(value)
+    return cast(bytes, quoted)
+
+
+def fetch_sequence_set(client: IMAPClient, sequence_set: str, item_list: str, *, uid: bool) -> list[Any]:
+    """The raw lines of ``[UID] FETCH <sequence_set> <item_list>``, for imapclient's FETCH parser."""
+    if uid:
+        typ, data = client._imap.uid("FETCH", sequence_set, item_list)
+    else:
+        typ, data = client._imap.fetch(sequence_set, item_list)
+    if typ != "OK":
+        raise ProtocolError()
+    return list(data)
+
+
+def uid_search(client: IMAPClient, arguments: list[bytes]) -> list[int]:
+    """UID SEARCH CHARSET UTF-8 with ready-made arguments (see ``messages.search_arguments``)."""
+    data = client._raw_command_untagged(b"SEARCH", [b"CHARSET", b"UTF-8", *arguments])
+    return [int(uid) for uid in parse_message_list(data)]
+
+
+def uid_sort(client: IMAPClient, keys: bytes, arguments: list[bytes]) -> list[int]:
+    """UID SORT (RFC 5256) by ``keys`` such as ``b"(REVERSE DATE)"`` over the search ``arguments``."""
+    ids = client._raw_command_untagged(b"SORT", [keys, b"UTF-8", *arguments], unpack=True)
+    return [int(uid) for uid in ids.split()]
+
+
+def uid_thread_references(client: IMAPClient, arguments: list[bytes]) -> tuple[Any, ...]:
+    """UID THREAD REFERENCES (RFC 5256) over the search ``arguments``: nested tuples of UIDs."""
+    raw = client._raw_command_untagged(b"THREAD", [b"REFERENCES", b"UTF-8", *arguments])
+    return tuple(parse_response(raw))
+
+
+def list_status(client: IMAPClient, return_options: list[str]) -> tuple[list[ListedFolder], list[bytes]]:
+    """``LIST "" "*" RETURN (<return_options>)``: the listed folders and the raw STATUS lines."""
+    imap = client._imap
+    typ, data = imap._simple_command("LIST", '""', '"*"', f"RETURN ({' '.join(return_options)})")
+    if typ != "OK":
+        raise ProtocolError()
+    _, list_lines = imap._untagged_response(typ, data, "LIST")
+    status_lines: list[bytes] = imap.untagged_responses.pop("STATUS", [])
+    return list(client._proc_folder_list(list_lines)), status_lines
+
+
+def pop_untagged(client: IMAPClient, name: str) -> list[Any]:
+    """Take the untagged responses named ``name`` (e.g. COPYUID); imaplib keeps adding to them otherwise."""
+    return client._imap.untagged_responses.pop(name, []) or []
+
+
+def uid_move(client: IMAPClient, uid_set: str, folder: str) -> Reply:
+    """UID MOVE (RFC 6851); COPYUID comes as an untagged response (``pop_untagged``)."""
+    return client._imap.uid("MOVE", uid_set, client._normalise_folder(folder))  # type: ignore[no-any-return]
+
+
+def uid_copy(client: IMAPClient, uid_set: str, folder: str) -> Reply:
+    """UID COPY; COPYUID comes in the tagged reply's data."""
+    return client._imap.uid("COPY", uid_set, client._normalise_folder(folder))  # type: ignore[no-any-return]
+
+
+def uid_mark_deleted(client: IMAPClient, uid_set: str) -> Reply:
+    """UID STORE +FLAGS.SILENT (\\Deleted)."""
+    return client._imap.uid("STORE", uid_set, "+FLAGS.SILENT", "(\\Deleted)")  # type: ignore[no-any-return]
+
+
+def uid_expunge(client: IMAPClient, uid_set: str) -> Reply:
+    """UID EXPUNGE of just these messages (UIDPLUS), never a plain EXPUNGE of the whole folder."""
+    return client._imap.uid("EXPUNGE", uid_set)  # type: ignore[no-any-return]
