@@ -12,9 +12,11 @@ from fastapi.staticfiles import StaticFiles
 from redis.asyncio import Redis
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from webmail.auth.account import AccountService
-from webmail.auth.contacts import ContactService
-from webmail.auth.identities import IdentityService
+from webmail.account.contacts import ContactService
+from webmail.account.identities import IdentityService
+from webmail.account.preferences import PreferencesService
+from webmail.account.remote_content import RemoteContentService
+from webmail.account.searches import SavedSearchService
 from webmail.auth.login import LoginService
 from webmail.auth.ratelimit import LoginRateLimiter
 from webmail.auth.sessions import SessionStore
@@ -78,7 +80,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             pool=pool,
             sessions=sessions,
             login=LoginService(settings, sessions, limiter, pool, db, pages),
-            accounts=AccountService(db, settings.imap_host),
+            preferences=PreferencesService(db, settings.imap_host),
+            remote_content=RemoteContentService(db, settings.imap_host),
+            saved_searches=SavedSearchService(db, settings.imap_host),
             identities=IdentityService(db, settings.imap_host),
             contacts=ContactService(db, settings.imap_host),
             pop3=ExternalAccounts(settings, db),

@@ -15,6 +15,8 @@ WebmailError (user_message, status_code)
  │    ├── SessionExpiredError      401
  │    ├── CSRFError                403
  │    └── NoBackgroundCredentialError 409  no master user and no stored password for jobs
+ ├── account.contacts.ContactNotFoundError     404  not the user's contact, or the address book is full
+ ├── account.identities.IdentityNotFoundError  404  not the user's identity, or there are too many
  ├── smtp.errors.SMTPError          the message could not be submitted
  └── pop3.errors.POP3Error          502  an external POP3 account failed (auth, connect, TLS, timeout)
 """

@@ -8,6 +8,9 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from webmail.db.models import (
+    CollectedAddress,
+    Contact,
+    Identity,
     POP3Account,
     POP3ImportedUID,
     POP3Run,
@@ -41,7 +44,106 @@ class UserRepository:
         return user
 
 
+class ContactRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def for_user(self, user_id: int) -> list[Contact]:
+        return list(self.session.scalars(select(Contact).where(Contact.user_id == user_id)))
+
+    def count(self, user_id: int) -> int:
+        query = select(func.count()).select_from(Contact).where(Contact.user_id == user_id)
+        return int(self.session.scalar(query) or 0)
+
+    def get(self, user_id: int, contact_id: int) -> Contact | None:
+        contact = self.session.get(Contact, contact_id)
+        return contact if contact is not None and contact.user_id == user_id else None
+
+    def addresses(self, user_id: int) -> set[str]:
+        """Every address of the user's contacts, lower-cased."""
+        query = select(Contact.emails).where(Contact.user_id == user_id)
+        return {address.lower() for emails in self.session.scalars(query) for address in emails or ()}
+
+    def save(self, contact: Contact) -> None:
+        """Write a new or changed contact (it gets its id)."""
+        self.session.add(contact)
+        self.session.flush()
+
+    def delete(self, contact: Contact) -> None:
+        self.session.delete(contact)
+
+
+class CollectedAddressRepository:
+    """Recipients the user wrote to who are not contacts (yet)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def for_user(self, user_id: int) -> list[CollectedAddress]:
+        query = (
+            select(CollectedAddress)
+            .where(CollectedAddress.user_id == user_id)
+            .order_by(CollectedAddress.uses.desc(), CollectedAddress.last_used_at.desc())
+        )
+        return list(self.session.scalars(query))
+
+    def get(self, user_id: int, collected_id: int) -> CollectedAddress | None:
+        collected = self.session.get(CollectedAddress, collected_id)
+        return collected if collected is not None and collected.user_id == user_id else None
+
+    def record_use(self, user_id: int, address: str, name: str) -> None:
+        """One more message to this (lower-cased) address; remembered on its first use."""
+        query = select(CollectedAddress).where(
+            CollectedAddress.user_id == user_id, CollectedAddress.email == address
+        )
+        row = self.session.scalars(query).one_or_none()
+        if row is None:
+            row = CollectedAddress(user_id=user_id, email=address, name=name, uses=0)
+            self.session.add(row)
+        row.uses = (row.uses or 0) + 1
+        row.last_used_at = utcnow()
+        row.name = name or row.name
+        self.session.flush()
+
+    def forget_addresses(self, user_id: int, addresses: list[str]) -> None:
+        lowered = [address.lower() for address in addresses]
+        if not lowered:
+            return
+        query = select(CollectedAddress).where(
+            CollectedAddress.user_id == user_id, CollectedAddress.email.in_(lowered)
+        )
+        for row in self.session.scalars(query):
+            self.session.delete(row)
+
+    def delete(self, collected: CollectedAddress) -> None:
+        self.session.delete(collected)
+
+
+class IdentityRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def for_user(self, user_id: int) -> list[Identity]:
+        query = select(Identity).where(Identity.user_id == user_id).order_by(Identity.id)
+        return list(self.session.scalars(query))
+
+    def get(self, user_id: int, identity_id: int) -> Identity | None:
+        identity = self.session.get(Identity, identity_id)
+        return identity if identity is not None and identity.user_id == user_id else None
+
+    def save(self, identity: Identity) -> None:
+        """Write a new or changed identity (it gets its id)."""
+        self.session.add(identity)
+        self.session.flush()
+
+    def delete(self, identity: Identity) -> None:
+        self.session.delete(identity)
+        self.session.flush()
+
+
 class RemoteContentRepository:
+    """Senders whose remote content the user always loads."""
+
     def __init__(self, session: Session) -> None:
         self.session = session
 
@@ -56,23 +158,8 @@ class RemoteContentRepository:
             self.session.add(RemoteContentSender(user_id=user_id, address=address.lower()))
             self.session.flush()
 
-    def revoke(self, user_id: int, address: str) -> None:
-        for row in self.session.scalars(
-            select(RemoteContentSender).where(
-                RemoteContentSender.user_id == user_id, RemoteContentSender.address == address.lower()
-            )
-        ):
-            self.session.delete(row)
-        self.session.flush()
-
-    def list(self, user_id: int) -> list[str]:
-        query = select(RemoteContentSender.address).where(RemoteContentSender.user_id == user_id)
-        return sorted(self.session.scalars(query))
-
 
 class SavedSearchRepository:
-    LIMIT = 20
-
     def __init__(self, session: Session) -> None:
         self.session = session
 

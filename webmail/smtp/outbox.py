@@ -23,7 +23,7 @@ from redis import Redis
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from webmail.auth.contacts import ContactService
+from webmail.account.contacts import ContactService
 from webmail.auth.crypto import DecryptionError, seal, unseal
 from webmail.config import Settings
 from webmail.db.models import OutboxMessage, User

@@ -11,14 +11,15 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session as DBSession
 from sqlalchemy.orm import sessionmaker
 
-from webmail.auth.account import AccountService
-from webmail.auth.contacts import ContactService
+from webmail.account.contacts import ContactService
+from webmail.account.identities import IdentityService
+from webmail.account.preferences import Preferences, PreferencesService
+from webmail.account.remote_content import RemoteContentService
+from webmail.account.searches import SavedSearchService
 from webmail.auth.errors import SessionExpiredError
-from webmail.auth.identities import IdentityService
 from webmail.auth.login import LoginService
 from webmail.auth.sessions import Session, SessionStore
 from webmail.config import Settings
-from webmail.db.preferences import Preferences
 from webmail.imap.cache import PageCache
 from webmail.imap.pool import IMAPPool
 from webmail.imap.store import MailStore
@@ -42,7 +43,9 @@ class Services:
     pool: IMAPPool
     sessions: SessionStore
     login: LoginService
-    accounts: AccountService
+    preferences: PreferencesService
+    remote_content: RemoteContentService
+    saved_searches: SavedSearchService
     identities: IdentityService
     contacts: ContactService
     pop3: ExternalAccounts
@@ -94,7 +97,7 @@ MailStoreDep = Annotated[MailStore, Depends(get_mail_store)]
 
 
 async def get_preferences(services: ServicesDep, session: SessionDep) -> Preferences:
-    return await services.accounts.preferences(session.user)
+    return await services.preferences.get(session.user)
 
 
 PreferencesDep = Annotated[Preferences, Depends(get_preferences)]

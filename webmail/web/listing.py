@@ -9,8 +9,8 @@ from urllib.parse import quote, urlencode
 
 from fastapi import Request
 
-from webmail.auth.account import SavedSearchView
-from webmail.db.preferences import Preferences
+from webmail.account.preferences import Preferences
+from webmail.account.searches import SavedSearchView
 from webmail.errors import WebmailError
 from webmail.imap.store import MailStore
 from webmail.imap.types import Folder, FolderState, MessagePage, ThreadRow
@@ -211,5 +211,5 @@ async def _saved(request: Request) -> list[SavedSearchView]:
     session = getattr(request.state, "session", None)
     if session is None:
         return []
-    saved: list[SavedSearchView] = await request.app.state.services.accounts.saved_searches(session.user)
+    saved: list[SavedSearchView] = await request.app.state.services.saved_searches.all(session.user)
     return saved

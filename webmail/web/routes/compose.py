@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
-from webmail.auth.identities import SenderIdentity, default_of, pick_for_reply
+from webmail.account.identities import SenderIdentity, default_of, pick_for_reply
 from webmail.auth.sessions import Session
 from webmail.errors import WebmailError
 from webmail.imap.store import MailStore
@@ -482,7 +482,7 @@ async def send_time(
 ) -> datetime | None:
     """When the worker should send it: "Send later" at the chosen time, or after the undo window;
     None to send now, in this request."""
-    preferences = await services.accounts.preferences(session.user)
+    preferences = await services.preferences.get(session.user)
     if form.get("send_later") == "1":
         chosen = form.get("send_at", "")
         try:

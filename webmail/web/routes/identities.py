@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
-from webmail.auth.identities import IdentityForm
+from webmail.account.identities import IdentityForm
 from webmail.auth.sessions import Session
 from webmail.web.csrf import csrf_protect
 from webmail.web.deps import ServicesDep, SessionDep

@@ -60,7 +60,7 @@ async def load_view(
     )
     sender = fetched.summary.from_[0].email if fetched.summary.from_ else ""
     allow_remote = request.query_params.get("remote") == "1" or (
-        bool(sender) and await services.accounts.remote_allowed(session.user, sender)
+        bool(sender) and await services.remote_content.is_allowed(session.user, sender)
     )
     resources = fetched.plan.inline_resources
 
@@ -297,7 +297,7 @@ async def always_allow_remote(
 ) -> Response:
     fetched = await store.message(folder, uid)
     if fetched.summary.from_:
-        await services.accounts.allow_remote(session.user, fetched.summary.from_[0].email)
+        await services.remote_content.allow(session.user, fetched.summary.from_[0].email)
     return RedirectResponse(message_url(request, folder, uid), status_code=303)
 
 

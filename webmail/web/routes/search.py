@@ -235,7 +235,7 @@ async def save_search(request: Request, services: ServicesDep, session: SessionD
         parse_search(q)
     except QueryError as exc:
         raise QueryError(f"This search cannot be saved: {exc.user_message}") from exc
-    if not await services.accounts.save_search(session.user, name, q, folder):
+    if not await services.saved_searches.save(session.user, name, q, folder):
         raise QueryError("You have saved as many searches as allowed (20). Delete one first.")
     return RedirectResponse(destination, status_code=303)
 
@@ -244,5 +244,5 @@ async def save_search(request: Request, services: ServicesDep, session: SessionD
 async def delete_search(
     request: Request, search_id: int, services: ServicesDep, session: SessionDep
 ) -> Response:
-    await services.accounts.delete_search(session.user, search_id)
+    await services.saved_searches.delete(session.user, search_id)
     return RedirectResponse(url(request, "/mail/INBOX"), status_code=303)

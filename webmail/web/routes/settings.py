@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from webmail.db.preferences import Preferences
+from webmail.account.preferences import Preferences
 from webmail.web.csrf import csrf_protect
 from webmail.web.deps import PreferencesDep, ServicesDep, SessionDep
 from webmail.web.templating import render, url
@@ -67,5 +67,5 @@ async def save_settings(
         }
         errors = [f"{labels.get(str(e['loc'][0]), str(e['loc'][0]))}: {e['msg']}" for e in exc.errors()]
         return settings_page(request, session, preferences, errors=errors)
-    await services.accounts.save_preferences(session.user, updated)
+    await services.preferences.save(session.user, updated)
     return RedirectResponse(url(request, "/settings?saved=1"), status_code=303)

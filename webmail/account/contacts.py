@@ -7,12 +7,11 @@ from dataclasses import dataclass
 from email.headerregistry import Address
 
 import anyio.to_thread
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DBSession
 from sqlalchemy.orm import sessionmaker
 
-from webmail.db.models import CollectedAddress, Contact, User, utcnow
-from webmail.db.repos import UserRepository
+from webmail.db.models import Contact, User
+from webmail.db.repos import CollectedAddressRepository, ContactRepository, UserRepository
 from webmail.errors import WebmailError
 from webmail.mail.cards import EMAIL, Card
 
@@ -21,6 +20,9 @@ SUGGESTIONS = 10
 
 
 class ContactNotFoundError(WebmailError):
+    """Raised when a contact or collected address is not (or no longer) the user's, and when a new
+    contact would go past MAX_CONTACTS."""
+
     status_code = 404
     user_message = "This contact does not exist (deleted?)."
 
@@ -63,10 +65,10 @@ def _recipient(name: str, email: str) -> str:
         return email
 
 
+@dataclass
 class ContactService:
-    def __init__(self, db: sessionmaker[DBSession], imap_host: str) -> None:
-        self.db = db
-        self.imap_host = imap_host
+    db: sessionmaker[DBSession]
+    imap_host: str
 
     def _user(self, session: DBSession, login: str) -> User:
         return UserRepository(session).get_or_create(login, self.imap_host)
@@ -75,7 +77,7 @@ class ContactService:
         def load() -> list[ContactView]:
             with self.db.begin() as session:
                 user = self._user(session, login)
-                rows = session.scalars(select(Contact).where(Contact.user_id == user.id))
+                rows = ContactRepository(session).for_user(user.id)
                 views = sorted(
                     (_view(r) for r in rows), key=lambda c: (c.name or "".join(c.emails[:1])).lower()
                 )
@@ -102,28 +104,20 @@ class ContactService:
         def save() -> ContactView:
             with self.db.begin() as session:
                 user = self._user(session, login)
+                contacts = ContactRepository(session)
                 if contact_id is None:
-                    count = session.scalar(
-                        select(func.count()).select_from(Contact).where(Contact.user_id == user.id)
-                    )
-                    if (count or 0) >= MAX_CONTACTS:
+                    if contacts.count(user.id) >= MAX_CONTACTS:
                         raise ContactNotFoundError(f"At most {MAX_CONTACTS:,} contacts.")
                     row = Contact(user_id=user.id)
-                    session.add(row)
                 else:
-                    found = session.get(Contact, contact_id)
-                    if found is None or found.user_id != user.id:
+                    found = contacts.get(user.id, contact_id)
+                    if found is None:
                         raise ContactNotFoundError()
                     row = found
                 row.name, row.emails, row.notes, row.groups = card.name, card.emails, card.notes, card.groups
-                for address in card.emails:  # a contact now; no longer just collected
-                    for collected in session.scalars(
-                        select(CollectedAddress).where(
-                            CollectedAddress.user_id == user.id, CollectedAddress.email == address.lower()
-                        )
-                    ):
-                        session.delete(collected)
-                session.flush()
+                # A contact now; no longer just collected.
+                CollectedAddressRepository(session).forget_addresses(user.id, card.emails)
+                contacts.save(row)
                 return _view(row)
 
         return await anyio.to_thread.run_sync(save)
@@ -132,10 +126,11 @@ class ContactService:
         def delete() -> None:
             with self.db.begin() as session:
                 user = self._user(session, login)
-                row = session.get(Contact, contact_id)
-                if row is None or row.user_id != user.id:
+                contacts = ContactRepository(session)
+                row = contacts.get(user.id, contact_id)
+                if row is None:
                     raise ContactNotFoundError()
-                session.delete(row)
+                contacts.delete(row)
 
         await anyio.to_thread.run_sync(delete)
 
@@ -177,37 +172,19 @@ class ContactService:
         """``collect`` for code outside the event loop (the background sender)."""
         with self.db.begin() as session:
             user = self._user(session, login)
-            known = {
-                e.lower()
-                for emails in session.scalars(select(Contact.emails).where(Contact.user_id == user.id))
-                for e in emails or ()
-            }
+            known = ContactRepository(session).addresses(user.id)
+            collected = CollectedAddressRepository(session)
             for name, address in recipients:
                 address = address.lower()
                 if address in known or not EMAIL.match(address):
                     continue
-                row = session.scalars(
-                    select(CollectedAddress).where(
-                        CollectedAddress.user_id == user.id, CollectedAddress.email == address
-                    )
-                ).one_or_none()
-                if row is None:
-                    row = CollectedAddress(user_id=user.id, email=address, name=name, uses=0)
-                    session.add(row)
-                row.uses = (row.uses or 0) + 1
-                row.last_used_at = utcnow()
-                row.name = name or row.name
-                session.flush()
+                collected.record_use(user.id, address, name)
 
     async def collected(self, login: str) -> list[CollectedView]:
         def load() -> list[CollectedView]:
             with self.db.begin() as session:
                 user = self._user(session, login)
-                rows = session.scalars(
-                    select(CollectedAddress)
-                    .where(CollectedAddress.user_id == user.id)
-                    .order_by(CollectedAddress.uses.desc(), CollectedAddress.last_used_at.desc())
-                )
+                rows = CollectedAddressRepository(session).for_user(user.id)
                 return [CollectedView(r.id, r.email, r.name, r.uses) for r in rows]
 
         return await anyio.to_thread.run_sync(load)
@@ -222,10 +199,11 @@ class ContactService:
         def forget() -> None:
             with self.db.begin() as session:
                 user = self._user(session, login)
-                row = session.get(CollectedAddress, collected_id)
-                if row is None or row.user_id != user.id:
+                collected = CollectedAddressRepository(session)
+                row = collected.get(user.id, collected_id)
+                if row is None:
                     raise ContactNotFoundError()
-                session.delete(row)
+                collected.delete(row)
 
         await anyio.to_thread.run_sync(forget)
 

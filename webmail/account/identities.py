@@ -8,12 +8,11 @@ from dataclasses import dataclass
 from email.headerregistry import Address
 
 import anyio.to_thread
-from sqlalchemy import select
 from sqlalchemy.orm import Session as DBSession
 from sqlalchemy.orm import sessionmaker
 
 from webmail.db.models import Identity
-from webmail.db.repos import UserRepository
+from webmail.db.repos import IdentityRepository, UserRepository
 from webmail.errors import WebmailError
 from webmail.mail.compose import ComposeError, parse_recipients
 from webmail.mail.editor import clean_editor_html
@@ -22,6 +21,9 @@ MAX_IDENTITIES = 20
 
 
 class IdentityNotFoundError(WebmailError):
+    """Raised when an identity is not (or no longer) the user's, and when a new identity would go
+    past MAX_IDENTITIES."""
+
     status_code = 404
     user_message = "This identity does not exist (deleted?)."
 
@@ -106,10 +108,10 @@ def _view(row: Identity) -> SenderIdentity:
                           row.signature_html, row.is_default)  # fmt: skip
 
 
+@dataclass
 class IdentityService:
-    def __init__(self, db: sessionmaker[DBSession], imap_host: str) -> None:
-        self.db = db
-        self.imap_host = imap_host
+    db: sessionmaker[DBSession]
+    imap_host: str
 
     async def for_user(self, login: str) -> list[SenderIdentity]:
         def load() -> list[SenderIdentity]:
@@ -117,10 +119,7 @@ class IdentityService:
                 user = UserRepository(session).get(login, self.imap_host)
                 if user is None:
                     return []
-                rows = session.scalars(
-                    select(Identity).where(Identity.user_id == user.id).order_by(Identity.id)
-                )
-                return [_view(row) for row in rows]
+                return [_view(row) for row in IdentityRepository(session).for_user(user.id)]
 
         stored = await anyio.to_thread.run_sync(load)
         return stored or [SenderIdentity(None, "", login_address(login), is_default=True)]
@@ -135,12 +134,12 @@ class IdentityService:
         def save() -> SenderIdentity:
             with self.db.begin() as session:
                 user = UserRepository(session).get_or_create(login, self.imap_host)
-                rows = list(session.scalars(select(Identity).where(Identity.user_id == user.id)))
+                identities = IdentityRepository(session)
+                rows = identities.for_user(user.id)
                 if identity_id is None:
                     if len(rows) >= MAX_IDENTITIES:
                         raise IdentityNotFoundError(f"At most {MAX_IDENTITIES} identities.")
                     row = Identity(user_id=user.id)
-                    session.add(row)
                     rows.append(row)
                 else:
                     found = next((r for r in rows if r.id == identity_id), None)
@@ -154,7 +153,7 @@ class IdentityService:
                 if form.is_default or not any(r.is_default for r in rows if r is not row):
                     for other in rows:
                         other.is_default = other is row
-                session.flush()
+                identities.save(row)
                 return _view(row)
 
         return await anyio.to_thread.run_sync(save)
@@ -163,12 +162,11 @@ class IdentityService:
         def delete() -> None:
             with self.db.begin() as session:
                 user = UserRepository(session).get(login, self.imap_host)
-                row = session.get(Identity, identity_id)
-                if user is None or row is None or row.user_id != user.id:
+                identities = IdentityRepository(session)
+                if user is None or (row := identities.get(user.id, identity_id)) is None:
                     raise IdentityNotFoundError()
-                session.delete(row)
-                session.flush()
-                rest = list(session.scalars(select(Identity).where(Identity.user_id == user.id)))
+                identities.delete(row)
+                rest = identities.for_user(user.id)
                 if rest and not any(r.is_default for r in rest):
                     rest[0].is_default = True
 

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass, field
 from typing import Any, Literal
 from zoneinfo import available_timezones
 
+import anyio.to_thread
 from pydantic import BaseModel, Field, ValidationError, field_validator
+from sqlalchemy.orm import Session as DBSession
+from sqlalchemy.orm import sessionmaker
+
+from webmail.db.repos import UserRepository
 
 MarkSeen = Literal["immediately", "delay", "never"]
 ArchiveLayout = Literal["flat", "year", "month"]
+PREFERENCES_TTL_SECONDS = 5.0
 
 
 class Preferences(BaseModel):
@@ -42,3 +50,37 @@ class Preferences(BaseModel):
             for error in exc.errors():
                 raw.pop(str(error["loc"][0]), None)
             return cls.model_validate(raw)
+
+
+@dataclass
+class PreferencesService:
+    db: sessionmaker[DBSession]
+    imap_host: str
+    # Read on every page; a few seconds of staleness on other workers is fine for settings.
+    _cache: dict[str, tuple[float, Preferences]] = field(default_factory=dict)
+
+    async def get(self, login: str) -> Preferences:
+        """The user's preferences (defaults until they save some)."""
+        cached = self._cache.get(login)
+        if cached is not None and time.monotonic() - cached[0] < PREFERENCES_TTL_SECONDS:
+            return cached[1]
+
+        def load() -> Preferences:
+            with self.db() as session:
+                user = UserRepository(session).get(login, self.imap_host)
+                return Preferences.load(user.preferences if user else None)
+
+        preferences = await anyio.to_thread.run_sync(load)
+        self._cache[login] = (time.monotonic(), preferences)
+        return preferences
+
+    async def save(self, login: str, preferences: Preferences) -> None:
+        """Store the preferences; this worker sees them at once, the others within the TTL."""
+
+        def save() -> None:
+            with self.db.begin() as session:
+                user = UserRepository(session).get_or_create(login, self.imap_host)
+                user.preferences = preferences.model_dump()
+
+        await anyio.to_thread.run_sync(save)
+        self._cache[login] = (time.monotonic(), preferences)
