@@ -126,11 +126,8 @@ class ContactService:
         def delete() -> None:
             with self.db.begin() as session:
                 user = self._user(session, login)
-                contacts = ContactRepository(session)
-                row = contacts.get(user.id, contact_id)
-                if row is None:
+                if not ContactRepository(session).delete(user.id, contact_id):
                     raise ContactNotFoundError()
-                contacts.delete(row)
 
         await anyio.to_thread.run_sync(delete)
 
@@ -199,11 +196,8 @@ class ContactService:
         def forget() -> None:
             with self.db.begin() as session:
                 user = self._user(session, login)
-                collected = CollectedAddressRepository(session)
-                row = collected.get(user.id, collected_id)
-                if row is None:
+                if not CollectedAddressRepository(session).delete(user.id, collected_id):
                     raise ContactNotFoundError()
-                collected.delete(row)
 
         await anyio.to_thread.run_sync(forget)
 

@@ -163,9 +163,8 @@ class IdentityService:
             with self.db.begin() as session:
                 user = UserRepository(session).get(login, self.imap_host)
                 identities = IdentityRepository(session)
-                if user is None or (row := identities.get(user.id, identity_id)) is None:
+                if user is None or not identities.delete(user.id, identity_id):
                     raise IdentityNotFoundError()
-                identities.delete(row)
                 rest = identities.for_user(user.id)
                 if rest and not any(r.is_default for r in rest):
                     rest[0].is_default = True

@@ -69,8 +69,13 @@ class ContactRepository:
         self.session.add(contact)
         self.session.flush()
 
-    def delete(self, contact: Contact) -> None:
+    def delete(self, user_id: int, contact_id: int) -> bool:
+        """False if there is no such contact of this user."""
+        contact = self.get(user_id, contact_id)
+        if contact is None:
+            return False
         self.session.delete(contact)
+        return True
 
 
 class CollectedAddressRepository:
@@ -86,10 +91,6 @@ class CollectedAddressRepository:
             .order_by(CollectedAddress.uses.desc(), CollectedAddress.last_used_at.desc())
         )
         return list(self.session.scalars(query))
-
-    def get(self, user_id: int, collected_id: int) -> CollectedAddress | None:
-        collected = self.session.get(CollectedAddress, collected_id)
-        return collected if collected is not None and collected.user_id == user_id else None
 
     def record_use(self, user_id: int, address: str, name: str) -> None:
         """One more message to this (lower-cased) address; remembered on its first use."""
@@ -115,8 +116,13 @@ class CollectedAddressRepository:
         for row in self.session.scalars(query):
             self.session.delete(row)
 
-    def delete(self, collected: CollectedAddress) -> None:
+    def delete(self, user_id: int, collected_id: int) -> bool:
+        """False if the user has no such collected address."""
+        collected = self.session.get(CollectedAddress, collected_id)
+        if collected is None or collected.user_id != user_id:
+            return False
         self.session.delete(collected)
+        return True
 
 
 class IdentityRepository:
@@ -127,18 +133,19 @@ class IdentityRepository:
         query = select(Identity).where(Identity.user_id == user_id).order_by(Identity.id)
         return list(self.session.scalars(query))
 
-    def get(self, user_id: int, identity_id: int) -> Identity | None:
-        identity = self.session.get(Identity, identity_id)
-        return identity if identity is not None and identity.user_id == user_id else None
-
     def save(self, identity: Identity) -> None:
         """Write a new or changed identity (it gets its id)."""
         self.session.add(identity)
         self.session.flush()
 
-    def delete(self, identity: Identity) -> None:
+    def delete(self, user_id: int, identity_id: int) -> bool:
+        """False if there is no such identity of this user."""
+        identity = self.session.get(Identity, identity_id)
+        if identity is None or identity.user_id != user_id:
+            return False
         self.session.delete(identity)
         self.session.flush()
+        return True
 
 
 class RemoteContentRepository:
