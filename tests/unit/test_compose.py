@@ -4,15 +4,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from webmail.mail.compose import (
-    ComposeError,
-    Draft,
-    build_message,
-    forward_subject,
-    parse_recipients,
-    quote,
-    reply_subject,
-)
+from webmail.mail.compose import ComposeError, Draft, build_message, parse_recipients
+from webmail.mail.drafting import forward_subject, quote, reply_subject
 
 
 def test_recipient_lists_as_people_paste_them() -> None:

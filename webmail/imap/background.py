@@ -1,18 +1,26 @@
-"""An IMAP connection for background jobs: holds a cap lease like any other, and lets go of both."""
+"""IMAP for background jobs, holding cap leases like any other connection and letting go of them.
+
+``background_connection`` is one blocking connection (the POP3 jobs); ``background_store`` is a
+MailStore of its own for async work outside a request (the outbox), so that work goes through
+the same facade, error translation and retry-once as a request's.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
+import anyio
 from redis import Redis
 
 from webmail.config import Settings
-from webmail.imap.cap import SyncLease
+from webmail.imap.cap import ConnectionCap, SyncLease
 from webmail.imap.client import close_client, open_client
 from webmail.imap.errors import MailboxBusyError
-from webmail.imap.pool import IMAPConnection
+from webmail.imap.pool import IMAPConnection, IMAPPool
+from webmail.imap.store import MailStore
 from webmail.imap.types import Credentials
+from webmail.redis import create_redis
 
 LEASE_WAIT_SECONDS = 30
 
@@ -39,3 +47,20 @@ def background_connection(
             close_client(client)
     finally:
         lease.release()
+
+
+@asynccontextmanager
+async def background_store(settings: Settings, credentials: Credentials) -> AsyncIterator[MailStore]:
+    """A MailStore for ``credentials`` over a pool of its own (connections open when first
+    used), every connection closed and its lease released at the end."""
+    redis = create_redis(settings)
+    cap = ConnectionCap(
+        redis, settings.redis_prefix, settings.imap_max_connections_per_user, settings.imap_lease_seconds
+    )
+    pool = IMAPPool(settings, cap)
+    try:
+        yield MailStore(pool, credentials)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await pool.close_all()
+            await redis.aclose()

@@ -70,6 +70,13 @@ def find_special(folders: list[Folder], use: str) -> Folder | None:
     return next((f for f in folders if f.special_use == use and f.selectable and f.depth == 0), None)
 
 
+def split_ref(value: str) -> tuple[str, int] | None:
+    """A message as forms and links name it, ``"<folder>/<uid>"``, to (folder, uid); None if
+    ``value`` is not one. Folder names may hold the delimiter: the UID is after the last ``/``."""
+    folder, _, uid = value.rpartition("/")
+    return (folder, int(uid)) if folder and uid.isascii() and uid.isdigit() else None
+
+
 @dataclass(frozen=True)
 class Address:
     name: str

@@ -1,4 +1,5 @@
-"""Composing: parsing recipients, building the MIME message, and reply/forward drafts."""
+"""Composing: parsing recipients, building the MIME message to send, its Sent copy and its
+Drafts version. Replies, forwards and signatures are started in ``drafting.py``."""
 
 from __future__ import annotations
 
@@ -14,6 +15,11 @@ from webmail.errors import WebmailError
 from webmail.mail.editor import html_document, html_to_text, to_flowed
 
 _EMAIL = re.compile(r"^[^@\s<>(),;:\"]+@[^@\s<>(),;:\"]+$")  # single-label domains (localhost) too
+# "attached", "attachment", "enclosed", and the same in a few languages.
+_MENTIONS_ATTACHMENT = re.compile(
+    r"\b(attach(ed|ment|ments|ing)?|enclosed|anbei|angeh[äa]ngt|anhang|pi[èe]ce jointe|adjunto|allegat[oi])\b",
+    re.IGNORECASE,
+)
 
 
 class ComposeError(WebmailError):
@@ -130,20 +136,31 @@ def build_message(draft: Draft, *, now: datetime | None = None) -> tuple[EmailMe
     return message, list(dict.fromkeys(recipients))
 
 
-def reply_subject(subject: str) -> str:
-    """One ``Re:`` however many the original had."""
-    stripped = re.sub(r"^(\s*(re|aw|sv|fw|fwd)\s*(\[\d+\])?:\s*)+", "", subject, flags=re.I)
-    return f"Re: {stripped}"
+def copy_for_sent(message: EmailMessage, bcc: str) -> bytes:
+    """The Sent folder's copy: the message as sent, plus the Bcc line only the sender sees."""
+    if not bcc.strip():
+        return bytes(message)
+    copy: EmailMessage = message_from_bytes(bytes(message), policy=message.policy)
+    copy["Bcc"] = parse_recipients(bcc)
+    return bytes(copy)
 
 
-def forward_subject(subject: str) -> str:
-    stripped = re.sub(r"^(\s*(fw|fwd|wg)\s*:\s*)+", "", subject, flags=re.I)
-    return f"Fwd: {stripped}"
+def addresses_of(*fields: str) -> list[tuple[str, str]]:
+    """(name, address) of every recipient in the fields (To, Cc, Bcc); a field that does not
+    parse is left out."""
+    pairs: list[tuple[str, str]] = []
+    for text in fields:
+        try:
+            pairs += [(address.display_name, address.addr_spec) for address in parse_recipients(text)]
+        except ComposeError:
+            continue
+    return pairs
 
 
-def quote(text: str, attribution: str) -> str:
-    lines = text.replace("\r\n", "\n").rstrip("\n").split("\n")
-    return f"\n\n{attribution}\n" + "\n".join(("> " + line) if line else ">" for line in lines) + "\n"
+def mentions_attachment(body: str) -> bool:
+    """True if the text the user wrote (quoted ``>`` lines aside) speaks of an attachment."""
+    own_text = "\n".join(line for line in body.split("\n") if not line.startswith(">"))
+    return _MENTIONS_ATTACHMENT.search(own_text) is not None
 
 
 def build_draft(

@@ -2,7 +2,8 @@
 
 The web app puts the finished message in the ``outbox`` table with the user's password sealed
 with the server key (kept only while it waits); ``webmail worker`` sends it when its time comes,
-so it goes even if the browser is closed. A message is marked ``sending`` in its own transaction
+through the same workflow as Send in the browser (``sending.py``), so it goes even if the
+browser is closed. A message is marked ``sending`` in its own transaction
 before SMTP starts and is never picked up again after that: a crash mid-send leaves it for the
 user to check rather than risking a second copy.
 """
@@ -11,11 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
-from email.message import EmailMessage
 from typing import Any
 
 import anyio.to_thread
@@ -29,16 +28,13 @@ from webmail.config import Settings
 from webmail.db.models import OutboxMessage, User
 from webmail.db.repos import UserRepository
 from webmail.errors import WebmailError
-from webmail.imap import drafts, organize
-from webmail.imap.background import background_connection
-from webmail.imap.folders import list_folders
-from webmail.imap.types import Credentials, find_special
+from webmail.imap.background import background_store
+from webmail.imap.types import Credentials
 from webmail.imap.watch import events_channel
-from webmail.mail.compose import parse_recipients
-from webmail.smtp.submit import send_message
+from webmail.mail.compose import addresses_of
+from webmail.smtp import sending
 from webmail.smtp.uploads import UploadStore
 
-logger = logging.getLogger(__name__)
 PURPOSE = "outbox"
 TICK_SECONDS = 1.0
 
@@ -77,31 +73,28 @@ class Outbox:
         self,
         login: str,
         password: str,
+        outgoing: sending.Outgoing,
         *,
-        draft_id: str,
-        message: EmailMessage,
-        sent_copy: bytes,
-        recipients: list[str],
         form: dict[str, Any],
-        reply_ref: str,
-        reply_kind: str,
         send_at: datetime,
     ) -> int:
+        """Keep ``outgoing`` until ``send_at``, with the form (for Undo) and the password sealed."""
+
         def queue() -> int:
             with self.db.begin() as session:
                 user = UserRepository(session).get_or_create(login, self.settings.imap_host)
                 row = OutboxMessage(
                     user_id=user.id,
-                    draft_id=draft_id,
+                    draft_id=outgoing.draft_id,
                     send_at=send_at,
                     status="waiting",
-                    message=bytes(message),
-                    sent_copy=sent_copy,
-                    recipients=recipients,
+                    message=bytes(outgoing.message),
+                    sent_copy=outgoing.sent_copy,
+                    recipients=list(outgoing.recipients),
                     form=form,
-                    subject=str(message.get("Subject", ""))[:500],
-                    reply_ref=reply_ref,
-                    reply_kind=reply_kind,
+                    subject=str(outgoing.message.get("Subject", ""))[:500],
+                    reply_ref=outgoing.reply_ref,
+                    reply_kind=outgoing.reply_kind,
                 )
                 session.add(row)
                 session.flush()
@@ -194,18 +187,52 @@ def deliver(settings: Settings, db: sessionmaker[Session], redis: Redis, outbox_
         )
     except DecryptionError:
         return _finish(db, redis, settings, row, login, "failed", "The server key changed; send it again.")
-    message = message_from_bytes(row.message, policy=policy.SMTP)
-    try:
-        refused = asyncio.run(send_message(settings, login, password, message, list(row.recipients or [])))
-    except WebmailError as exc:
-        _after_failure(settings, redis, row, login, password)
-        return _finish(
-            db, redis, settings, row, login, "failed", exc.user_message + " The message was saved in Drafts."
+    outcome = asyncio.run(_send(settings, db, row, Credentials(login, password)))
+    status = "sent" if outcome.sent else "failed"
+    return _finish(db, redis, settings, row, login, status, outcome.note or None)
+
+
+async def _send(
+    settings: Settings, db: sessionmaker[Session], row: OutboxMessage, credentials: Credentials
+) -> sending.SendOutcome:
+    """The same workflow as Send in the browser, over a MailStore of the worker's own."""
+    form = row.form or {}
+    outgoing = sending.Outgoing(
+        message=message_from_bytes(row.message, policy=policy.SMTP),
+        sent_copy=row.sent_copy,
+        recipients=tuple(row.recipients or ()),
+        draft_id=row.draft_id,
+        reply_ref=row.reply_ref,
+        reply_kind=row.reply_kind,
+        collected=tuple(addresses_of(*(str(form.get(field, "")) for field in ("to", "cc", "bcc")))),
+    )
+
+    async def submitted() -> None:
+        await anyio.to_thread.run_sync(_record, db, row.id, "sent", None)
+
+    async with background_store(settings, credentials) as store:
+        return await sending.send(
+            outgoing,
+            store,
+            settings=settings,
+            uploads=UploadStore(settings.upload_dir, 0),
+            contacts=ContactService(db, settings.imap_host),
+            on_submitted=submitted,
         )
-    note = f"Refused by the mail server, so not delivered to: {', '.join(refused)}." if refused else None
-    status = _finish(db, redis, settings, row, login, "sent", note)
-    _after_success(settings, db, redis, row, login, password)
-    return status
+
+
+def _record(db: sessionmaker[Session], outbox_id: int, status: str, note: str | None) -> None:
+    with db.begin() as session:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == outbox_id)
+            .values(status=status, error=note, credential=None, finished_at=datetime.now(UTC))
+        )
+
+
+def _announce(redis: Redis, settings: Settings, login: str, event: dict[str, Any]) -> None:
+    """The live "outbox" event to the user's open pages."""
+    redis.publish(events_channel(settings.redis_prefix, login), json.dumps(event))
 
 
 def _finish(
@@ -215,61 +242,12 @@ def _finish(
     row: OutboxMessage,
     login: str,
     status: str,
-    error: str | None,
+    note: str | None,
 ) -> str:
-    with db.begin() as session:
-        session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == row.id)
-            .values(status=status, error=error, credential=None, finished_at=datetime.now(UTC))
-        )
-    event = {"type": "outbox", "id": row.id, "status": status, "subject": row.subject, "error": error or ""}
-    redis.publish(events_channel(settings.redis_prefix, login), json.dumps(event))
+    _record(db, row.id, status, note)
+    event = {"type": "outbox", "id": row.id, "status": status, "subject": row.subject, "error": note or ""}
+    _announce(redis, settings, login, event)
     return status
-
-
-def _after_success(
-    settings: Settings, db: sessionmaker[Session], redis: Redis, row: OutboxMessage, login: str, password: str
-) -> None:
-    """The Sent copy, the original's flag, the draft and its files; then the collected addresses."""
-    try:
-        with background_connection(settings, redis, Credentials(login, password)) as (conn, _):
-            folders = list_folders(conn.client)
-            sent = find_special(folders, "\\Sent")
-            if sent is not None:
-                organize.append_message(conn, sent.name, row.sent_copy, ["\\Seen"])
-            folder, _, uid = row.reply_ref.rpartition("/")
-            if folder and uid.isdigit():
-                keyword = "$Forwarded" if row.reply_kind == "forward" else "\\Answered"
-                conn.sync(folder)
-                conn.client.add_flags([int(uid)], [keyword.encode()], silent=True)
-            drafts_folder = find_special(folders, "\\Drafts")
-            if drafts_folder is not None:
-                drafts.discard_drafts(conn, drafts_folder.name, row.draft_id)
-    except WebmailError:
-        logger.warning("outbox %s: sent, but the Sent copy or flags could not be stored", row.id)
-    UploadStore(settings.upload_dir, 0).discard(login, row.draft_id)
-    form = row.form or {}
-    pairs = []
-    for field in ("to", "cc", "bcc"):
-        try:
-            pairs += [(a.display_name, a.addr_spec) for a in parse_recipients(str(form.get(field, "")))]
-        except WebmailError:
-            pass
-    ContactService(db, settings.imap_host).collect_now(login, pairs)
-
-
-def _after_failure(settings: Settings, redis: Redis, row: OutboxMessage, login: str, password: str) -> None:
-    """Keep the message as a draft, so the user can correct and retry it."""
-    try:
-        with background_connection(settings, redis, Credentials(login, password)) as (conn, _):
-            folders = list_folders(conn.client)
-            drafts_folder = find_special(folders, "\\Drafts")
-            if drafts_folder is not None:
-                raw = f"X-Webmail-Draft: {row.draft_id}\r\n".encode() + row.sent_copy
-                drafts.save_draft(conn, drafts_folder.name, raw, row.draft_id)
-    except WebmailError:
-        logger.warning("outbox %s: failed, and the draft could not be stored either", row.id)
 
 
 def deliver_due(settings: Settings, db: sessionmaker[Session], redis: Redis) -> int:

@@ -1,11 +1,16 @@
 """Writing and sending: GET /compose (new, reply, reply all, forward, a saved draft),
-attachments uploaded to disk as they arrive, drafts saved to the Drafts folder, POST /compose/send."""
+attachments uploaded to disk as they arrive, drafts saved to the Drafts folder, POST /compose/send.
+
+Replies, forwards and signatures are drafted in ``mail/drafting.py``; sending, now or from the
+outbox, is ``smtp/sending.py``. These routes read the form, call them and render the outcome."""
 
 from __future__ import annotations
 
 import re
 import secrets
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
@@ -19,20 +24,12 @@ from webmail.account.identities import SenderIdentity, default_of, pick_for_repl
 from webmail.auth.sessions import Session
 from webmail.errors import WebmailError
 from webmail.imap.store import MailStore
-from webmail.imap.types import Folder, find_special
-from webmail.mail.compose import (
-    ComposeError,
-    Draft,
-    build_draft,
-    build_message,
-    forward_subject,
-    parse_recipients,
-    quote,
-    reply_subject,
-)
+from webmail.imap.types import Folder, find_special, split_ref
+from webmail.mail.compose import ComposeError, Draft, build_draft, mentions_attachment
+from webmail.mail.drafting import add_signature, forward_draft, reply_draft
 from webmail.mail.editor import clean_editor_html, html_to_text, text_to_editor_html
-from webmail.mail.render import attachment_name, decode_part, parse_headers
-from webmail.smtp.submit import send_message
+from webmail.mail.render import Headers, attachment_name, decode_part, parse_headers
+from webmail.smtp import sending
 from webmail.smtp.uploads import UploadStore
 from webmail.web.csrf import csrf_protect
 from webmail.web.deps import MailStoreDep, PreferencesDep, ServicesDep, SessionDep
@@ -41,14 +38,22 @@ from webmail.web.templating import render, url
 
 router = APIRouter(dependencies=[Depends(csrf_protect)])
 
-# "attached", "attachment", "enclosed", and the same in a few languages; quoted lines excluded.
-MENTIONS_ATTACHMENT = re.compile(
-    r"\b(attach(ed|ment|ments|ing)?|enclosed|anbei|angeh[äa]ngt|anhang|pi[èe]ce jointe|adjunto|allegat[oi])\b",
-    re.IGNORECASE,
-)
+
+@dataclass
+class ComposeState:
+    """What the compose page shows and its form carries back."""
+
+    draft: Draft
+    draft_id: str
+    identities: list[SenderIdentity]
+    identity: SenderIdentity
+    reply_ref: str = ""  # "<folder>/<uid>" of the message answered or forwarded
+    reply_kind: str = ""  # "reply" or "forward"
+    html_mode: bool = False
+    attachment_ok: bool = False  # the user confirmed: no attachment, on purpose
 
 
-async def original_text(store: MailStore, folder: str, uid: int) -> tuple[Any, str]:
+async def original_text(store: MailStore, folder: str, uid: int) -> tuple[Headers, str]:
     """The original's headers and its plain text (for quoting)."""
     fetched = await store.message(folder, uid, prefer_html=False)
     headers = parse_headers(fetched.header)
@@ -58,11 +63,6 @@ async def original_text(store: MailStore, folder: str, uid: int) -> tuple[Any, s
         if raw is not None and part.content_type == "text/plain":
             texts.append(decode_part(part, raw)[0])
     return headers, "\n".join(texts)
-
-
-def split_ref(value: str) -> tuple[str, int] | None:
-    folder, _, uid = value.rpartition("/")
-    return (folder, int(uid)) if folder and uid.isdigit() else None
 
 
 async def drafts_folder(store: MailStore, folders: list[Folder] | None = None) -> str | None:
@@ -90,77 +90,69 @@ async def compose(
     preferences: PreferencesDep,
 ) -> Response:
     identities = await services.identities.for_user(session.user)
-    identity = default_of(identities)
-    draft = Draft(sender=identity.from_header)
-    draft_id = secrets.token_urlsafe(12)
-    reply_ref = ""
-    reply_kind = ""
-    html_mode = preferences.compose_html
     params = request.query_params
-    draft.to = params.get("to", "")[:2000]
     reopened = split_ref(params.get("draft", ""))
     if reopened is not None:
         return await reopen_draft(request, services, session, store, identities, *reopened)
     as_new = split_ref(params.get("edit", ""))
     if as_new is not None:  # "Edit as new": any message as the start of a new one
         return await reopen_draft(request, services, session, store, identities, *as_new, fresh=True)
+    identity = default_of(identities)
+    state = ComposeState(
+        Draft(sender=identity.from_header, to=params.get("to", "")[:2000]),
+        secrets.token_urlsafe(12),
+        identities,
+        identity,
+        html_mode=preferences.compose_html,
+    )
     for mode in ("reply", "reply_all", "forward"):
         ref = split_ref(params.get(mode, ""))
-        if ref is None:
-            continue
-        headers, text = await original_text(store, *ref)
-        when = headers.date.strftime("%a, %d %b %Y %H:%M") if headers.date else "an unknown date"
-        who = str(headers.from_[0]) if headers.from_ else "someone"
-        if mode == "forward":
-            draft.subject = forward_subject(headers.subject)
-            if params.get("as") == "attachment":
-                name = f"{headers.subject or 'message'}.eml"
-                chunks = store.stream(ref[0], ref[1], "")
-                await services.uploads.save(session.user, draft_id, name, "message/rfc822", chunks)
-            else:
-                header_lines = [f"From: {who}", f"Date: {when}", f"Subject: {headers.subject}",
-                                f"To: {', '.join(str(a) for a in headers.to)}"]  # fmt: skip
-                draft.body = (
-                    "\n\n---------- Forwarded message ----------\n" + "\n".join(header_lines) + "\n\n" + text
-                )
-                await carry_attachments(store, services.uploads, session.user, draft_id, *ref)
-        else:
-            targets = headers.reply_to or headers.from_
-            draft.to = ", ".join(str(a) for a in targets)
-            identity = pick_for_reply(identities, [a.email for a in (*headers.to, *headers.cc)])
-            draft.sender = identity.from_header
-            if mode == "reply_all":
-                mine = {i.email.lower() for i in identities} | {session.user.lower()}
-                others = [a for a in (*headers.to, *headers.cc) if a.email.lower() not in mine]
-                draft.cc = ", ".join(str(a) for a in others if str(a) not in draft.to)
-            draft.subject = reply_subject(headers.subject)
-            draft.body = quote(text, f"On {when}, {who} wrote:")
-            draft.in_reply_to = headers.message_id or ""
-            references = [v for k, v in headers.all if k.lower() == "references"]
-            draft.references = references[0] if references else ""
-        reply_ref = f"{ref[0]}/{ref[1]}"
-        reply_kind = "forward" if mode == "forward" else "reply"
-        break
-    if identity.signature_text or identity.signature_html:
-        # The signature goes above any quoted text, after the "-- " separator (RFC 3676 4.3).
-        signature_text = identity.signature_text or html_to_text(identity.signature_html).strip()
-        quoted = draft.body
-        draft.body = "\n\n-- \n" + signature_text + quoted
-        if html_mode:
-            signature_html = identity.signature_html or text_to_editor_html(identity.signature_text)
-            draft.html = "<div><br></div><div>-- </div>" + signature_html + text_to_editor_html(quoted)
-    return compose_page(
-        request,
-        services,
-        session,
-        draft,
-        draft_id=draft_id,
-        reply_ref=reply_ref,
-        reply_kind=reply_kind,
-        html_mode=html_mode,
-        identities=identities,
-        identity=identity,
+        if ref is not None:
+            await start_from_original(
+                state, mode, ref, services, session, store, params.get("as") == "attachment"
+            )
+            break
+    state.draft = add_signature(
+        state.draft,
+        text=state.identity.signature_text,
+        html=state.identity.signature_html,
+        html_mode=state.html_mode,
     )
+    return compose_page(request, services, session, state)
+
+
+async def start_from_original(
+    state: ComposeState,
+    mode: str,
+    ref: tuple[str, int],
+    services: ServicesDep,
+    session: Session,
+    store: MailStore,
+    as_attachment: bool,
+) -> None:
+    """A reply, reply to all or forward of the message at ``ref``: the draft, the identity it
+    was addressed to, and for a forward the original's attachments (or the original itself)."""
+    headers, text = await original_text(store, *ref)
+    if mode == "forward":
+        to = state.draft.to
+        state.draft = forward_draft(
+            headers, text, sender=state.identity.from_header, inline=not as_attachment
+        )
+        state.draft.to = to
+        if as_attachment:
+            name = f"{headers.subject or 'message'}.eml"
+            chunks = store.stream(ref[0], ref[1], "")
+            await services.uploads.save(session.user, state.draft_id, name, "message/rfc822", chunks)
+        else:
+            await carry_attachments(store, services.uploads, session.user, state.draft_id, *ref)
+    else:
+        state.identity = pick_for_reply(state.identities, [a.email for a in (*headers.to, *headers.cc)])
+        own = [identity.email for identity in state.identities] + [session.user]
+        state.draft = reply_draft(
+            headers, text, sender=state.identity.from_header, own_addresses=own, reply_all=mode == "reply_all"
+        )
+    state.reply_ref = f"{ref[0]}/{ref[1]}"
+    state.reply_kind = "forward" if mode == "forward" else "reply"
 
 
 async def reopen_draft(
@@ -215,52 +207,44 @@ async def reopen_draft(
 
         await services.uploads.save(session.user, draft_id, part.get_filename() or "attachment",
                                     part.get_content_type(), once())  # fmt: skip
-    return compose_page(
-        request,
-        services,
-        session,
+    state = ComposeState(
         draft,
-        draft_id=draft_id,
+        draft_id,
+        identities,
+        identity,
         reply_ref="" if fresh else header("X-Webmail-Reply-Ref"),
         reply_kind="" if fresh else header("X-Webmail-Reply-Kind"),
         html_mode=bool(draft.html),
-        identities=identities,
-        identity=identity,
     )
+    return compose_page(request, services, session, state)
 
 
 def compose_page(
     request: Request,
     services: ServicesDep,
     session: Session,
-    draft: Draft,
+    state: ComposeState,
     *,
-    draft_id: str,
-    reply_ref: str = "",
-    reply_kind: str = "",
     error: str | None = None,
     status_code: int = 200,
-    html_mode: bool = False,
-    identities: list[SenderIdentity] | None = None,
-    identity: SenderIdentity | None = None,
     ask_attachment: bool = False,
 ) -> Response:
     context = {
-        "reply_kind": reply_kind,
+        "reply_kind": state.reply_kind,
         "session": session,
-        "draft": draft,
-        "draft_id": draft_id,
-        "reply_ref": reply_ref,
+        "draft": state.draft,
+        "draft_id": state.draft_id,
+        "reply_ref": state.reply_ref,
         "error": error,
         "folder_url": folder_url,
-        "html_mode": html_mode,
-        "identities": identities or [],
-        "identity": identity,
-        "attachments": services.uploads.stored(session.user, draft_id),
+        "html_mode": state.html_mode,
+        "identities": state.identities,
+        "identity": state.identity,
+        "attachments": services.uploads.stored(session.user, state.draft_id),
         "limit_mb": services.settings.max_attachment_mb,
         "ask_attachment": ask_attachment,
         # Ours: sanitised on the way in, or made from escaped text.
-        "editor_html": draft.html or text_to_editor_html(draft.body),
+        "editor_html": state.draft.html or text_to_editor_html(state.draft.body),
     }
     return render(request, "pages/compose.html", context, status_code=status_code)
 
@@ -312,11 +296,16 @@ async def remove_attachment(
     return attachments_partial(request, services, session, draft_id)
 
 
-async def draft_of(
-    request: Request, services: ServicesDep, session: Session, form: FormData
-) -> tuple[Draft, dict[str, Any]]:
+def text_fields(form: FormData) -> dict[str, str]:
+    """The form's text fields (no files, no CSRF token): what the outbox keeps for Undo."""
+    return {key: value for key, value in form.items() if isinstance(value, str) and key != "csrf_token"}
+
+
+async def state_of(services: ServicesDep, session: Session, fields: Mapping[str, Any]) -> ComposeState:
+    """The compose form's fields (posted, or kept by the outbox) as the page's state."""
+
     def field(name: str) -> str:
-        value = form.get(name, "")
+        value = fields.get(name, "")
         return value if isinstance(value, str) else ""
 
     identities = await services.identities.for_user(session.user)
@@ -338,17 +327,16 @@ async def draft_of(
     if html_mode:
         draft.html = clean_editor_html(field("body_html"))
         draft.body = html_to_text(draft.html)
-    draft_id = field("draft_id") or secrets.token_urlsafe(12)
-    extras = {
-        "draft_id": draft_id,
-        "reply_ref": field("reply_ref"),
-        "reply_kind": field("reply_kind"),
-        "html_mode": html_mode,
-        "identities": identities,
-        "identity": identity,
-        "attachment_ok": field("attachment_ok") == "1",
-    }
-    return draft, extras
+    return ComposeState(
+        draft,
+        field("draft_id") or secrets.token_urlsafe(12),
+        identities,
+        identity,
+        reply_ref=field("reply_ref"),
+        reply_kind=field("reply_kind"),
+        html_mode=html_mode,
+        attachment_ok=field("attachment_ok") == "1",
+    )
 
 
 @router.post("/compose/draft")
@@ -357,17 +345,15 @@ async def save_draft(
 ) -> Response:
     """Autosave (every 30 s while typing, and when the page is left): the Drafts folder's copy."""
     async with request.form() as form:
-        draft, extras = await draft_of(request, services, session, form)
+        state = await state_of(services, session, text_fields(form))
     folder = await drafts_folder(store)
     if folder is None:
         return Response(
             "This mailbox has no Drafts folder; the text is kept in this browser only.", status_code=409
         )
-    draft.attachments = services.uploads.attachments(session.user, extras["draft_id"])
+    state.draft.attachments = services.uploads.attachments(session.user, state.draft_id)
     await store.save_draft(
-        folder,
-        build_draft(draft, extras["draft_id"], extras["reply_ref"], extras["reply_kind"]),
-        extras["draft_id"],
+        folder, build_draft(state.draft, state.draft_id, state.reply_ref, state.reply_kind), state.draft_id
     )
     return Response("Draft saved", media_type="text/plain")
 
@@ -388,162 +374,94 @@ async def form_attachments(form: FormData, uploads: UploadStore, user: str, draf
 
 
 @router.post("/compose/send")
-async def send(request: Request, services: ServicesDep, session: SessionDep, store: MailStoreDep) -> Response:
+async def send_message(
+    request: Request, services: ServicesDep, session: SessionDep, store: MailStoreDep
+) -> Response:
+    """Send now, or hand it to the outbox for the undo window or "Send later"."""
     async with request.form() as form:
-        draft, extras = await draft_of(request, services, session, form)
-        draft_id = extras["draft_id"]
-        form_fields = {
-            key: value for key, value in form.items() if isinstance(value, str) and key != "csrf_token"
-        }
+        fields = text_fields(form)
+        state = await state_of(services, session, fields)
         try:
-            await form_attachments(form, services.uploads, session.user, draft_id)
+            await form_attachments(form, services.uploads, session.user, state.draft_id)
         except WebmailError as exc:
-            return failed(request, services, session, draft, extras, exc.user_message, exc.status_code)
+            return compose_page(request, services, session, state, error=exc.user_message,
+                                status_code=exc.status_code)  # fmt: skip
     uploads = services.uploads
-    stored = uploads.stored(session.user, draft_id)
-    own_text = "\n".join(line for line in draft.body.split("\n") if not line.startswith(">"))
-    if not stored and not extras["attachment_ok"] and MENTIONS_ATTACHMENT.search(own_text):
+    if (
+        not uploads.stored(session.user, state.draft_id)
+        and not state.attachment_ok
+        and mentions_attachment(state.draft.body)
+    ):
         words = "Your message mentions an attachment, but nothing is attached."
-        return failed(request, services, session, draft, extras, words, 422, ask_attachment=True)
+        return compose_page(
+            request, services, session, state, error=words, status_code=422, ask_attachment=True
+        )
     try:
-        draft.attachments = uploads.attachments(session.user, draft_id)
-        message, recipients = build_message(draft)
-        sent_copy = copy_for_sent(message, draft)
-        send_at = await send_time(request, services, session, form_fields)
-        if send_at is not None:
-            outbox_id = await services.outbox.queue(
-                session.user,
-                session.password,
-                draft_id=draft_id,
-                message=message,
-                sent_copy=sent_copy,
-                recipients=recipients,
-                form={**form_fields, "draft_id": draft_id},
-                reply_ref=extras["reply_ref"],
-                reply_kind=extras["reply_kind"],
-                send_at=send_at,
-            )
-            return queued_response(request, services, outbox_id, send_at, bool(form_fields.get("send_at")))
-        refused = await send_message(services.settings, session.user, session.password, message, recipients)
-    except WebmailError as exc:
-        # Nothing the user wrote is lost: the form comes back filled in, with the reason, and a
-        # copy goes to Drafts in case the browser closes.
-        words = exc.user_message
-        folder = await drafts_folder(store)
-        if folder is not None and not isinstance(exc, ComposeError):
-            try:
-                raw = build_draft(draft, draft_id, extras["reply_ref"], extras["reply_kind"])
-                await store.save_draft(folder, raw, draft_id)
-                words += " The message was saved in Drafts."
-            except WebmailError:
-                pass
-        return failed(request, services, session, draft, extras, words, exc.status_code)
-    folders = await store.list_folders()
-    sent = find_special(folders, "\\Sent")
-    if sent is not None:
-        await store.append(sent.name, sent_copy, ["\\Seen"])
-    ref = split_ref(extras["reply_ref"])
-    if ref is not None:
-        keyword = "$Forwarded" if extras["reply_kind"] == "forward" else "\\Answered"
-        try:
-            await store.set_flag(ref[0], [ref[1]], keyword, True)
-        except WebmailError:
-            pass  # the original was moved meanwhile; the reply was sent all the same
-    folder = await drafts_folder(store, folders)
-    if folder is not None:
-        await store.discard_drafts(folder, draft_id)
-    await services.contacts.collect(session.user, recipients_of(draft))
-    uploads.discard(session.user, draft_id)
-    done = (
-        "Message sent."
-        if sent is not None
-        else "Message sent (this mailbox has no Sent folder to keep a copy in)."
+        state.draft.attachments = uploads.attachments(session.user, state.draft_id)
+        outgoing = sending.prepare(
+            state.draft, draft_id=state.draft_id, reply_ref=state.reply_ref, reply_kind=state.reply_kind
+        )
+        send_at = await send_time(request, services, session, fields)
+    except ComposeError as exc:
+        return compose_page(request, services, session, state, error=exc.user_message,
+                            status_code=exc.status_code)  # fmt: skip
+    if send_at is not None:
+        form_kept = {**fields, "draft_id": state.draft_id}
+        outbox_id = await services.outbox.queue(
+            session.user, session.password, outgoing, form=form_kept, send_at=send_at
+        )
+        return queued_response(request, outbox_id, send_at, bool(fields.get("send_at")))
+    outcome = await sending.send(
+        outgoing, store, settings=services.settings, uploads=uploads, contacts=services.contacts
     )
-    if refused:
-        done += f" The mail server refused these recipients, so they did not get it: {', '.join(refused)}."
-    response = RedirectResponse(
-        url(request, "/mail/INBOX") + "?" + urlencode({"done": done}), status_code=303
-    )
-    response.headers["X-Draft-Sent"] = draft_id
+    if outcome.error is not None:
+        # Nothing written is lost: the form comes back filled in, with the reason (and the
+        # message is in Drafts in case the browser closes).
+        return compose_page(request, services, session, state, error=outcome.words,
+                            status_code=outcome.error.status_code)  # fmt: skip
+    response = to_inbox(request, outcome.words)
+    response.headers["X-Draft-Sent"] = state.draft_id
     return response
 
 
-def copy_for_sent(message: EmailMessage, draft: Draft) -> bytes:
-    """The Sent folder's copy: the message as sent, plus the Bcc line only the sender sees."""
-    if not draft.bcc.strip():
-        return bytes(message)
-    copy: EmailMessage = message_from_bytes(bytes(message), policy=message.policy)
-    copy["Bcc"] = parse_recipients(draft.bcc)
-    return bytes(copy)
-
-
 async def send_time(
-    request: Request, services: ServicesDep, session: Session, form: dict[str, str]
+    request: Request, services: ServicesDep, session: Session, fields: Mapping[str, str]
 ) -> datetime | None:
-    """When the worker should send it: "Send later" at the chosen time, or after the undo window;
-    None to send now, in this request."""
+    """When the worker should send it (None: now, in this request), from the user's choice,
+    undo window and time zone."""
     preferences = await services.preferences.get(session.user)
-    if form.get("send_later") == "1":
-        chosen = form.get("send_at", "")
-        try:
-            local = datetime.fromisoformat(chosen)
-        except ValueError:
-            raise ComposeError("Choose the date and time to send it at.") from None
-        when = local if local.tzinfo else local.replace(tzinfo=user_zone(request, preferences))
-        if when < datetime.now(UTC) - timedelta(minutes=1):
-            raise ComposeError("That time has passed; choose a time in the future.")
-        return when.astimezone(UTC)
-    delay = preferences.undo_send_seconds
-    if delay is None:
-        delay = services.settings.undo_send_seconds
-    return datetime.now(UTC) + timedelta(seconds=delay) if delay > 0 else None
+    undo_seconds = preferences.undo_send_seconds
+    return sending.send_time(
+        later=fields.get("send_later") == "1",
+        at=fields.get("send_at", ""),
+        zone=user_zone(request, preferences),
+        undo_seconds=services.settings.undo_send_seconds if undo_seconds is None else undo_seconds,
+    )
 
 
-def queued_response(
-    request: Request, services: ServicesDep, outbox_id: int, send_at: datetime, later: bool
-) -> Response:
+def to_inbox(request: Request, done: str, **params: str) -> RedirectResponse:
+    """Back to the Inbox, where ``done`` shows as a toast (and ``params`` offer Undo)."""
+    return RedirectResponse(
+        url(request, "/mail/INBOX") + "?" + urlencode({"done": done, **params}), status_code=303
+    )
+
+
+def queued_response(request: Request, outbox_id: int, send_at: datetime, later: bool) -> Response:
     if later:
-        words = f"Scheduled for {send_at:%Y-%m-%d %H:%M} UTC. It goes even if you close the browser."
-        params = {"done": words}
-    else:
-        seconds = max(1, round((send_at - datetime.now(UTC)).total_seconds()))
-        params = {"done": f"Sending in {seconds} seconds.", "outbox": str(outbox_id), "seconds": str(seconds)}
-    return RedirectResponse(url(request, "/mail/INBOX") + "?" + urlencode(params), status_code=303)
+        return to_inbox(
+            request, f"Scheduled for {send_at:%Y-%m-%d %H:%M} UTC. It goes even if you close the browser."
+        )
+    seconds = max(1, round((send_at - datetime.now(UTC)).total_seconds()))
+    return to_inbox(request, f"Sending in {seconds} seconds.", outbox=str(outbox_id), seconds=str(seconds))
 
 
 @router.post("/compose/outbox/{outbox_id:int}/undo")
 async def undo_send(request: Request, services: ServicesDep, session: SessionDep, outbox_id: int) -> Response:
     """Stop a waiting message and bring it back to the editor, attachments and all."""
-    form = await services.outbox.cancel(session.user, outbox_id)
-    identities = await services.identities.for_user(session.user)
-    identity = next((i for i in identities if str(i.id) == form.get("identity")), None) or default_of(
-        identities
-    )
-    html_mode = form.get("format") == "html"
-    draft = Draft(
-        sender=identity.from_header,
-        to=form.get("to", ""),
-        cc=form.get("cc", ""),
-        bcc=form.get("bcc", ""),
-        subject=form.get("subject", ""),
-        body=form.get("body", ""),
-        in_reply_to=form.get("in_reply_to", ""),
-        references=form.get("references", ""),
-        html=clean_editor_html(form.get("body_html", "")) if html_mode else "",
-    )
-    return compose_page(
-        request,
-        services,
-        session,
-        draft,
-        draft_id=form.get("draft_id", "") or secrets.token_urlsafe(12),
-        reply_ref=form.get("reply_ref", ""),
-        reply_kind=form.get("reply_kind", ""),
-        error="Not sent. The message is back here for you to change.",
-        html_mode=html_mode,
-        identities=identities,
-        identity=identity,
-    )
+    fields = await services.outbox.cancel(session.user, outbox_id)
+    state = await state_of(services, session, fields)
+    words = "Not sent. The message is back here for you to change."
+    return compose_page(request, services, session, state, error=words)
 
 
 @router.get("/compose/outbox")
@@ -556,40 +474,3 @@ async def outbox(
         "tz": user_zone(request, preferences),
     }
     return render(request, "pages/outbox.html", context)
-
-
-def recipients_of(draft: Draft) -> list[tuple[str, str]]:
-    """(name, address) of To, Cc and Bcc, for the collected addresses."""
-    return [
-        (address.display_name, address.addr_spec)
-        for field in (draft.to, draft.cc, draft.bcc)
-        for address in parse_recipients(field)
-    ]
-
-
-def failed(
-    request: Request,
-    services: ServicesDep,
-    session: Session,
-    draft: Draft,
-    extras: dict[str, Any],
-    words: str,
-    status_code: int,
-    *,
-    ask_attachment: bool = False,
-) -> Response:
-    return compose_page(
-        request,
-        services,
-        session,
-        draft,
-        draft_id=extras["draft_id"],
-        reply_ref=extras["reply_ref"],
-        reply_kind=extras["reply_kind"],
-        error=words,
-        status_code=status_code,
-        html_mode=extras["html_mode"],
-        identities=extras["identities"],
-        identity=extras["identity"],
-        ask_attachment=ask_attachment,
-    )
