@@ -84,6 +84,7 @@ document.addEventListener("htmx:sseMessage", (event) => {
     try {
       const sent = JSON.parse(message.data);
       if (sent.status === "failed") flash(`“${sent.subject}” was not sent: ${sent.error}`);
+      else if (sent.status === "sent" && sent.error) flash(`“${sent.subject}” was sent. ${sent.error}`);
     } catch (error) { /* a malformed event is ignored */ }
   } else if (message.type === "newmail" && "Notification" in window && Notification.permission === "granted") {
     try {

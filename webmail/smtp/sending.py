@@ -155,7 +155,7 @@ async def send(
     try:
         folders = await store.list_folders()
     except WebmailError as exc:
-        folders, sent_copy, problem = None, "failed", _in_words(exc)
+        folders, sent_copy, problem = None, "failed", why_not_filed(exc)
     else:
         sent_copy, problem = await _file_sent_copy(store, folders, outgoing.sent_copy)
     await _mark_original(store, outgoing)
@@ -174,7 +174,7 @@ async def _file_sent_copy(store: MailStore, folders: list[Folder], raw: bytes) -
         await store.append(sent.name, raw, ["\\Seen"])
     except WebmailError as exc:
         logger.warning("sent, but the Sent copy could not be filed: %r", exc)
-        return "failed", _in_words(exc)
+        return "failed", why_not_filed(exc)
     return "filed", ""
 
 
@@ -211,7 +211,7 @@ async def _keep_in_drafts(store: MailStore, outgoing: Outgoing) -> bool:
     return True
 
 
-def _in_words(exc: WebmailError) -> str:
+def why_not_filed(exc: WebmailError) -> str:
     """Why a mailbox step failed after the message went ("try again" would mean: send again)."""
     if isinstance(exc, UnavailableError):
         return "the connection to the mail server was lost."
