@@ -230,8 +230,11 @@ def _record(db: sessionmaker[Session], outbox_id: int, status: str, note: str | 
         )
 
 
-def _announce(redis: Redis, settings: Settings, login: str, event: dict[str, Any]) -> None:
-    """The live "outbox" event to the user's open pages."""
+def _announce(
+    redis: Redis, settings: Settings, login: str, row: OutboxMessage, status: str, note: str | None
+) -> None:
+    """The live "outbox" event to the user's open pages: how the message went, and the note."""
+    event = {"type": "outbox", "id": row.id, "status": status, "subject": row.subject, "error": note or ""}
     redis.publish(events_channel(settings.redis_prefix, login), json.dumps(event))
 
 
@@ -245,8 +248,7 @@ def _finish(
     note: str | None,
 ) -> str:
     _record(db, row.id, status, note)
-    event = {"type": "outbox", "id": row.id, "status": status, "subject": row.subject, "error": note or ""}
-    _announce(redis, settings, login, event)
+    _announce(redis, settings, login, row, status, note)
     return status
 
 
