@@ -3,66 +3,55 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
 from webmail.auth.errors import RateLimitedError, SessionExpiredError
 from webmail.errors import WebmailError
 from webmail.imap.errors import CredentialsRejectedError
-from webmail.web.htmx import HtmxDetails
+from webmail.web.htmx import HtmxDetails, redirect, retarget
 from webmail.web.templating import render, url
 
 logger = logging.getLogger(__name__)
 
 
+def render_error(
+    request: Request, message: str, status_code: int, headers: Mapping[str, str] | None = None
+) -> Response:
+    """The error page, or for htmx the #flash fragment swapped in where the message is shown."""
+    context = {"message": message, "status_code": status_code}
+    if HtmxDetails(request):
+        flash = render(request, "partials/_flash.html", context, status_code=status_code, headers=headers)
+        return retarget(flash, "#flash")
+    return render(request, "pages/error.html", context, status_code=status_code, headers=headers)
+
+
 async def handle_webmail_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, WebmailError)
-    htmx = HtmxDetails(request)
     if isinstance(exc, CredentialsRejectedError):
         session = getattr(request.state, "session", None)
         if session is not None:
             await request.app.state.services.sessions.destroy(session.sid)
-        exc = SessionExpiredError(exc.user_message)
-        login = url(request, "/login?expired=1")
-        if htmx:
-            return Response(status_code=204, headers={"HX-Redirect": login})
-        return RedirectResponse(login, status_code=303)
+        return redirect(request, url(request, "/login?expired=1"), full_page=True)
     if isinstance(exc, SessionExpiredError):
-        login = url(request, "/login")
-        if htmx:
-            return Response(status_code=204, headers={"HX-Redirect": login})
-        return RedirectResponse(login, status_code=303)
-    headers = {}
-    if isinstance(exc, RateLimitedError):
-        headers["Retry-After"] = str(exc.retry_after)
-    context = {"message": exc.user_message, "status_code": exc.status_code}
-    if htmx:
-        headers.update({"HX-Retarget": "#flash", "HX-Reswap": "innerHTML"})
-        return render(request, "partials/_flash.html", context, status_code=exc.status_code, headers=headers)
-    return render(request, "pages/error.html", context, status_code=exc.status_code, headers=headers)
+        return redirect(request, url(request, "/login"), full_page=True)
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimitedError) else {}
+    return render_error(request, exc.user_message, exc.status_code, headers)
 
 
 async def handle_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     messages = {404: "This page does not exist.", 405: "This action is not allowed here."}
-    message = messages.get(exc.status_code, str(exc.detail))
-    context = {"message": message, "status_code": exc.status_code}
-    if HtmxDetails(request):
-        headers = {"HX-Retarget": "#flash", "HX-Reswap": "innerHTML"}
-        return render(request, "partials/_flash.html", context, status_code=exc.status_code, headers=headers)
-    return render(request, "pages/error.html", context, status_code=exc.status_code, headers=exc.headers)
+    return render_error(request, messages.get(exc.status_code, str(exc.detail)), exc.status_code, exc.headers)
 
 
 async def handle_unexpected_error(request: Request, exc: Exception) -> Response:
     logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    context = {"message": "Something went wrong on our side. Please try again.", "status_code": 500}
-    if HtmxDetails(request):
-        headers = {"HX-Retarget": "#flash", "HX-Reswap": "innerHTML"}
-        return render(request, "partials/_flash.html", context, status_code=500, headers=headers)
-    return render(request, "pages/error.html", context, status_code=500)
+    return render_error(request, "Something went wrong on our side. Please try again.", 500)
 
 
 async def handle_disconnect(request: Request, exc: Exception) -> Response:

@@ -9,7 +9,7 @@ from webmail.imap.types import Folder
 from webmail.mail.query import QueryError, parse_search
 from webmail.web.csrf import csrf_protect
 from webmail.web.deps import MailStoreDep, PreferencesDep, SessionDep
-from webmail.web.htmx import HtmxDetails, partial_block
+from webmail.web.htmx import partial_block, redirect
 from webmail.web.listing import folder_url, list_context, parse_query
 from webmail.web.templating import render, url
 
@@ -48,9 +48,7 @@ async def render_folder(
     if target is not None and target.upper() != folder.upper() and target != folder:
         # "in:Archive" in the search box: the same search, in that folder.
         destination = url(request, folder_url(target)) + "?" + request.url.query
-        if HtmxDetails(request):
-            return Response(status_code=204, headers={"HX-Location": destination})
-        return RedirectResponse(destination, status_code=303)
+        return redirect(request, destination)
     folders, current = await find_folder(store, folder)
     query = parse_query(request, preferences)
     context = await list_context(request, store, preferences, folders, current, query)

@@ -17,7 +17,7 @@ from webmail.mail.tags import valid_keyword
 from webmail.web.csrf import csrf_protect
 from webmail.web.deps import MailStoreDep, PreferencesDep, ServicesDep, SessionDep
 from webmail.web.folders import folder_tree
-from webmail.web.htmx import HtmxDetails
+from webmail.web.htmx import HtmxDetails, redirect
 from webmail.web.listing import folder_url, list_context, parse_query, user_zone
 from webmail.web.routes.mailbox import canonical, find_folder, pick_folder, render_folder
 from webmail.web.templating import render, url
@@ -250,9 +250,7 @@ async def neighbour(
         destination = url(request, folder_url(folder)) + query.params()
     else:
         destination = message_url(request, folder, target) + query.params()
-    if HtmxDetails(request):
-        return Response(status_code=204, headers={"HX-Location": destination})
-    return RedirectResponse(destination, status_code=303)
+    return redirect(request, destination)
 
 
 @router.post("/mail/{folder:path}/{uid:int}/flags")
@@ -323,9 +321,7 @@ async def show_message(
         )
     except UIDValidityChangedError:
         destination = url(request, folder_url(current.name)) + "?changed=1"
-        if HtmxDetails(request):
-            return Response(status_code=204, headers={"HX-Location": destination})
-        return RedirectResponse(destination, status_code=303)
+        return redirect(request, destination)
     marked_seen = False
     if preferences.mark_seen == "immediately" and not fetched.summary.seen:
         await store.set_flag(current.name, [uid], "\\Seen", True)

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from webmail.web.templating import templates
+
+FORM = '{% from "macros/forms.html" import csrf_input, field_error with context %}{{ csrf_input() }}|{{ field_error(errors, "email") }}'
+
+
+def render(**context: object) -> str:
+    return templates.env.from_string(FORM).render(**context)
+
+
+def test_csrf_input_carries_the_session_token() -> None:
+    html = render(session=SimpleNamespace(csrf_token="s3cr<t"), errors={})
+    assert html == '<input type="hidden" name="csrf_token" value="s3cr&lt;t">|'
+
+
+def test_csrf_input_before_sign_in_uses_the_login_token() -> None:
+    html = render(csrf_token="login-token", errors={})
+    assert html.startswith('<input type="hidden" name="csrf_token" value="login-token">')
+
+
+def test_field_error_names_only_the_failed_field() -> None:
+    html = render(csrf_token="t", errors={"email": "Not an <address>", "name": "Too long"})
+    assert html.endswith('|<p class="error field-error" role="alert">Not an &lt;address&gt;</p>')
+    assert render(csrf_token="t", errors={"name": "Too long"}).endswith("|")
+    assert render(csrf_token="t", errors=None).endswith("|")
