@@ -253,10 +253,13 @@ document.addEventListener("submit", async (event) => {
   event.preventDefault();
   rows.forEach((row) => { row.hidden = true; });
   try {
-    // form.action would be the select named "action": read the attribute.
-    const response = await fetch(form.getAttribute("action"), { method: "POST", body: new FormData(form), credentials: "same-origin" });
-    if (response.ok && response.redirected) {
-      window.location.assign(response.url);  // the list with "… moved — Undo"
+    // form.action would be the select named "action": read the attribute. The redirect is not
+    // followed here: the list it leads to shows the flash ("… moved — Undo") once, so the
+    // browser loads it itself.
+    const bulkURL = form.getAttribute("action");
+    const response = await fetch(bulkURL, { method: "POST", body: new FormData(form), credentials: "same-origin", redirect: "manual" });
+    if (response.type === "opaqueredirect") {
+      window.location.assign(bulkURL.replace(/\/bulk$/, ""));
       return;
     }
     const page = new DOMParser().parseFromString(await response.text(), "text/html");

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import secrets
@@ -134,6 +135,33 @@ def session_token(client: TestClient) -> str:
     match = SESSION_TOKEN.search(page.text)
     assert match, "page has no X-CSRF-Token in hx-headers"
     return match.group(1)
+
+
+FLASH = re.compile(r"data-flash>([^<]*)<")
+UNDO_FORM = re.compile(r'<form method="post" action="([^"]*/undo)">(.*?)</form>', re.S)
+HIDDEN = re.compile(r'name="(\w+)" value="([^"]*)"')
+
+
+def flash_of(page: str) -> str:
+    """The flash message a page shows ('' if none)."""
+    found = FLASH.search(page)
+    return html.unescape(found.group(1)) if found else ""
+
+
+def flash_after(client: TestClient, response: Any) -> str:
+    """The flash message of the page a redirect leads to (shown once: this takes it)."""
+    return flash_of(client.get(response.headers["location"]).text)
+
+
+def undo_form(page: str) -> tuple[str, dict[str, list[str]]]:
+    """The toast's Undo form: where it posts and its fields (without the CSRF token)."""
+    found = UNDO_FORM.search(page)
+    assert found, "the page offers no Undo"
+    fields: dict[str, list[str]] = {}
+    for name, value in HIDDEN.findall(found.group(2)):
+        if name != "csrf_token":
+            fields.setdefault(name, []).append(html.unescape(value))
+    return html.unescape(found.group(1)), fields
 
 
 @pytest.fixture

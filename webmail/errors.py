@@ -7,6 +7,7 @@ WebmailError (user_message, status_code)
  │    ├── UnavailableError         503  server unreachable, dropped or timed out
  │    ├── MailboxBusyError         503  the user's connection cap is reached
  │    ├── FolderNotFoundError      404
+ │    ├── FolderMissingError       409  an action needs a folder the account lacks (Trash, Archive, ...)
  │    ├── MessageGoneError         404  the UID is not in the folder (moved or deleted)
  │    ├── UIDValidityChangedError  409  the folder's UIDs were renumbered since the link was made
  │    └── ProtocolError            502  the server answered something unexpected
@@ -17,6 +18,7 @@ WebmailError (user_message, status_code)
  │    └── NoBackgroundCredentialError 409  no master user and no stored password for jobs
  ├── account.contacts.ContactNotFoundError     404  not the user's contact, or the address book is full
  ├── account.identities.IdentityNotFoundError  404  not the user's identity, or there are too many
+ ├── FormError                  422  a form field is missing or malformed (``field`` names it)
  ├── smtp.errors.SMTPError          the message could not be submitted
  └── pop3.errors.POP3Error          502  an external POP3 account failed (auth, connect, TLS, timeout)
 """
@@ -36,3 +38,13 @@ class WebmailError(Exception):
         if status_code is not None:
             self.status_code = status_code
         super().__init__(self.user_message)
+
+
+class FormError(WebmailError):
+    """Raised when a submitted form field is missing or malformed; ``field`` names it."""
+
+    status_code = 422
+
+    def __init__(self, field: str, user_message: str) -> None:
+        self.field = field
+        super().__init__(user_message)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from urllib.parse import unquote_plus
-
 from fastapi.testclient import TestClient
 from imapclient import IMAPClient
 
-from tests.conftest import session_token
+from tests.conftest import flash_after, session_token
 from tests.integration.test_organize import imap, put, subjects
 
 __all__ = ["imap"]
@@ -19,8 +17,7 @@ def post(client: TestClient, path: str, **fields: str) -> str:
     assert response.status_code in (200, 303), response.text
     if response.status_code == 200:
         return response.text
-    location = response.headers["location"]
-    return unquote_plus(location.split("=", 1)[1]) if "=" in location else location
+    return flash_after(client, response)
 
 
 def names(imap: IMAPClient) -> set[str]:

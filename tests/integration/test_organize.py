@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from imapclient import IMAPClient
 
-from tests.conftest import MailUser, session_token
+from tests.conftest import MailUser, flash_after, session_token
 from webmail.devservices import DevServices
 
 
@@ -139,3 +139,43 @@ def test_not_junk_goes_back_to_the_inbox(signed_in: TestClient, imap: IMAPClient
     imap.select_folder("INBOX")
     [new] = imap.search(["ALL"])
     assert b"$NotJunk" in imap.get_flags([new])[new]
+
+
+def test_archiving_inside_the_archive_is_refused_from_the_reader_and_the_list(
+    signed_in: TestClient, imap: IMAPClient
+) -> None:
+    imap.create_folder("Archive/2024")
+    top, deep = put(imap, "Filed", "Archive"), put(imap, "Deeper", "Archive/2024")
+    token = session_token(signed_in)
+    reader = signed_in.post(f"/mail/Archive/{top}/archive", data={"csrf_token": token})
+    assert reader.headers["location"] == f"/mail/Archive/{top}"  # still there: back to it
+    assert flash_after(signed_in, reader) == "This message is in Archive already; nothing was moved."
+    listed = signed_in.post(
+        "/mail/Archive/2024/bulk", data={"csrf_token": token, "action": "archive", "uid": str(deep)}
+    )
+    assert listed.headers["location"] == "/mail/Archive/2024"
+    assert flash_after(signed_in, listed) == "This message is in Archive already; nothing was moved."
+    assert subjects(imap, "Archive") == ["Filed"]
+    assert subjects(imap, "Archive/2024") == ["Deeper"]
+
+
+def test_bad_input_is_a_form_error_naming_the_field(signed_in: TestClient, imap: IMAPClient) -> None:
+    uid = put(imap, "Untouched")
+    token = session_token(signed_in)
+    posts = [
+        (f"/mail/INBOX/{uid}/move", {"to": ""}, "to"),
+        ("/mail/INBOX/bulk", {"action": "move", "uid": str(uid)}, "to"),
+        ("/mail/INBOX/bulk", {"action": "explode", "uid": str(uid)}, "action"),
+        ("/mail/INBOX/bulk", {"action": "delete", "uid": ["1", "1 OR ALL"]}, "uid"),
+        ("/mail/Trash/undo", {"uids": "1:x", "to": "INBOX"}, "uids"),
+        ("/mail/Trash/undo", {"uids": "1:4000000000", "to": "INBOX"}, "uids"),
+        ("/mail/Trash/undo", {"uids": "", "to": "INBOX"}, "uids"),
+        ("/mail/Trash/undo", {"uids": "1", "to": ""}, "to"),
+        ("/mail/Trash/undo", {"uids": "1", "to": "INBOX", "more": "2"}, "more"),
+    ]
+    for path, fields, field in posts:
+        response = signed_in.post(path, data={"csrf_token": token, **fields})
+        assert response.status_code == 422, (path, fields)
+        assert f'data-field="{field}"' in response.text
+        assert "moved or deleted" not in response.text
+    assert subjects(imap, "INBOX") == ["Untouched"]

@@ -7,13 +7,12 @@ import tempfile
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
 from imapclient import IMAPClient
 
-from tests.conftest import MailUser, make_settings, session_token, sign_in
+from tests.conftest import MailUser, flash_after, make_settings, session_token, sign_in, undo_form
 from tests.integration.test_organize import imap, put, subjects
 from webmail.app import create_app
 from webmail.devservices import DevServices
@@ -38,8 +37,9 @@ def put_dated(imap: IMAPClient, subject: str, when: datetime) -> int:
     return int(str(response).split("APPENDUID ")[1].split()[1].rstrip("]'\""))
 
 
-def query(response: object) -> dict[str, list[str]]:
-    return parse_qs(urlsplit(response.headers["location"]).query)  # type: ignore[attr-defined]
+def undo_after(client: TestClient, response: object) -> tuple[str, dict[str, list[str]]]:
+    """The Undo the page after this action offers (in its flash message)."""
+    return undo_form(client.get(response.headers["location"]).text)  # type: ignore[attr-defined]
 
 
 def test_archive_by_month_creates_folders_and_undo_brings_all_back(
@@ -58,10 +58,10 @@ def test_archive_by_month_creates_folders_and_undo_brings_all_back(
     assert subjects(imap, "Archive/2025/03") == ["March 2025"]
     assert subjects(imap, "Archive/2026/06") == ["June 2026"]
     assert {"Archive/2025/03", "Archive/2026/06"} <= {name for _, _, name in imap.list_sub_folders()}
-    params = query(response)
-    assert params["undo_more"]  # two folders filled, both undone
-    undo = signed_in.post(f"/mail/{params['undo_from'][0]}/undo", data={
-        "csrf_token": token, "uids": params["undo_uids"][0], "to": params["undo_to"][0], "more": params["undo_more"]})  # fmt: skip
+    action, params = undo_after(signed_in, response)
+    assert params["more"]  # two folders filled, both undone
+    undo = signed_in.post(action, data={
+        "csrf_token": token, "uids": params["uids"][0], "to": params["to"][0], "more": params["more"]})  # fmt: skip
     assert undo.status_code == 303
     assert sorted(subjects(imap, "INBOX")) == ["June 2026", "March 2025"]
     assert subjects(imap, "Archive/2025/03") == []
@@ -82,7 +82,7 @@ def test_bulk_delete_in_trash_asks_then_deletes_for_good(signed_in: TestClient, 
     assert "Delete 2 messages for good?" in question.text
     assert len(subjects(imap, "Trash")) == 3  # nothing yet
     done = signed_in.post("/mail/Trash/bulk", data={**fields, "confirm": "1"})
-    assert "deleted for good" in query(done)["done"][0]
+    assert "deleted for good" in flash_after(signed_in, done)
     assert subjects(imap, "Trash") == ["junk 2"]
 
 
@@ -112,12 +112,12 @@ def test_a_server_without_move_gets_copy_and_uid_expunge(
         token = session_token(client)
         response = client.post("/mail/INBOX/bulk", data={"csrf_token": token, "action": "move", "to": "Archive",
                                                           "uid": [str(u) for u in moving]})  # fmt: skip
-        params = query(response)
+        _, params = undo_after(client, response)
         assert sorted(subjects(other, "Archive")) == ["move 0", "move 1", "move 2"]
         assert subjects(other, "INBOX") == ["stays"]  # only those were expunged
         assert keep
         client.post(
-            "/mail/Archive/undo", data={"csrf_token": token, "uids": params["undo_uids"][0], "to": "INBOX"}
+            "/mail/Archive/undo", data={"csrf_token": token, "uids": params["uids"][0], "to": "INBOX"}
         )
         assert sorted(subjects(other, "INBOX")) == ["move 0", "move 1", "move 2", "stays"]
     other.logout()
@@ -134,11 +134,11 @@ def test_twenty_thousand_messages_move_in_chunks_and_come_back(
         "/mail/INBOX/bulk", data={"csrf_token": token, "action": "move", "to": "Archive", "all": "1"}
     )
     assert moved.status_code == 303
-    params = query(moved)
+    _, params = undo_after(signed_in, moved)
     imap.select_folder("Archive", readonly=True)
     assert len(imap.search(["ALL"])) == 20_000
     undo = signed_in.post(
-        "/mail/Archive/undo", data={"csrf_token": token, "uids": params["undo_uids"][0], "to": "INBOX"}
+        "/mail/Archive/undo", data={"csrf_token": token, "uids": params["uids"][0], "to": "INBOX"}
     )
     assert undo.status_code == 303
     imap.select_folder("INBOX", readonly=True)
@@ -153,7 +153,7 @@ def test_copy_keeps_the_originals(signed_in: TestClient, imap: IMAPClient) -> No
     done = signed_in.post(
         "/mail/INBOX/bulk", data={"csrf_token": token, "action": "copy", "to": "Archive", "uid": str(uid)}
     )
-    assert "copied to Archive" in query(done)["done"][0]
+    assert "copied to Archive" in flash_after(signed_in, done)
     assert subjects(imap, "INBOX") == ["Twice"]
     assert subjects(imap, "Archive") == ["Twice"]
     missing = signed_in.post(

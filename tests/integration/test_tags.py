@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from imapclient import IMAPClient
 
-from tests.conftest import session_token
+from tests.conftest import flash_after, session_token
 from tests.integration.test_organize import imap, put
 
 __all__ = ["imap"]
@@ -41,7 +41,7 @@ def test_tags_set_elsewhere_show_and_tags_set_here_reach_the_server(
     assert b"$label2" not in keywords(imap, uid)
 
     bulk = {"csrf_token": token, "action": "tag:$label4", "uid": [str(uid), str(other)]}
-    assert "tagged+To+do" in signed_in.post("/mail/INBOX/bulk", data=bulk).headers["location"]
+    assert "tagged To do" in flash_after(signed_in, signed_in.post("/mail/INBOX/bulk", data=bulk))
     assert b"$label4" in keywords(imap, uid)
     assert b"$label4" in keywords(imap, other)
     bulk["action"] = "untag:$label4"

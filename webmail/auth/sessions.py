@@ -20,6 +20,16 @@ from webmail.auth.crypto import (
 from webmail.config import Settings
 from webmail.redis import Keys
 
+# Only a live session gets a flash message: HSET alone would revive a hash that expired or was
+# destroyed meanwhile, as a session without a user and without expiry.
+_PUT_FLASH = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('HSET', KEYS[1], 'flash', ARGV[1])
+  return 1
+end
+return 0
+"""
+
 
 @dataclass(frozen=True)
 class Session:
@@ -91,3 +101,16 @@ class SessionStore:
 
     async def destroy(self, sid: str) -> None:
         await self.redis.delete(self.keys.session(sid))
+
+    async def put_flash(self, sid: str, payload: str) -> None:
+        """Keep a message for the session's next page, replacing one not shown yet."""
+        await self.redis.eval(_PUT_FLASH, 1, self.keys.session(sid), payload)
+
+    async def pop_flash(self, sid: str) -> str | None:
+        """The waiting message, removed as it is read: shown once, by whichever worker asks first."""
+        key = self.keys.session(sid)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hget(key, "flash")
+            pipe.hdel(key, "flash")
+            payload, _ = await pipe.execute()
+        return payload.decode() if isinstance(payload, bytes) else None

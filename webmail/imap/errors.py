@@ -53,6 +53,14 @@ class FolderNotFoundError(IMAPError):
     user_message = "This folder does not exist."
 
 
+class FolderMissingError(IMAPError):
+    """Raised when an action needs a folder the account lacks: a special-use one (Trash, Archive,
+    Junk) or the folder named to move or copy messages to."""
+
+    status_code = 409
+    user_message = "This mailbox has no such folder; nothing was changed."
+
+
 class MessageGoneError(IMAPError):
     """Raised when a UID is not (or no longer) in the folder: moved, deleted or never there."""
 

@@ -22,16 +22,26 @@ class MoveResult:
     new_uids: tuple[int, ...]  # in the target folder, when the server says (UIDPLUS)
 
 
-def parse_uid_set(text: str) -> list[int]:
-    """``"1,3:5"`` to ``[1, 3, 4, 5]``."""
+def parse_uid_set(text: str, *, limit: int | None = None) -> list[int]:
+    """``"1,3:5"`` to ``[1, 3, 4, 5]``; ValueError if malformed or (with ``limit``) longer than that."""
     uids: list[int] = []
     for part in text.split(","):
         if ":" in part:
-            low, high = (int(x) for x in part.split(":"))
+            low, high = (_uid(x) for x in part.split(":"))
+            if limit is not None and len(uids) + abs(high - low) >= limit:
+                raise ValueError("too many UIDs")
             uids.extend(range(min(low, high), max(low, high) + 1))
         elif part:
-            uids.append(int(part))
+            uids.append(_uid(part))
+    if limit is not None and len(uids) > limit:
+        raise ValueError("too many UIDs")
     return uids
+
+
+def _uid(text: str) -> int:
+    if not (text.isascii() and text.isdigit()):
+        raise ValueError(f"not a UID: {text!r}")
+    return int(text)
 
 
 def uid_set(uids: Sequence[int]) -> str:

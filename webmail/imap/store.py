@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from webmail.imap import drafts, manage, messages, metrics, organize
@@ -189,40 +190,25 @@ class MailStore:
 
         return await self.pool.run(self.credentials, work, "summaries")
 
-    async def move(self, folder: str, uids: Sequence[int], target: str) -> MoveResult:
+    async def move(
+        self, folder: str, uids: Sequence[int], target: str, *, create: bool = False
+    ) -> MoveResult:
+        """Move ``uids`` to ``target`` (created and subscribed first if ``create`` and missing)."""
+
         def work(conn: IMAPConnection) -> MoveResult:
+            if create:
+                organize.ensure_folder(conn, target)
             return organize.move_messages(conn, folder, uids, target)
 
         return await self.pool.run(self.credentials, work, "move")
 
-    async def archive(
-        self, folder: str, uids: Sequence[int], archive: Folder, layout: str
-    ) -> list[MoveResult]:
-        """Move to the Archive folder, or to its per-year (``year``) or per-month (``month``)
-        subfolders, created on demand; one MoveResult per target folder."""
+    async def arrival_dates(self, folder: str, uids: Sequence[int]) -> dict[int, datetime]:
+        """Each message's INTERNALDATE (what archiving by year or month goes by)."""
 
-        def work(conn: IMAPConnection) -> list[MoveResult]:
-            if layout == "flat":
-                return [organize.move_messages(conn, folder, uids, archive.name)]
-            dates = organize.arrival_dates(conn, folder, uids)
-            groups: dict[str, list[int]] = {}
-            delimiter = archive.delimiter or "/"
-            for uid in uids:
-                when = dates.get(uid)
-                if when is None:
-                    groups.setdefault(archive.name, []).append(uid)
-                    continue
-                path = f"{archive.name}{delimiter}{when.year}"
-                if layout == "month":
-                    path += f"{delimiter}{when.month:02d}"
-                groups.setdefault(path, []).append(uid)
-            results = []
-            for target, members in sorted(groups.items()):
-                organize.ensure_folder(conn, target)
-                results.append(organize.move_messages(conn, folder, members, target))
-            return results
+        def work(conn: IMAPConnection) -> dict[int, datetime]:
+            return organize.arrival_dates(conn, folder, uids)
 
-        return await self.pool.run(self.credentials, work, "move")
+        return await self.pool.run(self.credentials, work, "fetch_dates")
 
     async def save_draft(self, folder: str, raw: bytes, draft_id: str) -> None:
         await self.pool.run(

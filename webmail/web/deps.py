@@ -20,6 +20,7 @@ from webmail.auth.errors import SessionExpiredError
 from webmail.auth.login import LoginService
 from webmail.auth.sessions import Session, SessionStore
 from webmail.config import Settings
+from webmail.imap.actions import MailboxActions
 from webmail.imap.cache import PageCache
 from webmail.imap.pool import IMAPPool
 from webmail.imap.store import MailStore
@@ -94,6 +95,13 @@ def get_mail_store(services: ServicesDep, session: SessionDep) -> MailStore:
 
 
 MailStoreDep = Annotated[MailStore, Depends(get_mail_store)]
+
+
+def get_mailbox_actions(store: MailStoreDep) -> MailboxActions:
+    return MailboxActions(store)
+
+
+MailboxActionsDep = Annotated[MailboxActions, Depends(get_mailbox_actions)]
 
 
 async def get_preferences(services: ServicesDep, session: SessionDep) -> Preferences:

@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
 from webmail.auth.errors import RateLimitedError, SessionExpiredError
-from webmail.errors import WebmailError
+from webmail.errors import FormError, WebmailError
 from webmail.imap.errors import CredentialsRejectedError
 from webmail.web.htmx import HtmxDetails, redirect, retarget
 from webmail.web.templating import render, url
@@ -20,10 +20,16 @@ logger = logging.getLogger(__name__)
 
 
 def render_error(
-    request: Request, message: str, status_code: int, headers: Mapping[str, str] | None = None
+    request: Request,
+    message: str,
+    status_code: int,
+    headers: Mapping[str, str] | None = None,
+    *,
+    field: str | None = None,
 ) -> Response:
-    """The error page, or for htmx the #flash fragment swapped in where the message is shown."""
-    context = {"message": message, "status_code": status_code}
+    """The error page, or for htmx the #flash fragment swapped in where the message is shown;
+    ``field`` names the form field a FormError is about."""
+    context = {"message": message, "status_code": status_code, "field": field}
     if HtmxDetails(request):
         flash = render(request, "partials/_flash.html", context, status_code=status_code, headers=headers)
         return retarget(flash, "#flash")
@@ -40,7 +46,8 @@ async def handle_webmail_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, SessionExpiredError):
         return redirect(request, url(request, "/login"), full_page=True)
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimitedError) else {}
-    return render_error(request, exc.user_message, exc.status_code, headers)
+    field = exc.field if isinstance(exc, FormError) else None
+    return render_error(request, exc.user_message, exc.status_code, headers, field=field)
 
 
 async def handle_http_error(request: Request, exc: Exception) -> Response:

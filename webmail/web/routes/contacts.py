@@ -4,7 +4,6 @@ and suggestions for the recipient fields."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -14,21 +13,22 @@ from webmail.auth.sessions import Session
 from webmail.mail.cards import EMAIL, Card, dump_csv, dump_vcards, parse_csv, parse_vcards
 from webmail.web.csrf import csrf_protect
 from webmail.web.deps import ServicesDep, SessionDep
+from webmail.web.flash import flash, take_flash
 from webmail.web.templating import render, url
 
 router = APIRouter(dependencies=[Depends(csrf_protect)])
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 
 
-def back(request: Request, words: str, *, error: bool = False) -> RedirectResponse:
-    return RedirectResponse(
-        url(request, "/contacts?" + urlencode({"error" if error else "done": words})), status_code=303
-    )
+async def back(request: Request, words: str, *, error: bool = False) -> RedirectResponse:
+    await flash(request, words, error=error)
+    return RedirectResponse(url(request, "/contacts"), status_code=303)
 
 
 async def _page(request: Request, services: ServicesDep, session: Session, **extra: Any) -> Response:
     q = request.query_params.get("q", "")
     group = request.query_params.get("group", "")
+    message = await take_flash(request)
     context = {
         "session": session,
         "contacts": await services.contacts.all(session.user, q, group),
@@ -36,8 +36,8 @@ async def _page(request: Request, services: ServicesDep, session: Session, **ext
         "collected": await services.contacts.collected(session.user),
         "q": q,
         "group": group,
-        "done": request.query_params.get("done", ""),
-        "error": request.query_params.get("error", ""),
+        "done": message.text if message is not None and not message.error else "",
+        "error": message.text if message is not None and message.error else "",
         "editing": None,
         "form": None,
         "errors": {},
@@ -77,7 +77,7 @@ async def add_contact(request: Request, services: ServicesDep, session: SessionD
     if errors:
         return await _page(request, services, session, errors=errors, form=card)
     await services.contacts.save(session.user, None, card)
-    return back(request, f"{card.name or card.emails[0]} added.")
+    return await back(request, f"{card.name or card.emails[0]} added.")
 
 
 @router.post("/contacts/{contact_id:int}")
@@ -88,7 +88,7 @@ async def update_contact(
     if errors:
         return await _page(request, services, session, errors=errors, form=card, editing=contact_id)
     await services.contacts.save(session.user, contact_id, card)
-    return back(request, f"{card.name or card.emails[0]} saved.")
+    return await back(request, f"{card.name or card.emails[0]} saved.")
 
 
 @router.post("/contacts/{contact_id:int}/delete")
@@ -96,7 +96,7 @@ async def delete_contact(
     request: Request, services: ServicesDep, session: SessionDep, contact_id: int
 ) -> Response:
     await services.contacts.delete(session.user, contact_id)
-    return back(request, "Contact deleted.")
+    return await back(request, "Contact deleted.")
 
 
 @router.post("/contacts/collected/{collected_id:int}/promote")
@@ -104,13 +104,13 @@ async def promote(
     request: Request, services: ServicesDep, session: SessionDep, collected_id: int
 ) -> Response:
     contact = await services.contacts.promote(session.user, collected_id)
-    return back(request, f"{contact.name or contact.emails[0]} is now in your contacts.")
+    return await back(request, f"{contact.name or contact.emails[0]} is now in your contacts.")
 
 
 @router.post("/contacts/collected/{collected_id:int}/delete")
 async def forget(request: Request, services: ServicesDep, session: SessionDep, collected_id: int) -> Response:
     await services.contacts.forget(session.user, collected_id)
-    return back(request, "Forgotten.")
+    return await back(request, "Forgotten.")
 
 
 @router.post("/contacts/import")
@@ -118,18 +118,18 @@ async def import_contacts(request: Request, services: ServicesDep, session: Sess
     async with request.form() as form:
         file = form.get("file")
         if not isinstance(file, UploadFile) or not file.filename:
-            return back(request, "Choose a .vcf or .csv file to import.", error=True)
+            return await back(request, "Choose a .vcf or .csv file to import.", error=True)
         filename = file.filename
         raw = await file.read(MAX_IMPORT_BYTES + 1)
     if len(raw) > MAX_IMPORT_BYTES:
-        return back(request, "The file is larger than 5 MB; nothing was imported.", error=True)
+        return await back(request, "The file is larger than 5 MB; nothing was imported.", error=True)
     text = raw.decode("utf-8", "replace")
     is_vcard = filename.lower().endswith((".vcf", ".vcard")) or "BEGIN:VCARD" in text.upper()[:2000]
     cards = parse_vcards(text) if is_vcard else parse_csv(text)
     if not cards:
-        return back(request, "No contacts found in this file; nothing was imported.", error=True)
+        return await back(request, "No contacts found in this file; nothing was imported.", error=True)
     added, merged = await services.contacts.import_cards(session.user, cards)
-    return back(request, f"Imported: {added} new, {merged} merged with existing contacts.")
+    return await back(request, f"Imported: {added} new, {merged} merged with existing contacts.")
 
 
 @router.get("/contacts/export.vcf")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -12,6 +11,7 @@ from webmail.imap.manage import FolderExistsError, FolderRefusedError
 from webmail.imap.types import Folder
 from webmail.web.csrf import csrf_protect
 from webmail.web.deps import MailStoreDep, SessionDep
+from webmail.web.flash import flash, take_flash
 from webmail.web.templating import render, url
 
 router = APIRouter(dependencies=[Depends(csrf_protect)])
@@ -19,9 +19,9 @@ router = APIRouter(dependencies=[Depends(csrf_protect)])
 FormText = Annotated[str, Form()]
 
 
-def back(request: Request, words: str, *, error: bool = False) -> RedirectResponse:
-    query = urlencode({"error" if error else "done": words})
-    return RedirectResponse(url(request, "/settings/folders?" + query), status_code=303)
+async def back(request: Request, words: str, *, error: bool = False) -> RedirectResponse:
+    await flash(request, words, error=error)
+    return RedirectResponse(url(request, "/settings/folders"), status_code=303)
 
 
 def _named(folders: list[Folder], name: str) -> Folder | None:
@@ -31,12 +31,13 @@ def _named(folders: list[Folder], name: str) -> Folder | None:
 @router.get("/settings/folders")
 async def folder_settings(request: Request, session: SessionDep, store: MailStoreDep) -> Response:
     folders = await store.folder_overview()
+    message = await take_flash(request)
     context = {
         "session": session,
         "folders": folders,
         "parents": [f for f in folders if f.name.upper() != "INBOX" or f.delimiter],
-        "done": request.query_params.get("done", ""),
-        "error": request.query_params.get("error", ""),
+        "done": message.text if message is not None and not message.error else "",
+        "error": message.text if message is not None and message.error else "",
         "total_size": sum(f.size or 0 for f in folders),
         "sizes_known": any(f.size is not None for f in folders),
     }
@@ -50,8 +51,8 @@ async def create_folder(
     try:
         created = await store.create_folder(parent, name)
     except (FolderExistsError, FolderRefusedError) as exc:
-        return back(request, exc.user_message, error=True)
-    return back(request, f"Folder “{created}” created.")
+        return await back(request, exc.user_message, error=True)
+    return await back(request, f"Folder “{created}” created.")
 
 
 @router.post("/settings/folders/rename")
@@ -61,8 +62,8 @@ async def rename_folder(
     try:
         renamed = await store.rename_folder(folder, parent, name)
     except (FolderExistsError, FolderRefusedError) as exc:
-        return back(request, exc.user_message, error=True)
-    return back(request, f"“{folder}” is now “{renamed}”.")
+        return await back(request, exc.user_message, error=True)
+    return await back(request, f"“{folder}” is now “{renamed}”.")
 
 
 @router.post("/settings/folders/subscribe")
@@ -71,7 +72,7 @@ async def subscribe_folder(
 ) -> Response:
     on = subscribed == "1"
     await store.set_subscribed(folder, on)
-    return back(request, f"“{folder}” {'shown' if on else 'hidden'} in the folder list.")
+    return await back(request, f"“{folder}” {'shown' if on else 'hidden'} in the folder list.")
 
 
 @router.post("/settings/folders/delete")
@@ -92,8 +93,8 @@ async def delete_folder(
     try:
         await store.delete_folder(folder)
     except FolderRefusedError as exc:
-        return back(request, exc.user_message, error=True)
-    return back(request, f"Folder “{folder}” deleted.")
+        return await back(request, exc.user_message, error=True)
+    return await back(request, f"Folder “{folder}” deleted.")
 
 
 @router.post("/settings/folders/empty")
@@ -103,12 +104,12 @@ async def empty_folder(
     folders = await store.folder_overview()
     current = _named(folders, folder)
     if current is None or current.special_use not in ("\\Trash", "\\Junk"):
-        return back(request, "Only Trash and Junk can be emptied here.")
+        return await back(request, "Only Trash and Junk can be emptied here.")
     if confirm != "1":
         context = {"session": session, "folder": current, "messages": current.messages or 0, "subfolders": 0,
                    "action": "empty"}  # fmt: skip
         return render(request, "pages/confirm_folder.html", context)
     count = await store.empty_folder(folder)
-    return back(
+    return await back(
         request, f"{current.label} emptied: {count} message{'s' if count != 1 else ''} deleted for good."
     )

@@ -9,6 +9,7 @@ from webmail.imap.types import Folder
 from webmail.mail.query import QueryError, parse_search
 from webmail.web.csrf import csrf_protect
 from webmail.web.deps import MailStoreDep, PreferencesDep, SessionDep
+from webmail.web.flash import take_flash
 from webmail.web.htmx import partial_block, redirect
 from webmail.web.listing import folder_url, list_context, parse_query
 from webmail.web.templating import render, url
@@ -52,8 +53,11 @@ async def render_folder(
     folders, current = await find_folder(store, folder)
     query = parse_query(request, preferences)
     context = await list_context(request, store, preferences, folders, current, query)
-    context.update({"session": session, "message": None})
-    return render(request, "pages/mailbox.html", context, block_name=partial_block(request, PARTIALS))
+    block = partial_block(request, PARTIALS)
+    context.update(
+        {"session": session, "message": None, "flash": await take_flash(request) if block is None else None}
+    )
+    return render(request, "pages/mailbox.html", context, block_name=block)
 
 
 @router.get("/mail/{folder:path}")

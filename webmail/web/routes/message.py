@@ -16,6 +16,7 @@ from webmail.mail.render import PREVIEWABLE, MessageView, attachment_name, build
 from webmail.mail.tags import valid_keyword
 from webmail.web.csrf import csrf_protect
 from webmail.web.deps import MailStoreDep, PreferencesDep, ServicesDep, SessionDep
+from webmail.web.flash import take_flash
 from webmail.web.folders import folder_tree
 from webmail.web.htmx import HtmxDetails, redirect
 from webmail.web.listing import folder_url, list_context, parse_query, user_zone
@@ -363,6 +364,7 @@ async def show_message(
         }
     )
     block = "reader" if reader_only else None
+    context["flash"] = None if reader_only else await take_flash(request)
     return render(request, "pages/mailbox.html", context, block_name=block)
 
 

@@ -1,156 +1,38 @@
-"""Tidying one message from the reader: move, delete, archive, junk, and undo."""
+"""Tidying messages from the reader (one message) and the list (a selection): move, copy, delete,
+archive, junk, flags and tags, and undo.
+
+The rules live in ``imap.actions.MailboxActions``; these routes read the form and turn the
+outcome into a redirect with a flash message (and its Undo).
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import FormData
 
-from webmail.errors import WebmailError
-from webmail.imap.organize import MoveResult, parse_uid_set, uid_set
-from webmail.imap.store import MailStore
-from webmail.imap.types import Folder, find_special
+from webmail.errors import FormError
+from webmail.imap.actions import ActionOutcome
+from webmail.imap.organize import parse_uid_set, uid_set
 from webmail.mail.tags import LABELS
 from webmail.web.csrf import csrf_protect
-from webmail.web.deps import MailStoreDep, PreferencesDep, SessionDep
+from webmail.web.deps import MailboxActionsDep, MailStoreDep, PreferencesDep, SessionDep
+from webmail.web.flash import UndoMove, flash
 from webmail.web.listing import folder_url
 from webmail.web.templating import render, url
 
 router = APIRouter(dependencies=[Depends(csrf_protect)])
 
-
-class FolderMissingError(WebmailError):
-    """Raised when an action needs a special-use folder (Trash, Archive, Junk) the account lacks."""
-
-    status_code = 409
-
-
-async def special_folder(
-    store: MailStore, use: str, label: str, folders: list[Folder] | None = None
-) -> Folder:
-    folders = folders if folders is not None else await store.list_folders()
-    found = find_special(folders, use)
-    if found is None:
-        raise FolderMissingError(f"This mailbox has no {label} folder.")
-    return found
-
-
-def after_move(request: Request, result: MoveResult | list[MoveResult], words: str) -> Response:
-    """Back to the list, with an Undo offer that knows the messages' new UIDs (in every folder
-    they went to: archiving by year or month may fill several)."""
-    results = [r for r in (result if isinstance(result, list) else [result]) if r.new_uids]
-    params: list[tuple[str, str]] = [("done", words)]
-    if results:
-        first, rest = results[0], results[1:]
-        params += [
-            ("undo_from", first.target),
-            ("undo_to", first.source),
-            ("undo_uids", uid_set(first.new_uids)),
-        ]
-        params += [("undo_more", f"{uid_set(r.new_uids)} {r.target}") for r in rest]
-    source = result[0].source if isinstance(result, list) else result.source
-    return RedirectResponse(url(request, folder_url(source)) + "?" + urlencode(params), status_code=303)
-
-
-@router.post("/mail/{folder:path}/{uid:int}/move")
-async def move_message(
-    request: Request, folder: str, uid: int, store: MailStoreDep, to: Annotated[str, Form()] = ""
-) -> Response:
-    folders = await store.list_folders()
-    target = next((f for f in folders if f.name == to and f.selectable), None)
-    if target is None:
-        raise FolderMissingError(f"There is no folder called “{to}”; nothing was moved.")
-    if target.name == folder:
-        return RedirectResponse(url(request, folder_url(folder) + f"/{uid}"), status_code=303)
-    result = await store.move(folder, [uid], target.name)
-    return after_move(request, result, f"Moved to {target.label}.")
-
-
-@router.post("/mail/{folder:path}/{uid:int}/archive")
-async def archive_message(
-    request: Request, folder: str, uid: int, store: MailStoreDep, preferences: PreferencesDep
-) -> Response:
-    archive = await special_folder(store, "\\Archive", "Archive")
-    results = await store.archive(folder, [uid], archive, preferences.archive_layout)
-    return after_move(request, results, "Archived.")
-
-
-@router.post("/mail/{folder:path}/{uid:int}/junk")
-async def junk_message(request: Request, folder: str, uid: int, store: MailStoreDep) -> Response:
-    junk = await special_folder(store, "\\Junk", "Junk")
-    await store.add_keyword(folder, [uid], "$Junk")
-    result = await store.move(folder, [uid], junk.name)
-    return after_move(request, result, "Marked as junk.")
-
-
-@router.post("/mail/{folder:path}/{uid:int}/not-junk")
-async def not_junk_message(request: Request, folder: str, uid: int, store: MailStoreDep) -> Response:
-    """Back to the Inbox, marked $NotJunk so filters learn (Thunderbird's keyword)."""
-    await store.add_keyword(folder, [uid], "$NotJunk")
-    await store.set_flag(folder, [uid], "$Junk", False)
-    result = await store.move(folder, [uid], "INBOX")
-    return after_move(request, result, "Moved back to the Inbox as not junk.")
-
-
-@router.post("/mail/{folder:path}/{uid:int}/delete")
-async def delete_message(
-    request: Request,
-    folder: str,
-    uid: int,
-    session: SessionDep,
-    store: MailStoreDep,
-    confirm: Annotated[str, Form()] = "",
-) -> Response:
-    folders = await store.list_folders()
-    trash = await special_folder(store, "\\Trash", "Trash", folders)
-    here = next((f for f in folders if f.name == folder), None)
-    if here is not None and here.special_use in ("\\Trash", "\\Junk"):
-        if confirm != "1":
-            context = {
-                "session": session,
-                "folder": folder,
-                "uid": uid,
-                "label": here.label,
-                "folder_url": folder_url,
-            }
-            return render(request, "pages/confirm_delete.html", context)
-        await store.expunge(folder, [uid])
-        done = urlencode({"done": "Deleted for good."})
-        return RedirectResponse(url(request, folder_url(folder)) + "?" + done, status_code=303)
-    result = await store.move(folder, [uid], trash.name)
-    return after_move(request, result, "Moved to Trash.")
-
-
-@router.post("/mail/{folder:path}/undo")
-async def undo_move(
-    request: Request,
-    folder: str,
-    store: MailStoreDep,
-    uids: Annotated[str, Form()] = "",
-    to: Annotated[str, Form()] = "",
-    more: Annotated[list[str] | None, Form()] = None,
-) -> Response:
-    """Move messages back: ``uids`` in ``folder`` (where they went) return to ``to``; each
-    ``more`` ("uids folder") is another folder the same action filled."""
-    groups: list[tuple[str, list[int]]] = []
-    try:
-        groups.append((folder, parse_uid_set(uids)))
-        for entry in more or []:
-            listed, _, where = entry.partition(" ")
-            groups.append((where, parse_uid_set(listed)))
-    except ValueError:
-        groups = []
-    if not to or not any(group for _, group in groups):
-        raise FolderMissingError("There is nothing to undo.")
-    for where, group in groups:
-        if group and where:
-            await store.move(where, group, to)
-    done = urlencode({"done": "Undone."})
-    return RedirectResponse(url(request, folder_url(to)) + "?" + done, status_code=303)
-
-
+FormText = Annotated[str, Form()]
+MAX_UNDO_UIDS = 1_000_000  # a whole big folder moved with "all"; beyond that the form is forged
+READER_WORDS = {
+    "archive": "Archived.",
+    "delete": "Moved to Trash.",
+    "junk": "Marked as junk.",
+    "not-junk": "Moved back to the Inbox as not junk.",
+}
 BULK_FLAGS = {
     "read": ("\\Seen", True),
     "unread": ("\\Seen", False),
@@ -159,73 +41,196 @@ BULK_FLAGS = {
 }
 
 
+def redirect(request: Request, path: str) -> RedirectResponse:
+    return RedirectResponse(url(request, path), status_code=303)
+
+
+def undo_of(outcome: ActionOutcome) -> UndoMove | None:
+    """The Undo for the messages' new UIDs, in every folder they went to (archiving by year or
+    month may fill several); None when the server did not say them."""
+    moves = outcome.undoable
+    if not moves:
+        return None
+    first, *rest = moves
+    more = tuple(f"{uid_set(move.new_uids)} {move.target}" for move in rest)
+    return UndoMove(first.target, uid_set(first.new_uids), first.source, more)
+
+
+async def after(request: Request, outcome: ActionOutcome, words: str, *, refused_to: str) -> Response:
+    """Back to the list, saying ``words`` with an Undo; or, if refused, to ``refused_to`` with
+    the reason."""
+    if outcome.refused is not None:
+        await flash(request, outcome.refused)
+        return redirect(request, refused_to)
+    await flash(request, words, undo_move=undo_of(outcome))
+    return redirect(request, folder_url(outcome.source))
+
+
+def target_label(outcome: ActionOutcome) -> str:
+    return outcome.target.label if outcome.target is not None else outcome.source
+
+
+def reader_words(outcome: ActionOutcome) -> str:
+    if outcome.deleted_for_good:
+        return "Deleted for good."
+    if outcome.action == "move":
+        return f"Moved to {target_label(outcome)}."
+    return READER_WORDS[outcome.action]
+
+
+def bulk_words(outcome: ActionOutcome) -> str:
+    count = messages(outcome.count)
+    if outcome.deleted_for_good:
+        return f"{count} deleted for good."
+    return f"{count} {'copied' if outcome.action == 'copy' else 'moved'} to {target_label(outcome)}."
+
+
+def messages(count: int) -> str:
+    return f"{count} message{'s' if count != 1 else ''}"
+
+
+async def from_reader(request: Request, outcome: ActionOutcome, uid: int) -> Response:
+    return await after(
+        request, outcome, reader_words(outcome), refused_to=f"{folder_url(outcome.source)}/{uid}"
+    )
+
+
+def chosen_folder(value: object) -> str:
+    """The ``to`` field: the folder to move or copy to."""
+    if not isinstance(value, str) or not value:
+        raise FormError("to", "Choose the folder to move or copy to; nothing was changed.")
+    return value
+
+
+def uid_field(field: str, text: str) -> list[int]:
+    try:
+        return parse_uid_set(text, limit=MAX_UNDO_UIDS)
+    except ValueError:
+        raise FormError(field, "These message numbers make no sense; nothing was changed.") from None
+
+
+def selected_uids(form: FormData) -> list[int]:
+    """The ``uid`` fields of the list's checkboxes."""
+    values = [value for value in form.getlist("uid") if isinstance(value, str)]
+    if not all(value.isascii() and value.isdigit() for value in values):
+        raise FormError("uid", "The selection makes no sense; reload the page and select again.")
+    return sorted({int(value) for value in values})
+
+
+@router.post("/mail/{folder:path}/{uid:int}/move")
+async def move_message(
+    request: Request, folder: str, uid: int, actions: MailboxActionsDep, to: FormText = ""
+) -> Response:
+    return await from_reader(request, await actions.move(folder, [uid], chosen_folder(to)), uid)
+
+
+@router.post("/mail/{folder:path}/{uid:int}/archive")
+async def archive_message(
+    request: Request, folder: str, uid: int, actions: MailboxActionsDep, preferences: PreferencesDep
+) -> Response:
+    return await from_reader(request, await actions.archive(folder, [uid], preferences.archive_layout), uid)
+
+
+@router.post("/mail/{folder:path}/{uid:int}/junk")
+async def junk_message(request: Request, folder: str, uid: int, actions: MailboxActionsDep) -> Response:
+    return await from_reader(request, await actions.junk(folder, [uid]), uid)
+
+
+@router.post("/mail/{folder:path}/{uid:int}/not-junk")
+async def not_junk_message(request: Request, folder: str, uid: int, actions: MailboxActionsDep) -> Response:
+    return await from_reader(request, await actions.not_junk(folder, [uid]), uid)
+
+
+@router.post("/mail/{folder:path}/{uid:int}/delete")
+async def delete_message(
+    request: Request,
+    folder: str,
+    uid: int,
+    session: SessionDep,
+    actions: MailboxActionsDep,
+    confirm: FormText = "",
+) -> Response:
+    outcome = await actions.delete(folder, [uid], confirmed=confirm == "1")
+    if outcome.confirm_in is not None:
+        context = {"session": session, "folder": folder, "uid": uid, "label": outcome.confirm_in.label,
+                   "folder_url": folder_url}  # fmt: skip
+        return render(request, "pages/confirm_delete.html", context)
+    return await from_reader(request, outcome, uid)
+
+
+@router.post("/mail/{folder:path}/undo")
+async def undo_move(
+    request: Request,
+    folder: str,
+    actions: MailboxActionsDep,
+    uids: FormText = "",
+    to: FormText = "",
+    more: Annotated[list[str] | None, Form()] = None,
+) -> Response:
+    """Move messages back: ``uids`` in ``folder`` (where they went) return to ``to``; each
+    ``more`` ("uids folder") is another folder the same action filled."""
+    if not to:
+        raise FormError("to", "Undo needs the folder the messages came from; nothing was changed.")
+    moved = [(folder, uid_field("uids", uids))]
+    for entry in more or []:
+        listed, _, where = entry.partition(" ")
+        if not where:
+            raise FormError("more", "Undo needs the folder of each group of messages; nothing was changed.")
+        moved.append((where, uid_field("more", listed)))
+    if not any(group for _, group in moved):
+        raise FormError("uids", "There is nothing to undo.")
+    await actions.undo(moved, to)
+    await flash(request, "Undone.")
+    return redirect(request, folder_url(to))
+
+
 @router.post("/mail/{folder:path}/bulk")
 async def bulk_action(
-    request: Request, folder: str, store: MailStoreDep, session: SessionDep, preferences: PreferencesDep
+    request: Request,
+    folder: str,
+    store: MailStoreDep,
+    actions: MailboxActionsDep,
+    session: SessionDep,
+    preferences: PreferencesDep,
 ) -> Response:
     """One action on the selected messages (``uid`` fields), or on all of them (``all=1``)."""
     form = await request.form()
     action = str(form.get("action", ""))
-    if form.get("all") == "1":
-        uids = await store.all_uids(folder)
-    else:
-        uids = sorted({int(v) for v in form.getlist("uid") if isinstance(v, str) and v.isdigit()})
-    back = url(request, folder_url(folder))
+    uids = await store.all_uids(folder) if form.get("all") == "1" else selected_uids(form)
     if not uids:
-        return RedirectResponse(back + "?" + urlencode({"done": "Select messages first."}), status_code=303)
-    count = f"{len(uids)} message{'s' if len(uids) != 1 else ''}"
-    here = (
-        next((f for f in await store.list_folders() if f.name == folder), None)
-        if action == "delete"
-        else None
-    )
-    here_is_bin = here is not None and here.special_use in ("\\Trash", "\\Junk")
-    here_label = here.label if here is not None else folder
+        await flash(request, "Select messages first.")
+        return redirect(request, folder_url(folder))
+    verb, _, keyword = action.partition(":")
     if action in BULK_FLAGS:
         flag, value = BULK_FLAGS[action]
         await store.set_flag(folder, uids, flag, value)
-        return RedirectResponse(back + "?" + urlencode({"done": f"{count} marked."}), status_code=303)
-    verb, _, keyword = action.partition(":")
+        await flash(request, f"{messages(len(uids))} marked.")
+        return redirect(request, folder_url(folder))
     if verb in ("tag", "untag") and keyword.lower() in LABELS:
         await store.set_flag(folder, uids, keyword.lower(), verb == "tag")
         name = LABELS[keyword.lower()][0]
-        words = f"{count} tagged {name}." if verb == "tag" else f"Tag {name} removed from {count}."
-        return RedirectResponse(back + "?" + urlencode({"done": words}), status_code=303)
+        tagged = verb == "tag"
+        words = (
+            f"{messages(len(uids))} tagged {name}."
+            if tagged
+            else f"Tag {name} removed from {messages(len(uids))}."
+        )
+        await flash(request, words)
+        return redirect(request, folder_url(folder))
     if action == "archive":
-        archive = await special_folder(store, "\\Archive", "Archive")
-        if folder == archive.name or folder.startswith(archive.name + (archive.delimiter or "/")):
-            return RedirectResponse(back, status_code=303)
-        results = await store.archive(folder, uids, archive, preferences.archive_layout)
-        return after_move(request, results, f"{count} moved to {archive.label}.")
-    if action == "delete" and here_is_bin:
-        if form.get("confirm") != "1":
-            context = {"session": session, "folder": folder, "uids": uids, "count": count, "label": here_label,
-                       "folder_url": folder_url}  # fmt: skip
-            return render(request, "pages/confirm_bulk_delete.html", context)
-        await store.expunge(folder, uids)
-        return RedirectResponse(
-            back + "?" + urlencode({"done": f"{count} deleted for good."}), status_code=303
-        )
-    if action == "delete":
-        target = await special_folder(store, "\\Trash", "Trash")
+        outcome = await actions.archive(folder, uids, preferences.archive_layout)
+    elif action == "delete":
+        outcome = await actions.delete(folder, uids, confirmed=form.get("confirm") == "1")
     elif action == "junk":
-        target = await special_folder(store, "\\Junk", "Junk")
-        await store.add_keyword(folder, uids, "$Junk")
-    elif action in ("move", "copy"):
-        to = str(form.get("to", ""))
-        folders = await store.list_folders()
-        found = next((f for f in folders if f.name == to and f.selectable), None)
-        if found is None:
-            raise FolderMissingError(f"There is no folder called “{to}”; nothing was moved.")
-        target = found
+        outcome = await actions.junk(folder, uids)
+    elif action == "move":
+        outcome = await actions.move(folder, uids, chosen_folder(form.get("to")))
+    elif action == "copy":
+        outcome = await actions.copy(folder, uids, chosen_folder(form.get("to")))
     else:
-        raise FolderMissingError("Choose what to do with the selected messages.")
-    if action == "copy":
-        await store.copy(folder, uids, target.name)
-        return RedirectResponse(
-            back + "?" + urlencode({"done": f"{count} copied to {target.label}."}), status_code=303
-        )
-    if target.name == folder:
-        return RedirectResponse(back, status_code=303)
-    result = await store.move(folder, uids, target.name)
-    return after_move(request, result, f"{count} moved to {target.label}.")
+        raise FormError("action", "Choose what to do with the selected messages.")
+    if outcome.confirm_in is not None:
+        context = {"session": session, "folder": folder, "uids": uids, "count": messages(len(uids)),
+                   "label": outcome.confirm_in.label, "folder_url": folder_url}  # fmt: skip
+        return render(request, "pages/confirm_bulk_delete.html", context)
+    return await after(request, outcome, bulk_words(outcome), refused_to=folder_url(folder))
