@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
-from urllib.parse import unquote, urlencode
+from urllib.parse import unquote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
@@ -33,6 +33,7 @@ from webmail.smtp import sending
 from webmail.smtp.uploads import UploadStore
 from webmail.web.csrf import csrf_protect
 from webmail.web.deps import MailStoreDep, PreferencesDep, ServicesDep, SessionDep
+from webmail.web.flash import UndoSend, flash
 from webmail.web.listing import folder_url, user_zone
 from webmail.web.templating import render, url
 
@@ -410,7 +411,7 @@ async def send_message(
         outbox_id = await services.outbox.queue(
             session.user, session.password, outgoing, form=form_kept, send_at=send_at
         )
-        return queued_response(request, outbox_id, send_at, bool(fields.get("send_at")))
+        return await queued_response(request, outbox_id, send_at, bool(fields.get("send_at")))
     outcome = await sending.send(
         outgoing, store, settings=services.settings, uploads=uploads, contacts=services.contacts
     )
@@ -419,7 +420,7 @@ async def send_message(
         # message is in Drafts in case the browser closes).
         return compose_page(request, services, session, state, error=outcome.words,
                             status_code=outcome.error.status_code)  # fmt: skip
-    response = to_inbox(request, outcome.words)
+    response = await to_inbox(request, outcome.words)
     response.headers["X-Draft-Sent"] = state.draft_id
     return response
 
@@ -439,20 +440,23 @@ async def send_time(
     )
 
 
-def to_inbox(request: Request, done: str, **params: str) -> RedirectResponse:
-    """Back to the Inbox, where ``done`` shows as a toast (and ``params`` offer Undo)."""
-    return RedirectResponse(
-        url(request, "/mail/INBOX") + "?" + urlencode({"done": done, **params}), status_code=303
-    )
+async def to_inbox(
+    request: Request, words: str, *, undo_send: UndoSend | None = None, seconds: int | None = None
+) -> RedirectResponse:
+    """Back to the Inbox, where ``words`` show once as a toast (with Undo while it waits)."""
+    await flash(request, words, seconds=seconds, undo_send=undo_send)
+    return RedirectResponse(url(request, "/mail/INBOX"), status_code=303)
 
 
-def queued_response(request: Request, outbox_id: int, send_at: datetime, later: bool) -> Response:
+async def queued_response(request: Request, outbox_id: int, send_at: datetime, later: bool) -> Response:
     if later:
-        return to_inbox(
+        return await to_inbox(
             request, f"Scheduled for {send_at:%Y-%m-%d %H:%M} UTC. It goes even if you close the browser."
         )
     seconds = max(1, round((send_at - datetime.now(UTC)).total_seconds()))
-    return to_inbox(request, f"Sending in {seconds} seconds.", outbox=str(outbox_id), seconds=str(seconds))
+    return await to_inbox(
+        request, f"Sending in {seconds} seconds.", undo_send=UndoSend(outbox_id), seconds=seconds
+    )
 
 
 @router.post("/compose/outbox/{outbox_id:int}/undo")
