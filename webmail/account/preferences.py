@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session as DBSession
 from sqlalchemy.orm import sessionmaker
 
 from webmail.db.repos import UserRepository
+from webmail.imap.actions import ArchiveLayout
 
 MarkSeen = Literal["immediately", "delay", "never"]
-ArchiveLayout = Literal["flat", "year", "month"]
 PREFERENCES_TTL_SECONDS = 5.0
 
 

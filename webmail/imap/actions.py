@@ -18,7 +18,7 @@ from webmail.imap.organize import MoveResult
 from webmail.imap.store import MailStore
 from webmail.imap.types import Folder, find_special
 
-ArchiveLayout = Literal["flat", "year", "month"]
+ArchiveLayout = Literal["flat", "year", "month"]  # the choices of Preferences.archive_layout
 Action = Literal["archive", "delete", "junk", "not-junk", "move", "copy", "undo"]
 
 # Deleting in these folders deletes for good; elsewhere it moves to Trash.
