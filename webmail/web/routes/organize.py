@@ -207,15 +207,9 @@ async def bulk_action(
         await flash(request, f"{messages(len(uids))} marked.")
         return redirect(request, folder_url(folder))
     if verb in ("tag", "untag") and keyword.lower() in LABELS:
-        await store.set_flag(folder, uids, keyword.lower(), verb == "tag")
-        name = LABELS[keyword.lower()][0]
-        tagged = verb == "tag"
-        words = (
-            f"{messages(len(uids))} tagged {name}."
-            if tagged
-            else f"Tag {name} removed from {messages(len(uids))}."
-        )
-        await flash(request, words)
+        tagged, name, count = verb == "tag", LABELS[keyword.lower()][0], messages(len(uids))
+        await store.set_flag(folder, uids, keyword.lower(), tagged)
+        await flash(request, f"{count} tagged {name}." if tagged else f"Tag {name} removed from {count}.")
         return redirect(request, folder_url(folder))
     if action == "archive":
         outcome = await actions.archive(folder, uids, preferences.archive_layout)
