@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from starlette.datastructures import FormData
 
 from webmail.errors import FormError
@@ -20,6 +20,7 @@ from webmail.mail.tags import LABELS
 from webmail.web.csrf import csrf_protect
 from webmail.web.deps import MailboxActionsDep, MailStoreDep, PreferencesDep, SessionDep
 from webmail.web.flash import UndoMove, flash
+from webmail.web.htmx import redirect
 from webmail.web.listing import folder_url
 from webmail.web.templating import render, url
 
@@ -41,10 +42,6 @@ BULK_FLAGS = {
 }
 
 
-def redirect(request: Request, path: str) -> RedirectResponse:
-    return RedirectResponse(url(request, path), status_code=303)
-
-
 def undo_of(outcome: ActionOutcome) -> UndoMove | None:
     """The Undo for the messages' new UIDs, in every folder they went to (archiving by year or
     month may fill several); None when the server did not say them."""
@@ -61,9 +58,9 @@ async def after(request: Request, outcome: ActionOutcome, words: str, *, refused
     the reason."""
     if outcome.refused is not None:
         await flash(request, outcome.refused)
-        return redirect(request, refused_to)
+        return redirect(request, url(request, refused_to))
     await flash(request, words, undo_move=undo_of(outcome))
-    return redirect(request, folder_url(outcome.source))
+    return redirect(request, url(request, folder_url(outcome.source)))
 
 
 def target_label(outcome: ActionOutcome) -> str:
@@ -181,7 +178,7 @@ async def undo_move(
         raise FormError("uids", "There is nothing to undo.")
     await actions.undo(moved, to)
     await flash(request, "Undone.")
-    return redirect(request, folder_url(to))
+    return redirect(request, url(request, folder_url(to)))
 
 
 @router.post("/mail/{folder:path}/bulk")
@@ -199,18 +196,18 @@ async def bulk_action(
     uids = await store.all_uids(folder) if form.get("all") == "1" else selected_uids(form)
     if not uids:
         await flash(request, "Select messages first.")
-        return redirect(request, folder_url(folder))
+        return redirect(request, url(request, folder_url(folder)))
     verb, _, keyword = action.partition(":")
     if action in BULK_FLAGS:
         flag, value = BULK_FLAGS[action]
         await store.set_flag(folder, uids, flag, value)
         await flash(request, f"{messages(len(uids))} marked.")
-        return redirect(request, folder_url(folder))
+        return redirect(request, url(request, folder_url(folder)))
     if verb in ("tag", "untag") and keyword.lower() in LABELS:
         tagged, name, count = verb == "tag", LABELS[keyword.lower()][0], messages(len(uids))
         await store.set_flag(folder, uids, keyword.lower(), tagged)
         await flash(request, f"{count} tagged {name}." if tagged else f"Tag {name} removed from {count}.")
-        return redirect(request, folder_url(folder))
+        return redirect(request, url(request, folder_url(folder)))
     if action == "archive":
         outcome = await actions.archive(folder, uids, preferences.archive_layout)
     elif action == "delete":
