@@ -74,13 +74,11 @@ document.addEventListener("htmx:afterSwap", (event) => {
   }
 });
 
-// New mail and session end arrive as server-sent events (see GET /events).
+// Live events arrive as server-sent events, their data as webmail/events.py encodes them (GET /events).
 document.addEventListener("htmx:sseMessage", (event) => {
   const message = event.detail;
   if (!message || !message.type) return;
-  if (message.type === "expired") {
-    window.location.assign(document.querySelector(".brand") ? "/login" : window.location.href);
-  } else if (message.type === "outbox") {
+  if (message.type === "outbox") {
     try {
       const sent = JSON.parse(message.data);
       if (sent.status === "failed") flash(`“${sent.subject}” was not sent: ${sent.error}`);
@@ -88,11 +86,24 @@ document.addEventListener("htmx:sseMessage", (event) => {
     } catch (error) { /* a malformed event is ignored */ }
   } else if (message.type === "newmail" && "Notification" in window && Notification.permission === "granted") {
     try {
-      for (const mail of JSON.parse(message.data)) {
-        new Notification(mail.from || "New mail", { body: mail.subject || "" });
+      for (const mail of JSON.parse(message.data).messages) {
+        new Notification(mail.sender || "New mail", { body: mail.subject || "" });
       }
     } catch (error) { /* a malformed event is ignored */ }
   }
+});
+
+// The session ended (signed out in another tab, password rejected, expired): every page with a
+// stream leaves for the sign-in page, whether or not an element there listens for "expired".
+const expiryWatched = new WeakSet();
+document.addEventListener("htmx:sseOpen", (event) => {
+  const source = event.detail && event.detail.source;
+  if (!source || expiryWatched.has(source)) return;
+  expiryWatched.add(source);
+  source.addEventListener("expired", () => {
+    source.close();
+    window.location.assign(document.querySelector(".brand") ? "/login" : window.location.href);
+  });
 });
 
 (function offerNotifications() {

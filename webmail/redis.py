@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 from redis.asyncio import Redis
@@ -55,3 +56,33 @@ class Keys:
 
     def pop3_metrics(self) -> str:
         return f"{self.prefix}:metrics:pop3"
+
+    def connection_cap(self, user: str) -> str:
+        """Sorted set of the leases on the user's IMAP connections, cluster-wide (``imap/cap.py``)."""
+        return f"{self.prefix}:cap:{user.lower()}"
+
+    def events_channel(self, user: str) -> str:
+        """Pub/sub: the user's live events (``webmail/events.py``)."""
+        return f"{self.prefix}:events:{user.lower()}"
+
+    def event_streams(self, user: str) -> str:
+        """Sorted set of the user's open ``/events`` streams, scored by when each lapses."""
+        return f"{self.prefix}:streams:{user.lower()}"
+
+    def mailbox_state(self, user: str) -> str:
+        """The watcher's fingerprint of all the user's folders, compared with a page's."""
+        return f"{self.prefix}:state:{user.lower()}"
+
+    def watcher_lock(self, user: str) -> str:
+        """Held by the one worker in the cluster that watches the user's mailbox."""
+        return f"{self.prefix}:watch:{user.lower()}"
+
+    def page_index(self, user: str) -> str:
+        """Set of the user's cached message-list pages, so sign-out can forget them all."""
+        return f"{self.prefix}:pages:{user.lower()}"
+
+    def page(self, user: str, folder: str, uidvalidity: int, modseq: int, variant: str) -> str:
+        """A cached message-list page; ``folder`` and ``variant`` (any text) are hashed."""
+        folder_id = hashlib.sha1(folder.encode(), usedforsecurity=False).hexdigest()[:16]
+        variant_id = hashlib.sha1(variant.encode(), usedforsecurity=False).hexdigest()[:20]
+        return f"{self.prefix}:page:{user.lower()}:{folder_id}:{uidvalidity}:{modseq}:{variant_id}"

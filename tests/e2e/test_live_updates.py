@@ -78,3 +78,29 @@ def test_two_browsers_both_get_the_event(
     finally:
         for context in contexts:
             context.close()
+
+
+def test_signing_out_in_one_tab_sends_the_others_to_sign_in(
+    browser: Browser, live_server: str, mail_user: MailUser
+) -> None:
+    context = browser.new_context()
+    try:
+        mailbox = context.new_page()
+        watch_sse(mailbox)
+        sign_in(mailbox, live_server, mail_user)
+        wait_for_stream(mailbox)
+        settings = context.new_page()  # a page with a stream but no element listening for "expired"
+        watch_sse(settings)
+        settings.goto(f"{live_server}/settings/accounts")
+        wait_for_stream(settings)
+        other_mailbox = context.new_page()
+        watch_sse(other_mailbox)
+        other_mailbox.goto(f"{live_server}/mail/INBOX")
+        wait_for_stream(other_mailbox)
+
+        mailbox.get_by_role("button", name="Sign out").click()
+        expect(mailbox).to_have_url(re.compile(r"/login$"))
+        expect(settings).to_have_url(re.compile(r"/login$"), timeout=LIVE)
+        expect(other_mailbox).to_have_url(re.compile(r"/login$"), timeout=LIVE)
+    finally:
+        context.close()

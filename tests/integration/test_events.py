@@ -10,10 +10,12 @@ import pytest
 import redis
 from imapclient import IMAPClient
 
-from tests.conftest import MailUser, sign_in
+from tests.conftest import MailUser, session_token, sign_in
 from webmail.config import Settings
 from webmail.devservices import DevServices
 from webmail.imap import watch
+from webmail.redis import Keys
+from webmail.web.routes.events import HEARTBEAT_SECONDS
 
 
 def signed_in(live_server: str, user: MailUser) -> httpx.Client:
@@ -39,8 +41,8 @@ def test_stream_delivers_events_and_cleans_up(
     monkeypatch.setattr(watch, "STREAM_GRACE_SECONDS", 1)
     r = redis.Redis.from_url(live_settings.redis_url)
     user = mail_user.username.lower()
-    streams = watch.streams_key(live_settings.redis_prefix, user)
-    lock = watch.lock_key(live_settings.redis_prefix, user)
+    streams = Keys(live_settings.redis_prefix).event_streams(user)
+    lock = Keys(live_settings.redis_prefix).watcher_lock(user)
     lines: list[str] = []
     client = signed_in(live_server, mail_user)
 
@@ -66,4 +68,44 @@ def test_stream_delivers_events_and_cleans_up(
     client.close()
     wait_until(lambda: r.zcard(streams) == 0)  # the disconnected stream unregistered itself
     wait_until(lambda: not r.exists(lock), timeout=15)  # and the watcher gave up its lock
+    r.close()
+
+
+def test_sign_out_ends_that_sessions_streams_at_once_and_no_other(
+    live_server: str, live_settings: Settings, mail_user: MailUser
+) -> None:
+    r = redis.Redis.from_url(live_settings.redis_url)
+    streams = Keys(live_settings.redis_prefix).event_streams(mail_user.username)
+    leaving = signed_in(live_server, mail_user)
+    staying = signed_in(live_server, mail_user)  # the same user on another device: its own session
+    lines: dict[str, list[str]] = {"leaving": [], "staying": []}
+
+    def listen(name: str, client: httpx.Client) -> None:
+        with client.stream("GET", "/events") as response:
+            for line in response.iter_lines():
+                lines[name].append(line)
+                if line == "event: expired":
+                    return
+
+    listeners = [
+        threading.Thread(target=listen, args=(name, client), daemon=True)
+        for name, client in (("leaving", leaving), ("staying", staying))
+    ]
+    for listener in listeners:
+        listener.start()
+    wait_until(lambda: r.zcard(streams) == 2)
+    token = session_token(leaving)  # type: ignore[arg-type]
+    started = time.monotonic()
+    assert leaving.post("/logout", headers={"X-CSRF-Token": token}).status_code == 303
+    listeners[0].join(HEARTBEAT_SECONDS)
+    assert "event: expired" in lines["leaving"]
+    assert time.monotonic() - started < HEARTBEAT_SECONDS / 2, "told by the event, not the next heartbeat"
+    time.sleep(1.5)
+    assert "event: expired" not in lines["staying"]
+    assert staying.get("/mail/INBOX").status_code == 200
+    assert staying.post("/logout", headers={"X-CSRF-Token": session_token(staying)}).status_code == 303  # type: ignore[arg-type]
+    listeners[1].join(HEARTBEAT_SECONDS)
+    assert "event: expired" in lines["staying"]
+    for client in (leaving, staying):
+        client.close()
     r.close()

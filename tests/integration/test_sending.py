@@ -26,7 +26,7 @@ from webmail.db.session import create_db_engine, create_sessionmaker
 from webmail.devservices import DevServices
 from webmail.imap import organize
 from webmail.imap.pool import IMAPConnection
-from webmail.imap.watch import events_channel
+from webmail.redis import Keys
 
 __all__ = ["friend"]
 COPY_LOST = "The copy could not be saved in Sent: the connection to the mail server was lost."
@@ -101,7 +101,7 @@ def tick_and_listen(settings: Settings, user: MailUser) -> dict[str, str]:
     """One worker tick; the live "outbox" event it published to the user's pages."""
     redis = Redis.from_url(settings.redis_url)
     listener = redis.pubsub()
-    listener.subscribe(events_channel(settings.redis_prefix, user.username))
+    listener.subscribe(Keys(settings.redis_prefix).events_channel(user.username))
     try:
         assert worker_tick(settings) == 1
         deadline = time.monotonic() + 5

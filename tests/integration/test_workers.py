@@ -25,6 +25,7 @@ from tests.conftest import MailUser, sign_in
 from webmail.db.migrate import upgrade
 from webmail.devservices import DevServices
 from webmail.devservices.system import free_port, wait_for_port
+from webmail.redis import Keys
 
 CAP = 4
 
@@ -205,7 +206,7 @@ def test_killed_worker_leases_free_themselves(own_services: DevServices, tmp_pat
     seed(own_services, username, password, count=2)
     server = start_server(own_services, tmp_path, workers=1, lease_seconds=2)
     r = redis.Redis.from_url(own_services.redis.url)
-    key = f"{server.prefix}:cap:{username.lower()}"
+    key = Keys(server.prefix).connection_cap(username)
 
     def live_leases() -> int:
         seconds, micros = r.time()

@@ -48,7 +48,7 @@ class LoginService:
         return cookie, session
 
     async def sign_out(self, session: Session) -> None:
-        await self.sessions.destroy(session.sid)
+        await self.sessions.destroy(session.sid, session.user)
         await self.pool.close_user(session.user)
         # The other workers (and hosts) close theirs too.
         await self.sessions.redis.publish(

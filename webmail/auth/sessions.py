@@ -18,6 +18,7 @@ from webmail.auth.crypto import (
     new_cookie_key,
 )
 from webmail.config import Settings
+from webmail.events import SessionExpired, publish_async
 from webmail.redis import Keys
 
 # Only a live session gets a flash message: HSET alone would revive a hash that expired or was
@@ -81,10 +82,10 @@ class SessionStore:
             return None
         created = float(data[b"created"])
         remaining = created + self.settings.session_max_seconds - time.time()
-        if remaining <= 0:
-            await self.redis.delete(key)
-            return None
         user = data[b"user"].decode()
+        if remaining <= 0:
+            await self.destroy(sid, user)
+            return None
         try:
             password = decrypt_password(
                 data[b"pw"],
@@ -99,8 +100,10 @@ class SessionStore:
         ip = data.get(b"ip", b"").decode() or None
         return Session(sid, user, password, data[b"csrf"].decode(), created, ip)
 
-    async def destroy(self, sid: str) -> None:
+    async def destroy(self, sid: str, user: str) -> None:
+        """End the session; the user's open pages on it learn at once (``SessionExpired``)."""
         await self.redis.delete(self.keys.session(sid))
+        await publish_async(self.redis, self.keys, user, SessionExpired())
 
     async def put_flash(self, sid: str, payload: str) -> None:
         """Keep a message for the session's next page, replacing one not shown yet."""

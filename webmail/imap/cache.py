@@ -9,7 +9,6 @@ whoever can write Redis must not be able to run code here.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import datetime
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from webmail.imap.types import Address, FolderState, MessagePage, MessageSummary, ThreadRow
+from webmail.redis import Keys
 
 PAGE_TTL_SECONDS = 600
 
@@ -24,16 +24,11 @@ PAGE_TTL_SECONDS = 600
 class PageCache:
     def __init__(self, redis: Redis, prefix: str) -> None:
         self.redis = redis
-        self.prefix = prefix
-
-    def _user_key(self, user: str) -> str:
-        return f"{self.prefix}:pages:{user.lower()}"
+        self.keys = Keys(prefix)
 
     def key(self, user: str, folder: str, uidvalidity: int, modseq: int, variant: str) -> str:
         """``variant`` (sort, page, a search's text...) may be any text: it is hashed like the folder."""
-        folder_id = hashlib.sha1(folder.encode(), usedforsecurity=False).hexdigest()[:16]
-        variant_id = hashlib.sha1(variant.encode(), usedforsecurity=False).hexdigest()[:20]
-        return f"{self.prefix}:page:{user.lower()}:{folder_id}:{uidvalidity}:{modseq}:{variant_id}"
+        return self.keys.page(user, folder, uidvalidity, modseq, variant)
 
     async def get(self, key: str) -> MessagePage | None:
         raw = await self.redis.get(key)
@@ -47,8 +42,8 @@ class PageCache:
     async def put(self, user: str, key: str, page: MessagePage) -> None:
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.set(key, json.dumps(page_to_json(page), separators=(",", ":")), ex=PAGE_TTL_SECONDS)
-            pipe.sadd(self._user_key(user), key)
-            pipe.expire(self._user_key(user), PAGE_TTL_SECONDS)
+            pipe.sadd(self.keys.page_index(user), key)
+            pipe.expire(self.keys.page_index(user), PAGE_TTL_SECONDS)
             await pipe.execute()
 
     async def get_uids(self, key: str) -> list[int] | None:
@@ -63,16 +58,16 @@ class PageCache:
     async def put_uids(self, user: str, key: str, uids: list[int]) -> None:
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.set(key, json.dumps(uids, separators=(",", ":")), ex=PAGE_TTL_SECONDS)
-            pipe.sadd(self._user_key(user), key)
-            pipe.expire(self._user_key(user), PAGE_TTL_SECONDS)
+            pipe.sadd(self.keys.page_index(user), key)
+            pipe.expire(self.keys.page_index(user), PAGE_TTL_SECONDS)
             await pipe.execute()
 
     async def forget_user(self, user: str) -> None:
         """Delete every cached page of the user (sign-out)."""
-        keys = await self.redis.smembers(self._user_key(user))
+        keys = await self.redis.smembers(self.keys.page_index(user))
         if keys:
             await self.redis.delete(*keys)
-        await self.redis.delete(self._user_key(user))
+        await self.redis.delete(self.keys.page_index(user))
 
 
 def _date(value: datetime | None) -> str | None:

@@ -13,6 +13,8 @@ import time
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
+from webmail.redis import Keys
+
 # KEYS[1] the set; ARGV: ttl_ms, limit, lease. Returns 1 if the lease was granted.
 _ACQUIRE = """
 local now = redis.call('TIME')
@@ -53,7 +55,7 @@ return redis.call('ZCARD', KEYS[1])
 class ConnectionCap:
     def __init__(self, redis: Redis, prefix: str, limit: int, lease_seconds: float = 30.0) -> None:
         self.redis = redis
-        self.prefix = prefix
+        self.keys = Keys(prefix)
         self.limit = limit
         self.ttl_ms = int(lease_seconds * 1000)
         self._acquire = redis.register_script(_ACQUIRE)
@@ -61,7 +63,7 @@ class ConnectionCap:
         self._count = redis.register_script(_COUNT)
 
     def key(self, user: str) -> str:
-        return f"{self.prefix}:cap:{user.lower()}"
+        return self.keys.connection_cap(user)
 
     async def try_acquire(self, user: str) -> str | None:
         """A new lease for one connection of ``user``, or None if the cap is reached."""
@@ -82,16 +84,17 @@ class ConnectionCap:
 
 
 class SyncLease:
-    """One lease for a background job's connection (blocking Redis; the job renews it)."""
+    """One lease for a connection held by a thread or background job (blocking Redis; the holder renews it)."""
 
     def __init__(self, redis: SyncRedis, prefix: str, user: str, limit: int, lease_seconds: float) -> None:
         self.redis = redis
-        self.key = f"{prefix}:cap:{user.lower()}"
+        self.key = Keys(prefix).connection_cap(user)
         self.limit = limit
         self.ttl_ms = int(lease_seconds * 1000)
         self.lease = secrets.token_hex(8)
 
     def acquire(self, wait_seconds: float) -> bool:
+        """Take the lease once the cap allows, trying for up to ``wait_seconds`` (0: try once)."""
         deadline = time.monotonic() + wait_seconds
         while True:
             if self.redis.eval(_ACQUIRE, 1, self.key, self.ttl_ms, self.limit, self.lease) == 1:

@@ -3,8 +3,9 @@
 One watcher per user in the whole cluster: the worker that wins the Redis lock ``wm:watch:<user>``
 runs it, as a thread with its own IMAP connection (holding a cap lease like any other). It IDLEs
 on INBOX (RFC 2177), so new mail there is seen at once, and every few seconds leaves IDLE to ask
-LIST-STATUS for all folders' counts and HIGHESTMODSEQ; what changed is published on
-``wm:events:<user>``. Every worker forwards those events to its browsers (``/events``).
+LIST-STATUS for all folders' counts and HIGHESTMODSEQ; what changed is published as
+``MailboxChanged`` and ``NewMail`` events (``webmail/events.py``), which every worker forwards
+to its browsers (``/events``).
 
 The watcher runs in a web worker, not ``webmail worker``: it needs the session's IMAP password,
 which only a request carrying the cookie's key half can decrypt. It stops when the user has had
@@ -25,33 +26,19 @@ from imapclient import IMAPClient
 from redis import Redis
 
 from webmail.config import Settings
-from webmail.imap.cap import _ACQUIRE, _RENEW
+from webmail.events import MailboxChanged, NewMail, NewMessage, publish
+from webmail.imap.cap import SyncLease
 from webmail.imap.client import close_client, open_client
 from webmail.imap.errors import IMAPError, map_imap_errors
 from webmail.imap.folders import list_folders
 from webmail.imap.types import Credentials, Folder
 from webmail.mail.headers import decode_words
+from webmail.redis import Keys
 
 logger = logging.getLogger(__name__)
 
 LOCK_SECONDS = 15
 STREAM_GRACE_SECONDS = 30
-
-
-def events_channel(prefix: str, user: str) -> str:
-    return f"{prefix}:events:{user.lower()}"
-
-
-def streams_key(prefix: str, user: str) -> str:
-    return f"{prefix}:streams:{user.lower()}"
-
-
-def state_key(prefix: str, user: str) -> str:
-    return f"{prefix}:state:{user.lower()}"
-
-
-def lock_key(prefix: str, user: str) -> str:
-    return f"{prefix}:watch:{user.lower()}"
 
 
 @dataclass
@@ -83,12 +70,12 @@ class MailboxWatcher(threading.Thread):
         self.settings = settings
         self.credentials = credentials
         self.user = credentials.username.lower()
-        self.prefix = settings.redis_prefix
+        self.keys = Keys(settings.redis_prefix)
         self.lock_token = lock_token
         self.poll_seconds = poll_seconds
         self.redis = Redis.from_url(settings.redis_url, socket_timeout=5)
         self._stopping = threading.Event()
-        self._lease: str | None = None
+        self._lease: SyncLease | None = None
         self._no_streams_since: float | None = None
 
     def stop(self) -> None:
@@ -113,7 +100,7 @@ class MailboxWatcher(threading.Thread):
                             self._publish_changes(client, snapshot, latest)
                         snapshot = latest
                         self.redis.set(
-                            state_key(self.prefix, self.user), latest.digest(), ex=LOCK_SECONDS * 4
+                            self.keys.mailbox_state(self.user), latest.digest(), ex=LOCK_SECONDS * 4
                         )
                         self._idle(client)
                     backoff = 1.0
@@ -129,13 +116,14 @@ class MailboxWatcher(threading.Thread):
             self.redis.close()
 
     def _connect(self) -> IMAPClient:
-        lease = secrets.token_hex(8)
-        cap_key = f"{self.prefix}:cap:{self.user}"
-        ttl_ms = int(self.settings.imap_lease_seconds * 1000)
-        granted = self.redis.eval(
-            _ACQUIRE, 1, cap_key, ttl_ms, self.settings.imap_max_connections_per_user, lease
+        lease = SyncLease(
+            self.redis,
+            self.settings.redis_prefix,
+            self.user,
+            self.settings.imap_max_connections_per_user,
+            self.settings.imap_lease_seconds,
         )
-        if granted != 1:
+        if not lease.acquire(wait_seconds=0):
             raise OSError("the user's connection cap is reached; the watcher waits")
         self._lease = lease
         try:
@@ -169,15 +157,15 @@ class MailboxWatcher(threading.Thread):
         changed = before.changed(after)
         if not changed:
             return
-        counts = {name: state[1] for name, state in after.folders.items()}
-        event: dict[str, object] = {"type": "mailbox", "folders": changed, "unseen": counts}
+        publish(self.redis, self.keys, self.user, MailboxChanged(tuple(changed)))
         inbox_before = before.folders.get("INBOX", (0, 0, 0))[0] or 0
         inbox_after = after.folders.get("INBOX", (0, 0, 0))[0] or 0
         if "INBOX" in changed and inbox_after > inbox_before:
-            event["new"] = self._newest(client, inbox_after - inbox_before)
-        self.redis.publish(events_channel(self.prefix, self.user), json.dumps(event))
+            newest = self._newest(client, inbox_after - inbox_before)
+            if newest:
+                publish(self.redis, self.keys, self.user, NewMail(tuple(newest)))
 
-    def _newest(self, client: IMAPClient, count: int) -> list[dict[str, str]]:
+    def _newest(self, client: IMAPClient, count: int) -> list[NewMessage]:
         """Sender and subject of the newest INBOX messages, for a desktop notification."""
         with map_imap_errors():
             exists = int(client.select_folder("INBOX", readonly=True)[b"EXISTS"])
@@ -191,28 +179,27 @@ class MailboxWatcher(threading.Thread):
             sender = envelope.from_[0] if envelope.from_ else None
             name = decode_words(sender.name) if sender and sender.name else ""
             address = f"{decode_words(sender.mailbox)}@{decode_words(sender.host)}" if sender else ""
-            newest.append({"from": name or address, "subject": decode_words(envelope.subject)})
+            newest.append(NewMessage(name or address, decode_words(envelope.subject)))
         return newest
 
     # ------------------------------------------------------------------ lock, lease, streams
 
     def _keep_lock(self) -> bool:
         """Renew our lock (and our connection's lease); False if another worker owns it now."""
-        key = lock_key(self.prefix, self.user)
+        key = self.keys.watcher_lock(self.user)
         owner = _text(self.redis.get(key))
         if owner is not None and owner != self.lock_token:
             return False
         self.redis.set(key, self.lock_token, px=LOCK_SECONDS * 1000)
         if self._lease is not None:
-            cap_key = f"{self.prefix}:cap:{self.user}"
-            self.redis.eval(_RENEW, 1, cap_key, int(self.settings.imap_lease_seconds * 1000), self._lease)
+            self._lease.renew()
         return True
 
     def _wanted(self) -> bool:
         """True while the user has a live event stream anywhere (or had one moments ago)."""
         seconds, micros = self.redis.time()
         now_ms = seconds * 1000 + micros // 1000
-        live = int(self.redis.zcount(streams_key(self.prefix, self.user), now_ms, "+inf"))
+        live = int(self.redis.zcount(self.keys.event_streams(self.user), now_ms, "+inf"))
         if live:
             self._no_streams_since = None
             return True
@@ -220,7 +207,7 @@ class MailboxWatcher(threading.Thread):
         return time.monotonic() - self._no_streams_since < STREAM_GRACE_SECONDS
 
     def _release_lock(self) -> None:
-        key = lock_key(self.prefix, self.user)
+        key = self.keys.watcher_lock(self.user)
         try:
             if _text(self.redis.get(key)) == self.lock_token:
                 self.redis.delete(key)
@@ -230,7 +217,7 @@ class MailboxWatcher(threading.Thread):
     def _release_lease(self) -> None:
         if self._lease is not None:
             try:
-                self.redis.zrem(f"{self.prefix}:cap:{self.user}", self._lease)
+                self._lease.release()
             except Exception:  # noqa: S110 - the lease expires by itself
                 pass
             self._lease = None
@@ -249,6 +236,7 @@ class Watchers:
         self.poll_seconds = poll_seconds
         self._threads: dict[str, MailboxWatcher] = {}
         self._redis = Redis.from_url(settings.redis_url, socket_timeout=5)
+        self._keys = Keys(settings.redis_prefix)
         self._lock = threading.Lock()
 
     def ensure(self, credentials: Credentials) -> bool:
@@ -259,9 +247,7 @@ class Watchers:
             if running is not None and running.is_alive():
                 return True
             token = secrets.token_hex(8)
-            if not self._redis.set(
-                lock_key(self.settings.redis_prefix, user), token, nx=True, px=LOCK_SECONDS * 1000
-            ):
+            if not self._redis.set(self._keys.watcher_lock(user), token, nx=True, px=LOCK_SECONDS * 1000):
                 return False
             watcher = MailboxWatcher(self.settings, credentials, token, self.poll_seconds)
             self._threads[user] = watcher

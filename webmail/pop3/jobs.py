@@ -9,7 +9,6 @@ hours); a run that stopped at the per-run limits continues at the next scheduler
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 import time
@@ -26,11 +25,11 @@ from webmail.auth.background import NoBackgroundCredentialError, background_cred
 from webmail.config import Settings
 from webmail.db.models import POP3Account, POP3Run, User
 from webmail.db.repos import POP3AccountRepository
+from webmail.events import POP3Progress, POP3State, publish
 from webmail.imap.background import background_connection
 from webmail.imap.cap import SyncLease
 from webmail.imap.errors import AuthFailedError, IMAPError, MailboxBusyError
 from webmail.imap.importer import FolderTarget
-from webmail.imap.watch import events_channel
 from webmail.pop3.client import POP3Server
 from webmail.pop3.errors import POP3AuthError, POP3ConnectError, POP3Error, POP3TimeoutError, POP3TLSError
 from webmail.pop3.fetcher import FetchOptions, FetchResult, fetch_account
@@ -116,7 +115,7 @@ def fetch(context: FetchContext, account_id: int) -> Outcome:
             context.redis.delete(lock)
         context.redis.delete(context.keys.pop3_progress(account_id))
         if login:
-            publish(context, login[0], account_id, "done")  # after the lock is gone: "not running"
+            _publish(context, login[0], account_id, "done")  # after the lock is gone: "not running"
 
 
 def _fetch_locked(context: FetchContext, account_id: int, lock: str, login: list[str]) -> Outcome:
@@ -217,12 +216,11 @@ class _Progress:
         redis.expire(self.context.keys.pop3_progress(self.account_id), LOCK_SECONDS)
         if time.monotonic() - self._published >= PROGRESS_EVERY_SECONDS:
             self._published = time.monotonic()
-            publish(self.context, self.login, self.account_id, "running")
+            _publish(self.context, self.login, self.account_id, "running")
 
 
-def publish(context: FetchContext, login: str, account_id: int, state: str) -> None:
-    event = {"type": "pop3", "account": account_id, "state": state}
-    context.redis.publish(events_channel(context.settings.redis_prefix, login), json.dumps(event))
+def _publish(context: FetchContext, login: str, account_id: int, state: POP3State) -> None:
+    publish(context.redis, context.keys, login, POP3Progress(account_id, state))
 
 
 def _record(

@@ -11,7 +11,6 @@ user to check rather than risking a second copy.
 from __future__ import annotations
 
 import asyncio
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
@@ -28,10 +27,11 @@ from webmail.config import Settings
 from webmail.db.models import OutboxMessage, User
 from webmail.db.repos import UserRepository
 from webmail.errors import WebmailError
+from webmail.events import OutboxResult, publish
 from webmail.imap.background import background_store
 from webmail.imap.types import Credentials
-from webmail.imap.watch import events_channel
 from webmail.mail.compose import addresses_of
+from webmail.redis import Keys
 from webmail.smtp import sending
 from webmail.smtp.uploads import UploadStore
 
@@ -234,8 +234,8 @@ def _announce(
     redis: Redis, settings: Settings, login: str, row: OutboxMessage, status: str, note: str | None
 ) -> None:
     """The live "outbox" event to the user's open pages: how the message went, and the note."""
-    event = {"type": "outbox", "id": row.id, "status": status, "subject": row.subject, "error": note or ""}
-    redis.publish(events_channel(settings.redis_prefix, login), json.dumps(event))
+    event = OutboxResult(row.id, status, row.subject, note or "")
+    publish(redis, Keys(settings.redis_prefix), login, event)
 
 
 def _finish(

@@ -41,7 +41,7 @@ async def handle_webmail_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, CredentialsRejectedError):
         session = getattr(request.state, "session", None)
         if session is not None:
-            await request.app.state.services.sessions.destroy(session.sid)
+            await request.app.state.services.sessions.destroy(session.sid, session.user)
         return redirect(request, url(request, "/login?expired=1"), full_page=True)
     if isinstance(exc, SessionExpiredError):
         return redirect(request, url(request, "/login"), full_page=True)
