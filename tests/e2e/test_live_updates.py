@@ -104,3 +104,25 @@ def test_signing_out_in_one_tab_sends_the_others_to_sign_in(
         expect(other_mailbox).to_have_url(re.compile(r"/login$"), timeout=LIVE)
     finally:
         context.close()
+
+
+def test_new_mail_raises_a_desktop_notification(
+    page: Page, live_server: str, services: DevServices, mail_user: MailUser
+) -> None:
+    page.add_init_script(
+        """
+        window.__notified = [];
+        window.Notification = class {
+          static permission = "granted";
+          constructor(title, options) { window.__notified.push([title, options.body]); }
+        };
+        """
+    )
+    watch_sse(page)
+    sign_in(page, live_server, mail_user)
+    wait_for_stream(page)
+    imap = other_client(services, mail_user)
+    imap.append("INBOX", b"From: Nora <nora@example.org>\r\nSubject: Ping <b>you</b>\r\n\r\nhi\r\n")
+    imap.logout()
+    page.wait_for_function("() => window.__notified.length > 0", timeout=LIVE)
+    assert page.evaluate("window.__notified") == [["Nora", "Ping <b>you</b>"]]
