@@ -25,7 +25,7 @@ from webmail.auth.background import NoBackgroundCredentialError, background_cred
 from webmail.config import Settings
 from webmail.db.models import POP3Account, POP3Run, User
 from webmail.db.repos import POP3AccountRepository
-from webmail.events import POP3Progress, POP3State, publish
+from webmail.events import POP3Progress, publish
 from webmail.imap.background import background_connection
 from webmail.imap.cap import SyncLease
 from webmail.imap.errors import AuthFailedError, IMAPError, MailboxBusyError
@@ -115,7 +115,8 @@ def fetch(context: FetchContext, account_id: int) -> Outcome:
             context.redis.delete(lock)
         context.redis.delete(context.keys.pop3_progress(account_id))
         if login:
-            _publish(context, login[0], account_id, "done")  # after the lock is gone: "not running"
+            # After the lock is gone: "not running".
+            publish(context.redis, context.keys, login[0], POP3Progress(account_id, "done"))
 
 
 def _fetch_locked(context: FetchContext, account_id: int, lock: str, login: list[str]) -> Outcome:
@@ -216,11 +217,7 @@ class _Progress:
         redis.expire(self.context.keys.pop3_progress(self.account_id), LOCK_SECONDS)
         if time.monotonic() - self._published >= PROGRESS_EVERY_SECONDS:
             self._published = time.monotonic()
-            _publish(self.context, self.login, self.account_id, "running")
-
-
-def _publish(context: FetchContext, login: str, account_id: int, state: POP3State) -> None:
-    publish(context.redis, context.keys, login, POP3Progress(account_id, state))
+            publish(redis, self.context.keys, self.login, POP3Progress(self.account_id, "running"))
 
 
 def _record(
