@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from types import SimpleNamespace
 
 from webmail.web.templating import templates
@@ -26,3 +28,27 @@ def test_field_error_names_only_the_failed_field() -> None:
     assert html.endswith('|<p class="error field-error" role="alert">Not an &lt;address&gt;</p>')
     assert render(csrf_token="t", errors={"name": "Too long"}).endswith("|")
     assert render(csrf_token="t", errors=None).endswith("|")
+
+
+TEMPLATES = Path(__file__).resolve().parents[3] / "templates"
+POST_FORM = re.compile(r"<form\b[^>]*\bmethod=\"post\"[^>]*>(.*?)</form>", re.S | re.I)
+
+
+def test_every_post_form_carries_the_csrf_macro() -> None:
+    forms = [
+        (path.relative_to(TEMPLATES), form)
+        for path in sorted(TEMPLATES.rglob("*.html"))
+        for form in POST_FORM.findall(path.read_text())
+    ]
+    assert len(forms) > 30  # the pattern still finds the forms
+    assert [f"{name}: {form[:60]!r}" for name, form in forms if "csrf_input()" not in form] == []
+
+
+def test_only_the_macros_write_the_csrf_input_and_field_errors() -> None:
+    by_hand = [
+        str(path.relative_to(TEMPLATES))
+        for path in sorted(TEMPLATES.rglob("*.html"))
+        if path != TEMPLATES / "macros" / "forms.html"
+        and ('name="csrf_token"' in path.read_text() or "macro field_error" in path.read_text())
+    ]
+    assert by_hand == []
