@@ -11,6 +11,7 @@ import copy
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from html import unescape
 
 import nh3
 
@@ -24,11 +25,31 @@ STYLE_PROPERTIES = frozenset(
     border-style border-width border-radius width max-width min-width height max-height min-height
     display white-space background list-style-type""".split()
 )
-_DANGEROUS_STYLE = re.compile(r"url\s*\(|expression\s*\(|javascript:|@import|behavior\s*:|-moz-binding", re.I)
+# Functions that fetch a resource (url, image-set, image, cross-fade, element, src) or run code.
+_DANGEROUS_STYLE = re.compile(
+    r"(?:url|image-set|image|cross-fade|element|src|expression)\s*\(|javascript:|@import|behavior\s*:|-moz-binding",
+    re.I,
+)
+# CSS escapes (``u\72l(`` is ``url(``) and comments, undone before the check: nh3 undoes them too.
+_CSS_ESCAPE = re.compile(r"\\(?:([0-9a-fA-F]{1,6})\s?|(.))", re.S)
+_CSS_COMMENT = re.compile(r"/\*.*?(?:\*/|$)", re.S)
 _PIXEL = re.compile(r"^\s*[01](px)?\s*$")
 _HIDDEN_STYLE = re.compile(
     r"display\s*:\s*none|visibility\s*:\s*hidden|(?:^|;)\s*(?:width|height)\s*:\s*[01]px", re.I
 )
+
+
+def _css_unescape(match: re.Match[str]) -> str:
+    digits, char = match.groups()
+    if digits is None:
+        return "" if char == "\n" else char
+    code = int(digits, 16)
+    return chr(code) if 0 < code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else "\ufffd"
+
+
+def _dangerous_style(declaration: str) -> bool:
+    plain = _CSS_ESCAPE.sub(_css_unescape, _CSS_COMMENT.sub("", declaration))
+    return bool(_DANGEROUS_STYLE.search(declaration) or _DANGEROUS_STYLE.search(plain))
 
 
 def _tags() -> set[str]:
@@ -71,7 +92,7 @@ def sanitize_html(
 
     def attribute_filter(tag: str, attr: str, value: str) -> str | None:
         if attr == "style":
-            declarations = [d for d in value.split(";") if d.strip() and not _DANGEROUS_STYLE.search(d)]
+            declarations = [d for d in value.split(";") if d.strip() and not _dangerous_style(d)]
             return ";".join(declarations) or None
         if attr == "background":
             return None
@@ -88,9 +109,9 @@ def sanitize_html(
             if url:
                 result.cids_used.add(content_id)
             return url
-        if lowered.startswith(("http://", "https://")):
+        if lowered.startswith(("http://", "https://", "//")):
             if allow_remote:
-                return source
+                return f"https:{source}" if source.startswith("//") else source
             result.remote_blocked += 1
             return None
         return None
@@ -113,17 +134,17 @@ def sanitize_html(
 
 _IMG = re.compile(r"<img\b[^>]*>", re.I)
 _ATTR = re.compile(r"""([a-zA-Z-]+)\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)""")
+_REMOTE_HOST = re.compile(r"^(?:https?:)?//(?:[^/?#@]*@)?([^/:?#]+)", re.I)
 
 
 def _count_trackers(html: str, result: SanitizedHTML) -> None:
     """Remote images of 1×1 pixels or hidden by style: named in the banner as trackers."""
     for tag in _IMG.findall(html):
-        attrs = {k.lower(): v.strip("\"'") for k, v in _ATTR.findall(tag)}
-        src = attrs.get("src", "")
-        if not src.lower().startswith(("http://", "https://")):
+        attrs = {k.lower(): unescape(v.strip("\"'")).strip() for k, v in _ATTR.findall(tag)}
+        remote = _REMOTE_HOST.match(attrs.get("src", ""))
+        if remote is None:
             continue
         tiny = _PIXEL.match(attrs.get("width", "")) or _PIXEL.match(attrs.get("height", ""))
         hidden = _HIDDEN_STYLE.search(attrs.get("style", ""))
         if tiny or hidden:
-            host = re.sub(r"^https?://([^/:?#]+).*$", r"\1", src, flags=re.I)
-            result.trackers.append(host)
+            result.trackers.append(remote.group(1).lower())
