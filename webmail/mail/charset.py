@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 from dataclasses import dataclass
+from functools import lru_cache
 
 from charset_normalizer import from_bytes
 
@@ -45,31 +46,41 @@ class DecodedText:
 
 
 def lookup(label: str | None) -> str | None:
-    """The Python codec for a MIME charset label, or None if unknown."""
+    """The Python codec for a MIME charset label, or None if unknown or not a text encoding."""
     if not label:
         return None
     label = label.strip().strip('"').lower()
     label = ALIASES.get(label, label)
-    if not label:
-        return None
+    return _text_codec(label) if label else None
+
+
+@lru_cache(maxsize=256)
+def _text_codec(label: str) -> str | None:
     try:
-        return codecs.lookup(label).name
-    except LookupError:
+        name = codecs.lookup(label).name
+        # Mail may name any codec Python has: bytes-to-bytes ones (base64, rot13, zlib) and
+        # those that refuse "replace" (idna, punycode, undefined) would raise on every decode.
+        b"\xff".decode(name, "replace")
+    except (LookupError, ValueError):  # UnicodeError and "embedded null character" are ValueErrors
         return None
+    return name
 
 
 def decode_bytes(data: bytes, declared: str | None = None) -> DecodedText:
     """Decode with the declared charset; if absent or wrong, detect; last resort UTF-8 with U+FFFD."""
-    data = data.replace(b"\x00", b"")
     codec = lookup(declared)
     if codec is not None:
+        # NUL bytes are damage, except in UTF-16 and UTF-32, where most characters hold one.
+        wide = codec.startswith(("utf-16", "utf-32"))
+        own = data if wide else data.replace(b"\x00", b"")
         try:
-            return DecodedText(data.decode(codec), codec)
-        except UnicodeDecodeError:
-            lenient = data.decode(codec, "replace")
+            return DecodedText(own.decode(codec).replace("\x00", ""), codec)
+        except UnicodeError:
+            lenient = own.decode(codec, "replace").replace("\x00", "")
             # A few bad bytes (damage in transit) do not make the declared charset wrong.
             if lenient.count("\ufffd") <= max(3, len(lenient) // 100):
                 return DecodedText(lenient, codec, "Some characters could not be decoded.")
+    data = data.replace(b"\x00", b"")
     try:
         return DecodedText(data.decode("utf-8"), "utf-8", _note(declared, codec, "utf-8"))
     except UnicodeDecodeError:

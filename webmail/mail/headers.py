@@ -1,10 +1,12 @@
-"""Header values: RFC 2047 encoded words and raw 8-bit bytes, decoded to text."""
+"""Header values: RFC 2047 encoded words and raw 8-bit bytes decoded to text; dates."""
 
 from __future__ import annotations
 
 import codecs
 import re
+from datetime import UTC, datetime, timedelta
 from email.header import decode_header
+from email.utils import parsedate_to_datetime
 
 from webmail.mail.charset import decode_bytes
 
@@ -25,6 +27,9 @@ def decode_raw_header(value: bytes) -> str:
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _FOLDING = re.compile(r"\r?\n[ \t]*")
+# A line break decoded from an encoded word (=0D=0A) would end the header line if a value
+# were ever written back into a header (a reply's References, a Subject).
+_BREAK = re.compile(r"[\r\n]+")
 
 
 def decode_words(value: bytes | str | None) -> str:
@@ -37,11 +42,11 @@ def decode_words(value: bytes | str | None) -> str:
         value = decode_raw_header(value.encode("utf-8", "surrogateescape"))
     value = _FOLDING.sub(" ", value)
     if "=?" not in value:
-        return _CONTROL.sub("", value).strip()
+        return _clean(value)
     try:
         chunks = decode_header(value)
     except Exception:
-        return _CONTROL.sub("", value).strip()
+        return _clean(value)
     parts: list[str] = []
     for chunk, charset in chunks:
         if isinstance(chunk, bytes):
@@ -55,4 +60,28 @@ def decode_words(value: bytes | str | None) -> str:
             if not text.endswith(" ") and not part.startswith(" "):
                 text += " "
         text += part
-    return _CONTROL.sub("", text).strip()
+    return _clean(text)
+
+
+def _clean(text: str) -> str:
+    return _CONTROL.sub("", _BREAK.sub(" ", text)).strip()
+
+
+# A day inside datetime's range on each side, so the date shows in every time zone.
+_EARLIEST = datetime.min.replace(tzinfo=UTC) + timedelta(days=1)
+_LATEST = datetime.max.replace(tzinfo=UTC) - timedelta(days=1)
+
+
+def parse_date(value: str | None) -> datetime | None:
+    """A Date value (RFC 5322 section 3.3) as an aware datetime; None when it is missing or
+    unparsable, has no zone (``-0000``), or could not be shown in some time zone (year 9999
+    at -1200 is past the largest datetime in UTC)."""
+    if not value:
+        return None
+    try:
+        when = parsedate_to_datetime(value.strip())
+        if when.tzinfo is None or not _EARLIEST <= when.astimezone(UTC) <= _LATEST:
+            return None
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return when

@@ -6,9 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.parser import BytesHeaderParser
 from email.policy import compat32
-from email.utils import parsedate_to_datetime
 
-from webmail.mail.headers import decode_words
+from webmail.mail.headers import decode_words, parse_date
 
 
 @dataclass(frozen=True)
@@ -43,11 +42,4 @@ def date_of(raw: bytes) -> datetime | None:
     if received:
         candidates.append(str(received[0]).rsplit(";", 1)[-1])
     candidates.append(str(headers.get("Date") or ""))
-    for value in candidates:
-        try:
-            when = parsedate_to_datetime(value.strip())
-        except (TypeError, ValueError, IndexError):
-            continue
-        if when.tzinfo is not None:
-            return when
-    return None
+    return next((when for when in map(parse_date, candidates) if when is not None), None)

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.parser import BytesHeaderParser
 from email.policy import compat32
-from email.utils import getaddresses, parsedate_to_datetime
+from email.utils import getaddresses
 from html import escape
 
 from webmail.mail.charset import decode_bytes
-from webmail.mail.headers import decode_words
+from webmail.mail.headers import decode_words, parse_date
 from webmail.mail.sanitize import sanitize_html
 from webmail.mail.structure import BodyPart, Layout, layout
 from webmail.mail.text import text_to_html
@@ -117,15 +117,6 @@ def parse_headers(raw: bytes) -> Headers:
             return [HeaderAddress(v, "") for v in values]
         return [HeaderAddress(n.strip(), e.strip()) for n, e in parsed if n or e]
 
-    date: datetime | None = None
-    raw_date = first("Date")
-    if raw_date:
-        try:
-            date = parsedate_to_datetime(raw_date)
-            if date.tzinfo is None:
-                date = None
-        except (TypeError, ValueError, IndexError, OverflowError):
-            date = None
     return Headers(
         all=pairs,
         subject=first("Subject") or "",
@@ -133,7 +124,7 @@ def parse_headers(raw: bytes) -> Headers:
         to=addresses("To"),
         cc=addresses("Cc"),
         reply_to=addresses("Reply-To"),
-        date=date,
+        date=parse_date(first("Date")),
         message_id=first("Message-ID"),
     )
 
