@@ -118,14 +118,23 @@ def parse_bodystructure(raw: Sequence[Any]) -> BodyPart:
 
 
 def _is_multipart(raw: Sequence[Any]) -> bool:
-    return bool(raw) and isinstance(raw[0], list)
+    return bool(raw) and isinstance(raw[0], (list, tuple))
+
+
+def _split_multipart(raw: Sequence[Any]) -> tuple[Sequence[Any], Sequence[Any]]:
+    """The children and the rest (subtype, parameters, ...). imapclient gathers the children of
+    the top level into a list, but leaves those inside a message/rfc822 as leading tuples."""
+    if isinstance(raw[0], list):
+        return raw[0], raw[1:]
+    count = next((i for i, item in enumerate(raw) if not isinstance(item, (list, tuple))), len(raw))
+    return raw[:count], raw[count:]
 
 
 def _parse(raw: Sequence[Any], section: str, depth: int) -> BodyPart:
-    if depth > MAX_DEPTH:
-        return BodyPart(section, "application", "octet-stream")
+    if depth > MAX_DEPTH or not isinstance(raw, (list, tuple)) or not raw:
+        return BodyPart(section, "application", "octet-stream")  # download-only, never shown
     if _is_multipart(raw):
-        children_raw, rest = raw[0], raw[1:]
+        children_raw, rest = _split_multipart(raw)
         subtype = (_text(rest[0]) or "mixed").lower() if rest else "mixed"
         part = BodyPart(section or "TEXT", "multipart", subtype, _params(rest[1] if len(rest) > 1 else None))
         prefix = f"{section}." if section else ""
