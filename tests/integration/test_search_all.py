@@ -7,7 +7,7 @@ import re
 import time
 from collections.abc import Iterator
 from email.message import EmailMessage
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx2 as httpx
 import pytest
@@ -16,6 +16,11 @@ from imapclient import IMAPClient
 from tests.conftest import MailUser, sign_in
 from webmail.devservices import DevServices
 from webmail.imap import metrics
+from webmail.imap.errors import ProtocolError
+from webmail.imap.store import MailStore
+from webmail.imap.types import Folder
+from webmail.mail.query import Query
+from webmail.web.routes import search
 
 
 def mail(subject: str, day: int) -> bytes:
@@ -102,6 +107,47 @@ def test_all_folders_streamed_merged_and_a_broken_folder_reported(
     assert order == ["Archive", "Projects", "Sent", "INBOX"]  # newest first, across folders
     statuses = [data for event, data in received if event == "status"]
     assert statuses[-1].startswith("4 found in")
+
+
+HOSTILE_NAME = "<img src=x onerror=alert(1)>"
+BROKEN_HOSTILE_NAME = "<svg onload=alert(2)>"
+HOSTILE_ERROR = '</li><script>alert(3)</script><li title="x" onmouseover="alert(4)">'
+
+
+def test_hostile_folder_names_and_server_errors_are_escaped_in_the_stream(
+    client: httpx.Client,
+    imap: IMAPClient,
+    services: DevServices,
+    mail_user: MailUser,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in (HOSTILE_NAME, BROKEN_HOSTILE_NAME, "Refusing"):
+        imap.create_folder(name)
+        imap.append(name, mail(f"needle in {name}", 6))
+    maildir = services.dovecot.root / "mail" / mail_user.username / "Maildir"
+    (broken,) = [path for path in maildir.iterdir() if "svg" in path.name]
+    real_search_folder = search.search_folder
+
+    async def refusing(store: MailStore, folder: Folder, query: Query) -> tuple[int, list[search.Hit]]:
+        if folder.name == "Refusing":  # a server whose refusal text ends up in the message
+            raise ProtocolError(f"The mail server said: {HOSTILE_ERROR}")
+        return await real_search_folder(store, folder, query)
+
+    monkeypatch.setattr(search, "search_folder", refusing)
+    os.chmod(broken, 0)
+    try:
+        received = events(client, "/search/stream?" + urlencode({"q": "needle", "scope": "all"}))
+    finally:
+        os.chmod(broken, 0o700)
+    html = "\n".join(data for event, data in received if event in ("result", "done"))
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html  # the hit's folder label
+    assert "&lt;svg onload=alert(2)&gt;: " in html  # the folder that could not be searched
+    assert "&lt;/li&gt;&lt;script&gt;alert(3)&lt;/script&gt;" in html  # the server's words
+    for raw in ("<img", "<svg", "<script", 'onmouseover="', "<li title"):
+        assert raw not in html
+    errors = [data for event, data in received if event == "result" and "search-error" in data]
+    assert len(errors) == 2
+    assert all(data.startswith('<li class="search-error" role="alert">') for data in errors)
 
 
 def test_results_page_without_javascript(client: httpx.Client, imap: IMAPClient) -> None:

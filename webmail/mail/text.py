@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from html import escape
+
+from markupsafe import Markup, escape
 
 _URL = re.compile(
     r"(?P<url>(?:https?://|www\.)[^\s<>\"'()\[\]]+(?:\([^\s<>\"'()]*\)[^\s<>\"'()\[\]]*)*)"
@@ -13,6 +14,12 @@ _URL = re.compile(
 )
 _TRAILING = ".,;:!?"
 MAX_LINE = 10_000
+# The only markup this module writes; text goes in through Markup.format, which escapes it.
+_LINK = Markup('<a href="{href}" target="_blank" rel="noopener noreferrer nofollow">{text}</a>')
+_QUOTE_OPEN = Markup('<details class="quote"><summary>Show quoted text</summary><blockquote>')
+_NESTED_QUOTE_OPEN = Markup('<details class="quote" open><summary>More quoted text</summary><blockquote>')
+_QUOTE_CLOSE = Markup("</blockquote></details>")
+_LINE = Markup("{}\n")
 
 
 @dataclass(frozen=True)
@@ -62,9 +69,9 @@ def fixed_lines(text: str) -> list[Line]:
     return lines
 
 
-def linkify(text: str, highlight: re.Pattern[str] | None = None) -> str:
+def linkify(text: str) -> Markup:
     """Escape ``text`` and turn URLs and addresses into links that open in a new tab."""
-    out: list[str] = []
+    out: list[Markup] = []
     position = 0
     for match in _URL.finditer(text):
         start, end = match.span()
@@ -76,47 +83,40 @@ def linkify(text: str, highlight: re.Pattern[str] | None = None) -> str:
         end -= len(trail)
         out.append(escape(text[position:start]))
         if match.group("mail"):
-            address = token.removeprefix("mailto:")
-            href = f"mailto:{address}"
+            href = "mailto:" + token.removeprefix("mailto:")
         else:
-            href = token if "://" in token else f"https://{token}"
-        out.append(
-            f'<a href="{escape(href)}" target="_blank" rel="noopener noreferrer nofollow">{escape(token)}</a>'
-        )
+            href = token if token.lower().startswith(("http://", "https://")) else f"https://{token}"
+        out.append(_LINK.format(href=href, text=token))
         position = end
     out.append(escape(text[position:]))
-    return "".join(out)
+    return Markup("").join(out)
 
 
 def text_to_html(text: str, *, flowed: bool = False, delsp: bool = False) -> str:
     """Render plain text as HTML: quotes in foldable blocks, the signature dimmed."""
     lines = unflow(text, delsp=delsp) if flowed else fixed_lines(text)
-    html: list[str] = []
+    html: list[Markup] = [Markup('<div class="plain">')]
     depth = 0
     in_signature = False
     for line in lines:
         if line.depth == 0 and line.text in ("-- ", "--") and not in_signature:
-            html.extend(_close(depth))
+            html.extend([_QUOTE_CLOSE] * depth)
             depth = 0
-            html.append('<div class="signature">')
+            html.append(Markup('<div class="signature">'))
             in_signature = True
         if line.depth > depth:
-            for level in range(depth + 1, line.depth + 1):
-                summary = "Show quoted text" if level == 1 else "More quoted text"
-                html.append(
-                    f'<details class="quote"{" open" if level > 1 else ""}><summary>{summary}</summary><blockquote>'
-                )
+            html.extend(
+                _QUOTE_OPEN if level == 1 else _NESTED_QUOTE_OPEN
+                for level in range(depth + 1, line.depth + 1)
+            )
             depth = line.depth
         elif line.depth < depth:
-            html.extend(_close(depth - line.depth))
+            html.extend([_QUOTE_CLOSE] * (depth - line.depth))
             depth = line.depth
         content = line.text[:MAX_LINE] + ("…" if len(line.text) > MAX_LINE else "")
-        html.append(linkify(content) + "\n")
-    html.extend(_close(depth))
+        html.append(_LINE.format(linkify(content)))
+    html.extend([_QUOTE_CLOSE] * depth)
     if in_signature:
-        html.append("</div>")
-    return '<div class="plain">' + "".join(html) + "</div>"
-
-
-def _close(levels: int) -> list[str]:
-    return ["</blockquote></details>"] * levels
+        html.append(Markup("</div>"))
+    html.append(Markup("</div>"))
+    return str(Markup("").join(html))

@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import Request, Response
 from jinja2 import Environment, FileSystemLoader
+from jinja2_fragments import render_block
 from jinja2_fragments.fastapi import Jinja2Blocks
 
 from webmail.config import PROJECT_ROOT
@@ -67,3 +68,11 @@ def render(
     )
     response.headers["Vary"] = "HX-Request"
     return response
+
+
+def fragment(request: Request, name: str, block_name: str | None = None, **context: Any) -> str:
+    """A template, or one block of it, as autoescaped HTML text: for fragments that are not a
+    response of their own, such as the data of a Server-Sent Event."""
+    if block_name is None:
+        return templates.get_template(name).render(request=request, **context)
+    return render_block(templates.env, name, block_name, request=request, **context)

@@ -20,7 +20,7 @@ from webmail.mail.query import Query, QueryError, parse_search
 from webmail.web.csrf import csrf_protect
 from webmail.web.deps import MailStoreDep, PreferencesDep, ServicesDep, SessionDep
 from webmail.web.listing import folder_url, user_zone
-from webmail.web.templating import render, templates, url
+from webmail.web.templating import fragment, render, url
 
 router = APIRouter(dependencies=[Depends(csrf_protect)])
 
@@ -176,13 +176,21 @@ async def search_stream(
     folders = folders_in_scope(await store.list_folders(), request.query_params.get("scope", "all"),
                                request.query_params.get("folder", "INBOX"))  # fmt: skip
     tz = user_zone(request, preferences)
-    row_template = templates.get_template("partials/_search_rows.html")
     parallel = max(1, services.settings.imap_pool_per_worker)
 
     def rows_html(hits: list[Hit]) -> str:
-        return row_template.render(
-            request=request, hits=hits, words=query.words, tz=tz, folder_url=folder_url, q=q
+        return fragment(
+            request,
+            "partials/_search_rows.html",
+            hits=hits,
+            words=query.words,
+            tz=tz,
+            folder_url=folder_url,
+            q=q,
         )
+
+    def event_html(block: str, **context: Any) -> str:
+        return fragment(request, "partials/_search_stream.html", block, **context)
 
     async def generate() -> AsyncIterator[dict[str, str]]:
         send, receive = anyio.create_memory_object_stream[tuple[Folder, int, list[Hit], str | None]](
@@ -206,20 +214,17 @@ async def search_stream(
             for done in range(1, len(folders) + 1):
                 folder, count, hits, error = await receive.receive()
                 if error is not None:
-                    line = f'<li class="search-error" role="alert">{folder.label}: {error}</li>'
-                    yield {"event": "result", "data": line}
+                    yield {"event": "result", "data": event_html("folder_failed", folder=folder, error=error)}
                 elif hits:
                     total += count
                     all_hits.extend(hits)
                     yield {"event": "result", "data": rows_html(hits)}
-                status = f"Searched {done} of {len(folders)} folders · {total} found"
-                yield {"event": "status", "data": status}
+                progress = event_html("progress", done=done, folders=len(folders), total=total)
+                yield {"event": "status", "data": progress}
         final = merged(all_hits)
-        summary = f"{total} found in {len(folders)} folders" + (
-            f", newest {len(final)} shown" if total > len(final) else ""
-        )
+        summary = event_html("summary", total=total, folders=len(folders), shown=len(final))
         yield {"event": "status", "data": summary}
-        yield {"event": "done", "data": rows_html(final) or '<li class="empty">Nothing matches.</li>'}
+        yield {"event": "done", "data": rows_html(final) if final else event_html("nothing")}
 
     return EventSourceResponse(generate(), ping=15, send_timeout=30)
 
