@@ -223,7 +223,8 @@ def build_view(
     )
 
 
-_TAG = re.compile(r"(<[^>]*>)")
+# A tag, its quoted attribute values included: nh3 leaves ">" unescaped inside them.
+_TAG = re.compile(r"""(<(?:[^>"']|"[^"]*"|'[^']*')*>)""")
 _ENTITY = re.compile(r"(&[#\w]+;)")
 
 

@@ -28,9 +28,11 @@ def decode_base64(data: bytes) -> tuple[bytes, bool]:
     stray = len(_WHITESPACE.sub(b"", body)) != len(cleaned) or bool(
         _NOT_BASE64.sub(b"", after.replace(b"=", b""))
     )
-    damaged = stray or len(cleaned) % 4 == 1
-    usable = cleaned[: len(cleaned) - (len(cleaned) % 4 if damaged else 0)]
+    # Two or three characters of a last quantum still make one or two bytes; one makes none.
+    dangling = len(cleaned) % 4 == 1
+    usable = cleaned[:-1] if dangling else cleaned
     usable += b"=" * (-len(usable) % 4)
+    damaged = stray or dangling
     try:
         return binascii.a2b_base64(usable), damaged
     except binascii.Error:

@@ -1,8 +1,4 @@
-"""The MIME tree from BODYSTRUCTURE (RFC 3501 section 7.4.2) and what of it is shown or listed.
-
-Structures are written as the server sends them and parsed by imapclient's response parser, so
-the tuples are exactly what the app receives.
-"""
+"""The MIME tree from BODYSTRUCTURE (RFC 3501 section 7.4.2) and what of it is shown or listed."""
 
 from __future__ import annotations
 
@@ -11,23 +7,9 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from imapclient.response_parser import parse_fetch_response
 
+from tests.unit.mail.bodystructures import ENVELOPE, HTML, LOGO, PDF, PLAIN, raw, structure
 from webmail.mail.structure import MAX_DEPTH, BodyPart, Layout, layout, parse_bodystructure
-
-PLAIN = '("TEXT" "PLAIN" ("CHARSET" "UTF-8") NIL NIL "QUOTED-PRINTABLE" 120 4 NIL NIL NIL)'
-HTML = '("TEXT" "HTML" ("CHARSET" "UTF-8") NIL NIL "BASE64" 400 6 NIL NIL NIL)'
-LOGO = '("IMAGE" "PNG" ("NAME" "logo.png") "<logo@example.org>" NIL "BASE64" 1000 NIL ("INLINE" ("FILENAME" "logo.png")) NIL)'
-PDF = '("APPLICATION" "PDF" ("NAME" "report.pdf") NIL NIL "BASE64" 4000 NIL ("ATTACHMENT" ("FILENAME" "report.pdf")) NIL)'
-ENVELOPE = '("Mon, 2 Nov 2026 10:00:00 +0000" "Inner" (("Anna" NIL "anna" "example.org")) NIL NIL NIL NIL NIL NIL "<inner@example.org>")'
-
-
-def raw(wire: str) -> Any:
-    return parse_fetch_response([b"1 (BODYSTRUCTURE " + wire.encode() + b")"])[1][b"BODYSTRUCTURE"]
-
-
-def structure(wire: str) -> BodyPart:
-    return parse_bodystructure(raw(wire))
 
 
 def plan(wire: str, *, prefer_html: bool = True) -> Layout:
