@@ -25,6 +25,7 @@ IS_VALUES = {"unread": ["UNSEEN"], "read": ["SEEN"], "flagged": ["FLAGGED"], "st
              "answered": ["ANSWERED"], "replied": ["ANSWERED"]}  # fmt: skip
 UNITS = {"d": 1, "w": 7, "m": 30, "y": 365}
 SIZES = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+MAX_SIZE = 2**63  # RFC 9051 number64
 OPERATOR = re.compile(r"^([a-z_]+):(.*)$", re.S)
 _UNSAFE = re.compile(r"[\r\n\x00]")
 
@@ -110,14 +111,20 @@ def _ago(value: str, operator: str, today: date) -> date:
     match = re.fullmatch(r"(\d+)([dwmy])", value.lower())
     if not match:
         raise QueryError(f"“{operator}:{value}”: use a number and d, w, m or y, e.g. {operator}:7d.")
-    return today - timedelta(days=int(match.group(1)) * UNITS[match.group(2)])
+    try:
+        return today - timedelta(days=int(match.group(1)) * UNITS[match.group(2)])
+    except OverflowError:  # before the year 1, or more days than timedelta holds
+        raise QueryError(f"“{operator}:{value}” reaches back too far.") from None
 
 
 def _size(value: str, operator: str) -> int:
     match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([kmg]?)b?", value.lower())
     if not match:
         raise QueryError(f"“{operator}:{value}”: use a size such as 5M, 100K or 2000.")
-    return int(float(match.group(1)) * SIZES[match.group(2)])
+    size = float(match.group(1)) * SIZES[match.group(2)]
+    if not size < MAX_SIZE:  # also infinity, from hundreds of digits
+        raise QueryError(f"“{operator}:{value}” is larger than any message can be.")
+    return int(size)
 
 
 def parse_term(token: str, scope: Sequence[str], today: date) -> Term | str:
