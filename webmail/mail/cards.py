@@ -5,9 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-EMAIL = re.compile(r"^[^@\s<>(),;:\"]+@[^@\s<>(),;:\"]+$")
+EMAIL = re.compile(r"^[^@\s<>(),;:\"]+@[^@\s<>(),;:\"]+\Z")  # \Z: "$" would let a final newline in
 
 
 @dataclass
@@ -23,7 +24,8 @@ def _unescape(value: str) -> str:
 
 
 def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace(",", "\\,").replace(";", "\\;").replace("\n", "\\n")
+    value = value.replace("\\", "\\\\").replace(",", "\\,").replace(";", "\\;")
+    return re.sub(r"\r\n|\r|\n", r"\\n", value)  # a bare CR would end the line for most readers
 
 
 def _split(value: str, separator: str) -> list[str]:
@@ -88,10 +90,8 @@ def dump_vcards(cards: list[Card]) -> str:
 
 def parse_csv(text: str) -> list[Card]:
     """CSV with a header row, as Outlook, Thunderbird, Google or this app export it."""
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     cards: list[Card] = []
-    for row in reader:
-        values = {(key or "").strip().lower(): (value or "").strip() for key, value in row.items()}
+    for values in _rows(text):
         name = (
             values.get("name")
             or values.get("display name")
@@ -114,10 +114,39 @@ def parse_csv(text: str) -> list[Card]:
     return cards
 
 
+# A cell starting with one of these is a formula to spreadsheets (CSV injection, e.g. a display
+# name "=HYPERLINK(...)" from a collected address); a leading apostrophe makes it text.
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: str) -> str:
+    return f"'{value}" if value.startswith(_FORMULA) else value
+
+
+def _uncell(value: str) -> str:
+    return value[1:] if value.startswith("'") and value[1:].startswith(_FORMULA) else value
+
+
+def _rows(text: str) -> Iterator[dict[str, str]]:
+    """Each row as lowercase column name -> text. Cells beyond the header are ignored; reading
+    stops at a field past csv's size limit."""
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))  # "" lets csv see bare CRs
+    try:
+        for row in reader:
+            yield {
+                key.strip().lower(): _uncell((value or "").strip()).strip()
+                for key, value in row.items()
+                if key is not None  # the list of extra cells
+            }
+    except csv.Error:
+        return
+
+
 def dump_csv(cards: list[Card]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["Name", "Email", "Notes", "Groups"])
     for card in cards:
-        writer.writerow([card.name, "; ".join(card.emails), card.notes, "; ".join(card.groups)])
+        row = [card.name, "; ".join(card.emails), card.notes, "; ".join(card.groups)]
+        writer.writerow([_cell(value) for value in row])
     return buffer.getvalue()

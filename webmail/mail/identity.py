@@ -21,25 +21,35 @@ class Identity:
     subject: str = ""
 
 
+def _headers(raw: bytes) -> dict[str, list[str]]:
+    """Header name (lowercase) -> raw values in order. Raw, because for 8-bit values compat32's
+    get() gives a Header whose str() has lost the bytes to U+FFFD; decode_words reads them."""
+    values: dict[str, list[str]] = {}
+    for name, value in BytesHeaderParser(policy=compat32).parsebytes(raw[: 256 * 1024]).raw_items():
+        values.setdefault(name.lower(), []).append(str(value))
+    return values
+
+
 def identity_of(raw: bytes) -> Identity:
-    headers = BytesHeaderParser(policy=compat32).parsebytes(raw[: 256 * 1024])
-    message_id = str(headers.get("Message-ID") or "").strip()
+    headers = _headers(raw)
+
+    def first(name: str) -> str:
+        return headers.get(name, [""])[0]
+
+    message_id = first("message-id").strip()
     if message_id:
         return Identity(message_id=message_id)
     # Servers match HEADER searches against decoded text (RFC 2047 words decoded).
     return Identity(
-        date=decode_words(str(headers.get("Date") or "")),
-        sender=decode_words(str(headers.get("From") or "")),
-        subject=decode_words(str(headers.get("Subject") or "")),
+        date=decode_words(first("date")),
+        sender=decode_words(first("from")),
+        subject=decode_words(first("subject")),
     )
 
 
 def date_of(raw: bytes) -> datetime | None:
     """When the message arrived: the newest Received line's date, else its Date header."""
-    headers = BytesHeaderParser(policy=compat32).parsebytes(raw[: 256 * 1024])
-    candidates = []
-    received = headers.get_all("Received") or []
-    if received:
-        candidates.append(str(received[0]).rsplit(";", 1)[-1])
-    candidates.append(str(headers.get("Date") or ""))
+    headers = _headers(raw)
+    candidates = [received.rsplit(";", 1)[-1] for received in headers.get("received", [])[:1]]
+    candidates += headers.get("date", [])[:1]
     return next((when for when in map(parse_date, candidates) if when is not None), None)

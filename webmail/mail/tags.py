@@ -18,7 +18,7 @@ HIDDEN = {
     "$junk", "$notjunk", "junk", "nonjunk", "notjunk", "$forwarded", "$mdnsent", "$submitpending",
     "$submitted", "$phishing", "$important", "$hasattachment", "$hasnoattachment", "$seen",
 }  # fmt: skip
-KEYWORD = re.compile(r"^\$?[A-Za-z0-9_.\-]{1,64}$")
+KEYWORD = re.compile(r"^\$?[A-Za-z0-9_.\-]{1,64}\Z")  # \Z: "$" would let a final newline into STORE
 
 
 @dataclass(frozen=True)
