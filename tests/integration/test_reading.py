@@ -123,6 +123,14 @@ class TestCorpus:
         assert "I am the original message." in body
         assert "the forwarded one" in body
 
+    def test_forwarded_multipart_message_is_rendered(self, signed_in: TestClient, imap: IMAPClient) -> None:
+        # imapclient hands the parts inside a message/rfc822 over as leading tuples, not a list.
+        body = body_of(signed_in, append(imap, corpus("nested-multipart-rfc822.eml")))
+        assert "Have a look at this one." in body
+        assert "the newsletter" in body
+        assert "<p>The <b>rich</b> edition of the newsletter.</p>" in body
+        assert "<script" not in body.split("</head>", 1)[-1]
+
 
 class TestHostileHTML:
     def test_scripts_handlers_forms_and_htmx_are_removed(
