@@ -3,11 +3,11 @@ sanitised HTML part with a plain-text twin."""
 
 from __future__ import annotations
 
-import html
 import re
 from html.parser import HTMLParser
 
 import nh3
+from markupsafe import Markup
 
 WIDTH = 76
 QUOTE = re.compile(r"^(>+) ?")
@@ -16,6 +16,10 @@ QUOTE = re.compile(r"^(>+) ?")
 EDITOR_TAGS = {"p", "br", "div", "b", "strong", "i", "em", "u", "s", "ul", "ol", "li", "a", "blockquote",
                "pre", "code", "h1", "h2", "h3", "hr", "span"}  # fmt: skip
 EDITOR_ATTRIBUTES = {"a": {"href", "title"}}
+# The markup text_to_editor_html writes; Markup.format escapes the text put into it.
+_PARAGRAPH = Markup("<div>{}</div>")
+_EMPTY_PARAGRAPH = Markup("<div><br></div>")
+_QUOTE_OPEN, _QUOTE_CLOSE = Markup("<blockquote>"), Markup("</blockquote>")
 
 
 def to_flowed(text: str, width: int = WIDTH) -> str:
@@ -77,13 +81,14 @@ def html_document(fragment: str) -> str:
 
 def text_to_editor_html(text: str) -> str:
     """Plain text (e.g. a quoted reply) as editor HTML: paragraphs, and blockquotes for ``>``."""
-    blocks: list[str] = []
+    blocks: list[Markup] = []
     for line in text.replace("\r\n", "\n").split("\n"):
         match = QUOTE.match(line)
         depth = len(match.group(1)) if match else 0
-        content = html.escape(line[match.end() :] if match else line) or "<br>"
-        blocks.append("<blockquote>" * depth + f"<div>{content}</div>" + "</blockquote>" * depth)
-    return "".join(blocks)
+        content = line[match.end() :] if match else line
+        paragraph = _PARAGRAPH.format(content) if content else _EMPTY_PARAGRAPH
+        blocks.append(_QUOTE_OPEN * depth + paragraph + _QUOTE_CLOSE * depth)
+    return str(Markup("").join(blocks))
 
 
 class _TextMaker(HTMLParser):

@@ -126,7 +126,7 @@ class TestTextToEditorHtml:
 
     def test_text_is_escaped(self) -> None:
         assert text_to_editor_html("<script>alert(1)</script> \"x\" & 'y'") == (
-            "<div>&lt;script&gt;alert(1)&lt;/script&gt; &quot;x&quot; &amp; &#x27;y&#x27;</div>"
+            "<div>&lt;script&gt;alert(1)&lt;/script&gt; &#34;x&#34; &amp; &#39;y&#39;</div>"
         )
 
     def test_quoted_hostile_text_is_escaped(self) -> None:
