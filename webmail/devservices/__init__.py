@@ -64,7 +64,7 @@ class DevServices:
                 auth_failure_delay=self.auth_failure_delay,
             )
             self._redis = start_redis(self.root / "redis")
-            self._smtp = SMTPSink(self._dovecot)
+            self._smtp = SMTPSink(self._dovecot, relay=True)
             self._smtp.start()
         except BaseException:
             self.stop()

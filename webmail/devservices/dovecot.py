@@ -1,16 +1,28 @@
-"""A private Dovecot (IMAP, POP3, LMTP) on free loopback ports in its own folder."""
+"""A private Dovecot (IMAP, POP3, LMTP, ManageSieve) on free loopback ports in its own folder.
+
+Mail delivered over LMTP runs the user's active Sieve script (Pigeonhole); what the script
+sends (vacation replies, redirects) goes to ``relay_port``: the SMTP sink's relay listener.
+"""
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import os
 import pwd
 import secrets
+import smtplib
 import subprocess
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from webmail.devservices.system import find_program, free_ports, stop_process_group, wait_for_port
 
@@ -23,8 +35,12 @@ state_dir = {root}/state
 log_path = {root}/dovecot.log
 info_log_path = {root}/dovecot.log
 listen = 127.0.0.1
-protocols = imap pop3 lmtp
-ssl = no
+protocols = imap pop3 lmtp sieve
+# STARTTLS on ManageSieve only, with a certificate made at start (``Dovecot.tls_cert``):
+# IMAP, POP3 and LMTP stay plain, as the tests expect.
+ssl = yes
+ssl_cert = <{root}/tls/cert.pem
+ssl_key = <{root}/tls/key.pem
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_failure_delay = {auth_failure_delay} secs
@@ -36,11 +52,17 @@ mail_location = maildir:~/Maildir
 mail_fsync = never
 mail_plugins = $mail_plugins quota
 protocol imap {{
+  ssl = no
   {imap_capability}
   mail_plugins = $mail_plugins imap_quota
   mail_max_userip_connections = {max_userip_connections}
 }}
+protocol lmtp {{
+  ssl = no
+  mail_plugins = $mail_plugins sieve
+}}
 protocol pop3 {{
+  ssl = no
   mail_max_userip_connections = {max_userip_connections}
   pop3_uidl_format = %08Xu%08Xv
 }}
@@ -48,7 +70,17 @@ plugin {{
   quota = count:User quota
   quota_rule = *:storage={quota_mb}M
   quota_vsizes = yes
+  sieve = file:~/sieve;active=~/.dovecot.sieve
+  sieve_max_redirects = {max_redirects}
+  # Tests send a vacation-triggering message to a fresh user: answer even when the user's
+  # address is not in To/Cc, and let the reply period be as short as a test needs.
+  sieve_vacation_dont_check_recipient = yes
+  sieve_vacation_min_period = 1s
+  sieve_redirect_envelope_from = recipient
 }}
+submission_host = 127.0.0.1:{relay_port}
+# LMTP delivers to t-...@test users: a hostname of its own keeps vacation's "From" readable.
+hostname = webmail.test
 auth_master_user_separator = *
 passdb {{
   # "<user>*{master_user}" logs in as <user>: the operator's master login for background jobs.
@@ -115,6 +147,13 @@ service lmtp {{
     port = {lmtp_port}
   }}
 }}
+service managesieve-login {{
+  {chroot}
+  inet_listener sieve {{
+    address = 127.0.0.1
+    port = {sieve_port}
+  }}
+}}
 service anvil {{
   {chroot}
   # Tests fail logins on purpose; Dovecot's growing per-IP penalty (up to 15 s) would stall them.
@@ -145,6 +184,8 @@ class Dovecot:
     imap_port: int
     pop3_port: int
     lmtp_port: int
+    sieve_port: int
+    relay_port: int  # where Dovecot sends vacation replies and redirects: the sink listens there
     process: subprocess.Popen[bytes]
     passwords: dict[str, str] = field(default_factory=dict)
     master_user: str = MASTER_USER
@@ -190,6 +231,22 @@ class Dovecot:
         out = self.doveadm("who", "-1", username)
         return sum(1 for line in out.splitlines()[1:] if line.split()[:2] == [username, "imap"])
 
+    @property
+    def tls_cert(self) -> Path:
+        """The self-signed certificate ManageSieve offers with STARTTLS (for 127.0.0.1)."""
+        return self.root / "tls" / "cert.pem"
+
+    @property
+    def ports(self) -> tuple[int, ...]:
+        """The ports Dovecot itself listens on."""
+        return (self.imap_port, self.pop3_port, self.lmtp_port, self.sieve_port)
+
+    def deliver(self, sender: str, recipient: str, raw: bytes) -> None:
+        """Deliver ``raw`` to ``recipient`` over LMTP, as a mail server would: the user's active
+        Sieve script runs on it."""
+        with smtplib.LMTP("127.0.0.1", self.lmtp_port, timeout=30) as lmtp:
+            lmtp.sendmail(sender, [recipient], raw)
+
     def stop(self) -> None:
         """Stop the master and all its children (as a crash or restart would drop clients)."""
         stop_process_group(self.process)
@@ -197,7 +254,7 @@ class Dovecot:
     def start(self) -> None:
         """Start again after ``stop()``, on the same ports with the same users and mail."""
         self.process = _spawn(self.root)
-        for port in (self.imap_port, self.pop3_port, self.lmtp_port):
+        for port in self.ports:
             wait_for_port(port, process=self.process)
 
     def log(self) -> str:
@@ -213,6 +270,7 @@ def start_dovecot(
     auth_failure_delay: int = 0,
     trusted_networks: str = "",
     imap_capability: str = "",
+    max_redirects: int = 4,
 ) -> Dovecot:
     """Start Dovecot with its config, users file, sockets and mail all under ``root``."""
     find_program("dovecot")  # installs it if missing, before anything is written
@@ -230,7 +288,8 @@ def start_dovecot(
         mail_uid, mail_gid = me.pw_uid, me.pw_gid
         login_user = internal_user = me.pw_name
         chroot = "chroot ="
-    imap_port, pop3_port, lmtp_port = free_ports(3)
+    find_program("managesieve")  # Pigeonhole: Sieve for LMTP and the ManageSieve server
+    imap_port, pop3_port, lmtp_port, sieve_port, relay_port = free_ports(5)
     (root / "dovecot.conf").write_text(
         CONFIG_TEMPLATE.format(
             instance=f"wm-{root.name}",
@@ -250,17 +309,30 @@ def start_dovecot(
             imap_port=imap_port,
             pop3_port=pop3_port,
             lmtp_port=lmtp_port,
+            sieve_port=sieve_port,
+            relay_port=relay_port,
+            max_redirects=max_redirects,
         )
     )
+    write_certificate(root / "tls")
     (root / "users").mkdir(exist_ok=True)
     (root / "users").chmod(0o755)
     master_password = secrets.token_urlsafe(16)
     (root / "masters").write_text(f"{MASTER_USER}:{{PLAIN}}{master_password}::::::\n")
     (root / "masters").chmod(0o644)
     process = _spawn(root)
-    dovecot = Dovecot(root, imap_port, pop3_port, lmtp_port, process, master_password=master_password)
+    dovecot = Dovecot(
+        root,
+        imap_port,
+        pop3_port,
+        lmtp_port,
+        sieve_port,
+        relay_port,
+        process,
+        master_password=master_password,
+    )
     try:
-        for port in (imap_port, pop3_port, lmtp_port):
+        for port in dovecot.ports:
             wait_for_port(port, process=process)
     except Exception as exc:
         dovecot.stop()
@@ -279,3 +351,33 @@ def _spawn(root: Path) -> subprocess.Popen[bytes]:
             stderr=stderr,
             start_new_session=True,
         )
+
+
+def write_certificate(folder: Path) -> None:
+    """A self-signed certificate for 127.0.0.1 (cert.pem) and its key (key.pem)."""
+    folder.mkdir(exist_ok=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file = folder / "key.pem"
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    key_file.chmod(0o600)

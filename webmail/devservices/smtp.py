@@ -1,7 +1,9 @@
 """An aiosmtpd submission sink: AUTH against the Dovecot users, delivery over LMTP.
 
 Every accepted message is kept in ``messages`` for tests; recipients that are local
-Dovecot users also get it in their INBOX, so sent mail really arrives.
+Dovecot users also get it in their INBOX, so sent mail really arrives. A second listener on
+``dovecot.relay_port`` takes what Dovecot itself sends (Sieve vacation replies and redirects)
+without AUTH, as an MTA's local relay port would; those messages have ``login`` None.
 """
 
 from __future__ import annotations
@@ -38,8 +40,10 @@ class SMTPSink:
     dovecot: Dovecot
     port: int = 0
     smtputf8: bool = True  # offered by Postfix and Exim; False to test servers without it
+    relay: bool = False  # also listen on dovecot.relay_port (one sink per Dovecot does)
     messages: list[SentMessage] = field(default_factory=list)
     _controller: Controller | None = None
+    _relay: Controller | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def authenticate(
@@ -91,8 +95,14 @@ class SMTPSink:
             enable_SMTPUTF8=self.smtputf8,
         )
         self._controller.start()
+        if self.relay:
+            self._relay = Controller(
+                self, hostname="127.0.0.1", port=self.dovecot.relay_port, enable_SMTPUTF8=self.smtputf8
+            )
+            self._relay.start()
 
     def stop(self) -> None:
-        if self._controller is not None:
-            self._controller.stop()
-            self._controller = None
+        for controller in (self._controller, self._relay):
+            if controller is not None:
+                controller.stop()
+        self._controller = self._relay = None

@@ -12,9 +12,13 @@ import time
 # program -> Debian packages that provide it
 PACKAGES: dict[str, tuple[str, ...]] = {
     "dovecot": ("dovecot-imapd", "dovecot-pop3d", "dovecot-lmtpd"),
+    "managesieve": ("dovecot-sieve", "dovecot-managesieved"),
     "redis-server": ("redis-server",),
 }
-SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/local/sbin", "/sbin"])
+# /usr/lib/dovecot holds Dovecot's own service programs, such as managesieve.
+SEARCH_PATH = os.pathsep.join(
+    [os.environ.get("PATH", ""), "/usr/sbin", "/usr/local/sbin", "/sbin", "/usr/lib/dovecot"]
+)
 
 
 class MissingProgramError(RuntimeError):
