@@ -68,6 +68,8 @@ def make_settings(services: DevServices, database_url: str, **overrides: object)
         "smtp_host": "127.0.0.1",
         "smtp_port": services.smtp.port,
         "smtp_security": "none",
+        "sieve_port": services.dovecot.sieve_port,
+        "sieve_security": "none",
         "redis_url": services.redis.url,
         "redis_prefix": f"t{uuid.uuid4().hex[:10]}",
         "database_url": database_url,
@@ -94,6 +96,9 @@ def process_env(settings: Settings, **extra: str) -> dict[str, str]:
         WEBMAIL_SMTP_HOST=settings.smtp_host,
         WEBMAIL_SMTP_PORT=str(settings.smtp_port),
         WEBMAIL_SMTP_SECURITY=settings.smtp_security,
+        WEBMAIL_SIEVE_HOST=settings.managesieve_host,
+        WEBMAIL_SIEVE_PORT=str(settings.sieve_port),
+        WEBMAIL_SIEVE_SECURITY=settings.sieve_security,
         WEBMAIL_UPLOAD_DIR=str(settings.upload_dir),
         **extra,
     )

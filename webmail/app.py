@@ -29,6 +29,7 @@ from webmail.imap.pool import IMAPPool
 from webmail.imap.watch import Watchers
 from webmail.pop3.accounts import ExternalAccounts
 from webmail.redis import Keys, create_redis
+from webmail.sieve.service import FilterService
 from webmail.smtp.outbox import Outbox
 from webmail.smtp.uploads import UploadStore
 from webmail.web.deps import Services
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             outbox=Outbox(settings, db),
             pages=pages,
             watchers=watchers,
+            filters=FilterService(settings, redis),
         )
         try:
             async with anyio.create_task_group() as tasks:

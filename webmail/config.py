@@ -52,6 +52,11 @@ class Settings(BaseSettings):
 
     # Background fetches log in as "<user>*<master>" (Dovecot master user) instead of using a
     # stored copy of the user's password, when set.
+    # Filters and the vacation reply over ManageSieve (RFC 5804); the host defaults to the IMAP host.
+    sieve_host: str = ""
+    sieve_port: int = Field(4190, ge=1, le=65535)
+    sieve_security: Security = "starttls"
+
     imap_master_user: str = ""
     imap_master_password: SecretStr = SecretStr("")
 
@@ -110,6 +115,15 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _check_plain_sieve(self) -> Settings:
+        if self.sieve_security == "none" and not is_loopback(self.managesieve_host):
+            raise ValueError(
+                "WEBMAIL_SIEVE_SECURITY=none is only allowed for a server on this machine (127.0.0.1, ::1, "
+                "localhost): passwords would cross the network readable by anyone. Use starttls or tls."
+            )
+        return self
+
+    @model_validator(mode="after")
     def _check_secret_key(self) -> Settings:
         key = self.secret_key.get_secret_value()
         if self.demo and not key:
@@ -126,6 +140,11 @@ class Settings(BaseSettings):
     @property
     def uses_master_user(self) -> bool:
         return bool(self.imap_master_user and self.imap_master_password.get_secret_value())
+
+    @property
+    def managesieve_host(self) -> str:
+        """WEBMAIL_SIEVE_HOST, or the IMAP host when it is unset."""
+        return self.sieve_host or self.imap_host
 
     @property
     def session_idle_seconds(self) -> int:

@@ -35,6 +35,10 @@ class Keys:
         """Pub/sub: a user name published here makes every worker close that user's connections."""
         return f"{self.prefix}:pool:close"
 
+    def vacation_state(self, user: str) -> str:
+        """A short-lived copy of whether the user's vacation reply is on (for the mail screens' banner)."""
+        return f"{self.prefix}:sieve:vacation:{user.lower()}"
+
     def login_failures_ip(self, ip: str) -> str:
         return f"{self.prefix}:rl:ip:{ip}"
 

@@ -85,6 +85,9 @@ class DevServices:
             "WEBMAIL_SMTP_HOST": "127.0.0.1",
             "WEBMAIL_SMTP_PORT": str(self.smtp.port),
             "WEBMAIL_SMTP_SECURITY": "none",
+            "WEBMAIL_SIEVE_HOST": "127.0.0.1",
+            "WEBMAIL_SIEVE_PORT": str(self.dovecot.sieve_port),
+            "WEBMAIL_SIEVE_SECURITY": "none",
             "WEBMAIL_REDIS_URL": self.redis.url,
         }
 

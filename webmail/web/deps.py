@@ -27,6 +27,7 @@ from webmail.imap.store import MailStore
 from webmail.imap.types import Credentials
 from webmail.imap.watch import Watchers
 from webmail.pop3.accounts import ExternalAccounts
+from webmail.sieve.service import FilterService, SieveAccount
 from webmail.smtp.outbox import Outbox
 from webmail.smtp.uploads import UploadStore
 
@@ -54,6 +55,7 @@ class Services:
     outbox: Outbox
     pages: PageCache
     watchers: Watchers
+    filters: FilterService
 
 
 def get_services(request: Request) -> Services:
@@ -109,3 +111,10 @@ async def get_preferences(services: ServicesDep, session: SessionDep) -> Prefere
 
 
 PreferencesDep = Annotated[Preferences, Depends(get_preferences)]
+
+
+def get_sieve_account(session: SessionDep) -> SieveAccount:
+    return SieveAccount(session.user, session.password)
+
+
+SieveAccountDep = Annotated[SieveAccount, Depends(get_sieve_account)]
