@@ -256,6 +256,7 @@ const MOVING_ACTIONS = ["archive", "delete", "junk", "move"];
 document.addEventListener("submit", async (event) => {
   const form = event.target;
   if (!(form instanceof HTMLFormElement) || form.id !== "bulk-form" || !window.fetch) return;
+  if (event.submitter && event.submitter.hasAttribute("formaction")) return;  // e.g. "Filter messages like this"
   const action = form.querySelector('select[name="action"]').value;
   if (!MOVING_ACTIONS.includes(action) || (action === "delete" && form.dataset.bin)) return;
   if (form.querySelector('input[name="all"]:checked')) return;
@@ -643,5 +644,38 @@ document.addEventListener("change", (event) => {
       input.classList.toggle("invalid", bad.length > 0);
       input.title = bad.length ? `Not valid: ${bad.join(", ")}` : "";
     });
+  });
+})();
+
+// Filters: drag a rule to another place; the new order is posted (the arrows do the same without JS).
+(function reorderFilters() {
+  let dragged = null;
+  document.addEventListener("dragstart", (event) => {
+    const item = event.target instanceof Element ? event.target.closest("#filter-rules li[data-index]") : null;
+    if (!item) return;
+    dragged = item;
+    item.classList.add("dragging");
+    event.dataTransfer.setData("text/plain", item.dataset.index);
+    event.dataTransfer.effectAllowed = "move";
+  });
+  document.addEventListener("dragover", (event) => {
+    const over = event.target instanceof Element ? event.target.closest("#filter-rules li[data-index]") : null;
+    if (!dragged || !over || over === dragged) return;
+    event.preventDefault();
+    const box = over.getBoundingClientRect();
+    over.parentNode.insertBefore(dragged, event.clientY < box.top + box.height / 2 ? over : over.nextSibling);
+  });
+  document.addEventListener("dragend", () => {
+    if (!dragged) return;
+    const item = dragged;
+    dragged = null;
+    item.classList.remove("dragging");
+    const list = item.closest("ol");
+    const form = document.getElementById("filter-order");
+    if (!list || !form) return;
+    const order = Array.from(list.querySelectorAll("li[data-index]")).map((li) => li.dataset.index);
+    if (order.every((index, position) => Number(index) === position)) return;
+    form.querySelector('input[name="order"]').value = order.join(",");
+    form.requestSubmit();
   });
 })();

@@ -7,7 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 
 import anyio
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from redis.asyncio import Redis
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -32,7 +32,7 @@ from webmail.redis import Keys, create_redis
 from webmail.sieve.service import FilterService
 from webmail.smtp.outbox import Outbox
 from webmail.smtp.uploads import UploadStore
-from webmail.web.deps import Services
+from webmail.web.deps import Services, note_vacation
 from webmail.web.errors import install_error_handlers
 from webmail.web.routes import accounts as account_routes
 from webmail.web.routes import (
@@ -47,6 +47,7 @@ from webmail.web.routes import (
     search,
 )
 from webmail.web.routes import contacts as contact_routes
+from webmail.web.routes import filters as filter_routes
 from webmail.web.routes import identities as identity_routes
 from webmail.web.routes import settings as settings_routes
 from webmail.web.security import SecurityHeadersMiddleware
@@ -124,10 +125,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(identity_routes.router)
     app.include_router(contact_routes.router)
     app.include_router(compose.router)
-    app.include_router(search.router)
+    app.include_router(filter_routes.router)
+    app.include_router(search.router, dependencies=[Depends(note_vacation)])
     app.include_router(organize.router)
-    app.include_router(message.router)
-    app.include_router(mailbox.router)
+    app.include_router(message.router, dependencies=[Depends(note_vacation)])
+    app.include_router(mailbox.router, dependencies=[Depends(note_vacation)])
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(SecurityHeadersMiddleware)
     if settings.trusted_proxies:

@@ -549,3 +549,15 @@ def search_page(
     rows = fetch_uids(conn.client, page_uids, SUMMARY_ITEMS) if page_uids else {}
     summaries = tuple(summary_from_fetch(uid, rows[uid]) for uid in page_uids if uid in rows)
     return MessagePage(state, len(uids), page, page_size, sort, reverse, summaries), uids
+
+
+def count_recent(conn: IMAPConnection, folder: str, criteria: list[Any], last: int) -> tuple[int, int]:
+    """How many of the newest ``last`` messages match ``criteria`` (one SEARCH over their
+    sequence range), and how many messages that range holds."""
+    state = conn.sync(folder)
+    if not state.exists:
+        return 0, 0
+    first = max(1, state.exists - last + 1)
+    arguments = [f"{first}:*".encode(), *search_arguments(criteria)]
+    data = conn.client._raw_command_untagged(b"SEARCH", [b"CHARSET", b"UTF-8", *arguments])
+    return len(parse_message_list(data)), state.exists - first + 1

@@ -160,6 +160,14 @@ class MailStore:
             await self.cache.put_uids(self.credentials.username, cache_key, found)
         return result
 
+    async def count_recent_matches(self, folder: str, criteria: list[Any], *, last: int) -> tuple[int, int]:
+        """(matching, examined) among the newest ``last`` messages of ``folder``."""
+
+        def work(conn: IMAPConnection) -> tuple[int, int]:
+            return messages.count_recent(conn, folder, criteria, last)
+
+        return await self.pool.run(self.credentials, work, "search")
+
     async def message(
         self, folder: str, uid: int, *, prefer_html: bool = True, uidvalidity: int | None = None
     ) -> FetchedMessage:

@@ -30,6 +30,7 @@ from webmail.pop3.accounts import ExternalAccounts
 from webmail.sieve.service import FilterService, SieveAccount
 from webmail.smtp.outbox import Outbox
 from webmail.smtp.uploads import UploadStore
+from webmail.web.htmx import HtmxDetails
 
 SESSION_COOKIE = "wm_session"
 
@@ -118,3 +119,12 @@ def get_sieve_account(session: SessionDep) -> SieveAccount:
 
 
 SieveAccountDep = Annotated[SieveAccount, Depends(get_sieve_account)]
+
+
+async def note_vacation(request: Request, services: ServicesDep, session: OptionalSessionDep) -> None:
+    """Mail screens loaded as a whole page show a banner while the vacation reply is on."""
+    if session is None or request.method != "GET" or HtmxDetails(request):
+        return
+    request.state.vacation = await services.filters.vacation_notice(
+        SieveAccount(session.user, session.password)
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from datetime import date
 from functools import cache
 from typing import Any
 
@@ -42,7 +43,18 @@ def count(value: int | None) -> str:
     return "" if value is None else f"{value:,}"
 
 
+def vacation_notice(request: Request) -> tuple[Any, bool] | None:
+    """The vacation reply the request found (web.deps.note_vacation) and whether it answers
+    today; None when it is off or over."""
+    vacation = getattr(request.state, "vacation", None)
+    today = date.today()
+    if vacation is None or (vacation.end is not None and vacation.end < today):
+        return None
+    return vacation, vacation.active_on(today)
+
+
 templates.env.globals["static_url"] = static_url
+templates.env.globals["vacation_notice"] = vacation_notice
 templates.env.globals["url"] = url
 templates.env.filters["count"] = count
 templates.env.filters["listdate"] = list_date

@@ -1,0 +1,591 @@
+"""/settings/filters and /settings/vacation: server-side rules over ManageSieve (webmail.sieve)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import date
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import FormData
+
+from webmail.auth.sessions import Session
+from webmail.mail.render import parse_headers
+from webmail.sieve.errors import RuleError, ScriptRejectedError, SieveError
+from webmail.sieve.rules import ACTIONS, FIELD_NAMES, SIZE_OPS, TEXT_OPS, FilterSet, Rule
+from webmail.sieve.service import FilterState, SieveAccount
+from webmail.sieve.suggest import Suggestion, suggestions
+from webmail.sieve.vacation import ADDRESS, Forwarding, Vacation
+from webmail.web.csrf import csrf_protect
+from webmail.web.deps import MailStoreDep, ServicesDep, SessionDep, SieveAccountDep
+from webmail.web.htmx import HtmxDetails
+from webmail.web.templating import render, url
+
+router = APIRouter(dependencies=[Depends(csrf_protect)])
+TEST_LAST = 500  # "would match 37 of the last 500 messages"
+SAVED = {
+    "rule": "Filter saved.",
+    "order": "Order saved.",
+    "toggle": "Filter switched.",
+    "delete": "Filter deleted.",
+    "script": "Script saved.",
+    "replaced": "The other program's script is kept, inactive; your filters here are now active.",
+    "active": "Active script changed.",
+    "vacation": "Vacation reply saved.",
+    "forwarding": "Forwarding saved.",
+}
+BLANK_CONDITIONS = 3
+BLANK_ACTIONS = 3
+
+
+def _fields(form: FormData) -> dict[str, str]:
+    return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
+def _list(form: FormData, name: str) -> list[str]:
+    return [value for value in form.getlist(name) if isinstance(value, str)]
+
+
+def rule_from_form(form: FormData, extensions: frozenset[str]) -> Rule:
+    """The rule in the fields ``name``, ``match``, repeated ``field``/``op``/``value`` and
+    repeated ``action``/``target``."""
+    fields, ops, values = _list(form, "field"), _list(form, "op"), _list(form, "value")
+    actions, targets = _list(form, "action"), _list(form, "target")
+    ops += [""] * (len(fields) - len(ops))
+    values += [""] * (len(fields) - len(values))
+    targets += [""] * (len(actions) - len(targets))
+    return Rule.from_form(
+        str(form.get("name") or ""),
+        str(form.get("match") or "all"),
+        zip(fields, ops, values, strict=False),
+        zip(actions, targets, strict=False),
+        extensions,
+    )
+
+
+def _version(form: FormData) -> str | None:
+    value = form.get("version")
+    return value if isinstance(value, str) and value else None
+
+
+def _index(form: FormData, state: FilterState, name: str = "index") -> int:
+    raw = form.get(name)
+    if not isinstance(raw, str) or not raw.isdigit() or int(raw) >= len(state.current.rules):
+        raise RuleError(name, "This filter does not exist (any more); the page shows them as they are now.")
+    return int(raw)
+
+
+async def _folders(store: MailStoreDep) -> list[str]:
+    return [folder.name for folder in await store.list_folders() if folder.selectable]
+
+
+async def filters_page(
+    request: Request,
+    services: ServicesDep,
+    session: Session,
+    account: SieveAccount,
+    store: MailStoreDep,
+    *,
+    draft: dict[str, Any] | None = None,
+    error: str = "",
+    status_code: int = 200,
+    raw_text: str | None = None,
+    check_result: str = "",
+    test_result: str = "",
+    suggested: list[Suggestion] | None = None,
+) -> Response:
+    """The Filters page; says so in words when there is no ManageSieve service."""
+    context: dict[str, Any] = {
+        "session": session,
+        "error": error,
+        "saved": SAVED.get(request.query_params.get("saved", ""), ""),
+        "check_result": check_result,
+        "test_result": test_result,
+        "suggested": suggested or [],
+        "field_names": FIELD_NAMES,
+        "text_ops": TEXT_OPS,
+        "size_ops": SIZE_OPS,
+        "actions": ACTIONS,
+        "today": date.today(),
+    }
+    try:
+        state = await services.filters.state(account)
+    except SieveError as exc:
+        context.update(unavailable=exc.user_message, state=None)
+        return render(request, "pages/filters.html", context, status_code=status_code)
+    context.update(
+        state=state,
+        unavailable="",
+        folders=await _folders(store),
+        draft=draft or blank_draft(request.query_params.get("folder") or "INBOX"),
+        raw_text=state.script if raw_text is None else raw_text,
+    )
+    htmx = HtmxDetails(request)
+    block = "filter_rules" if htmx and htmx.target == "filter-rules" else None
+    return render(request, "pages/filters.html", context, status_code=status_code, block_name=block)
+
+
+def blank_draft(folder: str, conditions: list[tuple[str, str, str]] | None = None) -> dict[str, Any]:
+    rows = list(conditions or [])
+    rows += [("from", "contains", "")] * max(0, BLANK_CONDITIONS - len(rows))
+    return {
+        "name": "",
+        "match": "all",
+        "conditions": rows,
+        "actions": [("fileinto", "")] + [("", "")] * (BLANK_ACTIONS - 1),
+        "index": None,
+        "folder": folder,
+    }
+
+
+def draft_from_form(form: FormData) -> dict[str, Any]:
+    """The builder's fields as posted, to show them again with an error."""
+    fields, ops, values = _list(form, "field"), _list(form, "op"), _list(form, "value")
+    actions, targets = _list(form, "action"), _list(form, "target")
+    index = form.get("index")
+    return {
+        "name": form.get("name") or "",
+        "match": form.get("match") or "all",
+        "conditions": list(zip(fields, ops + [""] * len(fields), values + [""] * len(fields), strict=False)),
+        "actions": list(zip(actions, targets + [""] * len(actions), strict=False)),
+        "index": int(index) if isinstance(index, str) and index.isdigit() else None,
+        "folder": form.get("folder") or "INBOX",
+    }
+
+
+def draft_from_rule(rule: Rule, index: int, folder: str) -> dict[str, Any]:
+    draft = blank_draft(folder, [(c.field, c.op, c.value) for c in rule.conditions])
+    draft.update(
+        name=rule.name,
+        match=rule.match,
+        actions=[(a.kind, a.target) for a in rule.actions] + [("", "")],
+        index=index,
+    )
+    return draft
+
+
+def _done(request: Request, what: str) -> Response:
+    return RedirectResponse(url(request, f"/settings/filters?saved={what}"), status_code=303)
+
+
+@router.get("/settings/filters")
+async def show_filters(
+    request: Request,
+    services: ServicesDep,
+    session: SessionDep,
+    account: SieveAccountDep,
+    store: MailStoreDep,
+) -> Response:
+    return await filters_page(request, services, session, account, store)
+
+
+@router.get("/settings/filters/new")
+async def new_filter(
+    request: Request,
+    services: ServicesDep,
+    session: SessionDep,
+    account: SieveAccountDep,
+    store: MailStoreDep,
+) -> Response:
+    """The builder prefilled from a message (``folder``, ``uid``; ``by`` = list, from or subject)."""
+    folder = request.query_params.get("folder") or "INBOX"
+    uid = request.query_params.get("uid", "")
+    found: list[Suggestion] = []
+    if uid.isdigit():
+        fetched = await store.message(folder, int(uid))
+        found = suggestions(parse_headers(fetched.header))
+    by = request.query_params.get("by", "")
+    chosen = next((s for s in found if s.by == by), found[0] if found else None)
+    conditions = [(chosen.field, chosen.op, chosen.value)] if chosen else []
+    draft = blank_draft(folder, conditions)
+    return await filters_page(request, services, session, account, store, draft=draft, suggested=found)
+
+
+@router.post("/settings/filters/like")
+async def filter_like_selected(request: Request) -> Response:
+    """ "Filter messages like this" from the selection bar: the first selected message."""
+    form = await request.form()
+    folder = str(form.get("folder") or "INBOX")
+    uids = [u for u in _list(form, "uid") if u.isdigit()]
+    query = f"?folder={quote(folder, safe='')}" + (f"&uid={uids[0]}" if uids else "")
+    return RedirectResponse(url(request, "/settings/filters/new" + query), status_code=303)
+
+
+@router.get("/settings/filters/{index:int}/edit")
+async def edit_filter(
+    request: Request,
+    services: ServicesDep,
+    session: SessionDep,
+    account: SieveAccountDep,
+    store: MailStoreDep,
+    index: int,
+) -> Response:
+    state = await services.filters.state(account)
+    if index >= len(state.current.rules):
+        raise RuleError("index", "This filter does not exist (any more).")
+    draft = draft_from_rule(state.current.rules[index], index, request.query_params.get("folder") or "INBOX")
+    return await filters_page(request, services, session, account, store, draft=draft)
+
+
+@router.post("/settings/filters")
+async def save_filter(
+    request: Request,
+    services: ServicesDep,
+    session: SessionDep,
+    account: SieveAccountDep,
+    store: MailStoreDep,
+) -> Response:
+    """Create a rule (or, with ``index``, replace that one); discard and reject ask first."""
+    form = await request.form()
+    draft = draft_from_form(form)
+    try:
+        state = await services.filters.state(account)
+        rule = rule_from_form(form, state.capabilities.sieve)
+        index = draft["index"]
+        if index is not None and index >= len(state.current.rules):
+            raise RuleError("index", "This filter does not exist (any more).")
+    except RuleError as exc:
+        return await filters_page(
+            request, services, session, account, store, draft=draft, error=exc.user_message, status_code=422
+        )
+    if rule.drastic and form.get("confirm") != "yes":
+        context = {"session": session, "rule": rule, "fields": _pairs(form)}
+        return render(request, "pages/filter_confirm.html", context)
+
+    def change(filters: FilterSet) -> FilterSet:
+        rules = list(filters.rules)
+        if index is None:
+            rules.append(rule)
+        else:
+            rules[index] = rule
+        return filters.with_rules(rules)
+
+    try:
+        await services.filters.update(
+            account, change, version=_version(form), replace_foreign=form.get("replace") == "yes"
+        )
+    except (RuleError, ScriptRejectedError) as exc:
+        return await filters_page(
+            request, services, session, account, store, draft=draft, error=exc.user_message, status_code=422
+        )
+    return _done(request, "rule")
+
+
+def _pairs(form: FormData) -> list[tuple[str, str]]:
+    return [
+        (k, v) for k, v in form.multi_items() if isinstance(v, str) and k not in ("csrf_token", "confirm")
+    ]
+
+
+@router.post("/settings/filters/test")
+async def test_filter(
+    request: Request,
+    services: ServicesDep,
+    session: SessionDep,
+    account: SieveAccountDep,
+    store: MailStoreDep,
+) -> Response:
+    """How many of the current folder's last 500 messages the builder's rule would match."""
+    form = await request.form()
+    folder = str(form.get("folder") or "INBOX")
+    draft = draft_from_form(form)
+    try:
+        rule = rule_from_form(form, (await services.filters.state(account)).capabilities.sieve)
+        result = await _test_result(store, rule, folder)
+    except RuleError as exc:
+        result = exc.user_message
+    htmx = HtmxDetails(request)
+    if htmx and htmx.target == "rule-test":
+        return render(request, "partials/_filter_test.html", {"test_result": result})
+    return await filters_page(request, services, session, account, store, draft=draft, test_result=result)
+
+
+async def _test_result(store: MailStoreDep, rule: Rule, folder: str) -> str:
+    search = rule.search_criteria()
+    if search is None:
+        return "This rule cannot be tried here (regular expressions are matched only by the server)."
+    criteria, exact = search
+    matched, examined = await store.count_recent_matches(folder, criteria, last=TEST_LAST)
+    if not examined:
+        return f"{folder} is empty: nothing to try the rule on."
+    count = f"{matched}" if exact else f"at most {matched}"
+    return f"Would match {count} of the last {examined} messages in {folder}."
+
+
+async def _change_rules(
+    request: Request,
+    services: ServicesDep,
+    account: SieveAccount,
+    change: Callable[[FilterState, FormData], FilterSet],
+) -> FilterState:
+    form = await request.form()
+    state = await services.filters.state(account)
+    filters = change(state, form)
+    return await services.filters.update(account, lambda _: filters, version=_version(form))
+
+
+async def _after_change(
+    request: Request,
+    services: ServicesDep,
+    session: Session,
+    account: SieveAccount,
+    store: MailStoreDep,
+    what: str,
+) -> Response:
+    htmx = HtmxDetails(request)
+    if htmx and htmx.target == "filter-rules":
+        return await filters_page(request, services, session, account, store)
+    return _done(request, what)
+
+
+@router.post("/settings/filters/{index:int}/toggle")
+async def toggle_filter(
+    request: Request,
+    services: ServicesDep,
+    session: SessionDep,
+    account: SieveAccountDep,
+    store: MailStoreDep,
+    index: int,
+) -> Response:
+    def change(state: FilterState, form: FormData) -> FilterSet:
+        rules = list(state.current.rules)
+        if index >= len(rules):
+            raise RuleError("index", "This filter does not exist (any more).")
+        rules[index] = replace(rules[index], enabled=not rules[index].enabled)
+        return state.current.with_rules(rules)
+
+    await _change_rules(request, services, account, change)
+    return await _after_change(request, services, session, account, store, "toggle")
+
+
+@router.post("/settings/filters/{index:int}/delete")
+async def delete_filter(
+    request: Request,
+    services: ServicesDep,
+    session: SessionDep,
+    account: SieveAccountDep,
+    store: MailStoreDep,
+    index: int,
+) -> Response:
+    def change(state: FilterState, form: FormData) -> FilterSet:
+        rules = list(state.current.rules)
+        if index >= len(rules):
+            raise RuleError("index", "This filter does not exist (any more).")
+        del rules[index]
+        return state.current.with_rules(rules)
+
+    await _change_rules(request, services, account, change)
+    return await _after_change(request, services, session, account, store, "delete")
+
+
+@router.post("/settings/filters/order")
+async def reorder_filters(
+    request: Request,
+    services: ServicesDep,
+    session: SessionDep,
+    account: SieveAccountDep,
+    store: MailStoreDep,
+) -> Response:
+    """A new order: ``order`` lists every rule's old index (drag and drop), or ``index`` with
+    ``move`` up or down (the buttons without JavaScript)."""
+
+    def change(state: FilterState, form: FormData) -> FilterSet:
+        rules = list(state.current.rules)
+        order = [part for value in _list(form, "order") for part in value.split(",") if part.strip()]
+        if order:
+            if sorted(order, key=lambda p: int(p) if p.isdigit() else -1) != [
+                str(i) for i in range(len(rules))
+            ]:
+                raise RuleError(
+                    "order", "The filters changed meanwhile; the page shows them as they are now."
+                )
+            return state.current.with_rules([rules[int(i)] for i in order])
+        index = _index(form, state)
+        other = index - 1 if form.get("move") == "up" else index + 1
+        if 0 <= other < len(rules):
+            rules[index], rules[other] = rules[other], rules[index]
+        return state.current.with_rules(rules)
+
+    await _change_rules(request, services, account, change)
+    return await _after_change(request, services, session, account, store, "order")
+
+
+@router.post("/settings/filters/replace")
+async def replace_foreign_script(
+    request: Request, services: ServicesDep, account: SieveAccountDep
+) -> Response:
+    """Start filters here in place of another program's active script (kept, inactive)."""
+    form = await request.form()
+    await services.filters.update(
+        account, lambda filters: filters, version=_version(form), replace_foreign=True
+    )
+    return _done(request, "replaced")
+
+
+@router.post("/settings/filters/raw/check")
+async def check_script(
+    request: Request,
+    services: ServicesDep,
+    session: SessionDep,
+    account: SieveAccountDep,
+    store: MailStoreDep,
+) -> Response:
+    """CHECKSCRIPT: the server's verdict on hand-written Sieve, nothing stored."""
+    script = str((await request.form()).get("script") or "")
+    try:
+        warnings = await services.filters.check_script(account, script)
+        result = f"The server accepts this script. {warnings}".strip()
+    except ScriptRejectedError as exc:
+        return await filters_page(
+            request,
+            services,
+            session,
+            account,
+            store,
+            raw_text=script,
+            error=exc.user_message,
+            status_code=422,
+        )
+    return await filters_page(
+        request, services, session, account, store, raw_text=script, check_result=result
+    )
+
+
+@router.post("/settings/filters/raw")
+async def save_script(
+    request: Request,
+    services: ServicesDep,
+    session: SessionDep,
+    account: SieveAccountDep,
+    store: MailStoreDep,
+) -> Response:
+    form = await request.form()
+    script = str(form.get("script") or "")
+    try:
+        await services.filters.save_script(account, script, version=_version(form))
+    except ScriptRejectedError as exc:
+        return await filters_page(
+            request,
+            services,
+            session,
+            account,
+            store,
+            raw_text=script,
+            error=exc.user_message,
+            status_code=422,
+        )
+    return _done(request, "script")
+
+
+@router.post("/settings/filters/scripts/activate")
+async def activate_script(request: Request, services: ServicesDep, account: SieveAccountDep) -> Response:
+    name = str((await request.form()).get("name") or "")
+    await services.filters.activate(account, name)
+    return _done(request, "active")
+
+
+@router.post("/settings/filters/scripts/delete")
+async def delete_script(request: Request, services: ServicesDep, account: SieveAccountDep) -> Response:
+    name = str((await request.form()).get("name") or "")
+    await services.filters.delete(account, name)
+    return _done(request, "delete")
+
+
+# ---------------------------------------------------------------- vacation and forwarding
+
+
+async def own_addresses(services: ServicesDep, session: Session) -> tuple[str, ...]:
+    """The addresses a vacation reply answers for: the user's identities (and login)."""
+    emails = [identity.email for identity in await services.identities.for_user(session.user)]
+    return tuple(dict.fromkeys(e for e in [*emails, session.user] if ADDRESS.match(e)))
+
+
+async def vacation_page(
+    request: Request,
+    services: ServicesDep,
+    session: Session,
+    account: SieveAccount,
+    *,
+    vacation: Vacation | None = None,
+    forwarding: Forwarding | None = None,
+    error: str = "",
+    status_code: int = 200,
+) -> Response:
+    context: dict[str, Any] = {
+        "session": session,
+        "error": error,
+        "saved": SAVED.get(request.query_params.get("saved", ""), ""),
+        "addresses": await own_addresses(services, session),
+        "today": date.today(),
+    }
+    try:
+        state = await services.filters.state(account)
+    except SieveError as exc:
+        context.update(unavailable=exc.user_message, state=None)
+        return render(request, "pages/vacation.html", context, status_code=status_code)
+    context.update(
+        state=state,
+        unavailable="",
+        vacation=vacation or state.current.vacation,
+        forwarding=forwarding or state.current.forwarding,
+    )
+    return render(request, "pages/vacation.html", context, status_code=status_code)
+
+
+@router.get("/settings/vacation")
+async def show_vacation(
+    request: Request, services: ServicesDep, session: SessionDep, account: SieveAccountDep
+) -> Response:
+    return await vacation_page(request, services, session, account)
+
+
+@router.post("/settings/vacation")
+async def save_vacation(
+    request: Request, services: ServicesDep, session: SessionDep, account: SieveAccountDep
+) -> Response:
+    """The fields ``enabled``, ``subject``, ``body``, ``start``, ``end``, ``days``."""
+    form = await request.form()
+    fields = _fields(form)
+    try:
+        vacation = Vacation.from_form(fields, await own_addresses(services, session))
+        await services.filters.update(
+            account,
+            lambda filters: FilterSet(filters.rules, vacation, filters.forwarding),
+            version=_version(form),
+            replace_foreign=form.get("replace") == "yes",
+        )
+    except (RuleError, ScriptRejectedError) as exc:
+        typed = Vacation(
+            enabled=fields.get("enabled") in ("on", "1", "yes", "true"),
+            subject=fields.get("subject", ""),
+            body=fields.get("body", ""),
+            days=int(fields["days"]) if fields.get("days", "").isdigit() else 7,
+        )
+        return await vacation_page(
+            request, services, session, account, vacation=typed, error=exc.user_message, status_code=422
+        )
+    return RedirectResponse(url(request, "/settings/vacation?saved=vacation"), status_code=303)
+
+
+@router.post("/settings/forwarding")
+async def save_forwarding(
+    request: Request, services: ServicesDep, session: SessionDep, account: SieveAccountDep
+) -> Response:
+    """The fields ``forward_to`` (empty: off) and ``keep`` (a copy stays here)."""
+    form = await request.form()
+    try:
+        forwarding = Forwarding.from_form(_fields(form))
+        await services.filters.update(
+            account,
+            lambda filters: FilterSet(filters.rules, filters.vacation, forwarding),
+            version=_version(form),
+            replace_foreign=form.get("replace") == "yes",
+        )
+    except RuleError as exc:
+        return await vacation_page(
+            request, services, session, account, error=exc.user_message, status_code=422
+        )
+    return RedirectResponse(url(request, "/settings/vacation?saved=forwarding"), status_code=303)
