@@ -139,7 +139,8 @@ def cmd_devservices(args: argparse.Namespace) -> int:
     with DevServices() as services:
         env = services.env()
         print(
-            f"Dovecot IMAP 127.0.0.1:{services.dovecot.imap_port}, POP3 127.0.0.1:{services.dovecot.pop3_port}"
+            f"Dovecot IMAP 127.0.0.1:{services.dovecot.imap_port}, POP3 127.0.0.1:{services.dovecot.pop3_port}, "
+            f"ManageSieve 127.0.0.1:{services.dovecot.sieve_port}"
         )
         print(f"Redis {services.redis.url}")
         print(f"SMTP sink 127.0.0.1:{services.smtp.port}")

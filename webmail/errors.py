@@ -20,7 +20,16 @@ WebmailError (user_message, status_code)
  ├── account.identities.IdentityNotFoundError  404  not the user's identity, or there are too many
  ├── FormError                  422  a form field is missing or malformed (``field`` names it)
  ├── smtp.errors.SMTPError          the message could not be submitted
- └── pop3.errors.POP3Error          502  an external POP3 account failed (auth, connect, TLS, timeout)
+ ├── pop3.errors.POP3Error          502  an external POP3 account failed (auth, connect, TLS, timeout)
+ ├── sieve.errors.SieveError        502  the ManageSieve server said NO (its words shown)
+ │    ├── SieveUnavailableError    503  no ManageSieve service, dropped, timed out, bad certificate
+ │    ├── SieveAuthError           502  it refused the user's sign-in
+ │    ├── ScriptRejectedError      422  PUTSCRIPT/CHECKSCRIPT refused a script (the server's errors)
+ │    ├── ScriptNotFoundError      404
+ │    ├── SieveQuotaError          422  too large or too many scripts
+ │    ├── ForeignScriptError       409  the active script was written elsewhere; replaced only on request
+ │    └── service.StaleFiltersError 409  the page is older than the script
+ └── sieve.errors.RuleError         422  a filter/vacation field a script cannot say as asked (names it)
 """
 
 from __future__ import annotations
