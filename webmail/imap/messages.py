@@ -558,6 +558,6 @@ def count_recent(conn: IMAPConnection, folder: str, criteria: list[Any], last: i
     if not state.exists:
         return 0, 0
     first = max(1, state.exists - last + 1)
-    arguments = [f"{first}:*".encode(), *search_arguments(criteria)]
-    data = conn.client._raw_command_untagged(b"SEARCH", [b"CHARSET", b"UTF-8", *arguments])
-    return len(parse_message_list(data)), state.exists - first + 1
+    # a sequence set as a search key: the newest messages, whatever their UIDs (RFC 3501 6.4.4)
+    matched = uid_search(conn.client, [f"{first}:*".encode(), *search_arguments(criteria)])
+    return len(matched), state.exists - first + 1

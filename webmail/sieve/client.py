@@ -106,10 +106,11 @@ class ManageSieveClient:
     """
 
     def __init__(self, sock: socket.socket, host: str) -> None:
+        """Read the greeting on a connected (or TLS-wrapped) socket; see ``connect``."""
         self._sock = sock
         self._host = host
         self._file: BinaryIO = sock.makefile("rb")
-        self.capabilities = Capabilities()
+        self.capabilities = Capabilities.parse(self._expect_ok("greeting").lines)
 
     @classmethod
     def connect(
@@ -130,7 +131,6 @@ class ManageSieveClient:
                 if security == "tls":
                     sock = context.wrap_socket(sock, server_hostname=host)
                 client = cls(sock, host)
-                client.capabilities = Capabilities.parse(client._expect_ok("greeting").lines)
                 if security == "starttls":
                     client.starttls(context)
             except BaseException:

@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from starlette.datastructures import FormData
 
 from webmail.auth.sessions import Session
@@ -21,7 +21,7 @@ from webmail.sieve.suggest import Suggestion, suggestions
 from webmail.sieve.vacation import ADDRESS, Forwarding, Vacation
 from webmail.web.csrf import csrf_protect
 from webmail.web.deps import MailStoreDep, ServicesDep, SessionDep, SieveAccountDep
-from webmail.web.htmx import HtmxDetails
+from webmail.web.htmx import HtmxDetails, redirect
 from webmail.web.templating import render, url
 
 router = APIRouter(dependencies=[Depends(csrf_protect)])
@@ -168,7 +168,7 @@ def draft_from_rule(rule: Rule, index: int, folder: str) -> dict[str, Any]:
 
 
 def _done(request: Request, what: str) -> Response:
-    return RedirectResponse(url(request, f"/settings/filters?saved={what}"), status_code=303)
+    return redirect(request, url(request, f"/settings/filters?saved={what}"))
 
 
 @router.get("/settings/filters")
@@ -211,7 +211,7 @@ async def filter_like_selected(request: Request) -> Response:
     folder = str(form.get("folder") or "INBOX")
     uids = [u for u in _list(form, "uid") if u.isdigit()]
     query = f"?folder={quote(folder, safe='')}" + (f"&uid={uids[0]}" if uids else "")
-    return RedirectResponse(url(request, "/settings/filters/new" + query), status_code=303)
+    return redirect(request, url(request, "/settings/filters/new" + query))
 
 
 @router.get("/settings/filters/{index:int}/edit")
@@ -567,7 +567,7 @@ async def save_vacation(
         return await vacation_page(
             request, services, session, account, vacation=typed, error=exc.user_message, status_code=422
         )
-    return RedirectResponse(url(request, "/settings/vacation?saved=vacation"), status_code=303)
+    return redirect(request, url(request, "/settings/vacation?saved=vacation"))
 
 
 @router.post("/settings/forwarding")
@@ -588,4 +588,4 @@ async def save_forwarding(
         return await vacation_page(
             request, services, session, account, error=exc.user_message, status_code=422
         )
-    return RedirectResponse(url(request, "/settings/vacation?saved=forwarding"), status_code=303)
+    return redirect(request, url(request, "/settings/vacation?saved=forwarding"))
