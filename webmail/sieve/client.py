@@ -217,8 +217,12 @@ class ManageSieveClient:
         except (SieveError, OSError):
             pass
         finally:
-            self._file.close()
-            self._sock.close()
+            self.close()
+
+    def close(self) -> None:
+        """Close the connection without a word to the server."""
+        self._file.close()
+        self._sock.close()
 
     # ------------------------------------------------------------ wire
 
