@@ -158,7 +158,7 @@ def test_discard_and_reject_ask_first(signed_in: TestClient, sieve: ManageSieveC
 
 
 def test_vacation_answers_once_per_sender_within_the_period(
-    signed_in: TestClient, services: DevServices, mail_user: MailUser
+    signed_in: TestClient, services: DevServices, mail_user: MailUser, sieve: ManageSieveClient
 ) -> None:
     today = date.today()
     form = {"csrf_token": session_token(signed_in), "enabled": "on", "subject": "Away", "days": "1",
@@ -166,6 +166,7 @@ def test_vacation_answers_once_per_sender_within_the_period(
             "end": (today + timedelta(days=1)).isoformat()}  # fmt: skip
     assert signed_in.post("/settings/vacation", data=form).status_code == 303
     assert "Your vacation reply is on" in signed_in.get("/mail/INBOX").text
+    assert f':addresses "{mail_user.username}"' in sieve.get_script("webmail")  # from the identities
 
     first, second = f"a-{time.monotonic_ns()}@example.org", f"b-{time.monotonic_ns()}@example.org"
     for sender in (first, first, second):

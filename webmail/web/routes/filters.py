@@ -546,11 +546,14 @@ async def show_vacation(
 async def save_vacation(
     request: Request, services: ServicesDep, session: SessionDep, account: SieveAccountDep
 ) -> Response:
-    """The fields ``enabled``, ``subject``, ``body``, ``start``, ``end``, ``days``."""
+    """The fields ``enabled``, ``subject``, ``body``, ``start``, ``end``, ``days``; the page also
+    posts the ``addresses`` ticked (none: all of the user's addresses)."""
     form = await request.form()
     fields = _fields(form)
     try:
-        vacation = Vacation.from_form(fields, await own_addresses(services, session))
+        own = await own_addresses(services, session)
+        chosen = tuple(address for address in _list(form, "addresses") if address in own)
+        vacation = Vacation.from_form(fields, chosen or own)
         await services.filters.update(
             account,
             lambda filters: FilterSet(filters.rules, vacation, filters.forwarding),
