@@ -50,6 +50,7 @@ from webmail.web.routes import contacts as contact_routes
 from webmail.web.routes import filters as filter_routes
 from webmail.web.routes import identities as identity_routes
 from webmail.web.routes import settings as settings_routes
+from webmail.web.routes import vacation as vacation_routes
 from webmail.web.security import SecurityHeadersMiddleware
 from webmail.web.templating import STATIC_DIR
 
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(contact_routes.router)
     app.include_router(compose.router)
     app.include_router(filter_routes.router)
+    app.include_router(vacation_routes.router)
     app.include_router(search.router, dependencies=[Depends(note_vacation)])
     app.include_router(organize.router)
     app.include_router(message.router, dependencies=[Depends(note_vacation)])

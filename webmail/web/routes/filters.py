@@ -18,9 +18,16 @@ from webmail.sieve.errors import RuleError, ScriptRejectedError, SieveError
 from webmail.sieve.rules import ACTIONS, FIELD_NAMES, SIZE_OPS, TEXT_OPS, FilterSet, Rule
 from webmail.sieve.service import FilterState, SieveAccount
 from webmail.sieve.suggest import Suggestion, suggestions
-from webmail.sieve.vacation import ADDRESS, Forwarding, Vacation
 from webmail.web.csrf import csrf_protect
 from webmail.web.deps import MailStoreDep, ServicesDep, SessionDep, SieveAccountDep
+from webmail.web.filter_forms import (
+    blank_draft,
+    draft_from_form,
+    draft_from_rule,
+    form_list,
+    form_version,
+    rule_from_form,
+)
 from webmail.web.htmx import HtmxDetails, redirect
 from webmail.web.templating import render, url
 
@@ -34,41 +41,7 @@ SAVED = {
     "script": "Script saved.",
     "replaced": "The other program's script is kept, inactive; your filters here are now active.",
     "active": "Active script changed.",
-    "vacation": "Vacation reply saved.",
-    "forwarding": "Forwarding saved.",
 }
-BLANK_CONDITIONS = 3
-BLANK_ACTIONS = 3
-
-
-def _fields(form: FormData) -> dict[str, str]:
-    return {key: value for key, value in form.items() if isinstance(value, str)}
-
-
-def _list(form: FormData, name: str) -> list[str]:
-    return [value for value in form.getlist(name) if isinstance(value, str)]
-
-
-def rule_from_form(form: FormData, extensions: frozenset[str]) -> Rule:
-    """The rule in the fields ``name``, ``match``, repeated ``field``/``op``/``value`` and
-    repeated ``action``/``target``."""
-    fields, ops, values = _list(form, "field"), _list(form, "op"), _list(form, "value")
-    actions, targets = _list(form, "action"), _list(form, "target")
-    ops += [""] * (len(fields) - len(ops))
-    values += [""] * (len(fields) - len(values))
-    targets += [""] * (len(actions) - len(targets))
-    return Rule.from_form(
-        str(form.get("name") or ""),
-        str(form.get("match") or "all"),
-        zip(fields, ops, values, strict=False),
-        zip(actions, targets, strict=False),
-        extensions,
-    )
-
-
-def _version(form: FormData) -> str | None:
-    value = form.get("version")
-    return value if isinstance(value, str) and value else None
 
 
 def _index(form: FormData, state: FilterState, name: str = "index") -> int:
@@ -128,45 +101,6 @@ async def filters_page(
     return render(request, "pages/filters.html", context, status_code=status_code, block_name=block)
 
 
-def blank_draft(folder: str, conditions: list[tuple[str, str, str]] | None = None) -> dict[str, Any]:
-    rows = list(conditions or [])
-    rows += [("from", "contains", "")] * max(0, BLANK_CONDITIONS - len(rows))
-    return {
-        "name": "",
-        "match": "all",
-        "conditions": rows,
-        "actions": [("fileinto", "")] + [("", "")] * (BLANK_ACTIONS - 1),
-        "index": None,
-        "folder": folder,
-    }
-
-
-def draft_from_form(form: FormData) -> dict[str, Any]:
-    """The builder's fields as posted, to show them again with an error."""
-    fields, ops, values = _list(form, "field"), _list(form, "op"), _list(form, "value")
-    actions, targets = _list(form, "action"), _list(form, "target")
-    index = form.get("index")
-    return {
-        "name": form.get("name") or "",
-        "match": form.get("match") or "all",
-        "conditions": list(zip(fields, ops + [""] * len(fields), values + [""] * len(fields), strict=False)),
-        "actions": list(zip(actions, targets + [""] * len(actions), strict=False)),
-        "index": int(index) if isinstance(index, str) and index.isdigit() else None,
-        "folder": form.get("folder") or "INBOX",
-    }
-
-
-def draft_from_rule(rule: Rule, index: int, folder: str) -> dict[str, Any]:
-    draft = blank_draft(folder, [(c.field, c.op, c.value) for c in rule.conditions])
-    draft.update(
-        name=rule.name,
-        match=rule.match,
-        actions=[(a.kind, a.target) for a in rule.actions] + [("", "")],
-        index=index,
-    )
-    return draft
-
-
 def _done(request: Request, what: str) -> Response:
     return redirect(request, url(request, f"/settings/filters?saved={what}"))
 
@@ -209,7 +143,7 @@ async def filter_like_selected(request: Request) -> Response:
     """ "Filter messages like this" from the selection bar: the first selected message."""
     form = await request.form()
     folder = str(form.get("folder") or "INBOX")
-    uids = [u for u in _list(form, "uid") if u.isdigit()]
+    uids = [u for u in form_list(form, "uid") if u.isdigit()]
     query = f"?folder={quote(folder, safe='')}" + (f"&uid={uids[0]}" if uids else "")
     return redirect(request, url(request, "/settings/filters/new" + query))
 
@@ -265,7 +199,7 @@ async def save_filter(
 
     try:
         await services.filters.update(
-            account, change, version=_version(form), replace_foreign=form.get("replace") == "yes"
+            account, change, version=form_version(form), replace_foreign=form.get("replace") == "yes"
         )
     except (RuleError, ScriptRejectedError) as exc:
         return await filters_page(
@@ -324,7 +258,7 @@ async def _change_rules(
     form = await request.form()
     state = await services.filters.state(account)
     filters = change(state, form)
-    return await services.filters.update(account, lambda _: filters, version=_version(form))
+    return await services.filters.update(account, lambda _: filters, version=form_version(form))
 
 
 async def _after_change(
@@ -394,7 +328,7 @@ async def reorder_filters(
 
     def change(state: FilterState, form: FormData) -> FilterSet:
         rules = list(state.current.rules)
-        order = [part for value in _list(form, "order") for part in value.split(",") if part.strip()]
+        order = [part for value in form_list(form, "order") for part in value.split(",") if part.strip()]
         if order:
             if sorted(order, key=lambda p: int(p) if p.isdigit() else -1) != [
                 str(i) for i in range(len(rules))
@@ -420,7 +354,7 @@ async def replace_foreign_script(
     """Start filters here in place of another program's active script (kept, inactive)."""
     form = await request.form()
     await services.filters.update(
-        account, lambda filters: filters, version=_version(form), replace_foreign=True
+        account, lambda filters: filters, version=form_version(form), replace_foreign=True
     )
     return _done(request, "replaced")
 
@@ -465,7 +399,7 @@ async def save_script(
     form = await request.form()
     script = str(form.get("script") or "")
     try:
-        await services.filters.save_script(account, script, version=_version(form))
+        await services.filters.save_script(account, script, version=form_version(form))
     except ScriptRejectedError as exc:
         return await filters_page(
             request,
@@ -492,103 +426,3 @@ async def delete_script(request: Request, services: ServicesDep, account: SieveA
     name = str((await request.form()).get("name") or "")
     await services.filters.delete(account, name)
     return _done(request, "delete")
-
-
-# ---------------------------------------------------------------- vacation and forwarding
-
-
-async def own_addresses(services: ServicesDep, session: Session) -> tuple[str, ...]:
-    """The addresses a vacation reply answers for: the user's identities (and login)."""
-    emails = [identity.email for identity in await services.identities.for_user(session.user)]
-    return tuple(dict.fromkeys(e for e in [*emails, session.user] if ADDRESS.match(e)))
-
-
-async def vacation_page(
-    request: Request,
-    services: ServicesDep,
-    session: Session,
-    account: SieveAccount,
-    *,
-    vacation: Vacation | None = None,
-    forwarding: Forwarding | None = None,
-    error: str = "",
-    status_code: int = 200,
-) -> Response:
-    context: dict[str, Any] = {
-        "session": session,
-        "error": error,
-        "saved": SAVED.get(request.query_params.get("saved", ""), ""),
-        "addresses": await own_addresses(services, session),
-        "today": date.today(),
-    }
-    try:
-        state = await services.filters.state(account)
-    except SieveError as exc:
-        context.update(unavailable=exc.user_message, state=None)
-        return render(request, "pages/vacation.html", context, status_code=status_code)
-    context.update(
-        state=state,
-        unavailable="",
-        vacation=vacation or state.current.vacation,
-        forwarding=forwarding or state.current.forwarding,
-    )
-    return render(request, "pages/vacation.html", context, status_code=status_code)
-
-
-@router.get("/settings/vacation")
-async def show_vacation(
-    request: Request, services: ServicesDep, session: SessionDep, account: SieveAccountDep
-) -> Response:
-    return await vacation_page(request, services, session, account)
-
-
-@router.post("/settings/vacation")
-async def save_vacation(
-    request: Request, services: ServicesDep, session: SessionDep, account: SieveAccountDep
-) -> Response:
-    """The fields ``enabled``, ``subject``, ``body``, ``start``, ``end``, ``days``; the page also
-    posts the ``addresses`` ticked (none: all of the user's addresses)."""
-    form = await request.form()
-    fields = _fields(form)
-    try:
-        own = await own_addresses(services, session)
-        chosen = tuple(address for address in _list(form, "addresses") if address in own)
-        vacation = Vacation.from_form(fields, chosen or own)
-        await services.filters.update(
-            account,
-            lambda filters: FilterSet(filters.rules, vacation, filters.forwarding),
-            version=_version(form),
-            replace_foreign=form.get("replace") == "yes",
-        )
-    except (RuleError, ScriptRejectedError) as exc:
-        typed = Vacation(
-            enabled=fields.get("enabled") in ("on", "1", "yes", "true"),
-            subject=fields.get("subject", ""),
-            body=fields.get("body", ""),
-            days=int(fields["days"]) if fields.get("days", "").isdigit() else 7,
-        )
-        return await vacation_page(
-            request, services, session, account, vacation=typed, error=exc.user_message, status_code=422
-        )
-    return redirect(request, url(request, "/settings/vacation?saved=vacation"))
-
-
-@router.post("/settings/forwarding")
-async def save_forwarding(
-    request: Request, services: ServicesDep, session: SessionDep, account: SieveAccountDep
-) -> Response:
-    """The fields ``forward_to`` (empty: off) and ``keep`` (a copy stays here)."""
-    form = await request.form()
-    try:
-        forwarding = Forwarding.from_form(_fields(form))
-        await services.filters.update(
-            account,
-            lambda filters: FilterSet(filters.rules, filters.vacation, forwarding),
-            version=_version(form),
-            replace_foreign=form.get("replace") == "yes",
-        )
-    except RuleError as exc:
-        return await vacation_page(
-            request, services, session, account, error=exc.user_message, status_code=422
-        )
-    return redirect(request, url(request, "/settings/vacation?saved=forwarding"))
