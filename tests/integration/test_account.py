@@ -15,6 +15,7 @@ from webmail.account.preferences import PreferencesService
 from webmail.account.remote_content import RemoteContentService
 from webmail.account.searches import MAX_SAVED_SEARCHES, SavedSearchService
 from webmail.db.session import create_db_engine, create_sessionmaker
+from webmail.errors import LimitReachedError
 from webmail.mail.cards import Card
 
 HOST = "imap.test"
@@ -93,6 +94,24 @@ class TestContacts:
         assert sorted(counted) == [("ann@example.org", "Ann", 2), ("bo@x.org", "Bo", 2)]
         assert left == []
 
+    def test_a_full_address_book_is_a_limit_not_a_missing_contact(
+        self, db: sessionmaker[Session], login: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr("webmail.account.contacts.MAX_CONTACTS", 2)
+        contacts = ContactService(db, HOST)
+
+        async def scenario() -> LimitReachedError:
+            first = await contacts.save(login, None, Card("One", ["one@example.org"]))
+            await contacts.save(login, None, Card("Two", ["two@example.org"]))
+            with pytest.raises(LimitReachedError) as refused:
+                await contacts.save(login, None, Card("Three", ["three@example.org"]))
+            await contacts.save(login, first.id, Card("One again", ["one@example.org"]))  # editing is fine
+            return refused.value
+
+        refused = run_async(scenario)
+        assert (refused.status_code, refused.user_message) == (409, "At most 2 contacts.")
+        assert not isinstance(refused, ContactNotFoundError)
+
 
 class TestIdentities:
     def test_deleting_the_default_makes_the_next_one_default(
@@ -141,6 +160,22 @@ class TestIdentities:
     ) -> None:
         found = run_async(IdentityService(db, HOST).for_user, login)
         assert [(i.id, i.email, i.is_default) for i in found] == [(None, login, True)]
+
+    def test_too_many_identities_is_a_limit_not_a_missing_identity(
+        self, db: sessionmaker[Session], login: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr("webmail.account.identities.MAX_IDENTITIES", 1)
+        identities = IdentityService(db, HOST)
+
+        async def scenario() -> LimitReachedError:
+            await identities.save(login, None, identity("first@example.org"))
+            with pytest.raises(LimitReachedError) as refused:
+                await identities.save(login, None, identity("second@example.org"))
+            return refused.value
+
+        refused = run_async(scenario)
+        assert (refused.status_code, refused.user_message) == (409, "At most 1 identities.")
+        assert not isinstance(refused, IdentityNotFoundError)
 
 
 class TestSavedSearches:

@@ -53,5 +53,26 @@ def test_tags_set_elsewhere_show_and_tags_set_here_reach_the_server(
         response = signed_in.post(
             f"/mail/INBOX/{uid}/flags", data={"csrf_token": token, "flag": bad, "value": "1"}
         )
-        assert response.status_code == 404
+        assert response.status_code == 422
+        assert 'data-field="flag"' in response.text
     assert b"\\deleted" not in keywords(imap, uid)
+
+
+def test_bad_flag_input_is_a_form_error_naming_the_field(signed_in: TestClient, imap: IMAPClient) -> None:
+    uid = put(imap, "Untouched")
+    token = session_token(signed_in)
+    posts = [
+        ({"flag": "seen", "value": "yes"}, "value"),
+        ({"flag": "gone-for-good!", "value": "1"}, "flag"),
+        ({"value": "1"}, "flag"),  # a required field missing: 422 in words, not FastAPI's JSON
+    ]
+    for fields, field in posts:
+        response = signed_in.post(f"/mail/INBOX/{uid}/flags", data={"csrf_token": token, **fields})
+        assert response.status_code == 422, fields
+        assert f'data-field="{field}"' in response.text
+        assert "moved or deleted" not in response.text
+        htmx = signed_in.post(
+            f"/mail/INBOX/{uid}/flags", data={"csrf_token": token, **fields}, headers={"HX-Request": "true"}
+        )
+        assert (htmx.status_code, htmx.headers["HX-Retarget"]) == (422, "#flash"), fields
+    assert keywords(imap, uid) == set()

@@ -12,7 +12,7 @@ from sqlalchemy.orm import sessionmaker
 
 from webmail.db.models import Contact, User
 from webmail.db.repos import CollectedAddressRepository, ContactRepository, UserRepository
-from webmail.errors import WebmailError
+from webmail.errors import LimitReachedError, WebmailError
 from webmail.mail.cards import EMAIL, Card
 
 MAX_CONTACTS = 5000
@@ -20,8 +20,7 @@ SUGGESTIONS = 10
 
 
 class ContactNotFoundError(WebmailError):
-    """Raised when a contact or collected address is not (or no longer) the user's, and when a new
-    contact would go past MAX_CONTACTS."""
+    """Raised when a contact or collected address is not (or no longer) the user's."""
 
     status_code = 404
     user_message = "This contact does not exist (deleted?)."
@@ -107,7 +106,7 @@ class ContactService:
                 contacts = ContactRepository(session)
                 if contact_id is None:
                     if contacts.count(user.id) >= MAX_CONTACTS:
-                        raise ContactNotFoundError(f"At most {MAX_CONTACTS:,} contacts.")
+                        raise LimitReachedError(f"At most {MAX_CONTACTS:,} contacts.")
                     row = Contact(user_id=user.id)
                 else:
                     found = contacts.get(user.id, contact_id)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import sessionmaker
 
 from webmail.db.models import Identity
 from webmail.db.repos import IdentityRepository, UserRepository
-from webmail.errors import WebmailError
+from webmail.errors import LimitReachedError, WebmailError
 from webmail.mail.compose import ComposeError, parse_recipients
 from webmail.mail.editor import clean_editor_html
 
@@ -21,8 +21,7 @@ MAX_IDENTITIES = 20
 
 
 class IdentityNotFoundError(WebmailError):
-    """Raised when an identity is not (or no longer) the user's, and when a new identity would go
-    past MAX_IDENTITIES."""
+    """Raised when an identity is not (or no longer) the user's."""
 
     status_code = 404
     user_message = "This identity does not exist (deleted?)."
@@ -138,7 +137,7 @@ class IdentityService:
                 rows = identities.for_user(user.id)
                 if identity_id is None:
                     if len(rows) >= MAX_IDENTITIES:
-                        raise IdentityNotFoundError(f"At most {MAX_IDENTITIES} identities.")
+                        raise LimitReachedError(f"At most {MAX_IDENTITIES} identities.")
                     row = Identity(user_id=user.id)
                     rows.append(row)
                 else:

@@ -18,7 +18,8 @@ class FolderExistsError(IMAPError):
 
 
 class FolderRefusedError(IMAPError):
-    """Raised for a change the app does not make (special-use folders, bad names)."""
+    """Raised when a folder change is one the app does not make: a special-use folder renamed or
+    deleted, a name that is empty or holds the delimiter, a parent that does not exist."""
 
     status_code = 409
 

@@ -13,7 +13,7 @@ from webmail.auth.background import seal_password as seal_imap_password
 from webmail.config import Settings
 from webmail.db.models import POP3Account, POP3Run, User
 from webmail.db.repos import POP3AccountRepository, UserRepository
-from webmail.errors import WebmailError
+from webmail.errors import LimitReachedError, WebmailError
 from webmail.pop3.client import POP3Server, POP3Session
 from webmail.pop3.errors import POP3Error
 from webmail.pop3.form import AccountForm
@@ -23,18 +23,21 @@ from webmail.redis import Keys
 
 
 class AccountNotFoundError(WebmailError):
-    """Raised for an account id that is not one of the user's."""
+    """Raised when an account id is not (or no longer) one of the user's."""
 
     status_code = 404
     user_message = "This POP3 account does not exist (deleted?)."
 
 
-class TooManyAccountsError(WebmailError):
-    status_code = 409
+class TooManyAccountsError(LimitReachedError):
+    """Raised when a new account would go past ``WEBMAIL_POP3_MAX_ACCOUNTS_PER_USER``."""
+
     user_message = "You have as many POP3 accounts as this server allows."
 
 
 class POP3DisabledError(WebmailError):
+    """Raised when POP3 fetching is switched off (``WEBMAIL_POP3_ENABLED=false``) and a user tries it."""
+
     status_code = 403
     user_message = "Fetching mail from other accounts is switched off on this server."
 

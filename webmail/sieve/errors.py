@@ -7,7 +7,7 @@ import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from webmail.errors import WebmailError
+from webmail.errors import FormError, WebmailError
 
 
 class SieveError(WebmailError):
@@ -60,15 +60,9 @@ class ForeignScriptError(SieveError):
     )
 
 
-class RuleError(WebmailError):
+class RuleError(FormError):
     """Raised when a rule, vacation or forwarding form holds something a Sieve script cannot
     say as asked (an unknown field, a line break in a value, a bad address); names the field."""
-
-    status_code = 422
-
-    def __init__(self, field: str, message: str) -> None:
-        self.field = field
-        super().__init__(message)
 
 
 @contextmanager

@@ -40,6 +40,8 @@ TICK_SECONDS = 1.0
 
 
 class OutboxNotFoundError(WebmailError):
+    """Raised when an outbox entry is not the user's, or was sent (or taken back) meanwhile."""
+
     status_code = 404
     user_message = "This message is no longer waiting to be sent."
 

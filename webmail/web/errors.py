@@ -6,6 +6,7 @@ import logging
 from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
@@ -50,6 +51,15 @@ async def handle_webmail_error(request: Request, exc: Exception) -> Response:
     return render_error(request, exc.user_message, exc.status_code, headers, field=field)
 
 
+async def handle_validation_error(request: Request, exc: Exception) -> Response:
+    """A field a route requires is missing or of the wrong type: 422 naming it, as for a FormError
+    (instead of FastAPI's JSON)."""
+    assert isinstance(exc, RequestValidationError)
+    fields = list(dict.fromkeys(str(error["loc"][-1]) for error in exc.errors() if error.get("loc")))
+    message = f"This form is incomplete ({', '.join(fields)}); reload the page and try again."
+    return render_error(request, message, 422, field=fields[0] if fields else None)
+
+
 async def handle_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     messages = {404: "This page does not exist.", 405: "This action is not allowed here."}
@@ -69,5 +79,6 @@ async def handle_disconnect(request: Request, exc: Exception) -> Response:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ClientDisconnect, handle_disconnect)
     app.add_exception_handler(WebmailError, handle_webmail_error)
+    app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(HTTPException, handle_http_error)
     app.add_exception_handler(Exception, handle_unexpected_error)

@@ -8,6 +8,7 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
+from webmail.errors import FormError
 from webmail.imap.errors import MessageGoneError, UIDValidityChangedError
 from webmail.imap.messages import FetchedMessage
 from webmail.imap.store import MailStore
@@ -268,7 +269,9 @@ async def set_flag(
 ) -> Response:
     imap_flag = FLAGS.get(flag) or (flag if valid_keyword(flag) else None)
     if imap_flag is None:
-        raise MessageGoneError("Unknown flag.")
+        raise FormError("flag", "This flag cannot be set; nothing was changed.")
+    if value not in ("0", "1"):
+        raise FormError("value", "A flag is set with 1 and cleared with 0; nothing was changed.")
     flags = await store.set_flag(folder, [uid], imap_flag, value == "1")
     if uid not in flags:
         raise MessageGoneError()
