@@ -72,7 +72,7 @@ def test_a_flash_never_revives_an_ended_session(settings: Settings) -> None:
         try:
             sessions = SessionStore(redis, settings)
             _, session = await sessions.create("someone@test", "pw", None)
-            await sessions.destroy(session.sid)
+            await sessions.destroy(session.sid, session.user)
             await sessions.put_flash(session.sid, '{"text": "late"}')
             exists = await redis.exists(Keys(settings.redis_prefix).session(session.sid))
             return exists, await sessions.pop_flash(session.sid)
