@@ -37,13 +37,7 @@ def open_client(settings: Settings, credentials: Credentials) -> IMAPClient:
         connect=min(10.0, settings.imap_timeout_seconds), read=settings.imap_timeout_seconds
     )
     with map_imap_errors():
-        client = IMAPClient(
-            settings.imap_host,
-            port=settings.imap_port,
-            ssl=settings.imap_security == "tls",
-            ssl_context=tls_context(settings),
-            timeout=timeout,
-        )
+        client = _connect(settings, timeout)
         client.normalise_times = False  # keep the timezone of dates
         try:
             if settings.imap_security == "starttls":
@@ -54,6 +48,17 @@ def open_client(settings: Settings, credentials: Credentials) -> IMAPClient:
             close_client(client)
             raise
     return client
+
+
+def _connect(settings: Settings, timeout: float | SocketTimeout) -> IMAPClient:
+    """The TCP (and, with ``tls``, TLS) connection and the greeting; nothing sent yet."""
+    return IMAPClient(
+        settings.imap_host,
+        port=settings.imap_port,
+        ssl=settings.imap_security == "tls",
+        ssl_context=tls_context(settings),
+        timeout=timeout,
+    )
 
 
 def identify(client: IMAPClient, client_ip: str | None) -> None:
@@ -84,13 +89,7 @@ def server_reachable(settings: Settings, timeout: float = 2.0) -> bool:
     """True if the IMAP server accepts a connection and greets with OK or PREAUTH."""
     try:
         with map_imap_errors():
-            client = IMAPClient(
-                settings.imap_host,
-                port=settings.imap_port,
-                ssl=settings.imap_security == "tls",
-                ssl_context=tls_context(settings),
-                timeout=timeout,
-            )
+            client = _connect(settings, timeout)
     except Exception:
         return False
     close_client(client)
