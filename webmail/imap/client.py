@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ssl
-from functools import cache
 
 from imapclient import IMAPClient
 from imapclient.imapclient import SocketTimeout
@@ -11,24 +10,16 @@ from imapclient.imapclient import SocketTimeout
 from webmail.config import Settings
 from webmail.imap.errors import map_imap_errors
 from webmail.imap.types import Credentials
+from webmail.tls import client_context
 
 CLIENT_ID = {"name": "webmail", "version": "0.1"}
 
 
 def tls_context(settings: Settings) -> ssl.SSLContext | None:
-    """One shared context per process (loading the CA store costs ~1 MB); None without TLS."""
+    """The shared client context (webmail.tls), or None when IMAP runs without TLS."""
     if settings.imap_security == "none":
         return None
-    return _shared_context(settings.imap_verify_tls)
-
-
-@cache
-def _shared_context(verify: bool) -> ssl.SSLContext:
-    context = ssl.create_default_context()
-    if not verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
+    return client_context(settings.imap_verify_tls)
 
 
 def open_client(settings: Settings, credentials: Credentials) -> IMAPClient:

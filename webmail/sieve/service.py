@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
 from typing import TypeVar
 
 import anyio.to_thread
@@ -26,6 +24,7 @@ from webmail.sieve.client import Capabilities, ManageSieveClient, ScriptInfo
 from webmail.sieve.errors import ForeignScriptError, SieveError
 from webmail.sieve.rules import FilterSet
 from webmail.sieve.vacation import Vacation
+from webmail.tls import client_context
 
 SCRIPT_NAME = "webmail"
 NOTICE_SECONDS = 60  # how long the mail screens trust their copy of the vacation state
@@ -197,7 +196,7 @@ class FilterService:
             settings.sieve_port,
             security=settings.sieve_security,
             timeout=timeout,
-            ssl_context=_tls_context(settings.imap_verify_tls),
+            ssl_context=client_context(settings.imap_verify_tls),
         )
         try:
             client.authenticate(account.username, account.password)
@@ -214,13 +213,3 @@ def _read_state(client: ManageSieveClient, warnings: str = "") -> FilterState:
     text = client.get_script(name) if any(script.name == name for script in scripts) else ""
     filters = FilterSet.parse(text) if text.strip() else FilterSet()
     return FilterState(client.capabilities, scripts, name, text, filters, active is not None, warnings)
-
-
-@cache
-def _tls_context(verify: bool) -> ssl.SSLContext:
-    """One context per process (the CA store is loaded once); WEBMAIL_IMAP_VERIFY_TLS applies."""
-    context = ssl.create_default_context()
-    if not verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
