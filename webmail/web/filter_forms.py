@@ -7,17 +7,10 @@ from typing import Any
 from starlette.datastructures import FormData
 
 from webmail.sieve.rules import Rule
+from webmail.web.forms import form_list
 
 BLANK_CONDITIONS = 3
 BLANK_ACTIONS = 3
-
-
-def form_fields(form: FormData) -> dict[str, str]:
-    return {key: value for key, value in form.items() if isinstance(value, str)}
-
-
-def form_list(form: FormData, name: str) -> list[str]:
-    return [value for value in form.getlist(name) if isinstance(value, str)]
 
 
 def rule_from_form(form: FormData, extensions: frozenset[str]) -> Rule:

@@ -13,6 +13,7 @@ from webmail.db.models import POP3Account
 from webmail.pop3.form import AccountForm
 from webmail.web.csrf import csrf_protect
 from webmail.web.deps import PreferencesDep, ServicesDep, SessionDep
+from webmail.web.forms import posted_fields
 from webmail.web.htmx import HtmxDetails
 from webmail.web.listing import user_zone
 from webmail.web.templating import render, url
@@ -81,8 +82,7 @@ async def new_account(request: Request, services: ServicesDep, session: SessionD
 
 @router.post("/settings/accounts")
 async def create_account(request: Request, services: ServicesDep, session: SessionDep) -> Response:
-    raw = await request.form()
-    form, errors = AccountForm.parse(_strings(raw), services.settings, editing=False)
+    form, errors = AccountForm.parse(await posted_fields(request), services.settings, editing=False)
     if errors:
         return await _form_page(request, services, session, form, errors=errors)
     account = await services.pop3.create(session.user, session.password, form)
@@ -92,7 +92,7 @@ async def create_account(request: Request, services: ServicesDep, session: Sessi
 
 @router.post("/settings/accounts/test")
 async def test_connection(request: Request, services: ServicesDep, session: SessionDep) -> Response:
-    raw = _strings(await request.form())
+    raw = await posted_fields(request)
     account_id = raw.get("account_id", "")
     stored = await services.pop3.get(session.user, int(account_id)) if account_id.isdigit() else None
     form, errors = AccountForm.parse(raw, services.settings, editing=stored is not None)
@@ -128,7 +128,7 @@ async def update_account(
     request: Request, services: ServicesDep, session: SessionDep, preferences: PreferencesDep, account_id: int
 ) -> Response:
     account = await services.pop3.get(session.user, account_id)
-    form, errors = AccountForm.parse(_strings(await request.form()), services.settings, editing=True)
+    form, errors = AccountForm.parse(await posted_fields(request), services.settings, editing=True)
     if errors:
         tz = user_zone(request, preferences)
         return await _form_page(request, services, session, form, account=account, errors=errors, tz=tz)
@@ -174,7 +174,3 @@ async def delete_account(
 ) -> Response:
     await services.pop3.delete(session.user, account_id)
     return RedirectResponse(url(request, "/settings/accounts?deleted=1"), status_code=303)
-
-
-def _strings(form: Any) -> dict[str, str]:
-    return {key: value for key, value in form.items() if isinstance(value, str)}

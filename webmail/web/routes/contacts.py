@@ -14,6 +14,7 @@ from webmail.mail.cards import EMAIL, Card, dump_csv, dump_vcards, parse_csv, pa
 from webmail.web.csrf import csrf_protect
 from webmail.web.deps import ServicesDep, SessionDep
 from webmail.web.flash import flash, take_flash
+from webmail.web.forms import posted_fields
 from webmail.web.templating import render, url
 
 router = APIRouter(dependencies=[Depends(csrf_protect)])
@@ -61,11 +62,6 @@ def parse_contact(form: dict[str, str]) -> tuple[Card, dict[str, str]]:
     return Card(name, emails, form.get("notes", "")[:4000], groups), errors
 
 
-async def _fields(request: Request) -> dict[str, str]:
-    form: Any = await request.form()
-    return {key: value for key, value in form.items() if isinstance(value, str)}
-
-
 @router.get("/contacts")
 async def contacts(request: Request, services: ServicesDep, session: SessionDep) -> Response:
     return await _page(request, services, session)
@@ -73,7 +69,7 @@ async def contacts(request: Request, services: ServicesDep, session: SessionDep)
 
 @router.post("/contacts")
 async def add_contact(request: Request, services: ServicesDep, session: SessionDep) -> Response:
-    card, errors = parse_contact(await _fields(request))
+    card, errors = parse_contact(await posted_fields(request))
     if errors:
         return await _page(request, services, session, errors=errors, form=card)
     await services.contacts.save(session.user, None, card)
@@ -84,7 +80,7 @@ async def add_contact(request: Request, services: ServicesDep, session: SessionD
 async def update_contact(
     request: Request, services: ServicesDep, session: SessionDep, contact_id: int
 ) -> Response:
-    card, errors = parse_contact(await _fields(request))
+    card, errors = parse_contact(await posted_fields(request))
     if errors:
         return await _page(request, services, session, errors=errors, form=card, editing=contact_id)
     await services.contacts.save(session.user, contact_id, card)

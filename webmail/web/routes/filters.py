@@ -24,10 +24,10 @@ from webmail.web.filter_forms import (
     blank_draft,
     draft_from_form,
     draft_from_rule,
-    form_list,
     form_version,
     rule_from_form,
 )
+from webmail.web.forms import form_list
 from webmail.web.htmx import HtmxDetails, redirect
 from webmail.web.templating import render, url
 

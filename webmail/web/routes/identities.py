@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
@@ -11,6 +9,7 @@ from webmail.account.identities import IdentityForm
 from webmail.auth.sessions import Session
 from webmail.web.csrf import csrf_protect
 from webmail.web.deps import ServicesDep, SessionDep
+from webmail.web.forms import posted_fields
 from webmail.web.templating import render, url
 
 router = APIRouter(dependencies=[Depends(csrf_protect)])
@@ -41,14 +40,9 @@ async def identities(request: Request, services: ServicesDep, session: SessionDe
     return await _page(request, services, session)
 
 
-async def _fields(request: Request) -> dict[str, str]:
-    form: Any = await request.form()
-    return {key: value for key, value in form.items() if isinstance(value, str)}
-
-
 @router.post("/settings/identities")
 async def add_identity(request: Request, services: ServicesDep, session: SessionDep) -> Response:
-    form, errors = IdentityForm.parse(await _fields(request))
+    form, errors = IdentityForm.parse(await posted_fields(request))
     if errors:
         return await _page(request, services, session, errors=errors, form=form)
     await services.identities.save(session.user, None, form)
@@ -59,7 +53,7 @@ async def add_identity(request: Request, services: ServicesDep, session: Session
 async def update_identity(
     request: Request, services: ServicesDep, session: SessionDep, identity_id: int
 ) -> Response:
-    form, errors = IdentityForm.parse(await _fields(request))
+    form, errors = IdentityForm.parse(await posted_fields(request))
     if errors:
         return await _page(request, services, session, errors=errors, editing=identity_id, form=form)
     await services.identities.save(session.user, identity_id, form)

@@ -16,7 +16,8 @@ from webmail.sieve.service import SieveAccount
 from webmail.sieve.vacation import ADDRESS, Forwarding, Vacation
 from webmail.web.csrf import csrf_protect
 from webmail.web.deps import ServicesDep, SessionDep, SieveAccountDep
-from webmail.web.filter_forms import form_fields, form_list, form_version
+from webmail.web.filter_forms import form_version
+from webmail.web.forms import form_fields, form_list
 from webmail.web.htmx import redirect
 from webmail.web.templating import render, url
 
