@@ -69,22 +69,26 @@ async def contacts(request: Request, services: ServicesDep, session: SessionDep)
 
 @router.post("/contacts")
 async def add_contact(request: Request, services: ServicesDep, session: SessionDep) -> Response:
-    card, errors = parse_contact(await posted_fields(request))
-    if errors:
-        return await _page(request, services, session, errors=errors, form=card)
-    await services.contacts.save(session.user, None, card)
-    return await back(request, f"{card.name or card.emails[0]} added.")
+    return await _save(request, services, session, None)
 
 
 @router.post("/contacts/{contact_id:int}")
 async def update_contact(
     request: Request, services: ServicesDep, session: SessionDep, contact_id: int
 ) -> Response:
+    return await _save(request, services, session, contact_id)
+
+
+async def _save(
+    request: Request, services: ServicesDep, session: Session, contact_id: int | None
+) -> Response:
+    """A new contact (``contact_id`` None) or a change to one; the form again with its errors."""
     card, errors = parse_contact(await posted_fields(request))
     if errors:
         return await _page(request, services, session, errors=errors, form=card, editing=contact_id)
     await services.contacts.save(session.user, contact_id, card)
-    return await back(request, f"{card.name or card.emails[0]} saved.")
+    done = "added" if contact_id is None else "saved"
+    return await back(request, f"{card.name or card.emails[0]} {done}.")
 
 
 @router.post("/contacts/{contact_id:int}/delete")
