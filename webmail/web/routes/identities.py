@@ -42,17 +42,20 @@ async def identities(request: Request, services: ServicesDep, session: SessionDe
 
 @router.post("/settings/identities")
 async def add_identity(request: Request, services: ServicesDep, session: SessionDep) -> Response:
-    form, errors = IdentityForm.parse(await posted_fields(request))
-    if errors:
-        return await _page(request, services, session, errors=errors, form=form)
-    await services.identities.save(session.user, None, form)
-    return RedirectResponse(url(request, "/settings/identities?saved=1"), status_code=303)
+    return await _save(request, services, session, None)
 
 
 @router.post("/settings/identities/{identity_id:int}")
 async def update_identity(
     request: Request, services: ServicesDep, session: SessionDep, identity_id: int
 ) -> Response:
+    return await _save(request, services, session, identity_id)
+
+
+async def _save(
+    request: Request, services: ServicesDep, session: Session, identity_id: int | None
+) -> Response:
+    """A new identity (``identity_id`` None) or a change to one; the form again with its errors."""
     form, errors = IdentityForm.parse(await posted_fields(request))
     if errors:
         return await _page(request, services, session, errors=errors, editing=identity_id, form=form)
