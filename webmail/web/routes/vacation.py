@@ -3,14 +3,11 @@ kept in the same Sieve script as the filters (webmail.sieve)."""
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
-
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from webmail.auth.sessions import Session
-from webmail.sieve.errors import RuleError, ScriptRejectedError, SieveError
+from webmail.sieve.errors import RuleError, ScriptRejectedError
 from webmail.sieve.rules import FilterSet
 from webmail.sieve.service import SieveAccount
 from webmail.sieve.vacation import ADDRESS, Forwarding, Vacation
@@ -19,6 +16,7 @@ from webmail.web.deps import ServicesDep, SessionDep, SieveAccountDep
 from webmail.web.filter_forms import form_version
 from webmail.web.forms import form_fields, form_list
 from webmail.web.htmx import redirect
+from webmail.web.routes.filters import sieve_context
 from webmail.web.templating import render, url
 
 router = APIRouter(dependencies=[Depends(csrf_protect)])
@@ -42,24 +40,13 @@ async def vacation_page(
     error: str = "",
     status_code: int = 200,
 ) -> Response:
-    context: dict[str, Any] = {
-        "session": session,
-        "error": error,
-        "saved": SAVED.get(request.query_params.get("saved", ""), ""),
-        "addresses": await own_addresses(services, session),
-        "today": date.today(),
-    }
-    try:
-        state = await services.filters.state(account)
-    except SieveError as exc:
-        context.update(unavailable=exc.user_message, state=None)
-        return render(request, "pages/vacation.html", context, status_code=status_code)
-    context.update(
-        state=state,
-        unavailable="",
-        vacation=vacation or state.current.vacation,
-        forwarding=forwarding or state.current.forwarding,
-    )
+    context, state = await sieve_context(request, services, session, account, saved=SAVED, error=error)
+    context["addresses"] = await own_addresses(services, session)
+    if state is not None:
+        context.update(
+            vacation=vacation or state.current.vacation,
+            forwarding=forwarding or state.current.forwarding,
+        )
     return render(request, "pages/vacation.html", context, status_code=status_code)
 
 
