@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -13,17 +13,24 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+IntPK = Annotated[int, mapped_column(Integer, primary_key=True)]
+CreatedAt = Annotated[datetime, mapped_column(UTCDateTime(), default=utcnow)]
+# Rows that belong to a user (or to one of their POP3 accounts) go with it, and are looked up by it.
+UserID = Annotated[int, mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)]
+POP3AccountID = Annotated[int, mapped_column(ForeignKey("pop3_accounts.id", ondelete="CASCADE"), index=True)]
+
+
 class User(Base):
     """A person who signed in at least once, keyed by login and IMAP host."""
 
     __tablename__ = "users"
     __table_args__ = (UniqueConstraint("login", "imap_host"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[IntPK]
     login: Mapped[str] = mapped_column(String(320))
     imap_host: Mapped[str] = mapped_column(String(255))
     preferences: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[CreatedAt]
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     # The IMAP password sealed with the server key, kept only after the user agreed to it so
     # that background POP3 fetches can store mail while they are signed out.
@@ -36,10 +43,10 @@ class RemoteContentSender(Base):
     __tablename__ = "remote_content_senders"
     __table_args__ = (UniqueConstraint("user_id", "address"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    id: Mapped[IntPK]
+    user_id: Mapped[UserID]
     address: Mapped[str] = mapped_column(String(320))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[CreatedAt]
 
 
 class SavedSearch(Base):
@@ -47,12 +54,12 @@ class SavedSearch(Base):
 
     __tablename__ = "saved_searches"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    id: Mapped[IntPK]
+    user_id: Mapped[UserID]
     name: Mapped[str] = mapped_column(String(100))
     query: Mapped[str] = mapped_column(String(1000))
     folder: Mapped[str] = mapped_column(String(1000))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[CreatedAt]
 
 
 class Identity(Base):
@@ -60,8 +67,8 @@ class Identity(Base):
 
     __tablename__ = "identities"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    id: Mapped[IntPK]
+    user_id: Mapped[UserID]
     name: Mapped[str] = mapped_column(String(200), default="")
     email: Mapped[str] = mapped_column(String(320))
     reply_to: Mapped[str] = mapped_column(String(320), default="")
@@ -69,7 +76,7 @@ class Identity(Base):
     signature_text: Mapped[str] = mapped_column(String(4000), default="")
     signature_html: Mapped[str] = mapped_column(String(20000), default="")
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[CreatedAt]
 
 
 class Contact(Base):
@@ -77,13 +84,13 @@ class Contact(Base):
 
     __tablename__ = "contacts"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    id: Mapped[IntPK]
+    user_id: Mapped[UserID]
     name: Mapped[str] = mapped_column(String(200), default="")
     emails: Mapped[list[str]] = mapped_column(JSON, default=list)
     notes: Mapped[str] = mapped_column(String(4000), default="")
     groups: Mapped[list[str]] = mapped_column(JSON, default=list)  # group names
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[CreatedAt]
 
 
 class CollectedAddress(Base):
@@ -92,8 +99,8 @@ class CollectedAddress(Base):
     __tablename__ = "collected_addresses"
     __table_args__ = (UniqueConstraint("user_id", "email"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    id: Mapped[IntPK]
+    user_id: Mapped[UserID]
     email: Mapped[str] = mapped_column(String(320))
     name: Mapped[str] = mapped_column(String(200), default="")
     uses: Mapped[int] = mapped_column(Integer, default=0)
@@ -105,8 +112,8 @@ class OutboxMessage(Base):
 
     __tablename__ = "outbox"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    id: Mapped[IntPK]
+    user_id: Mapped[UserID]
     draft_id: Mapped[str] = mapped_column(String(64))
     send_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     status: Mapped[str] = mapped_column(
@@ -122,7 +129,7 @@ class OutboxMessage(Base):
     # The user's password sealed with the server key, only while the message waits.
     credential: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     error: Mapped[str | None] = mapped_column(String(1000), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[CreatedAt]
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
@@ -131,8 +138,8 @@ class POP3Account(Base):
 
     __tablename__ = "pop3_accounts"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    id: Mapped[IntPK]
+    user_id: Mapped[UserID]
     host: Mapped[str] = mapped_column(String(255))
     port: Mapped[int] = mapped_column(Integer)
     security: Mapped[str] = mapped_column(String(10))
@@ -147,7 +154,7 @@ class POP3Account(Base):
     interval_minutes: Mapped[int] = mapped_column(Integer, default=15)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     has_run: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[CreatedAt]
     # Status, shown to the user and used by the scheduler.
     last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_outcome: Mapped[str | None] = mapped_column(String(20), nullable=True)
@@ -164,8 +171,8 @@ class POP3ImportedUID(Base):
     __tablename__ = "pop3_imported_uids"
     __table_args__ = (UniqueConstraint("account_id", "uid"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("pop3_accounts.id", ondelete="CASCADE"), index=True)
+    id: Mapped[IntPK]
+    account_id: Mapped[POP3AccountID]
     uid: Mapped[str] = mapped_column(String(255))
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -175,8 +182,8 @@ class POP3Run(Base):
 
     __tablename__ = "pop3_runs"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("pop3_accounts.id", ondelete="CASCADE"), index=True)
+    id: Mapped[IntPK]
+    account_id: Mapped[POP3AccountID]
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     outcome: Mapped[str] = mapped_column(String(20))  # ok, more, error
