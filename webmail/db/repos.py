@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
@@ -19,6 +20,14 @@ from webmail.db.models import (
     User,
     utcnow,
 )
+
+OwnedRow = TypeVar("OwnedRow", CollectedAddress, Contact, Identity, POP3Account, SavedSearch)
+
+
+def _owned(session: Session, model: type[OwnedRow], user_id: int, row_id: int) -> OwnedRow | None:
+    """The row ``row_id`` of ``model`` if it is this user's; None for another user's, as for none."""
+    row = session.get(model, row_id)
+    return row if row is not None and row.user_id == user_id else None
 
 
 class UserRepository:
@@ -56,8 +65,7 @@ class ContactRepository:
         return int(self.session.scalar(query) or 0)
 
     def get(self, user_id: int, contact_id: int) -> Contact | None:
-        contact = self.session.get(Contact, contact_id)
-        return contact if contact is not None and contact.user_id == user_id else None
+        return _owned(self.session, Contact, user_id, contact_id)
 
     def addresses(self, user_id: int) -> set[str]:
         """Every address of the user's contacts, lower-cased."""
@@ -118,8 +126,8 @@ class CollectedAddressRepository:
 
     def delete(self, user_id: int, collected_id: int) -> bool:
         """False if the user has no such collected address."""
-        collected = self.session.get(CollectedAddress, collected_id)
-        if collected is None or collected.user_id != user_id:
+        collected = _owned(self.session, CollectedAddress, user_id, collected_id)
+        if collected is None:
             return False
         self.session.delete(collected)
         return True
@@ -140,8 +148,8 @@ class IdentityRepository:
 
     def delete(self, user_id: int, identity_id: int) -> bool:
         """False if there is no such identity of this user."""
-        identity = self.session.get(Identity, identity_id)
-        if identity is None or identity.user_id != user_id:
+        identity = _owned(self.session, Identity, user_id, identity_id)
+        if identity is None:
             return False
         self.session.delete(identity)
         self.session.flush()
@@ -181,8 +189,8 @@ class SavedSearchRepository:
         return saved
 
     def delete(self, user_id: int, search_id: int) -> bool:
-        saved = self.session.get(SavedSearch, search_id)
-        if saved is None or saved.user_id != user_id:
+        saved = _owned(self.session, SavedSearch, user_id, search_id)
+        if saved is None:
             return False
         self.session.delete(saved)
         self.session.flush()
@@ -232,8 +240,7 @@ class POP3AccountRepository:
         return int(self.session.scalar(query) or 0)
 
     def get(self, user_id: int, account_id: int) -> POP3Account | None:
-        account = self.session.get(POP3Account, account_id)
-        return account if account is not None and account.user_id == user_id else None
+        return _owned(self.session, POP3Account, user_id, account_id)
 
     def due(self, now: datetime) -> list[int]:
         """Enabled accounts whose next fetch time has come (or that never ran)."""
