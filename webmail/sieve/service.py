@@ -106,9 +106,7 @@ class FilterService:
         script written elsewhere, which is kept under another name, inactive."""
 
         def work(client: ManageSieveClient) -> FilterState:
-            state = _read_state(client)
-            if version is not None and version != state.version:
-                raise StaleFiltersError()
+            state = _unchanged_state(client, version)
             name = state.name
             if state.filters is None:
                 if not replace_foreign:
@@ -124,9 +122,7 @@ class FilterService:
                 client.set_active(name)
             return _read_state(client, warnings)
 
-        result = await self._run(account, work)
-        await self.forget_notice(account.username)
-        return result
+        return await self._write(account, work)
 
     async def check_script(self, account: SieveAccount, script: str) -> str:
         """CHECKSCRIPT: the server's warnings, or ScriptRejectedError with its errors."""
@@ -136,22 +132,17 @@ class FilterService:
         """Store hand-written Sieve as the edited script (the server checks it first)."""
 
         def work(client: ManageSieveClient) -> FilterState:
-            state = _read_state(client)
-            if version is not None and version != state.version:
-                raise StaleFiltersError()
+            state = _unchanged_state(client, version)
             warnings = client.put_script(state.name, script)
             if not state.active:
                 client.set_active(state.name)
             return _read_state(client, warnings)
 
-        result = await self._run(account, work)
-        await self.forget_notice(account.username)
-        return result
+        return await self._write(account, work)
 
     async def activate(self, account: SieveAccount, name: str) -> None:
         """Make ``name`` the active script ("" for none)."""
-        await self._run(account, lambda client: client.set_active(name))
-        await self.forget_notice(account.username)
+        await self._write(account, lambda client: client.set_active(name))
 
     async def delete(self, account: SieveAccount, name: str) -> None:
         """Delete an inactive script (the server refuses to delete the active one)."""
@@ -175,6 +166,12 @@ class FilterService:
 
     async def forget_notice(self, username: str) -> None:
         await self.redis.delete(self.keys.vacation_state(username))
+
+    async def _write(self, account: SieveAccount, work: Callable[[ManageSieveClient], T]) -> T:
+        """``_run`` for a change to the scripts: the banner's copy of the vacation state goes after it."""
+        result = await self._run(account, work)
+        await self.forget_notice(account.username)
+        return result
 
     async def _run(
         self,
@@ -204,6 +201,14 @@ class FilterService:
             client.logout()
             raise
         return client
+
+
+def _unchanged_state(client: ManageSieveClient, version: str | None) -> FilterState:
+    """The state, or StaleFiltersError when the page's ``version`` is older than the script."""
+    state = _read_state(client)
+    if version is not None and version != state.version:
+        raise StaleFiltersError()
+    return state
 
 
 def _read_state(client: ManageSieveClient, warnings: str = "") -> FilterState:
