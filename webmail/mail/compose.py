@@ -123,13 +123,9 @@ def build_message(draft: Draft, *, now: datetime | None = None) -> tuple[EmailMe
         message["In-Reply-To"] = draft.in_reply_to
         message["References"] = " ".join([*draft.references.split(), draft.in_reply_to][-20:])
     message["User-Agent"] = "webmail"
-    plain = html_to_text(draft.html) if draft.html else draft.body
     # Quoted-printable keeps the trailing spaces that mark flowed soft breaks intact in transit.
-    message.set_content(to_flowed(plain), params={"format": "flowed"}, cte="quoted-printable")
-    if draft.html:
-        message.add_alternative(html_document(draft.html), subtype="html", cte="quoted-printable")
-    for attachment in draft.attachments:
-        _attach(message, attachment)
+    message.set_content(to_flowed(_plain_text(draft)), params={"format": "flowed"}, cte="quoted-printable")
+    _add_html_and_attachments(message, draft)
     recipients = [address.addr_spec for address in (*to, *cc, *bcc)]
     if draft.bcc_self:
         recipients += [address.addr_spec for address in parse_recipients(draft.sender)]
@@ -184,13 +180,23 @@ def build_draft(
         message["X-Webmail-Reply-Ref"] = " ".join(reply_ref.split())
         message["X-Webmail-Reply-Kind"] = "forward" if reply_kind == "forward" else "reply"
     message["MIME-Version"] = "1.0"
-    plain = html_to_text(draft.html) if draft.html else draft.body
-    message.set_content(plain.replace("\r\n", "\n"), cte="quoted-printable")
+    message.set_content(_plain_text(draft).replace("\r\n", "\n"), cte="quoted-printable")
+    _add_html_and_attachments(message, draft)
+    return bytes(message)
+
+
+def _plain_text(draft: Draft) -> str:
+    """The text part: what was typed, or for an HTML draft its HTML as text."""
+    return html_to_text(draft.html) if draft.html else draft.body
+
+
+def _add_html_and_attachments(message: EmailMessage, draft: Draft) -> None:
+    """After the text part, the same for a message sent and a draft kept: the HTML alternative
+    of an HTML draft, then the attachments."""
     if draft.html:
         message.add_alternative(html_document(draft.html), subtype="html", cte="quoted-printable")
     for attachment in draft.attachments:
         _attach(message, attachment)
-    return bytes(message)
 
 
 def _attach(message: EmailMessage, attachment: Attachment) -> None:
