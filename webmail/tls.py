@@ -1,4 +1,4 @@
-"""The TLS context of the app's own client connections (IMAP, ManageSieve)."""
+"""The TLS context of the app's own client connections (IMAP, ManageSieve, SMTP submission)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from functools import cache
 
 
 @cache
-def client_context(verify: bool) -> ssl.SSLContext:
+def client_context(verify: bool, /) -> ssl.SSLContext:
     """One context per process and policy (loading the CA store costs ~1 MB); ``verify=False``
-    (``WEBMAIL_IMAP_VERIFY_TLS=false``) accepts any certificate and host name."""
+    (``WEBMAIL_IMAP_VERIFY_TLS=false``, which submission does not follow) accepts any certificate
+    and host name."""
     context = ssl.create_default_context()
     if not verify:
         context.check_hostname = False

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ssl
 from email.message import EmailMessage
 from email.utils import getaddresses
 
@@ -11,6 +10,7 @@ from aiosmtplib.email import flatten_message
 
 from webmail.config import Settings
 from webmail.smtp.errors import SMTPUTF8UnsupportedError, map_smtp_errors
+from webmail.tls import client_context
 
 ADDRESS_HEADERS = ("From", "Sender", "Reply-To", "To", "Cc", "Bcc")
 
@@ -23,7 +23,7 @@ async def send_message(
     Returns the recipients the server refused while it accepted others (the message went to
     those, so it must not be sent again), each with the server's reason.
     """
-    context = ssl.create_default_context() if settings.smtp_security != "none" else None
+    context = client_context(True) if settings.smtp_security != "none" else None
     client = aiosmtplib.SMTP(
         hostname=settings.smtp_host,
         port=settings.smtp_port,
