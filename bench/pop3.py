@@ -77,6 +77,7 @@ def main() -> None:
         settings = load_settings(
             secret_key="b" * 48, imap_port=services.dovecot.imap_port, imap_security="none",
             redis_url=services.redis.url, database_url=url, pop3_batch_messages=args.messages,
+            pop3_allowed_hosts=["127.0.0.1"], pop3_allowed_ports=[str(services.dovecot.pop3_port)],
         )  # fmt: skip
         engine = create_db_engine(url)
         db = create_sessionmaker(engine)

@@ -76,6 +76,9 @@ def make_settings(services: DevServices, database_url: str, **overrides: object)
         "secret_key": secrets.token_urlsafe(48),
         "upload_dir": Path(tempfile.gettempdir()) / "webmail-test-uploads",
         "undo_send_seconds": 0,  # sent within the request unless a test wants the outbox
+        # The POP3 servers of the tests listen on loopback, on ports of their own.
+        "pop3_allowed_hosts": ["127.0.0.1"],
+        "pop3_allowed_ports": ["110", "995", "1024-65535"],
     }
     values.update(overrides)
     return load_settings(**values)
@@ -100,6 +103,8 @@ def process_env(settings: Settings, **extra: str) -> dict[str, str]:
         WEBMAIL_SIEVE_PORT=str(settings.sieve_port),
         WEBMAIL_SIEVE_SECURITY=settings.sieve_security,
         WEBMAIL_UPLOAD_DIR=str(settings.upload_dir),
+        WEBMAIL_POP3_ALLOWED_HOSTS=",".join(settings.pop3_allowed_hosts),
+        WEBMAIL_POP3_ALLOWED_PORTS=",".join(settings.pop3_allowed_ports),
         **extra,
     )
     return env

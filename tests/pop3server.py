@@ -151,3 +151,30 @@ def refused_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+@contextmanager
+def banner_service(banner: bytes) -> Iterator[int]:
+    """A service that is not POP3 (as an internal SSH server): greets with ``banner`` and waits
+    for the client to hang up. Yields its loopback port."""
+
+    class Greeter(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            self.request.sendall(banner + b"\r\n")
+            self.request.settimeout(10)
+            try:
+                while self.request.recv(1024):
+                    pass
+            except OSError:
+                pass
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Greeter)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     pop3_max_accounts_per_user: int = Field(5, ge=0, le=100)
     pop3_max_message_mb: int = Field(50, ge=1, le=2000)
     pop3_allow_insecure: bool = False  # unencrypted POP3 to hosts other than loopback
+    # Beyond public addresses: host names, addresses or networks on the operator's own network.
+    pop3_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    pop3_allowed_ports: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["110", "995"])
     pop3_timeout_seconds: float = Field(30.0, gt=0)
     pop3_job_timeout_seconds: int = Field(1800, ge=30)
     pop3_batch_messages: int = Field(500, ge=1)
@@ -84,11 +87,27 @@ class Settings(BaseSettings):
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _split_proxies(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = [part.strip() for part in value.split(",") if part.strip()]
+        value = _split(value)
         for entry in value:
             if entry != "*":
                 ipaddress.ip_network(entry, strict=False)
+        return value
+
+    @field_validator("pop3_allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: Any) -> Any:
+        return _split(value)
+
+    @field_validator("pop3_allowed_ports", mode="before")
+    @classmethod
+    def _check_ports(cls, value: Any) -> Any:
+        value = _split(value)
+        if not value:
+            raise ValueError("name at least one port, e.g. 110,995")
+        for entry in value:
+            low, _, high = str(entry).partition("-")
+            if not (low.isdigit() and (high or low).isdigit() and 1 <= int(low) <= int(high or low) <= 65535):
+                raise ValueError(f"{entry!r} is not a port or a range of ports such as 1100-1199")
         return value
 
     @field_validator("root_path")
@@ -169,6 +188,12 @@ class Settings(BaseSettings):
                 text = _mask_url_password(text)
             shown[f"WEBMAIL_{name.upper()}"] = text
         return shown
+
+
+def _split(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
 
 
 def is_loopback(host: str) -> bool:

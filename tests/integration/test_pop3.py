@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import poplib
 import re
 import secrets
@@ -23,9 +24,13 @@ from webmail.devservices import DevServices
 from webmail.devservices.system import free_port
 from webmail.imap.importer import FolderTarget
 from webmail.pop3.client import POP3Server
+from webmail.pop3.destination import Destinations
 from webmail.pop3.errors import POP3AuthError, POP3ConnectError
 from webmail.pop3.fetcher import FetchOptions, fetch_account
 from webmail.pop3.state import DatabaseState
+
+# Dovecot and the refused port are on loopback, which the SSRF guard only allows when told to.
+LOOPBACK = Destinations(frozenset(), (ipaddress.ip_network("127.0.0.0/8"),), ((1, 65535),))
 
 
 def source_message(i: int, *, days_ago: int = 3, size: int = 0, message_id: bool = True) -> bytes:
@@ -103,7 +108,13 @@ def rig(services: DevServices, mail_user: MailUser, database_url: str) -> Iterat
         session.flush()
         account_id = account.id
     server = POP3Server(
-        "127.0.0.1", services.dovecot.pop3_port, "none", source.username, source.password, timeout=10
+        "127.0.0.1",
+        services.dovecot.pop3_port,
+        "none",
+        source.username,
+        source.password,
+        timeout=10,
+        destinations=LOOPBACK,
     )
     yield Rig(source, mail_user, server, db, account_id, services)
     engine.dispose()
@@ -228,10 +239,18 @@ def test_wrong_password_and_refused_connection(rig: Rig) -> None:
     target = FolderTarget(client, "Imported")
     state = DatabaseState(rig.db, rig.account_id)
     try:
-        wrong = POP3Server("127.0.0.1", rig.server.port, "none", rig.server.username, "nope", timeout=10)
+        wrong = POP3Server(
+            "127.0.0.1",
+            rig.server.port,
+            "none",
+            rig.server.username,
+            "nope",
+            timeout=10,
+            destinations=LOOPBACK,
+        )
         with pytest.raises(POP3AuthError, match="user name or password is wrong"):
             fetch_account(wrong, FetchOptions(), state, target)
-        refused = POP3Server("127.0.0.1", free_port(), "none", "x", "y", timeout=5)
+        refused = POP3Server("127.0.0.1", free_port(), "none", "x", "y", timeout=5, destinations=LOOPBACK)
         with pytest.raises(POP3ConnectError, match="refused"):
             fetch_account(refused, FetchOptions(), state, target)
     finally:

@@ -40,6 +40,8 @@ class TestLoadSettings:
             ("WEBMAIL_ROOT_PATH", "webmail/", "WEBMAIL_ROOT_PATH: must start with '/'"),
             ("WEBMAIL_TRUSTED_PROXIES", "10.0.0.0/8,not-an-ip", "WEBMAIL_TRUSTED_PROXIES"),
             ("WEBMAIL_SESSION_IDLE_MINUTES", "0", "WEBMAIL_SESSION_IDLE_MINUTES"),
+            ("WEBMAIL_POP3_ALLOWED_PORTS", "110,pop3", "WEBMAIL_POP3_ALLOWED_PORTS: 'pop3' is not a port"),
+            ("WEBMAIL_POP3_ALLOWED_PORTS", "1200-1100", "WEBMAIL_POP3_ALLOWED_PORTS"),
         ],
     )
     def test_invalid_value_is_one_line_naming_the_variable(

@@ -89,6 +89,9 @@ class DevServices:
             "WEBMAIL_SIEVE_PORT": str(self.dovecot.sieve_port),
             "WEBMAIL_SIEVE_SECURITY": "none",
             "WEBMAIL_REDIS_URL": self.redis.url,
+            # The demo's POP3 source is this machine's Dovecot, which the SSRF guard refuses by default.
+            "WEBMAIL_POP3_ALLOWED_HOSTS": "127.0.0.1",
+            "WEBMAIL_POP3_ALLOWED_PORTS": f"110,995,{self.dovecot.pop3_port}",
         }
 
     def stop(self) -> None:

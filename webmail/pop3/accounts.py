@@ -15,6 +15,7 @@ from webmail.db.models import POP3Account, POP3Run, User
 from webmail.db.repos import POP3AccountRepository, UserRepository
 from webmail.errors import LimitReachedError, WebmailError
 from webmail.pop3.client import POP3Server, POP3Session
+from webmail.pop3.destination import Destinations
 from webmail.pop3.errors import POP3Error
 from webmail.pop3.form import AccountForm
 from webmail.pop3.jobs import enqueue_fetch, job_queue
@@ -205,6 +206,7 @@ class ExternalAccounts:
             form.username,
             password,
             timeout=self.settings.pop3_timeout_seconds,
+            destinations=Destinations.of(self.settings),
         )
 
         def attempt() -> TestResult:

@@ -11,9 +11,10 @@ import hashlib
 import poplib
 import socket
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Literal
 
+from webmail.pop3.destination import Destinations
 from webmail.pop3.errors import POP3AuthError, POP3Error, map_pop3_errors
 
 Security = Literal["tls", "starttls", "none"]
@@ -28,27 +29,29 @@ class POP3Server:
     password: str
     timeout: float = 30.0
     verify_tls: bool = True
+    destinations: Destinations = field(kw_only=True)
+
+
+def _connect(addresses: list[tuple[str, int]], timeout: float) -> socket.socket:
+    """A TCP connection to the first of the checked addresses that answers."""
+    failure: OSError | None = None
+    for address in addresses:
+        try:
+            return socket.create_connection(address, timeout)
+        except OSError as exc:
+            failure = exc
+    assert failure is not None  # Destinations.resolve never returns an empty list
+    raise failure
 
 
 class _POP3(poplib.POP3):
-    """poplib leaves its socket open when the greeting fails or times out."""
+    """Connects to the checked addresses only; poplib would resolve the name again. Also closes
+    the socket that poplib leaves open when the greeting fails or times out."""
 
-    def __init__(self, host: str, port: int, timeout: float) -> None:
+    def __init__(self, host: str, addresses: list[tuple[str, int]], timeout: float) -> None:
+        self.addresses = addresses
         try:
-            super().__init__(host, port, timeout=timeout)
-        except BaseException:
-            for resource in (getattr(self, "file", None), getattr(self, "sock", None)):
-                if resource is not None:
-                    resource.close()
-            raise
-
-
-class _POP3_SSL(poplib.POP3_SSL):  # noqa: N801 - poplib's name
-    """As _POP3, and also closes the plain socket when the TLS handshake fails."""
-
-    def __init__(self, host: str, port: int, timeout: float, context: ssl.SSLContext) -> None:
-        try:
-            super().__init__(host, port, timeout=timeout, context=context)
+            super().__init__(host, addresses[0][1], timeout=timeout)
         except BaseException:
             for resource in (getattr(self, "file", None), getattr(self, "sock", None)):
                 if resource is not None:
@@ -56,7 +59,26 @@ class _POP3_SSL(poplib.POP3_SSL):  # noqa: N801 - poplib's name
             raise
 
     def _create_socket(self, timeout: float) -> socket.socket:
-        sock = socket.create_connection((self.host, self.port), timeout)
+        return _connect(self.addresses, timeout)
+
+
+class _POP3_SSL(poplib.POP3_SSL):  # noqa: N801 - poplib's name
+    """As _POP3, and also closes the plain socket when the TLS handshake fails."""
+
+    def __init__(
+        self, host: str, addresses: list[tuple[str, int]], timeout: float, context: ssl.SSLContext
+    ) -> None:
+        self.addresses = addresses
+        try:
+            super().__init__(host, addresses[0][1], timeout=timeout, context=context)
+        except BaseException:
+            for resource in (getattr(self, "file", None), getattr(self, "sock", None)):
+                if resource is not None:
+                    resource.close()
+            raise
+
+    def _create_socket(self, timeout: float) -> socket.socket:
+        sock = _connect(self.addresses, timeout)
         try:
             return self.context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined, no-any-return]
         except BaseException:
@@ -65,7 +87,11 @@ class _POP3_SSL(poplib.POP3_SSL):  # noqa: N801 - poplib's name
 
 
 class POP3Session:
-    """A logged-in session. DELE takes effect only at ``quit()`` (RFC 1939 UPDATE state)."""
+    """A logged-in session. DELE takes effect only at ``quit()`` (RFC 1939 UPDATE state).
+
+    Each session resolves the host again and connects only to addresses ``server.destinations``
+    allows (raising POP3DestinationError otherwise).
+    """
 
     def __init__(self, server: POP3Server) -> None:
         self.server = server
@@ -74,12 +100,13 @@ class POP3Session:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
         with map_pop3_errors():
+            addresses = server.destinations.resolve(server.host, server.port)
             if server.security == "tls":
                 self.pop: poplib.POP3 = _POP3_SSL(
-                    server.host, server.port, timeout=server.timeout, context=context
+                    server.host, addresses, timeout=server.timeout, context=context
                 )
             else:
-                self.pop = _POP3(server.host, server.port, timeout=server.timeout)
+                self.pop = _POP3(server.host, addresses, timeout=server.timeout)
             try:
                 self.capabilities = self._capa()
                 if server.security == "starttls":

@@ -30,6 +30,17 @@ class POP3ConnectError(POP3Error):
     user_message = "Cannot connect to the POP3 server."
 
 
+class POP3DestinationError(POP3Error):
+    """Raised when the host or port is not one the webmail may connect to (an internal address,
+    a port other than POP3's): see ``webmail.pop3.destination``."""
+
+    status_code = 422
+    user_message = (
+        "This server cannot be reached from here: only public POP3 servers can be used "
+        "(ask the operator to allow a server on the internal network)."
+    )
+
+
 class POP3TLSError(POP3Error):
     """Raised when the TLS handshake or the certificate check fails."""
 
@@ -60,8 +71,17 @@ def map_pop3_errors() -> Iterator[None]:
     except TimeoutError as exc:
         raise POP3TimeoutError() from exc
     except poplib.error_proto as exc:
-        text = exc.args[0] if exc.args else b""
-        words = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
-        raise POP3Error(f"The POP3 server answered: {words[:200]}") from exc
+        raise POP3Error(_reply_words(exc)) from exc
     except OSError as exc:
         raise POP3ConnectError(f"The connection to the POP3 server failed: {exc.strerror or exc}.") from exc
+
+
+def _reply_words(exc: poplib.error_proto) -> str:
+    """The server's words, only if it answered as POP3 does (``-ERR ...``): whatever another kind
+    of service sent (an SSH or SMTP banner) is never shown, nor stored in the run history."""
+    text = exc.args[0] if exc.args else b""
+    raw = text if isinstance(text, bytes) else str(text).encode()
+    if not raw.startswith(b"-ERR"):
+        return "The server did not answer as a POP3 server does: check the server name and port."
+    words = "".join(c for c in raw.decode("utf-8", "replace") if c.isprintable())
+    return f"The POP3 server answered: {words[:200]}"

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from webmail.config import Settings, is_loopback
 from webmail.db.models import POP3Account
+from webmail.pop3.destination import Destinations
 
 DEFAULT_PORTS = {"tls": 995, "starttls": 110, "none": 110}
 TRUE = {"on", "1", "true", "yes"}
@@ -104,11 +105,14 @@ class AccountForm:
         if security not in DEFAULT_PORTS:
             errors["security"] = "Choose POP3S, STARTTLS or no encryption."
             security = "tls"
+        destinations = Destinations.of(settings)
         host = text("host", 255)
         if not host:
             errors["host"] = "Enter the POP3 server's name, e.g. pop.example.com."
         elif any(c.isspace() for c in host):
             errors["host"] = "A server name has no spaces."
+        elif problem := destinations.literal_problem(host):
+            errors["host"] = problem
         elif security == "none" and not (is_loopback(host) or settings.pop3_allow_insecure):
             errors["security"] = (
                 "Without encryption the password would cross the network readable by anyone: "
@@ -127,9 +131,12 @@ class AccountForm:
             delete_after_days = None
         only_new = str(form.get("only_new", "1")).lower() in TRUE
         minimum = settings.pop3_min_interval_minutes
+        port = number("port", 1, 65535, optional=True, default=DEFAULT_PORTS[security]) or 995
+        if "port" not in errors and (problem := destinations.port_problem(port)):
+            errors["port"] = problem
         values = cls(
             host=host,
-            port=number("port", 1, 65535, optional=True, default=DEFAULT_PORTS[security]) or 995,
+            port=port,
             security=security,
             username=username,
             password=password,

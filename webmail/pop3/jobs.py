@@ -31,7 +31,15 @@ from webmail.imap.cap import SyncLease
 from webmail.imap.errors import AuthFailedError, IMAPError, MailboxBusyError
 from webmail.imap.importer import FolderTarget
 from webmail.pop3.client import POP3Server
-from webmail.pop3.errors import POP3AuthError, POP3ConnectError, POP3Error, POP3TimeoutError, POP3TLSError
+from webmail.pop3.destination import Destinations
+from webmail.pop3.errors import (
+    POP3AuthError,
+    POP3ConnectError,
+    POP3DestinationError,
+    POP3Error,
+    POP3TimeoutError,
+    POP3TLSError,
+)
 from webmail.pop3.fetcher import FetchOptions, FetchResult, fetch_account
 from webmail.pop3.state import DatabaseState
 from webmail.pop3.vault import open_password
@@ -79,6 +87,7 @@ class FetchContext:
 def error_kind(exc: Exception) -> str:
     for kind, types in (
         ("auth", POP3AuthError),
+        ("destination", POP3DestinationError),
         ("tls", POP3TLSError),
         ("timeout", POP3TimeoutError),
         ("connect", POP3ConnectError),
@@ -143,6 +152,7 @@ def _fetch_locked(context: FetchContext, account_id: int, lock: str, login: list
             account.username,
             open_password(settings, account),
             timeout=settings.pop3_timeout_seconds,
+            destinations=Destinations.of(settings),
         )
         with background_connection(settings, context.redis, credentials, cap_user=user.login) as (
             conn,
