@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -190,8 +191,18 @@ def live_settings(services: DevServices, tmp_path_factory: pytest.TempPathFactor
 @pytest.fixture(scope="session")
 def live_server(live_settings: Settings) -> Iterator[str]:
     """The app served by uvicorn in a thread, for browsers and streaming clients."""
+    with serve_in_thread(live_settings) as url:
+        yield url
+
+
+@contextmanager
+def serve_in_thread(settings: Settings) -> Iterator[str]:
+    """The app with these settings served by uvicorn in a thread; yields its base URL."""
     port = free_port()
-    config = uvicorn.Config(create_app(live_settings), host="127.0.0.1", port=port, log_level="warning")
+    # proxy_headers as `webmail serve` sets it: X-Forwarded-* only through WEBMAIL_TRUSTED_PROXIES.
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=port, log_level="warning", proxy_headers=False
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -200,9 +211,11 @@ def live_server(live_settings: Settings) -> Iterator[str]:
         if time.monotonic() > deadline or not thread.is_alive():
             pytest.fail("the live server did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

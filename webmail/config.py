@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     imap_max_connections_per_user: int = Field(4, ge=1, le=50)
     imap_cap_wait_seconds: float = Field(10.0, ge=0)
     imap_lease_seconds: float = Field(30.0, ge=2)
+    # How the server folds user names (Dovecot's auth_username_format): %Lu lower-case (its
+    # default), %u as typed (case-sensitive names), %n / %Ln without the domain.
+    imap_username_format: Literal["%u", "%Lu", "%n", "%Ln"] = "%Lu"
+    # "alias.example=example.org": names @alias.example are the accounts @example.org; "alias=" drops it.
+    imap_domain_aliases: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(587, ge=1, le=65535)
@@ -93,6 +98,16 @@ class Settings(BaseSettings):
                 ipaddress.ip_network(entry, strict=False)
         return value
 
+    @field_validator("imap_domain_aliases", mode="before")
+    @classmethod
+    def _check_aliases(cls, value: Any) -> Any:
+        value = _split(value)
+        for entry in value:
+            alias, equals, _ = str(entry).partition("=")
+            if not equals or not alias.strip():
+                raise ValueError(f"{entry!r} is not alias=domain, e.g. mail.example.org=example.org")
+        return value
+
     @field_validator("pop3_allowed_hosts", mode="before")
     @classmethod
     def _split_hosts(cls, value: Any) -> Any:
@@ -143,6 +158,16 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _check_any_proxy(self) -> Settings:
+        if "*" in self.trusted_proxies and not self.demo:
+            raise ValueError(
+                "WEBMAIL_TRUSTED_PROXIES=* would take any client's own X-Forwarded-For as its address "
+                "(and so let it escape the sign-in limits): list your proxy's address or network "
+                "instead, e.g. 127.0.0.1 or 172.30.0.0/24 (* is allowed only with WEBMAIL_DEMO)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _check_secret_key(self) -> Settings:
         key = self.secret_key.get_secret_value()
         if self.demo and not key:
@@ -155,6 +180,11 @@ class Settings(BaseSettings):
                 'characters, e.g. python3 -c "import secrets; print(secrets.token_urlsafe(48))"'
             )
         return self
+
+    @property
+    def domain_aliases(self) -> dict[str, str]:
+        pairs = (entry.partition("=") for entry in self.imap_domain_aliases)
+        return {alias.strip().lower(): domain.strip() for alias, _, domain in pairs}
 
     @property
     def uses_master_user(self) -> bool:

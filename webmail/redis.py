@@ -28,8 +28,9 @@ class Keys:
     def user_sessions(self, user: str) -> str:
         return f"{self.prefix}:usess:{user.lower()}"
 
-    def login_failures_user(self, user: str) -> str:
-        return f"{self.prefix}:rl:u:{user.lower()}"
+    def login_failures_user(self, identity: str) -> str:
+        """Failed sign-ins of one account, by its canonical name (``auth.usernames``)."""
+        return f"{self.prefix}:rl:u:{identity}"
 
     def close_connections_channel(self) -> str:
         """Pub/sub: a user name published here makes every worker close that user's connections."""
@@ -39,8 +40,9 @@ class Keys:
         """A short-lived copy of whether the user's vacation reply is on (for the mail screens' banner)."""
         return f"{self.prefix}:sieve:vacation:{user.lower()}"
 
-    def login_failures_ip(self, ip: str) -> str:
-        return f"{self.prefix}:rl:ip:{ip}"
+    def login_failures_ip(self, network: str) -> str:
+        """Failed sign-ins from one client address (an IPv6 client's /64)."""
+        return f"{self.prefix}:rl:ip:{network}"
 
     def jobs_queue(self) -> str:
         """The rq queue name of ``webmail worker``."""

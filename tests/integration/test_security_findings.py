@@ -6,20 +6,30 @@ the SMTP sink) and failed before its fix.
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
+import httpx2 as httpx
 import pytest
+import yaml
 from fastapi.testclient import TestClient
 from redis import Redis
 from sqlalchemy import select
 
-from tests.conftest import MailUser, make_settings, session_token, sign_in
+from tests.conftest import MailUser, login_token, make_settings, serve_in_thread, session_token, sign_in
 from tests.pop3server import banner_service
 from webmail.app import create_app
-from webmail.config import Settings
+from webmail.config import PROJECT_ROOT, Settings
 from webmail.db.models import POP3Account, POP3Run
 from webmail.db.session import create_db_engine, create_sessionmaker
 from webmail.devservices import DevServices
@@ -30,6 +40,10 @@ SSH_BANNER = b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3 internal-build-7"
 
 def app_client(settings: Settings) -> TestClient:
     return TestClient(create_app(settings), follow_redirects=False)
+
+
+def app_client_from(settings: Settings, ip: str) -> TestClient:
+    return TestClient(create_app(settings), follow_redirects=False, client=(ip, 50000))
 
 
 @pytest.fixture
@@ -177,3 +191,136 @@ class TestSSRFThroughPOP3Accounts:
             page = client.get(f"/settings/accounts/{account_id}").text
             assert "did not answer as a POP3 server does" in page
             assert "OpenSSH" not in page
+
+
+def browser(url: str, ip: str = "127.0.0.1") -> httpx.Client:
+    """A client connecting from ``ip`` (any 127.0.0.0/8 source address reaches the server)."""
+    transport = httpx.HTTPTransport(local_address=ip)
+    return httpx.Client(base_url=url, transport=transport, follow_redirects=False, timeout=60)
+
+
+def attempt_all_at_once(url: str, logins: list[tuple[str, str]], ip: str = "127.0.0.1") -> list[int]:
+    """Sign-ins sent together from one address, each from its own browser; their statuses."""
+    clients = [browser(url, ip) for _ in logins]
+    try:
+        tokens = [login_token(client) for client in clients]  # type: ignore[arg-type]
+        start = threading.Barrier(len(clients))
+
+        def post(index: int) -> int:
+            username, password = logins[index]
+            start.wait()
+            data = {"username": username, "password": password, "csrf_token": tokens[index]}
+            return clients[index].post("/login", data=data).status_code
+
+        with ThreadPoolExecutor(max_workers=len(clients)) as pool:
+            return list(pool.map(post, range(len(clients))))
+    finally:
+        for client in clients:
+            client.close()
+
+
+class TestBruteForceAroundSignInLimits:
+    """Finding 5: concurrent attempts, name variants of one account, IPv6 and forged proxies."""
+
+    def test_concurrent_attempts_cannot_pass_one_check(
+        self, services: DevServices, database_url: str
+    ) -> None:
+        settings = make_settings(services, database_url)
+        logins = [(f"t-{uuid.uuid4().hex}@test", "wrong") for _ in range(60)]
+        with serve_in_thread(settings) as url:
+            statuses = attempt_all_at_once(url, logins)
+        assert statuses.count(401) == settings.login_max_failures_per_ip
+        assert statuses.count(429) == 60 - settings.login_max_failures_per_ip
+
+    def test_variants_of_one_name_count_as_one_account(
+        self, services: DevServices, database_url: str
+    ) -> None:
+        """A server that drops the domain (Dovecot's %Ln) sees carol@alias1..60 as carol."""
+        settings = make_settings(services, database_url, imap_username_format="%Ln")
+        carol = f"carol-{uuid.uuid4().hex[:8]}"
+        logins = [(f"{carol.upper() if n % 2 else carol}@alias{n}.example", "wrong") for n in range(1, 61)]
+        with serve_in_thread(settings) as url:
+            statuses = attempt_all_at_once(url, logins)
+        assert statuses.count(401) == settings.login_max_failures_per_user
+        assert statuses.count(429) == 60 - settings.login_max_failures_per_user
+
+    def test_domain_aliases_of_one_account(self, services: DevServices, database_url: str) -> None:
+        settings = make_settings(
+            services, database_url, imap_domain_aliases=["mail.test=test", "old.test=test"]
+        )
+        name = f"t-{uuid.uuid4().hex}"
+        variants = [f"{name}@test", f"{name}@mail.test", f"{name.upper()}@OLD.TEST"]
+        with app_client(settings) as client:
+            for n in range(settings.login_max_failures_per_user):
+                response = sign_in(client, MailUser(variants[n % 3], "wrong"))
+                assert response.status_code == 401
+            assert sign_in(client, MailUser(variants[2], "wrong")).status_code == 429
+
+    def test_ipv6_clients_are_counted_per_64(self, services: DevServices, database_url: str) -> None:
+        """Behind the operator's proxy, one host rotating through addresses of its /64."""
+        settings = make_settings(services, database_url, trusted_proxies=["127.0.0.1"])
+        with app_client_from(settings, "127.0.0.1") as client:
+            statuses = []
+            for n in range(settings.login_max_failures_per_ip + 1):
+                forwarded = {"X-Forwarded-For": f"2001:db8:5:6:{n:x}::{n + 1:x}"}
+                token = login_token(client)
+                data = {"username": f"t-{uuid.uuid4().hex}@test", "password": "wrong", "csrf_token": token}
+                statuses.append(client.post("/login", data=data, headers=forwarded).status_code)
+        assert statuses[:-1] == [401] * settings.login_max_failures_per_ip
+        assert statuses[-1] == 429
+
+    def test_any_proxy_is_refused_outside_demo_mode(self, tmp_path: Path) -> None:
+        """`*` let every client write its own address into X-Forwarded-For."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WEBMAIL_")}
+        env |= {"WEBMAIL_SECRET_KEY": "k" * 40, "WEBMAIL_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+                "WEBMAIL_TRUSTED_PROXIES": "*"}  # fmt: skip
+        command = [sys.executable, "-m", "webmail.cli", "check-config"]
+        refused = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+        assert refused.returncode == 2
+        assert "WEBMAIL_TRUSTED_PROXIES=* would take any client's own X-Forwarded-For" in refused.stderr
+        demo = subprocess.run(
+            command, capture_output=True, text=True, env=env | {"WEBMAIL_DEMO": "1"}, timeout=60
+        )
+        assert demo.returncode == 0, demo.stderr
+
+    def test_the_compose_stack_trusts_only_its_nginx(self) -> None:
+        stack = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text())
+        nginx = stack["services"]["nginx"]
+        address = nginx["networks"]["webmail"]["ipv4_address"]
+        for name in ("web", "worker"):
+            service = stack["services"][name]
+            assert service["environment"]["WEBMAIL_TRUSTED_PROXIES"] == address
+            assert "ports" not in service  # reachable only through nginx
+        assert "./deploy/nginx.conf:/etc/nginx/nginx.conf:ro" in nginx["volumes"]
+
+
+class TestLockingOwnersOut:
+    """Finding 6: five wrong passwords from anyone used to lock the owner out for 15 minutes."""
+
+    def test_owner_passes_with_a_delay_attacker_does_not(
+        self, services: DevServices, database_url: str, signed_in_user: MailUser
+    ) -> None:
+        settings = make_settings(services, database_url)
+        with serve_in_thread(settings) as url:
+            owners_laptop = browser(url, "127.0.0.5")
+            assert sign_in(owners_laptop, signed_in_user).status_code == 303  # type: ignore[arg-type]
+            owners_laptop.post("/logout", data={"csrf_token": session_token(owners_laptop)})  # type: ignore[arg-type]
+            attacker = browser(url, "127.0.0.5")  # the same address (a shared NAT)
+            for _ in range(settings.login_max_failures_per_user):
+                assert sign_in(attacker, signed_in_user, password="wrong").status_code == 401  # type: ignore[arg-type]
+            assert sign_in(attacker, signed_in_user).status_code == 429  # type: ignore[arg-type]
+
+            started = time.monotonic()
+            assert sign_in(owners_laptop, signed_in_user).status_code == 303  # type: ignore[arg-type]
+            assert time.monotonic() - started >= 1.0  # slowed, not refused
+
+            fresh_network = browser(url, "127.0.0.6")
+            assert sign_in(fresh_network, signed_in_user).status_code == 303  # type: ignore[arg-type]
+
+            forged = browser(url, "127.0.0.5")
+            for _ in range(settings.login_max_failures_per_user):
+                sign_in(forged, signed_in_user, password="wrong")  # type: ignore[arg-type]
+            forged.cookies.set("wm_device", owners_laptop.cookies["wm_device"][:-2] + "xx", path="/login")
+            assert sign_in(forged, signed_in_user).status_code == 429  # type: ignore[arg-type]
+            for client in (owners_laptop, attacker, fresh_network, forged):
+                client.close()

@@ -12,7 +12,9 @@ IMAP password a user agreed to store) can only be sealed with the server secret:
 from __future__ import annotations
 
 import base64
+import hmac
 import secrets
+from functools import lru_cache
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -56,6 +58,7 @@ def decrypt_password(blob: bytes, *, cookie_key: bytes, server_secret: str, sid:
     return plain.decode()
 
 
+@lru_cache(maxsize=32)
 def _server_key(server_secret: str, purpose: str) -> bytes:
     hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"server-key:" + purpose.encode())
     return hkdf.derive(server_secret.encode())
@@ -76,6 +79,11 @@ def unseal(blob: bytes, *, server_secret: str, purpose: str, bound_to: str) -> s
     except (InvalidTag, ValueError) as exc:
         raise DecryptionError() from exc
     return plain.decode()
+
+
+def mac(message: str, *, server_secret: str, purpose: str) -> bytes:
+    """An HMAC-SHA256 tag of ``message`` under the server key for ``purpose`` (signed cookies)."""
+    return hmac.digest(_server_key(server_secret, purpose), message.encode(), "sha256")
 
 
 def b64encode(raw: bytes) -> str:

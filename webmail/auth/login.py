@@ -9,14 +9,23 @@ from sqlalchemy.orm import Session as DBSession
 from sqlalchemy.orm import sessionmaker
 
 from webmail.auth.background import seal_password
+from webmail.auth.devices import DeviceTokens
 from webmail.auth.ratelimit import LoginRateLimiter
 from webmail.auth.sessions import Session, SessionStore
+from webmail.auth.usernames import canonical_username
 from webmail.config import Settings
 from webmail.db.repos import UserRepository
 from webmail.imap.cache import PageCache
 from webmail.imap.errors import AuthFailedError
 from webmail.imap.pool import IMAPPool
 from webmail.imap.types import Credentials
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    cookie: str  # the session cookie's value
+    session: Session
+    device: str  # the device cookie's value: this browser signed in here
 
 
 @dataclass
@@ -28,24 +37,35 @@ class LoginService:
     db: sessionmaker[DBSession]
     pages: PageCache | None = None
 
-    async def sign_in(self, username: str, password: str, client_ip: str) -> tuple[str, Session]:
-        """Check the password against the IMAP server; returns the cookie value and session.
+    async def sign_in(
+        self, username: str, password: str, client_ip: str, device: str | None = None
+    ) -> SignedIn:
+        """Check the password against the IMAP server and start a session.
 
-        Raises RateLimitedError, AuthFailedError or UnavailableError.
+        ``device`` is the browser's device cookie, if any. Raises RateLimitedError,
+        AuthFailedError or UnavailableError.
         """
         username = username.strip()
         if not username or not password:
             raise AuthFailedError()
-        await self.limiter.check(username, client_ip)
+        devices = DeviceTokens(self.settings)
+        identity = canonical_username(username, self.settings)
+        attempt = await self.limiter.reserve(
+            identity, client_ip, known_device=devices.recognises(device, identity)
+        )
         try:
+            await anyio.sleep(attempt.delay)
             await self.pool.login(Credentials(username, password, client_ip))
         except AuthFailedError:
-            await self.limiter.record_failure(username, client_ip)
+            raise  # the reserved attempt stays counted as a failure
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self.limiter.cancel(attempt)
             raise
+        await self.limiter.succeeded(attempt)
         cookie, session = await self.sessions.create(username, password, client_ip)
-        await self.limiter.clear_user(username)
         await anyio.to_thread.run_sync(self._record_login, username, password)
-        return cookie, session
+        return SignedIn(cookie, session, devices.issue(identity))
 
     async def sign_out(self, session: Session) -> None:
         await self.sessions.destroy(session.sid, session.user)

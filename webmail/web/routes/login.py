@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from webmail.auth.devices import DEVICE_COOKIE, DEVICE_MAX_AGE_SECONDS
 from webmail.auth.errors import RateLimitedError
 from webmail.errors import WebmailError
 from webmail.web.csrf import LOGIN_CSRF_COOKIE, csrf_protect, login_csrf_protect, new_token
@@ -53,7 +54,9 @@ async def sign_in(
     password: Annotated[str, Form()] = "",
 ) -> Response:
     try:
-        cookie, _ = await services.login.sign_in(username, password, client_ip(request))
+        signed_in = await services.login.sign_in(
+            username, password, client_ip(request), request.cookies.get(DEVICE_COOKIE)
+        )
     except RateLimitedError as exc:
         response = login_page(request, error=exc.user_message, username=username, status_code=429)
         response.headers["Retry-After"] = str(exc.retry_after)
@@ -64,12 +67,21 @@ async def sign_in(
     response = RedirectResponse(url(request, "/mail/INBOX"), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
-        cookie,
+        signed_in.cookie,
         max_age=settings.session_max_seconds,
         httponly=True,
         samesite="lax",
         secure=request.url.scheme == "https",
         path=url(request, "/") if settings.root_path else "/",
+    )
+    response.set_cookie(
+        DEVICE_COOKIE,
+        signed_in.device,
+        max_age=DEVICE_MAX_AGE_SECONDS,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path=url(request, "/login"),
     )
     response.delete_cookie(LOGIN_CSRF_COOKIE, path=url(request, "/login"))
     return response
