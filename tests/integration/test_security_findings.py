@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ import httpx2 as httpx
 import pytest
 import yaml
 from fastapi.testclient import TestClient
+from imapclient import IMAPClient
 from redis import Redis
 from sqlalchemy import select
 
@@ -324,3 +326,43 @@ class TestLockingOwnersOut:
             assert sign_in(forged, signed_in_user).status_code == 429  # type: ignore[arg-type]
             for client in (owners_laptop, attacker, fresh_network, forged):
                 client.close()
+
+
+def deliver(services: DevServices, user: MailUser, raw: bytes, folder: str = "INBOX") -> int:
+    """APPEND a message to the user's folder; its UID."""
+    imap = IMAPClient("127.0.0.1", services.dovecot.imap_port, ssl=False)
+    imap.login(user.username, user.password)
+    try:
+        imap.select_folder(folder)
+        before = set(imap.search(["ALL"]))
+        imap.append(folder, raw)
+        return max(set(imap.search(["ALL"])) - before)
+    finally:
+        imap.logout()
+
+
+def with_attachment(filename: str, body: str = "See the file.") -> bytes:
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "Eve <eve@example.org>", "you@test", "A file"
+    message.set_content(body)
+    message.add_attachment(
+        b"secret quarterly numbers", maintype="application", subtype="pdf", filename=filename
+    )
+    return bytes(message)
+
+
+class TestMailLeftInTheBrowserCache:
+    """Finding 8: after signing out, pages and attachments stayed in the browser's cache."""
+
+    def test_signed_in_pages_and_attachments_are_not_stored(
+        self, signed_in: TestClient, services: DevServices, mail_user: MailUser
+    ) -> None:
+        uid = deliver(services, mail_user, with_attachment("numbers.pdf"))
+        for path in ("/mail/INBOX", f"/mail/INBOX/{uid}", f"/mail/INBOX/{uid}/body", f"/mail/INBOX/{uid}/part/2",
+                     f"/mail/INBOX/{uid}/part/2?inline=1", f"/mail/INBOX/{uid}/attachments.zip",
+                     f"/mail/INBOX/{uid}/raw", f"/mail/INBOX/{uid}/source", "/compose", "/contacts",
+                     "/settings", "/search", "/mail/INBOX?q=numbers"):  # fmt: skip
+            response = signed_in.get(path)
+            assert response.status_code == 200, path
+            assert response.headers["cache-control"] == "no-store", path
+        assert "no-store" not in signed_in.get("/static/app.css").headers.get("cache-control", "")

@@ -106,7 +106,6 @@ async def message_body(
         remote=" https: http:" if allow_remote else ""
     )
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
-    response.headers["Cache-Control"] = "private, no-store"
     return response
 
 
@@ -127,7 +126,6 @@ async def download_part(
         ),
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": PART_CSP,
-        "Cache-Control": "private, max-age=3600",
     }
     return StreamingResponse(
         store.stream(folder, uid, section, part.encoding), media_type=content_type, headers=headers
