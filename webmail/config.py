@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
+import unicodedata
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -148,6 +149,14 @@ class Settings(BaseSettings):
             )
         return self
 
+    @field_validator("smtp_username", "smtp_password", "imap_master_user", "imap_master_password")
+    @classmethod
+    def _check_credential(cls, value: str | SecretStr) -> str | SecretStr:
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if has_control_character(text):
+            raise ValueError("must not contain line breaks or other control characters")
+        return value
+
     @model_validator(mode="after")
     def _check_plain_sieve(self) -> Settings:
         if self.sieve_security == "none" and not is_loopback(self.managesieve_host):
@@ -224,6 +233,15 @@ def _split(value: Any) -> Any:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
     return value
+
+
+def has_control_character(text: str) -> bool:
+    """True if ``text`` holds a line break, NUL or another control character (Unicode Cc).
+
+    In a line-based protocol (POP3's PASS, IMAP's LOGIN) such a character in a user name or
+    password would end the command and start another one.
+    """
+    return any(unicodedata.category(c) == "Cc" for c in text)
 
 
 def is_loopback(host: str) -> bool:

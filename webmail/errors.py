@@ -9,7 +9,8 @@ sign in again (401, 403), wait and retry (429, 503), or tell the operator (502).
 WebmailError                                     500  the base: user_message, status_code
  │  bad input, answered with the field or the part to fix (never "message gone")
  ├── FormError                                   422  a form field is missing or malformed (``field``)
- │    └── sieve.errors.RuleError                 422  a filter or vacation field a script cannot say
+ │    ├── sieve.errors.RuleError                 422  a filter or vacation field a script cannot say
+ │    └── auth.errors.UnsendableCredentialsError 422  a control character in a user name or password
  ├── LimitReachedError                           409  one more would pass a per-user limit
  │    └── pop3.accounts.TooManyAccountsError     409  the POP3 accounts allowed per user
  ├── mail.query.QueryError                       422  part of a search query is not understood
@@ -57,6 +58,7 @@ WebmailError                                     500  the base: user_message, st
  │    ├── POP3AuthError                          502  it refused the user name or password
  │    ├── POP3ConnectError                       502  no such host, or nothing accepts the connection
  │    ├── POP3TLSError                           502  the TLS handshake or certificate check failed
+ │    ├── POP3DestinationError                   422  an internal address or a non-POP3 port (SSRF guard)
  │    └── POP3TimeoutError                       502  it did not answer in time
  ├── pop3.accounts.AccountNotFoundError          404  not (or no longer) the user's account
  └── pop3.accounts.POP3DisabledError             403  POP3 fetching is switched off on this server

@@ -29,7 +29,7 @@ from redis import Redis
 from sqlalchemy import select
 
 from tests.conftest import MailUser, login_token, make_settings, serve_in_thread, session_token, sign_in
-from tests.pop3server import banner_service
+from tests.pop3server import Mailbox, banner_service, tiny_pop3
 from webmail.app import create_app
 from webmail.config import PROJECT_ROOT, Settings
 from webmail.db.models import POP3Account, POP3Run
@@ -366,3 +366,39 @@ class TestMailLeftInTheBrowserCache:
             assert response.status_code == 200, path
             assert response.headers["cache-control"] == "no-store", path
         assert "no-store" not in signed_in.get("/static/app.css").headers.get("cache-control", "")
+
+
+class TestCommandInjectionThroughCredentials:
+    """Finding 9: a CR/LF in a password was sent as more commands (``PASS pw``, ``DELE 1``)."""
+
+    def test_pop3_password_with_line_breaks_is_refused_at_the_form(self, signed_in: TestClient) -> None:
+        box = Mailbox([b"Subject: keep me\r\n\r\nstill here\r\n"])
+        with tiny_pop3(box) as port:
+            fields = {"port": str(port), "username": "user", "password": "pass\r\nDELE 1"}
+            probe = try_connection(signed_in, **fields)
+            assert "cannot contain line breaks or other control characters" in probe
+            saved = signed_in.post("/settings/accounts", data=pop3_fields(signed_in, **fields))
+            assert saved.status_code == 422
+            assert "cannot contain line breaks or other control characters" in saved.text
+            assert "Connection OK: 1 message" in try_connection(signed_in, port=str(port), username="user",
+                                                               password="pass")  # fmt: skip
+        assert len(box.messages) == 1  # nothing was deleted
+
+    @pytest.mark.parametrize(
+        ("username", "password"),
+        [
+            ("{user}", "{password}\r\nA1 DELETE INBOX"),
+            ("{user}\r\nA1 LOGOUT", "{password}"),
+            ("{user}", "pw\0x"),
+        ],
+    )
+    def test_imap_credentials_with_control_characters_are_refused(
+        self, client: TestClient, mail_user: MailUser, username: str, password: str
+    ) -> None:
+        typed = MailUser(
+            username.format(user=mail_user.username), password.format(password=mail_user.password)
+        )
+        response = sign_in(client, typed)
+        assert response.status_code == 422
+        assert "cannot contain line breaks or other control characters" in response.text
+        assert sign_in(client, mail_user).status_code == 303

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from webmail.errors import WebmailError
+from webmail.errors import FormError, WebmailError
 
 
 class AuthError(WebmailError):
@@ -35,3 +35,13 @@ class CSRFError(AuthError):
 
     status_code = 403
     user_message = "This form has expired. Reload the page and try again."
+
+
+class UnsendableCredentialsError(FormError):
+    """Raised when a user name or password holds a line break or another control character,
+    which would end the IMAP command and start another (it is never sent)."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(
+            field, "User names and passwords cannot contain line breaks or other control characters."
+        )

@@ -10,10 +10,11 @@ from sqlalchemy.orm import sessionmaker
 
 from webmail.auth.background import seal_password
 from webmail.auth.devices import DeviceTokens
+from webmail.auth.errors import UnsendableCredentialsError
 from webmail.auth.ratelimit import LoginRateLimiter
 from webmail.auth.sessions import Session, SessionStore
 from webmail.auth.usernames import canonical_username
-from webmail.config import Settings
+from webmail.config import Settings, has_control_character
 from webmail.db.repos import UserRepository
 from webmail.imap.cache import PageCache
 from webmail.imap.errors import AuthFailedError
@@ -42,12 +43,15 @@ class LoginService:
     ) -> SignedIn:
         """Check the password against the IMAP server and start a session.
 
-        ``device`` is the browser's device cookie, if any. Raises RateLimitedError,
-        AuthFailedError or UnavailableError.
+        ``device`` is the browser's device cookie, if any. Raises UnsendableCredentialsError,
+        RateLimitedError, AuthFailedError or UnavailableError.
         """
         username = username.strip()
         if not username or not password:
             raise AuthFailedError()
+        for field, value in (("username", username), ("password", password)):
+            if has_control_character(value):
+                raise UnsendableCredentialsError(field)
         devices = DeviceTokens(self.settings)
         identity = canonical_username(username, self.settings)
         attempt = await self.limiter.reserve(

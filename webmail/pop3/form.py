@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from webmail.config import Settings, is_loopback
+from webmail.config import Settings, has_control_character, is_loopback
 from webmail.db.models import POP3Account
 from webmail.pop3.destination import Destinations
 
@@ -77,8 +77,8 @@ class AccountForm:
 
         def text(name: str, limit: int) -> str:
             value = str(form.get(name, "")).strip()
-            if any(c in value for c in "\r\n\0"):
-                errors[name] = "Line breaks are not allowed here."
+            if has_control_character(value):
+                errors[name] = "Line breaks and other control characters are not allowed here."
             elif len(value) > limit:
                 errors[name] = f"At most {limit} characters."
             return value
@@ -123,7 +123,10 @@ class AccountForm:
             errors["username"] = "Enter the user name of the POP3 account."
         password = str(form.get("password", ""))
         if not password and not editing:
-            errors["password"] = "Enter the password of the POP3 account."  # noqa: S105  # noqa: S105 - a message
+            errors["password"] = "Enter the password of the POP3 account."  # noqa: S105 - a message
+        elif has_control_character(password):
+            # It would end the PASS command and start another one (say, DELE 1).
+            errors["password"] = "A password cannot contain line breaks or other control characters."  # noqa: S105
         folder = text("folder", 200).strip("/") or "INBOX"
         leave_on_server = str(form.get("leave_on_server", "")).lower() in TRUE
         delete_after_days = number("delete_after_days", 1, 3650, optional=True)
