@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     smtp_username: str = ""
     smtp_password: SecretStr = SecretStr("")
     max_attachment_mb: int = Field(25, ge=1, le=500)
+    upload_quota_mb: int = Field(100, ge=1)  # one user's unsent attachments across all drafts
     undo_send_seconds: int = Field(10, ge=0, le=30)  # 0: sent at once, without the worker
     # Attachments of messages being written; shared storage when workers run on several hosts.
     upload_dir: Path = PROJECT_ROOT / "var" / "uploads"

@@ -402,3 +402,54 @@ class TestCommandInjectionThroughCredentials:
         assert response.status_code == 422
         assert "cannot contain line breaks or other control characters" in response.text
         assert sign_in(client, mail_user).status_code == 303
+
+
+def upload(client: Any, draft_id: str, name: str, data: bytes, token: str) -> Any:
+    headers = {"X-CSRF-Token": token, "X-File-Name": name, "Content-Type": "application/pdf"}
+    return client.post(f"/compose/{draft_id}/attachments", content=data, headers=headers)
+
+
+class TestStorageExhaustionThroughDraftIds:
+    """Finding 10: the attachment limit was per draft id, and the browser chooses the ids."""
+
+    def test_uploads_across_drafts_share_one_quota(
+        self, services: DevServices, database_url: str, mail_user: MailUser, tmp_path: Path
+    ) -> None:
+        settings = make_settings(services, database_url, max_attachment_mb=1, upload_quota_mb=2,
+                                 upload_dir=tmp_path)  # fmt: skip
+        with app_client(settings) as client:
+            assert sign_in(client, mail_user).status_code == 303
+            token = session_token(client)
+            statuses = [upload(client, f"draft{n:04d}x", f"part{n}.pdf", os.urandom(900_000), token).status_code
+                        for n in range(4)]  # fmt: skip
+            assert statuses == [200, 200, 413, 413]
+            refused = upload(client, "draft9999x", "more.pdf", os.urandom(300_000), token)
+            assert refused.status_code == 413
+            assert "Your unsent attachments may take 2 MB in all" in refused.text
+        assert stored_bytes(tmp_path) <= 2 * 1024 * 1024
+
+    def test_uploads_side_by_side_cannot_pass_the_quota_together(
+        self, services: DevServices, database_url: str, mail_user: MailUser, tmp_path: Path
+    ) -> None:
+        settings = make_settings(services, database_url, max_attachment_mb=3, upload_quota_mb=4,
+                                 upload_dir=tmp_path)  # fmt: skip
+        size = 2_500_000
+        with serve_in_thread(settings) as url:
+            client = browser(url)
+            assert sign_in(client, mail_user).status_code == 303  # type: ignore[arg-type]
+            token = session_token(client)  # type: ignore[arg-type]
+            start = threading.Barrier(4)
+
+            def send(n: int) -> int:
+                start.wait()
+                return int(upload(client, f"side{n:04d}xx", f"f{n}.pdf", os.urandom(size), token).status_code)
+
+            with ThreadPoolExecutor(max_workers=4) as pool:
+                statuses = list(pool.map(send, range(4)))
+            client.close()
+        assert statuses.count(200) * size <= 4 * 1024 * 1024, statuses
+        assert stored_bytes(tmp_path) <= 4 * 1024 * 1024
+
+
+def stored_bytes(root: Path) -> int:
+    return sum(path.stat().st_size for path in root.rglob("*") if path.is_file() and path.suffix != ".json")

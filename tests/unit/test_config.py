@@ -43,7 +43,11 @@ class TestLoadSettings:
             ("WEBMAIL_POP3_ALLOWED_PORTS", "110,pop3", "WEBMAIL_POP3_ALLOWED_PORTS: 'pop3' is not a port"),
             ("WEBMAIL_POP3_ALLOWED_PORTS", "1200-1100", "WEBMAIL_POP3_ALLOWED_PORTS"),
             ("WEBMAIL_SMTP_PASSWORD", "pw\r\nRSET", "WEBMAIL_SMTP_PASSWORD: must not contain line breaks"),
-            ("WEBMAIL_IMAP_DOMAIN_ALIASES", "example.org", "WEBMAIL_IMAP_DOMAIN_ALIASES: 'example.org' is not"),
+            (
+                "WEBMAIL_IMAP_DOMAIN_ALIASES",
+                "example.org",
+                "WEBMAIL_IMAP_DOMAIN_ALIASES: 'example.org' is not",
+            ),
         ],
     )
     def test_invalid_value_is_one_line_naming_the_variable(

@@ -217,7 +217,7 @@ async def _send(
             outgoing,
             store,
             settings=settings,
-            uploads=UploadStore(settings.upload_dir, 0),
+            uploads=UploadStore.from_settings(settings),
             contacts=ContactService(db, settings.imap_host),
             on_submitted=submitted,
         )

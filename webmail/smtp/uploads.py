@@ -1,7 +1,11 @@
 """Attachments of messages being written, on disk: one folder per user and draft.
 
-Uploads are streamed to disk as they arrive and counted against the size limit on the way, so a
-too-large file is refused before it is stored whole (and never held in memory).
+Uploads are streamed to disk as they arrive and counted against the size limits on the way, so a
+too-large file is refused before it is stored whole (and never held in memory). Two limits: the
+attachments of one message (``WEBMAIL_MAX_ATTACHMENT_MB``), and everything one user keeps here
+across all drafts (``WEBMAIL_UPLOAD_QUOTA_MB``), since the browser chooses the draft ids and could
+otherwise open as many as it likes. The user's total is measured on disk, files still arriving
+included, so uploads running side by side cannot pass it together.
 """
 
 from __future__ import annotations
@@ -16,11 +20,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import anyio
+from anyio import AsyncFile
 
+from webmail.config import Settings
 from webmail.mail.compose import Attachment, ComposeError
 
 DRAFT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 CHUNK = 1024 * 1024
+MB = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -32,15 +39,52 @@ class StoredAttachment:
 
 
 class UploadStore:
-    def __init__(self, root: Path, limit_bytes: int) -> None:
+    def __init__(self, root: Path, limit_bytes: int, quota_bytes: int) -> None:
         self.root = root
         self.limit_bytes = limit_bytes
+        self.quota_bytes = quota_bytes
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> UploadStore:
+        return cls(settings.upload_dir, settings.max_attachment_mb * MB, settings.upload_quota_mb * MB)
+
+    def _owner(self, user: str) -> Path:
+        return self.root / hashlib.sha256(user.lower().encode()).hexdigest()[:24]
 
     def folder(self, user: str, draft_id: str) -> Path:
         if not DRAFT_ID.match(draft_id):
             raise ComposeError("This message's attachments cannot be found; attach the files again.")
-        owner = hashlib.sha256(user.lower().encode()).hexdigest()[:24]
-        return self.root / owner / draft_id
+        return self._owner(user) / draft_id
+
+    def used_by(self, user: str) -> int:
+        """Bytes the user keeps here across all drafts, files still arriving included."""
+        total = 0
+        for path in self._owner(user).glob("*/*"):
+            if path.suffix != ".json":
+                try:
+                    total += path.stat().st_size
+                except FileNotFoundError:
+                    pass  # removed in between
+        return total
+
+    def room(self, user: str, draft_id: str) -> int:
+        """How many more bytes this draft may take, by both limits."""
+        return min(self.limit_bytes - self.used(user, draft_id), self.quota_bytes - self.used_by(user))
+
+    def too_large(self, user: str, draft_id: str, filename: str) -> ComposeError:
+        """The refusal for a file that does not fit, naming the limit that is nearer."""
+        quota_room = self.quota_bytes - self.used_by(user)
+        return self._refusal(filename, quota=quota_room < self.limit_bytes - self.used(user, draft_id))
+
+    def _refusal(self, filename: str, *, quota: bool) -> ComposeError:
+        if quota:
+            return ComposeError(
+                f"Your unsent attachments may take {self.quota_bytes // MB} MB in all, across your "
+                f"drafts; “{filename}” does not fit. Send or discard other drafts first."
+            )
+        return ComposeError(
+            f"Attachments may be {self.limit_bytes // MB} MB in all; “{filename}” is too large."
+        )
 
     def stored(self, user: str, draft_id: str) -> list[StoredAttachment]:
         folder = self.folder(user, draft_id)
@@ -64,16 +108,18 @@ class UploadStore:
         budget = self.limit_bytes - self.used(user, draft_id)
         path = folder / f"{number}.part"
         size = 0
+        checked = 0  # the user's total is measured on disk once per CHUNK written, and at the end
         try:
             async with await anyio.open_file(path, "wb") as out:
                 async for chunk in chunks:
                     size += len(chunk)
                     if size > budget:
-                        raise ComposeError(
-                            f"Attachments may be {self.limit_bytes // (1024 * 1024)} MB in all; "
-                            f"“{filename}” is too large."
-                        )
+                        raise self._refusal(filename, quota=False)
                     await out.write(chunk)
+                    if size - checked >= CHUNK:
+                        checked = size
+                        await self._check_quota(out, user, filename)
+                await self._check_quota(out, user, filename)
         except BaseException:
             path.unlink(missing_ok=True)
             raise
@@ -83,6 +129,11 @@ class UploadStore:
         )
         (folder / f"{number}.json").write_text(json.dumps(asdict(stored)))
         return stored
+
+    async def _check_quota(self, out: AsyncFile[bytes], user: str, filename: str) -> None:
+        await out.flush()
+        if self.used_by(user) > self.quota_bytes:
+            raise self._refusal(filename, quota=True)
 
     def remove(self, user: str, draft_id: str, attachment_id: str) -> None:
         folder = self.folder(user, draft_id)

@@ -272,10 +272,8 @@ async def upload_attachment(
     declared = int(request.headers.get("content-length") or 0)
     uploads = services.uploads
     try:
-        if declared > uploads.limit_bytes - uploads.used(session.user, draft_id):
-            raise ComposeError(
-                f"Attachments may be {services.settings.max_attachment_mb} MB in all; “{name}” is too large."
-            )
+        if declared > uploads.room(session.user, draft_id):
+            raise uploads.too_large(session.user, draft_id, name)
         await uploads.save(session.user, draft_id, name, content_type, request.stream())
     except ComposeError as exc:
         return attachments_partial(request, services, session, draft_id, exc.user_message, 413)
