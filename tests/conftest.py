@@ -6,6 +6,7 @@ import html
 import os
 import re
 import secrets
+import shutil
 import tempfile
 import threading
 import time
@@ -216,6 +217,27 @@ def serve_in_thread(settings: Settings) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    if not shutil.which(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: run as root `apt-get install -y chromium` (make test does this)")
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-default-apps",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    }
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -1,36 +1,14 @@
-"""A live uvicorn server in a thread and Debian's chromium for Playwright."""
+"""Signing in through the browser; Debian's chromium is set up in tests/conftest.py."""
 
 from __future__ import annotations
 
 import gc
-import shutil
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.conftest import MailUser
-
-CHROMIUM = "/usr/bin/chromium"
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    if not shutil.which(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: run as root `apt-get install -y chromium` (make test does this)")
-    return {
-        **browser_type_launch_args,
-        "executable_path": CHROMIUM,
-        "args": [
-            "--disable-dev-shm-usage",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-default-apps",
-            "--disable-sync",
-            "--no-first-run",
-        ],
-    }
 
 
 def sign_in(page: Page, live_server: str, user: MailUser) -> None:

@@ -6,6 +6,7 @@ the SMTP sink) and failed before its fix.
 
 from __future__ import annotations
 
+import io
 import os
 import socket
 import subprocess
@@ -13,6 +14,7 @@ import sys
 import threading
 import time
 import uuid
+import zipfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -25,10 +27,12 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 from imapclient import IMAPClient
+from playwright.sync_api import Page, expect
 from redis import Redis
 from sqlalchemy import select
 
 from tests.conftest import MailUser, login_token, make_settings, serve_in_thread, session_token, sign_in
+from tests.e2e.conftest import sign_in as e2e_sign_in
 from tests.pop3server import Mailbox, banner_service, tiny_pop3
 from webmail.app import create_app
 from webmail.config import PROJECT_ROOT, Settings
@@ -453,3 +457,78 @@ class TestStorageExhaustionThroughDraftIds:
 
 def stored_bytes(root: Path) -> int:
     return sum(path.stat().st_size for path in root.rglob("*") if path.is_file() and path.suffix != ".json")
+
+
+def html_mail(html: str, *, text: str | None = None) -> bytes:
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "Eve <eve@example.org>", "you@test", "Crafted"
+    if text is not None:
+        message.set_content(text)
+    else:
+        message.set_content("plain part")
+        message.add_alternative(html, subtype="html")
+    return bytes(message)
+
+
+class TestHostileMailDetails:
+    """Finding 11: download names with paths, relative links into the webmail, plain text
+    painting over the app."""
+
+    HOSTILE_NAMES = ("../../.bashrc", "C:\\Windows\\System32\\evil.exe", "/etc/cron.d/job", "..")
+
+    def test_download_names_are_base_names_only(
+        self, signed_in: TestClient, services: DevServices, mail_user: MailUser
+    ) -> None:
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = (
+            "Eve <eve@example.org>",
+            "you@test",
+            "../../files",
+        )
+        message.set_content("files")
+        for name in self.HOSTILE_NAMES:
+            message.add_attachment(b"data", maintype="application", subtype="octet-stream", filename=name)
+        uid = deliver(services, mail_user, bytes(message))
+        dispositions = [signed_in.get(f"/mail/INBOX/{uid}/part/{section}").headers["content-disposition"]
+                        for section in range(2, 2 + len(self.HOSTILE_NAMES))]  # fmt: skip
+        expected = [".bashrc", "evil.exe", "job", "part-5"]
+        assert [d.split('filename="')[1].split('"')[0] for d in dispositions] == expected
+        assert [d.split("filename*=UTF-8''")[1] for d in dispositions] == expected
+        archive = zipfile.ZipFile(io.BytesIO(signed_in.get(f"/mail/INBOX/{uid}/attachments.zip").content))
+        assert archive.namelist() == [".bashrc", "evil.exe", "job", "part-5"]
+        zipped = signed_in.get(f"/mail/INBOX/{uid}/attachments.zip").headers["content-disposition"]
+        assert "%2F" not in zipped
+        assert 'filename=".._.._files.zip"' in zipped
+
+    def test_relative_links_and_base_are_inert(
+        self, signed_in: TestClient, services: DevServices, mail_user: MailUser
+    ) -> None:
+        html = ('<base href="https://evil.example/"><p><a href="../../settings/accounts">settings</a> '
+                '<a href="?remote=1">images</a> <a href="//evil.example/x">protocol-relative</a> '
+                '<a href="/logout">out</a> <a href="https://example.org/" target="_self">fine</a></p>')  # fmt: skip
+        uid = deliver(services, mail_user, html_mail(html))
+        body = signed_in.get(f"/mail/INBOX/{uid}/body").text
+        assert "<base" not in body
+        for relative in ("../../settings/accounts", "?remote=1", "//evil.example/x", "/logout"):
+            assert f'href="{relative}"' not in body, relative
+        assert (
+            '<a href="https://example.org/" target="_blank" rel="noopener noreferrer nofollow">fine</a>'
+            in body
+        )
+
+    @pytest.mark.e2e
+    def test_plain_text_paints_inside_its_box(
+        self, live_server: str, services: DevServices, mail_user: MailUser, page: Page
+    ) -> None:
+        """Stacked combining marks rise far above their line, over the app's own headers."""
+        zalgo = "Click " + ("a" + "\u0301\u0344\u0346\u0352" * 60) * 8 + "\nbelow"
+        crafted = deliver(services, mail_user, html_mail("", text=zalgo))
+        e2e_sign_in(page, live_server, mail_user)
+        page.goto(f"{live_server}/mail/INBOX/{crafted}")
+        box = page.locator(".mail-body-inline")
+        expect(box).to_contain_text("below")
+        header = page.locator("h1.subject").bounding_box()
+        assert header is not None
+        tainted = page.screenshot(clip=header)
+        page.evaluate("document.querySelector('.mail-body-inline').textContent = 'calm'")
+        assert page.screenshot(clip=header) == tainted  # the marks never reached the subject line

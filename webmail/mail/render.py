@@ -133,11 +133,17 @@ def estimated_size(part: BodyPart) -> int:
     return part.size * 3 // 4 if part.encoding == "base64" else part.size
 
 
-_SAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_DRIVE = re.compile(r"^[A-Za-z]:")
 
 
 def attachment_name(part: BodyPart) -> str:
-    name = _SAFE_NAME.sub("_", (part.filename or "").strip()) or ""
+    """The name to save a part under: the sender's base name only (``../../x``, ``C:\\x`` and
+    ``/etc/x`` are all ``x``), or ``part-<section>`` with an extension for its type."""
+    base = re.split(r"[/\\]", _DRIVE.sub("", (part.filename or "").strip()))[-1]
+    name = _CONTROL.sub("_", base).strip()
+    if name in (".", ".."):
+        name = ""
     if not name:
         extension = {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg", "text/plain": ".txt",
                      "message/rfc822": ".eml", "text/html": ".html", "text/calendar": ".ics"}.get(part.content_type, "")  # fmt: skip

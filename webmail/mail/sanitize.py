@@ -1,6 +1,8 @@
 """HTML mail is hostile: an nh3 allow-list for email, remote content blocked until allowed.
 
-Scripts, event handlers, forms, frames, ``<style>`` and every ``url(`` in styles are removed;
+Scripts, event handlers, forms, frames, ``<base>``, ``<style>``, relative links (they would lead
+into the webmail itself) and every ``url(`` in styles are removed; links open in a new tab
+without opener or referrer;
 ``cid:`` images point at the app; remote images keep their ``src`` only when the user allowed
 remote content, otherwise they are counted (tracking pixels separately) and dropped.
 """
@@ -89,6 +91,7 @@ def sanitize_html(
 ) -> SanitizedHTML:
     """Clean one HTML body. ``cid_url(content_id)`` maps an inline image to its app URL."""
     result = SanitizedHTML("")
+    own_urls: set[str] = set()
 
     def attribute_filter(tag: str, attr: str, value: str) -> str | None:
         if attr == "style":
@@ -108,6 +111,7 @@ def sanitize_html(
             url = cid_url(content_id)
             if url:
                 result.cids_used.add(content_id)
+                own_urls.add(url)
             return url
         if lowered.startswith(("http://", "https://", "//")):
             if allow_remote:
@@ -122,6 +126,9 @@ def sanitize_html(
         attributes=_attributes(),
         attribute_filter=attribute_filter,
         url_schemes={"http", "https", "mailto", "cid"},
+        # A relative link would resolve against the webmail's own origin (no <base> survives):
+        # only the part URLs made for cid: images stay.
+        url_relative=lambda url: url if url in own_urls else None,
         link_rel="noopener noreferrer nofollow",
         set_tag_attribute_values={"a": {"target": "_blank"}},
         filter_style_properties=set(STYLE_PROPERTIES),

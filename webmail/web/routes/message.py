@@ -35,7 +35,8 @@ PART_CSP = "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline';
 
 
 def content_disposition(kind: str, filename: str) -> str:
-    """RFC 6266: an ASCII fallback plus the UTF-8 name (RFC 5987)."""
+    """RFC 6266: an ASCII fallback plus the UTF-8 name (RFC 5987); never a path."""
+    filename = filename.replace("/", "_").replace("\\", "_")
     fallback = (
         "".join(ch if 32 <= ord(ch) < 127 and ch not in '"\\%;' else "_" for ch in filename) or "download"
     )
