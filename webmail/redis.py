@@ -17,7 +17,11 @@ def create_redis(settings: Settings) -> Redis:
 
 
 class Keys:
-    """``wm:<kind>:...`` key names under the configured prefix."""
+    """``wm:<kind>:...`` key names under the configured prefix.
+
+    ``user`` is always an account's canonical name (``auth.usernames``), used as it is: folding it
+    here would merge accounts that a case-sensitive server keeps apart.
+    """
 
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
@@ -26,7 +30,7 @@ class Keys:
         return f"{self.prefix}:sess:{sid}"
 
     def user_sessions(self, user: str) -> str:
-        return f"{self.prefix}:usess:{user.lower()}"
+        return f"{self.prefix}:usess:{user}"
 
     def login_failures_user(self, identity: str) -> str:
         """Failed sign-ins of one account, by its canonical name (``auth.usernames``)."""
@@ -65,30 +69,30 @@ class Keys:
 
     def connection_cap(self, user: str) -> str:
         """Sorted set of the leases on the user's IMAP connections, cluster-wide (``imap/cap.py``)."""
-        return f"{self.prefix}:cap:{user.lower()}"
+        return f"{self.prefix}:cap:{user}"
 
     def events_channel(self, user: str) -> str:
         """Pub/sub: the user's live events (``webmail/events.py``)."""
-        return f"{self.prefix}:events:{user.lower()}"
+        return f"{self.prefix}:events:{user}"
 
     def event_streams(self, user: str) -> str:
         """Sorted set of the user's open ``/events`` streams, scored by when each lapses."""
-        return f"{self.prefix}:streams:{user.lower()}"
+        return f"{self.prefix}:streams:{user}"
 
     def mailbox_state(self, user: str) -> str:
         """The watcher's fingerprint of all the user's folders, compared with a page's."""
-        return f"{self.prefix}:state:{user.lower()}"
+        return f"{self.prefix}:state:{user}"
 
     def watcher_lock(self, user: str) -> str:
         """Held by the one worker in the cluster that watches the user's mailbox."""
-        return f"{self.prefix}:watch:{user.lower()}"
+        return f"{self.prefix}:watch:{user}"
 
     def page_index(self, user: str) -> str:
         """Set of the user's cached message-list pages, so sign-out can forget them all."""
-        return f"{self.prefix}:pages:{user.lower()}"
+        return f"{self.prefix}:pages:{user}"
 
     def page(self, user: str, folder: str, uidvalidity: int, modseq: int, variant: str) -> str:
         """A cached message-list page; ``folder`` and ``variant`` (any text) are hashed."""
         folder_id = hashlib.sha1(folder.encode(), usedforsecurity=False).hexdigest()[:16]
         variant_id = hashlib.sha1(variant.encode(), usedforsecurity=False).hexdigest()[:20]
-        return f"{self.prefix}:page:{user.lower()}:{folder_id}:{uidvalidity}:{modseq}:{variant_id}"
+        return f"{self.prefix}:page:{user}:{folder_id}:{uidvalidity}:{modseq}:{variant_id}"

@@ -50,7 +50,9 @@ def test_every_event_published_from_a_thread_or_job_arrives_in_order(
 
     async def publish_all() -> None:
         for event in EVERY_EVENT:
-            publish(blocking, keys, "Ann@Example.org", event)  # the user's case does not matter
+            # Publishers and subscribers both use the canonical account name (auth.usernames):
+            # keys keep its case, so Bob and bob on a case-sensitive server never share events.
+            publish(blocking, keys, "ann@example.org", event)
 
     async def scenario() -> list[Event]:
         redis = Redis.from_url(services.redis.url)

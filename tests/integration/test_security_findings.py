@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -18,6 +20,7 @@ import zipfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -38,7 +41,8 @@ from webmail.app import create_app
 from webmail.config import PROJECT_ROOT, Settings
 from webmail.db.models import POP3Account, POP3Run
 from webmail.db.session import create_db_engine, create_sessionmaker
-from webmail.devservices import DevServices
+from webmail.devservices import DevServices, Dovecot
+from webmail.devservices.dovecot import start_dovecot
 from webmail.pop3.jobs import FetchContext, fetch
 
 SSH_BANNER = b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3 internal-build-7"
@@ -532,3 +536,98 @@ class TestHostileMailDetails:
         tainted = page.screenshot(clip=header)
         page.evaluate("document.querySelector('.mail-body-inline').textContent = 'calm'")
         assert page.screenshot(clip=header) == tainted  # the marks never reached the subject line
+
+
+@pytest.fixture(scope="module")
+def case_sensitive_dovecot() -> Iterator[Dovecot]:
+    """A second Dovecot whose user names are case-sensitive (auth_username_format = %u), so
+    ``Bob`` and ``bob`` are two accounts. Started only for the tests that ask for it."""
+    root = Path(tempfile.mkdtemp(prefix="webmail-cased-"))  # Dovecot's own users must reach it
+    root.chmod(0o755)
+    dovecot = start_dovecot(root / "dovecot", username_format="%u")
+    yield dovecot
+    dovecot.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class Twins:
+    """Two accounts whose names differ only in case, each with its own password and mail."""
+
+    lower: MailUser
+    upper: MailUser
+
+
+@pytest.fixture
+def twins(case_sensitive_dovecot: Dovecot) -> Twins:
+    name = f"bob-{uuid.uuid4().hex[:8]}@test"
+    lower, upper = MailUser(name, "pw-lower"), MailUser(name.capitalize(), "pw-upper")
+    for user in (lower, upper):
+        case_sensitive_dovecot.add_user(user.username, user.password)
+        imap = IMAPClient("127.0.0.1", case_sensitive_dovecot.imap_port, ssl=False)
+        imap.login(user.username, user.password)
+        imap.append(
+            "INBOX", f"From: a@example.org\r\nSubject: mail of {user.username}\r\n\r\nhi\r\n".encode()
+        )
+        imap.logout()
+    return Twins(lower, upper)
+
+
+class TestAccountConfusionOnCaseSensitiveServers:
+    """Finding 1: ``Bob`` signing in with Bob's own password was handed bob's IMAP connection."""
+
+    def test_each_account_gets_its_own_mailbox_cache_and_uploads(
+        self, services: DevServices, database_url: str, case_sensitive_dovecot: Dovecot, twins: Twins,
+        tmp_path: Path,
+    ) -> None:  # fmt: skip
+        settings = make_settings(services, database_url, imap_port=case_sensitive_dovecot.imap_port,
+                                 imap_username_format="%u", upload_dir=tmp_path)  # fmt: skip
+        with serve_in_thread(settings) as url:
+            lower, upper = browser(url), browser(url, "127.0.0.9")
+            assert sign_in(lower, twins.lower).status_code == 303  # type: ignore[arg-type]
+            assert f"mail of {twins.lower.username}" in lower.get("/mail/INBOX").text  # warm and cached
+            token = session_token(lower)  # type: ignore[arg-type]
+            assert upload(lower, "shareddraft01", "lower-only.pdf", b"%PDF", token).status_code == 200
+
+            assert sign_in(upper, twins.upper).status_code == 303  # type: ignore[arg-type]
+            for _ in range(3):  # whichever pooled connection comes first
+                page = upper.get("/mail/INBOX").text
+                assert f"mail of {twins.upper.username}" in page
+                assert f"mail of {twins.lower.username}" not in page
+            assert "lower-only.pdf" not in upper.get("/compose/shareddraft01/attachments").text
+            assert f"mail of {twins.lower.username}" in lower.get("/mail/INBOX").text
+            lower.close()
+            upper.close()
+
+    def test_folding_that_does_not_match_the_server_fails_closed(
+        self, services: DevServices, database_url: str, case_sensitive_dovecot: Dovecot, twins: Twins
+    ) -> None:
+        """With the default folding (%Lu) against this server, Bob's LOGIN is tried as bob."""
+        settings = make_settings(services, database_url, imap_port=case_sensitive_dovecot.imap_port)
+        with app_client(settings) as client:
+            assert sign_in(client, twins.lower).status_code == 303
+            assert f"mail of {twins.lower.username}" in client.get("/mail/INBOX").text
+            client.cookies.clear()
+            assert sign_in(client, twins.upper).status_code == 401
+            assert client.get("/mail/INBOX").status_code == 303
+
+    def test_a_pooled_connection_serves_only_the_credentials_that_opened_it(
+        self, services: DevServices, database_url: str, mail_user: MailUser
+    ) -> None:
+        """The password changed elsewhere; the old session must not ride on the new one's LOGIN."""
+        settings = make_settings(services, database_url, imap_pool_per_worker=1)
+        with app_client(settings) as client:
+            assert sign_in(client, mail_user).status_code == 303
+            old_session = client.cookies["wm_session"]
+            services.dovecot.add_user(mail_user.username, "the-new-password")
+            client.cookies.clear()
+            assert sign_in(client, MailUser(mail_user.username, "the-new-password")).status_code == 303
+            new_session = client.cookies["wm_session"]
+            client.cookies.clear()
+            client.cookies.set("wm_session", old_session)
+            stale = client.get("/mail/INBOX")
+            assert stale.status_code == 303
+            assert stale.headers["location"].endswith("/login?expired=1")
+            client.cookies.clear()
+            client.cookies.set("wm_session", new_session)
+            assert client.get("/mail/INBOX").status_code == 200

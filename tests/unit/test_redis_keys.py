@@ -17,26 +17,38 @@ def test_pop3_job_ids_are_apart_per_installation() -> None:
 
 
 def test_key_names_stay_as_they_are() -> None:
-    """Workers of two releases share Redis during a rolling upgrade: the names must not move."""
+    """Workers of two releases share Redis during a rolling upgrade: the names must not move.
+
+    Keys take the canonical account name (``auth.usernames``; ``ann@x`` for a typed ``Ann@X``
+    under the default folding), as the session holds it."""
     keys = Keys("wm")
     assert keys.session("abc") == "wm:sess:abc"
-    assert keys.user_sessions("Ann@X") == "wm:usess:ann@x"
-    assert keys.login_failures_user("Ann@X") == "wm:rl:u:ann@x"
+    assert keys.user_sessions("ann@x") == "wm:usess:ann@x"
+    assert keys.login_failures_user("ann@x") == "wm:rl:u:ann@x"
     assert keys.login_failures_ip("10.0.0.1") == "wm:rl:ip:10.0.0.1"
     assert keys.close_connections_channel() == "wm:pool:close"
     assert keys.jobs_queue() == "wm:jobs"
     assert keys.pop3_lock(3) == "wm:pop3:lock:3"
     assert keys.pop3_progress(3) == "wm:pop3:progress:3"
     assert keys.pop3_metrics() == "wm:metrics:pop3"
-    assert keys.connection_cap("Ann@X") == "wm:cap:ann@x"
-    assert keys.events_channel("Ann@X") == "wm:events:ann@x"
-    assert keys.event_streams("Ann@X") == "wm:streams:ann@x"
-    assert keys.mailbox_state("Ann@X") == "wm:state:ann@x"
-    assert keys.watcher_lock("Ann@X") == "wm:watch:ann@x"
-    assert keys.page_index("Ann@X") == "wm:pages:ann@x"
+    assert keys.connection_cap("ann@x") == "wm:cap:ann@x"
+    assert keys.events_channel("ann@x") == "wm:events:ann@x"
+    assert keys.event_streams("ann@x") == "wm:streams:ann@x"
+    assert keys.mailbox_state("ann@x") == "wm:state:ann@x"
+    assert keys.watcher_lock("ann@x") == "wm:watch:ann@x"
+    assert keys.page_index("ann@x") == "wm:pages:ann@x"
     assert re.fullmatch(
-        r"wm:page:ann@x:[0-9a-f]{16}:7:42:[0-9a-f]{20}", keys.page("Ann@X", "INBOX", 7, 42, "s")
+        r"wm:page:ann@x:[0-9a-f]{16}:7:42:[0-9a-f]{20}", keys.page("ann@x", "INBOX", 7, 42, "s")
     )
+
+
+def test_keys_keep_the_case_of_canonical_names() -> None:
+    """On a case-sensitive server Bob and bob are two accounts: nothing of theirs may share a key."""
+    keys = Keys("wm")
+    for kind in ("user_sessions", "login_failures_user", "connection_cap", "events_channel",
+                 "event_streams", "mailbox_state", "watcher_lock", "page_index"):  # fmt: skip
+        assert getattr(keys, kind)("Bob@x") != getattr(keys, kind)("bob@x"), kind
+    assert keys.page("Bob@x", "INBOX", 7, 42, "s") != keys.page("bob@x", "INBOX", 7, 42, "s")
 
 
 def test_page_keys_differ_by_every_part() -> None:

@@ -43,8 +43,11 @@ class LoginService:
     ) -> SignedIn:
         """Check the password against the IMAP server and start a session.
 
-        ``device`` is the browser's device cookie, if any. Raises UnsendableCredentialsError,
-        RateLimitedError, AuthFailedError or UnavailableError.
+        The server is asked to LOGIN with the account's canonical name (``auth.usernames``),
+        and the session, the pool, the caches and the live events are keyed by that name: what
+        the server confirmed, not what was typed. ``device`` is the browser's device cookie, if
+        any. Raises UnsendableCredentialsError, RateLimitedError, AuthFailedError or
+        UnavailableError.
         """
         username = username.strip()
         if not username or not password:
@@ -59,7 +62,7 @@ class LoginService:
         )
         try:
             await anyio.sleep(attempt.delay)
-            await self.pool.login(Credentials(username, password, client_ip))
+            await self.pool.login(Credentials(identity, password, client_ip))
         except AuthFailedError:
             raise  # the reserved attempt stays counted as a failure
         except BaseException:
@@ -67,23 +70,21 @@ class LoginService:
                 await self.limiter.cancel(attempt)
             raise
         await self.limiter.succeeded(attempt)
-        cookie, session = await self.sessions.create(username, password, client_ip)
-        await anyio.to_thread.run_sync(self._record_login, username, password)
+        cookie, session = await self.sessions.create(identity, password, client_ip)
+        await anyio.to_thread.run_sync(self._record_login, identity, password)
         return SignedIn(cookie, session, devices.issue(identity))
 
     async def sign_out(self, session: Session) -> None:
         await self.sessions.destroy(session.sid, session.user)
         await self.pool.close_user(session.user)
         # The other workers (and hosts) close theirs too.
-        await self.sessions.redis.publish(
-            self.sessions.keys.close_connections_channel(), session.user.lower()
-        )
+        await self.sessions.redis.publish(self.sessions.keys.close_connections_channel(), session.user)
         if self.pages is not None:
             await self.pages.forget_user(session.user)
 
-    def _record_login(self, username: str, password: str) -> None:
+    def _record_login(self, identity: str, password: str) -> None:
         with self.db.begin() as db:
-            user = UserRepository(db).record_login(username, self.settings.imap_host)
+            user = UserRepository(db).record_login(identity, self.settings.imap_host)
             if user.imap_credential is not None:
                 # Consented earlier: keep background fetches working after a password change.
                 user.imap_credential = seal_password(self.settings, user, password)

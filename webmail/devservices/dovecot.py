@@ -44,6 +44,7 @@ ssl_key = <{root}/tls/key.pem
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_failure_delay = {auth_failure_delay} secs
+auth_username_format = {username_format}
 login_trusted_networks = {trusted_networks}
 default_login_user = {login_user}
 default_internal_user = {internal_user}
@@ -271,8 +272,13 @@ def start_dovecot(
     trusted_networks: str = "",
     imap_capability: str = "",
     max_redirects: int = 4,
+    username_format: str = "%Lu",
 ) -> Dovecot:
-    """Start Dovecot with its config, users file, sockets and mail all under ``root``."""
+    """Start Dovecot with its config, users file, sockets and mail all under ``root``.
+
+    ``username_format`` is Dovecot's ``auth_username_format``: ``%Lu`` (its default) folds user
+    names to lower case, ``%u`` keeps ``Bob`` and ``bob`` apart as two accounts.
+    """
     find_program("dovecot")  # installs it if missing, before anything is written
     root.mkdir(parents=True, exist_ok=True)
     # The login processes run unprivileged and must reach the sockets below root.
@@ -295,6 +301,7 @@ def start_dovecot(
             instance=f"wm-{root.name}",
             root=root,
             auth_failure_delay=auth_failure_delay,
+            username_format=username_format,
             trusted_networks=trusted_networks,
             login_user=login_user,
             internal_user=internal_user,

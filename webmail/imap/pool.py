@@ -4,10 +4,16 @@ A request checks a connection out for itself (imapclient blocks and is not threa
 its work in a thread through one capacity limiter, and checks it back in. Each open connection
 holds a lease of the cluster-wide cap (``cap.py``), so more workers never mean more connections
 per user. A connection that died is replaced and the work retried once.
+
+Connections are kept per account (the canonical name they logged in with, ``Credentials.username``)
+and handed only to a request with the very credentials that opened them: a keyed hash of name and
+password is kept with each, so a stale or different password never rides on another's LOGIN.
 """
 
 from __future__ import annotations
 
+import hmac
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -40,9 +46,10 @@ T = TypeVar("T")
 class IMAPConnection:
     """One logged-in client, used by one thread at a time; remembers the selected folder."""
 
-    def __init__(self, client: IMAPClient, lease: str | None = None) -> None:
+    def __init__(self, client: IMAPClient, lease: str | None = None, credential: bytes = b"") -> None:
         self.client = client
         self.lease = lease
+        self.credential = credential  # IMAPPool's keyed hash of the name and password that opened it
         self.lock = threading.Lock()
         self.last_used = time.monotonic()
         self.selected: FolderState | None = None
@@ -138,17 +145,22 @@ class IMAPPool:
         self.wait_seconds = settings.imap_cap_wait_seconds
         self._users: dict[str, _UserConnections] = {}
         self._limiter = anyio.CapacityLimiter(max_threads)
+        self._credential_key = secrets.token_bytes(32)  # this process's; the hashes never leave it
 
     def __len__(self) -> int:
         return sum(len(entry.connections) for entry in self._users.values())
 
     def connections_of(self, user: str) -> int:
-        entry = self._users.get(user.lower())
+        entry = self._users.get(user)
         return len(entry.connections) if entry else 0
+
+    def _credential(self, credentials: Credentials) -> bytes:
+        secret = f"{credentials.username}\0{credentials.password}".encode()
+        return hmac.digest(self._credential_key, secret, "sha256")
 
     async def login(self, credentials: Credentials) -> None:
         """Check the password with a fresh LOGIN and keep the connection warm if there is room."""
-        user = credentials.username.lower()
+        user = credentials.username
         entry = self._users.setdefault(user, _UserConnections())
         while len(entry.connections) >= self.per_worker:
             idle = next((c for c in entry.connections if not c.busy), None)
@@ -168,7 +180,7 @@ class IMAPPool:
 
     async def run(self, credentials: Credentials, work: IMAPWork[T], operation: str = "") -> T:
         """Run ``work(connection)`` on one of the user's connections; retry once on a dead one."""
-        user = credentials.username.lower()
+        user = credentials.username
         for attempt in (1, 2):
             connection = await self._checkout(user, credentials)
             try:
@@ -189,14 +201,14 @@ class IMAPPool:
 
     async def close_user(self, user: str) -> None:
         """Close the user's connections in this worker (sign-out); busy ones close when freed."""
-        entry = self._users.get(user.lower())
+        entry = self._users.get(user)
         if entry is None:
             return
         for connection in list(entry.connections):
             if connection.busy:
                 connection.retire = True
             else:
-                await self._discard(user.lower(), connection)
+                await self._discard(user, connection)
 
     async def close_idle(self, max_idle_seconds: float) -> int:
         now = time.monotonic()
@@ -243,13 +255,22 @@ class IMAPPool:
     async def _checkout(self, user: str, credentials: Credentials) -> IMAPConnection:
         deadline = time.monotonic() + self.wait_seconds
         waited = False
+        credential = self._credential(credentials)
         while True:
             # Looked up on every round: close_idle() drops a user's empty entry while we wait.
             entry = self._users.setdefault(user, _UserConnections())
             for idle in entry.connections:
-                if not idle.busy and not idle.retire:
+                if not idle.busy and not idle.retire and hmac.compare_digest(idle.credential, credential):
                     idle.busy = True
                     return idle
+            if len(entry.connections) + entry.opening >= self.per_worker:
+                # Full, maybe of connections another password opened (changed since): make room.
+                other = next(
+                    (c for c in entry.connections if not c.busy and c.credential != credential), None
+                )
+                if other is not None:
+                    await self._discard(user, other)
+                    continue
             if len(entry.connections) + entry.opening < self.per_worker:
                 entry.opening += 1
                 connection: IMAPConnection | None
@@ -296,7 +317,7 @@ class IMAPPool:
             raise
         metrics.CONNECTIONS_OPENED.inc()
         metrics.POOL_CONNECTIONS.inc()
-        return IMAPConnection(client, lease)
+        return IMAPConnection(client, lease, self._credential(credentials))
 
     async def _release(self, user: str, connection: IMAPConnection) -> None:
         if connection.retire:

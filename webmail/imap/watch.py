@@ -69,7 +69,7 @@ class MailboxWatcher(threading.Thread):
         super().__init__(name=f"watch-{credentials.username}", daemon=True)
         self.settings = settings
         self.credentials = credentials
-        self.user = credentials.username.lower()
+        self.user = credentials.username
         self.keys = Keys(settings.redis_prefix)
         self.lock_token = lock_token
         self.poll_seconds = poll_seconds
@@ -241,7 +241,7 @@ class Watchers:
 
     def ensure(self, credentials: Credentials) -> bool:
         """Blocking (call from a thread). True if this worker now watches the user."""
-        user = credentials.username.lower()
+        user = credentials.username
         with self._lock:
             running = self._threads.get(user)
             if running is not None and running.is_alive():

@@ -49,7 +49,7 @@ class UploadStore:
         return cls(settings.upload_dir, settings.max_attachment_mb * MB, settings.upload_quota_mb * MB)
 
     def _owner(self, user: str) -> Path:
-        return self.root / hashlib.sha256(user.lower().encode()).hexdigest()[:24]
+        return self.root / hashlib.sha256(user.encode()).hexdigest()[:24]
 
     def folder(self, user: str, draft_id: str) -> Path:
         if not DRAFT_ID.match(draft_id):

@@ -28,7 +28,7 @@ def _message(event: Event) -> dict[str, str]:
 @router.get("/events")
 async def events(request: Request, services: ServicesDep, session: SessionDep) -> EventSourceResponse:
     credentials = Credentials(session.user, session.password, session.client_ip)
-    user = session.user.lower()
+    user = session.user
     stream = secrets.token_hex(8)
     redis = services.redis
     keys = services.sessions.keys
