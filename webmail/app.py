@@ -17,6 +17,7 @@ from webmail.account.identities import IdentityService
 from webmail.account.preferences import PreferencesService
 from webmail.account.remote_content import RemoteContentService
 from webmail.account.searches import SavedSearchService
+from webmail.auth.crypto import ServerCipher
 from webmail.auth.login import LoginService
 from webmail.auth.ratelimit import LoginRateLimiter
 from webmail.auth.sessions import SessionStore
@@ -72,7 +73,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         pool = IMAPPool(settings, cap)
         sessions = SessionStore(redis, settings)
-        pages = PageCache(redis, settings.redis_prefix)
+        pages = PageCache(
+            redis, settings.redis_prefix, ServerCipher(settings.secret_key.get_secret_value(), "page-cache")
+        )
         watchers = Watchers(settings)
         limiter = LoginRateLimiter(redis, settings)
         app.state.services = Services(

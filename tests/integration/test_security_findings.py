@@ -631,3 +631,55 @@ class TestAccountConfusionOnCaseSensitiveServers:
             client.cookies.clear()
             client.cookies.set("wm_session", new_session)
             assert client.get("/mail/INBOX").status_code == 200
+
+
+def redis_dump(settings: Settings) -> dict[bytes, bytes]:
+    """Every key of this app's prefix with all the bytes stored under it."""
+    redis = Redis.from_url(settings.redis_url)
+    dump: dict[bytes, bytes] = {}
+    try:
+        for key in redis.scan_iter(match=f"{settings.redis_prefix}:*", count=1000):
+            kind = redis.type(key)
+            if kind == b"string":
+                dump[key] = redis.get(key) or b""
+            elif kind == b"hash":
+                dump[key] = b"".join(k + v for k, v in redis.hgetall(key).items())
+            elif kind == b"set":
+                dump[key] = b"".join(redis.smembers(key))
+            elif kind == b"zset":
+                dump[key] = b"".join(member for member, _ in redis.zrange(key, 0, -1, withscores=True))
+            else:
+                dump[key] = b""
+    finally:
+        redis.close()
+    return dump
+
+
+class TestMailDataAtRest:
+    """Finding 7: cached list pages kept subjects, senders and recipients readable in Redis."""
+
+    def test_a_redis_dump_reveals_nothing_about_mail(
+        self, signed_in: TestClient, settings: Settings, services: DevServices, mail_user: MailUser
+    ) -> None:
+        imap = IMAPClient("127.0.0.1", services.dovecot.imap_port, ssl=False)
+        imap.login(mail_user.username, mail_user.password)
+        imap.create_folder("Project Falcon")
+        imap.logout()
+        raw = (b"From: Mallory Quill <mallory@quill.example>\r\nTo: Board List <board@quill.example>\r\n"
+               b"Subject: Takeover timetable\r\n\r\nsee attached\r\n")  # fmt: skip
+        deliver(services, mail_user, raw)
+        deliver(services, mail_user, raw, folder="Project Falcon")
+        for path in (
+            "/mail/INBOX",
+            "/mail/Project%20Falcon",
+            "/mail/INBOX?q=timetable",
+            "/mail/INBOX?sort=subject",
+        ):
+            assert signed_in.get(path).status_code == 200
+            assert b"Takeover timetable" in signed_in.get(path).content  # the second one from the cache
+        dump = redis_dump(settings)
+        assert any(b":page:" in key for key in dump)  # the pages are cached, just not readable
+        everything = b"\n".join(key + b"=" + value for key, value in dump.items())
+        for secret in (b"Takeover", b"timetable", b"Mallory", b"mallory@quill", b"Board List", b"board@quill",
+                       b"Falcon"):  # fmt: skip
+            assert secret not in everything, secret

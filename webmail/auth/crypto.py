@@ -64,26 +64,43 @@ def _server_key(server_secret: str, purpose: str) -> bytes:
     return hkdf.derive(server_secret.encode())
 
 
+class ServerCipher:
+    """AES-GCM and HMAC under the server key for one purpose (HKDF from ``WEBMAIL_SECRET_KEY``):
+    for what is kept while nobody is signed in, and for what Redis caches."""
+
+    def __init__(self, server_secret: str, purpose: str) -> None:
+        self._aead = AESGCM(_server_key(server_secret, purpose))
+        self._mac_key = _server_key(server_secret, purpose + ":mac")
+
+    def seal(self, plain: bytes, bound_to: str) -> bytes:
+        """Encrypt; ``bound_to`` is the associated data, so a ciphertext moved elsewhere (another
+        row, another Redis key) does not decrypt."""
+        nonce = secrets.token_bytes(NONCE_BYTES)
+        return nonce + self._aead.encrypt(nonce, plain, bound_to.encode())
+
+    def open(self, blob: bytes, bound_to: str) -> bytes | None:
+        """The plain bytes, or None if ``blob`` was not sealed for ``bound_to`` with this key."""
+        try:
+            return self._aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], bound_to.encode())
+        except (InvalidTag, ValueError):
+            return None
+
+    def tag(self, text: str) -> str:
+        """A keyed hash of ``text`` (hex): names it in a key or cookie without revealing it."""
+        return hmac.digest(self._mac_key, text.encode(), "sha256").hex()
+
+
 def seal(plain: str, *, server_secret: str, purpose: str, bound_to: str) -> bytes:
     """Encrypt with the server key alone (stored secrets for background jobs); ``bound_to`` is
     the associated data, so a ciphertext copied to another row does not decrypt."""
-    nonce = secrets.token_bytes(NONCE_BYTES)
-    key = _server_key(server_secret, purpose)
-    return nonce + AESGCM(key).encrypt(nonce, plain.encode(), bound_to.encode())
+    return ServerCipher(server_secret, purpose).seal(plain.encode(), bound_to)
 
 
 def unseal(blob: bytes, *, server_secret: str, purpose: str, bound_to: str) -> str:
-    key = _server_key(server_secret, purpose)
-    try:
-        plain = AESGCM(key).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], bound_to.encode())
-    except (InvalidTag, ValueError) as exc:
-        raise DecryptionError() from exc
+    plain = ServerCipher(server_secret, purpose).open(blob, bound_to)
+    if plain is None:
+        raise DecryptionError()
     return plain.decode()
-
-
-def mac(message: str, *, server_secret: str, purpose: str) -> bytes:
-    """An HMAC-SHA256 tag of ``message`` under the server key for ``purpose`` (signed cookies)."""
-    return hmac.digest(_server_key(server_secret, purpose), message.encode(), "sha256")
 
 
 def b64encode(raw: bytes) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hmac
 import time
 
-from webmail.auth.crypto import b64encode, mac
+from webmail.auth.crypto import ServerCipher
 from webmail.config import Settings
 
 DEVICE_COOKIE = "wm_device"
@@ -21,10 +21,10 @@ PURPOSE = "device-cookie"
 
 class DeviceTokens:
     def __init__(self, settings: Settings) -> None:
-        self.secret = settings.secret_key.get_secret_value()
+        self.cipher = ServerCipher(settings.secret_key.get_secret_value(), PURPOSE)
 
     def _tag(self, identity: str, issued: int) -> str:
-        return b64encode(mac(f"{identity}\0{issued}", server_secret=self.secret, purpose=PURPOSE))
+        return self.cipher.tag(f"{identity}\0{issued}")
 
     def issue(self, identity: str) -> str:
         """The cookie value for a browser that just signed in as ``identity``."""

@@ -5,13 +5,17 @@ to a folder (new mail, flags, expunge) raises its HIGHESTMODSEQ (RFC 7162), so a
 the current value is exactly what the server would answer: the cache can be stale never, only
 cold. Servers without CONDSTORE get no HIGHESTMODSEQ and no cache. Stored as JSON, not pickle:
 whoever can write Redis must not be able to run code here.
+
+Pages hold subjects, senders and recipients, so they are sealed (AES-GCM under a key derived from
+``WEBMAIL_SECRET_KEY``, bound to their Redis key) and folder names and search text appear in keys
+only as keyed hashes: a Redis dump alone reveals nothing about anyone's mail.
 """
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
 
@@ -21,43 +25,58 @@ from webmail.redis import Keys
 PAGE_TTL_SECONDS = 600
 
 
+class Cipher(Protocol):
+    """How cached data is sealed: ``auth.crypto.ServerCipher`` (imap does not import auth)."""
+
+    def seal(self, plain: bytes, bound_to: str) -> bytes: ...
+
+    def open(self, blob: bytes, bound_to: str) -> bytes | None: ...
+
+    def tag(self, text: str) -> str: ...
+
+
 class PageCache:
-    def __init__(self, redis: Redis, prefix: str) -> None:
+    def __init__(self, redis: Redis, prefix: str, cipher: Cipher) -> None:
         self.redis = redis
         self.keys = Keys(prefix)
+        self.cipher = cipher
 
     def key(self, user: str, folder: str, uidvalidity: int, modseq: int, variant: str) -> str:
         """``variant`` (sort, page, a search's text...) may be any text: it is hashed like the folder."""
-        return self.keys.page(user, folder, uidvalidity, modseq, variant)
+        return self.keys.page(user, self.cipher.tag(folder), uidvalidity, modseq, self.cipher.tag(variant))
+
+    async def _load(self, key: str) -> Any:
+        blob = await self.redis.get(key)
+        plain = self.cipher.open(blob, key) if isinstance(blob, bytes) else None
+        return None if plain is None else json.loads(plain)
+
+    def _sealed(self, key: str, data: Any) -> bytes:
+        return self.cipher.seal(json.dumps(data, separators=(",", ":")).encode(), key)
 
     async def get(self, key: str) -> MessagePage | None:
-        raw = await self.redis.get(key)
-        if raw is None:
-            return None
         try:
-            return page_from_json(json.loads(raw))
+            data = await self._load(key)
+            return None if data is None else page_from_json(data)
         except (ValueError, KeyError, TypeError):
             return None
 
     async def put(self, user: str, key: str, page: MessagePage) -> None:
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.set(key, json.dumps(page_to_json(page), separators=(",", ":")), ex=PAGE_TTL_SECONDS)
+            pipe.set(key, self._sealed(key, page_to_json(page)), ex=PAGE_TTL_SECONDS)
             pipe.sadd(self.keys.page_index(user), key)
             pipe.expire(self.keys.page_index(user), PAGE_TTL_SECONDS)
             await pipe.execute()
 
     async def get_uids(self, key: str) -> list[int] | None:
-        raw = await self.redis.get(key)
-        if raw is None:
-            return None
         try:
-            return [int(uid) for uid in json.loads(raw)]
+            data = await self._load(key)
+            return None if data is None else [int(uid) for uid in data]
         except (ValueError, TypeError):
             return None
 
     async def put_uids(self, user: str, key: str, uids: list[int]) -> None:
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.set(key, json.dumps(uids, separators=(",", ":")), ex=PAGE_TTL_SECONDS)
+            pipe.set(key, self._sealed(key, uids), ex=PAGE_TTL_SECONDS)
             pipe.sadd(self.keys.page_index(user), key)
             pipe.expire(self.keys.page_index(user), PAGE_TTL_SECONDS)
             await pipe.execute()
