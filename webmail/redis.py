@@ -42,7 +42,7 @@ class Keys:
 
     def vacation_state(self, user: str) -> str:
         """A short-lived copy of whether the user's vacation reply is on (for the mail screens' banner)."""
-        return f"{self.prefix}:sieve:vacation:{user.lower()}"
+        return f"{self.prefix}:sieve:vacation:{user}"
 
     def login_failures_ip(self, network: str) -> str:
         """Failed sign-ins from one client address (an IPv6 client's /64)."""

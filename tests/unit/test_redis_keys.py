@@ -46,7 +46,7 @@ def test_keys_keep_the_case_of_canonical_names() -> None:
     """On a case-sensitive server Bob and bob are two accounts: nothing of theirs may share a key."""
     keys = Keys("wm")
     for kind in ("user_sessions", "login_failures_user", "connection_cap", "events_channel",
-                 "event_streams", "mailbox_state", "watcher_lock", "page_index"):  # fmt: skip
+                 "event_streams", "mailbox_state", "watcher_lock", "page_index", "vacation_state"):  # fmt: skip
         assert getattr(keys, kind)("Bob@x") != getattr(keys, kind)("bob@x"), kind
     assert keys.page("Bob@x", "INBOX", 7, 42, "s") != keys.page("bob@x", "INBOX", 7, 42, "s")
 
