@@ -151,8 +151,11 @@ class TestAttachments:
         ("filename", "expected"),
         [
             ("report.pdf", "report.pdf"),
-            ("../../etc/passwd", ".._.._etc_passwd"),
-            ("C:\\Windows\\evil.exe", "C:_Windows_evil.exe"),
+            # Only the base name (issue 22 finding 11): a path would reach Content-Disposition and the zip.
+            ("../../etc/passwd", "passwd"),
+            ("C:\\Windows\\evil.exe", "evil.exe"),
+            ("/etc/cron.d/job", "job"),
+            ("..", "part-2"),
             ("a\x00b\r\nc\x7f.txt", "a_b__c_.txt"),
             ("  spaced.txt  ", "spaced.txt"),
             ("x" * 300, "x" * 200),
