@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx2 as httpx
 import pytest
@@ -683,3 +684,122 @@ class TestMailDataAtRest:
         for secret in (b"Takeover", b"timetable", b"Mallory", b"mallory@quill", b"Board List", b"board@quill",
                        b"Falcon"):  # fmt: skip
             assert secret not in everything, secret
+
+
+class TestLinkDrivenActions:
+    """Finding 2: a crafted link showed a genuine toast with the attacker's words and an Undo
+    that moved the messages the link named; ``outbox`` went unencoded into a form action."""
+
+    CRAFTED = {
+        "done": "Your mailbox is full: call +1 555 0100 now",
+        "undo_uids": "1:*",
+        "undo_from": "INBOX",
+        "undo_to": "Junk",
+        "undo_more": "1:* Trash",
+        "outbox": "1/../../../mail/INBOX/1/remote-senders?x=",
+        "seconds": "10",
+    }
+
+    def test_a_link_cannot_show_a_toast_or_offer_an_undo(
+        self, signed_in: TestClient, services: DevServices, mail_user: MailUser
+    ) -> None:
+        uid = deliver(services, mail_user, with_attachment("keep.pdf"))
+        query = urlencode(self.CRAFTED)
+        for path in ("/mail/INBOX", f"/mail/INBOX/{uid}", "/mail/Junk", "/compose"):
+            page = signed_in.get(f"{path}?{query}").text
+            assert "call +1 555 0100" not in page, path
+            assert "remote-senders?x=" not in page, path
+            assert 'name="uids" value="1:*"' not in page, path
+            assert "/undo" not in page, path
+        assert f'data-uid="{uid}"' in signed_in.get("/mail/INBOX").text  # nothing moved
+
+    def test_the_real_toast_comes_from_the_session_once(
+        self, signed_in: TestClient, services: DevServices, mail_user: MailUser
+    ) -> None:
+        uid = deliver(services, mail_user, with_attachment("junk.pdf"))
+        moved = signed_in.post(f"/mail/INBOX/{uid}/junk", data={"csrf_token": session_token(signed_in)})
+        assert moved.status_code == 303
+        assert "done=" not in moved.headers["location"]
+        assert "undo" not in moved.headers["location"]
+        shown = signed_in.get(moved.headers["location"]).text
+        assert "data-flash>" in shown
+        assert "/undo" in shown
+        assert "data-flash>" not in signed_in.get(moved.headers["location"]).text  # once
+
+
+RECORD_SWAPPED = """
+window.swappedIn = []; window.pwnedSeen = false;
+new MutationObserver(records => {
+  for (const record of records) for (const node of record.addedNodes) {
+    if (node.nodeType !== 1) continue;
+    window.swappedIn.push(node.outerHTML);
+    if (node.id === "pwned" || node.querySelector("#pwned")) window.pwnedSeen = true;
+  }
+}).observe(document, {childList: true, subtree: true});
+"""
+HOSTILE_FOLDER = 'Loot<i id="pwned" hx-get="x" hx-trigger="load">x'  # no "/": that is the hierarchy delimiter
+
+
+class TestHTMLInjectionThroughFolderNames:
+    """Finding 3: a folder named with htmx attributes, sent as HTML in the all-folders search
+    stream, made the victim's browser send requests with the user's CSRF header."""
+
+    def test_a_hostile_folder_name_does_not_break_the_folder_list(
+        self, signed_in: TestClient, services: DevServices, mail_user: MailUser
+    ) -> None:
+        """Quotes and brackets make the server send the name as a literal in LIST-STATUS, which
+        the listing could not read: every mail page answered 500."""
+        imap = IMAPClient("127.0.0.1", services.dovecot.imap_port, ssl=False)
+        imap.login(mail_user.username, mail_user.password)
+        imap.create_folder(HOSTILE_FOLDER)
+        imap.subscribe_folder(HOSTILE_FOLDER)  # so the folder pane shows it too
+        imap.logout()
+        deliver(services, mail_user, b"Subject: in there\r\n\r\nx\r\n", folder=HOSTILE_FOLDER)
+        page = signed_in.get("/mail/INBOX")
+        assert page.status_code == 200
+        assert (
+            'data-folder="Loot&lt;i id=&#34;pwned&#34; hx-get=&#34;x&#34; hx-trigger=&#34;load&#34;&gt;x"'
+            in page.text
+        )
+        assert '<i id="pwned"' not in page.text
+
+    @pytest.mark.e2e
+    def test_folder_names_in_the_search_stream_stay_text(
+        self, live_server: str, services: DevServices, mail_user: MailUser, page: Page
+    ) -> None:
+        """One hostile folder answers the search (a result row), one cannot be searched (its name
+        in the error line, which was the f-string)."""
+        imap = IMAPClient("127.0.0.1", services.dovecot.imap_port, ssl=False)
+        imap.login(mail_user.username, mail_user.password)
+        broken = HOSTILE_FOLDER.replace("Loot", "Broken")
+        for name in (HOSTILE_FOLDER, broken):
+            imap.create_folder(name)
+        imap.logout()
+        raw = b"From: a@example.org\r\nSubject: treasure map\r\n\r\nhere\r\n"
+        for folder in (HOSTILE_FOLDER, broken, "INBOX"):
+            deliver(services, mail_user, raw, folder=folder)
+        (unreadable,) = (services.dovecot.root / "mail" / mail_user.username).glob("Maildir/*Broken*")
+        unreadable.chmod(0)  # Dovecot still lists it, but cannot open it: the search of it fails
+        requests: list[str] = []
+        page.on("request", lambda request: requests.append(f"{request.method} {request.url}"))
+        # The error line lives only until the final "done" swap: keep what was ever swapped in.
+        page.add_init_script(RECORD_SWAPPED)
+        try:
+            e2e_sign_in(page, live_server, mail_user)
+            query = urlencode({"words": "treasure", "scope": "all", "folder": "INBOX"})
+            page.goto(f"{live_server}/search?{query}")
+            results = page.locator("#search-results")
+            expect(results.locator("li.search-hit")).to_have_count(2)
+            expect(results).to_contain_text(HOSTILE_FOLDER)  # shown as its name, in a row
+            page.wait_for_timeout(300)  # a hx-trigger="load" would have fired by now
+        finally:
+            unreadable.chmod(0o700)
+        swapped = page.evaluate("window.swappedIn")
+        errors = [html for html in swapped if html.startswith('<li class="search-error')]
+        assert len(errors) == 1
+        assert broken.replace("<", "&lt;").replace(">", "&gt;") in errors[0]  # text, not an element
+        assert '<span hx-disable="">' in errors[0]
+        assert not page.evaluate("window.pwnedSeen")
+        assert [r for r in requests if r.split("?")[0].endswith("/x")] == []
+        for row in results.locator("li.search-hit").all():
+            assert row.get_attribute("hx-disable") is not None  # htmx leaves swapped mail text alone

@@ -31,10 +31,12 @@ def _list_status(client: IMAPClient, extra: list[str] | None = None) -> list[Fol
         items.append("HIGHESTMODSEQ")
     options.append(f"STATUS ({' '.join(items)})")
     listed, status_lines = list_status(client, options)
-    counts: dict[str, dict[str, int]] = {}
-    for line in status_lines:
-        name, items = parse_response([line])
-        counts[_folder_name(name)] = _pairs(items)
+    # Parsed as one response: a name with quotes or brackets comes as a literal, which imaplib
+    # keeps as a (line, literal) pair with the rest of its line as the next item.
+    parsed = parse_response(status_lines)
+    counts = {
+        _folder_name(name): _pairs(items) for name, items in zip(parsed[::2], parsed[1::2], strict=True)
+    }
     folders = []
     for flags, delimiter, name in listed:
         flag_names = frozenset(_text(flag) for flag in flags)
