@@ -1,4 +1,4 @@
-"""The TLS context of the app's own client connections (IMAP, ManageSieve, SMTP submission)."""
+"""The TLS context of the app's own client connections (IMAP, ManageSieve, SMTP submission, POP3)."""
 
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ from typing import IO, Literal
 
 from webmail.pop3.destination import Destinations
 from webmail.pop3.errors import POP3AuthError, POP3Error, map_pop3_errors
+from webmail.tls import client_context
 
 Security = Literal["tls", "starttls", "none"]
 
@@ -95,10 +96,7 @@ class POP3Session:
 
     def __init__(self, server: POP3Server) -> None:
         self.server = server
-        context = ssl.create_default_context()
-        if not server.verify_tls:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
+        context = client_context(server.verify_tls)
         with map_pop3_errors():
             addresses = server.destinations.resolve(server.host, server.port)
             if server.security == "tls":
