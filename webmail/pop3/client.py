@@ -45,6 +45,13 @@ def _connect(addresses: list[tuple[str, int]], timeout: float) -> socket.socket:
     raise failure
 
 
+def _close_leftovers(pop: poplib.POP3) -> None:
+    """Close what a failed greeting left open: poplib keeps its file and socket then."""
+    for resource in (getattr(pop, "file", None), getattr(pop, "sock", None)):
+        if resource is not None:
+            resource.close()
+
+
 class _POP3(poplib.POP3):
     """Connects to the checked addresses only; poplib would resolve the name again. Also closes
     the socket that poplib leaves open when the greeting fails or times out."""
@@ -54,9 +61,7 @@ class _POP3(poplib.POP3):
         try:
             super().__init__(host, addresses[0][1], timeout=timeout)
         except BaseException:
-            for resource in (getattr(self, "file", None), getattr(self, "sock", None)):
-                if resource is not None:
-                    resource.close()
+            _close_leftovers(self)
             raise
 
     def _create_socket(self, timeout: float) -> socket.socket:
@@ -73,9 +78,7 @@ class _POP3_SSL(poplib.POP3_SSL):  # noqa: N801 - poplib's name
         try:
             super().__init__(host, addresses[0][1], timeout=timeout, context=context)
         except BaseException:
-            for resource in (getattr(self, "file", None), getattr(self, "sock", None)):
-                if resource is not None:
-                    resource.close()
+            _close_leftovers(self)
             raise
 
     def _create_socket(self, timeout: float) -> socket.socket:
