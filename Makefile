@@ -3,19 +3,20 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-SYSTEM_PACKAGES := dovecot-imapd dovecot-pop3d dovecot-lmtpd dovecot-sieve dovecot-managesieved redis-server chromium python3-venv
+SYSTEM_PACKAGES := dovecot-imapd dovecot-pop3d dovecot-lmtpd dovecot-sieve dovecot-managesieved redis-server chromium python3-venv npm
 
-.PHONY: help install system-deps demo test test-unit test-integration e2e lint fmt migrate htmx clean
+.PHONY: help install system-deps demo test test-unit test-integration e2e lint fmt migrate htmx icons clean
 
 help:
 	@echo "make demo   - install, start private Dovecot/Redis/SMTP with demo mail, serve on :8000"
 	@echo "make test   - lint plus the whole test suite against real services"
-	@echo "make lint | fmt | migrate | test-unit | test-integration | e2e | clean"
+	@echo "make lint | fmt | migrate | test-unit | test-integration | e2e | icons | clean"
 
 system-deps:
 	@missing=""; \
 	for pkg in $(SYSTEM_PACKAGES); do \
 	  if [ $$pkg = python3-venv ] && $(PYTHON) -c "import ensurepip" 2>/dev/null; then continue; fi; \
+	  if [ $$pkg = npm ] && command -v npm >/dev/null; then continue; fi; \
 	  dpkg-query -W -f='$${Status}' $$pkg 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$pkg"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -31,7 +32,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+NODE_STAMP := node_modules/.installed-stamp
+
+# Test tools from npm (axe-core for the browser tests' accessibility checks), pinned in package.json.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+install: $(STAMP) $(NODE_STAMP)
+
+# static/icons.svg from the pinned lucide-static package.
+icons: $(NODE_STAMP)
+	$(BIN)/python tools/build_icons.py node_modules/lucide-static
 
 demo: install
 	$(BIN)/webmail devservices --seed --serve --port 8000
@@ -62,4 +74,4 @@ migrate: install
 	$(BIN)/webmail db upgrade
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .grimp_cache
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .grimp_cache

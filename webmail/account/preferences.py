@@ -16,6 +16,8 @@ from webmail.db.repos import UserRepository
 from webmail.imap.actions import ArchiveLayout
 
 MarkSeen = Literal["immediately", "delay", "never"]
+Theme = Literal["system", "light", "dark"]  # "system" follows the device (prefers-color-scheme)
+Density = Literal["comfortable", "compact"]
 PREFERENCES_TTL_SECONDS = 5.0
 
 
@@ -32,6 +34,9 @@ class Preferences(BaseModel):
         None, ge=0, le=30
     )  # None: the server's default  # the editor starts in formatted (HTML) mode
     archive_layout: ArchiveLayout = "flat"  # Archive, Archive/2026, or Archive/2026/03
+    theme: Theme = "system"
+    density: Density = "comfortable"  # list rows with a preview line, or one line each
+    swipe_actions: bool = True  # on touch screens: swipe a row right to archive, left to delete
 
     @field_validator("timezone")
     @classmethod

@@ -111,6 +111,7 @@ def _summary_to_json(m: MessageSummary) -> dict[str, Any]:
         "attachment": m.has_attachment,
         "message_id": m.message_id,
         "in_reply_to": m.in_reply_to,
+        "preview": m.preview,
     }
 
 
@@ -128,6 +129,7 @@ def _summary_from_json(d: dict[str, Any]) -> MessageSummary:
         has_attachment=bool(d["attachment"]),
         message_id=d["message_id"],
         in_reply_to=d["in_reply_to"],
+        preview=str(d.get("preview", "")),
     )
 
 

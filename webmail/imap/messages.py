@@ -25,11 +25,13 @@ from webmail.imap.raw import (
     quoted_string,
     uid_search,
     uid_sort,
-    uid_thread_references,
+    uid_thread,
 )
 from webmail.imap.types import Address, FolderState, MessagePage, MessageSummary, ThreadRow
 from webmail.mail.headers import decode_words
+from webmail.mail.preview import PREVIEW_BYTES, clean, preview_part, preview_text
 from webmail.mail.structure import BodyPart, Layout, layout, parse_bodystructure
+from webmail.mail.threads import Linked, conversations, message_ids
 
 SUMMARY_ITEMS = ("UID", "FLAGS", "ENVELOPE", "INTERNALDATE", "RFC822.SIZE", "BODYSTRUCTURE")
 SORT_CRITERIA = {
@@ -68,6 +70,47 @@ def fetch_uids(client: IMAPClient, uids: Sequence[int], items: Sequence[str]) ->
     for start in range(0, len(uids), UID_BATCH):
         result.update(client.fetch(list(uids[start : start + UID_BATCH]), list(items)))
     return result
+
+
+def summary_items(client: IMAPClient) -> tuple[str, ...]:
+    """What a list row needs, with the server's PREVIEW (RFC 8970) when it has one."""
+    return (*SUMMARY_ITEMS, "PREVIEW") if b"PREVIEW" in client.capabilities() else SUMMARY_ITEMS
+
+
+def fetch_summary_rows(client: IMAPClient, uids: Sequence[int]) -> dict[int, dict[bytes, Any]]:
+    """The list rows of ``uids`` (selected folder), each with its preview line."""
+    rows = fetch_uids(client, uids, summary_items(client))
+    add_previews(client, rows)
+    return rows
+
+
+def add_previews(client: IMAPClient, rows: dict[int, dict[bytes, Any]]) -> None:
+    """Rows the server gave no PREVIEW get one from the first bytes of their text part (one
+    partial FETCH per distinct section number, for the page only)."""
+    parts: dict[int, BodyPart] = {}
+    by_section: dict[str, list[int]] = {}
+    for uid, data in rows.items():
+        if b"PREVIEW" in data or b"BODYSTRUCTURE" not in data:
+            continue
+        try:
+            part = preview_part(parse_bodystructure(data[b"BODYSTRUCTURE"]))
+        except Exception:
+            part = None  # a structure we cannot read: the row goes without a preview
+        if part is not None:
+            parts[uid] = part
+            by_section.setdefault(part.section, []).append(uid)
+    for section, uids in by_section.items():
+        item = f"BODY.PEEK[{section}]<0.{PREVIEW_BYTES}>"
+        for uid, found in fetch_uids(client, uids, [item]).items():
+            raw = next((v for k, v in found.items() if k.startswith(b"BODY[")), b"") or b""
+            if uid in rows:
+                rows[uid][b"PREVIEW"] = preview_text(raw, parts[uid])
+
+
+def _preview(value: Any) -> str:
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    return clean(value) if isinstance(value, str) else ""
 
 
 def _addresses(raw: Iterable[Any] | None) -> tuple[Address, ...]:
@@ -118,6 +161,7 @@ def summary_from_fetch(uid: int, data: dict[bytes, Any]) -> MessageSummary:
         has_attachment=attachment,
         message_id=decode_words(envelope.message_id) if envelope and envelope.message_id else None,
         in_reply_to=decode_words(envelope.in_reply_to) if envelope and envelope.in_reply_to else None,
+        preview=_preview(data.get(b"PREVIEW")),
     )
 
 
@@ -170,7 +214,8 @@ def _page_messages(
         else:
             low = (page - 1) * page_size + 1
             high = min(total, low + page_size - 1)
-        rows = fetch_range(client, f"{low}:{high}", SUMMARY_ITEMS, uid=False)
+        rows = fetch_range(client, f"{low}:{high}", summary_items(client), uid=False)
+        add_previews(client, {int(data[b"UID"]): data for data in rows.values()})
         ordered = sorted(
             ((seq, row) for seq, row in rows.items() if low <= seq <= high and b"ENVELOPE" in row),
             key=lambda item: item[0],
@@ -181,7 +226,7 @@ def _page_messages(
         uids = sorted_uids(client, sort, reverse)
         total = len(uids)
         page_uids = uids[(page - 1) * page_size : page * page_size]
-        rows = fetch_uids(client, page_uids, SUMMARY_ITEMS)
+        rows = fetch_summary_rows(client, page_uids)
         summaries = tuple(summary_from_fetch(uid, rows[uid]) for uid in page_uids if uid in rows)
     return MessagePage(state, total, page, page_size, sort, reverse, summaries)
 
@@ -243,40 +288,86 @@ def thread_page(
     """Conversations, newest first; a page holds ``page_size`` threads.
 
     With search ``criteria``, only the matching messages are threaded (RFC 5256 THREAD takes
-    the same search keys as SEARCH).
+    the same search keys as SEARCH). The server's grouping is checked against the messages' own
+    references on the page shown (``mail.threads.conversations``).
     """
     state = conn.sync(folder)
     if state.exists == 0:
         return MessagePage(state, 0, 1, page_size, "thread", True, (), ())
     client = conn.client
-    if b"THREAD=REFERENCES" in client.capabilities():
-        arguments = search_arguments(criteria) if criteria else [b"ALL"]
-        trees = [flatten_thread(tree) for tree in uid_thread_references(client, arguments)]
-    else:
-        trees = local_threads(client)
-        if criteria:
-            wanted = set(search_uids(client, criteria, "arrival", False))
-            trees = [[(uid, depth) for uid, depth in tree if uid in wanted] for tree in trees]
-    trees = [tree for tree in trees if tree]
-    trees.sort(key=lambda tree: max(uid for uid, _ in tree), reverse=True)
+    trees = folder_threads(client, criteria)
     total = len(trees)
     pages = max(1, -(-total // page_size))
     page = min(max(1, page), pages)
     visible = trees[(page - 1) * page_size : page * page_size]
-    uids = [uid for tree in visible for uid, _ in tree]
-    rows = fetch_uids(client, uids, SUMMARY_ITEMS)
+    groups, rows = linked_conversations(client, visible)
     thread_rows: list[ThreadRow] = []
     summaries: list[MessageSummary] = []
-    for tree in visible:
-        present = [(uid, depth) for uid, depth in tree if uid in rows]
-        if not present:
-            continue
-        root = present[0][0]
-        for uid, depth in present:
+    for group in groups:
+        for position, uid in enumerate(group):
             summary = summary_from_fetch(uid, rows[uid])
             summaries.append(summary)
-            thread_rows.append(ThreadRow(summary, depth, len(present), root))
+            thread_rows.append(ThreadRow(summary, 0 if position == 0 else 1, len(group), group[0]))
     return MessagePage(state, total, page, page_size, "thread", True, tuple(summaries), tuple(thread_rows))
+
+
+def conversation_of(conn: IMAPConnection, folder: str, uid: int) -> list[MessageSummary]:
+    """The messages of ``uid``'s conversation in ``folder``, oldest first (just it, if alone)."""
+    conn.sync(folder)
+    tree = next((t for t in folder_threads(conn.client, None) if uid in t), [uid])
+    groups, rows = linked_conversations(conn.client, [tree])
+    group = next((g for g in groups if uid in g), [])
+    return [summary_from_fetch(member, rows[member]) for member in group]
+
+
+def folder_threads(client: IMAPClient, criteria: list[Any] | None) -> list[list[int]]:
+    """The selected folder's threads as UID lists, newest first: THREAD=REFS (no subject
+    merging), else THREAD=REFERENCES, else threaded here from the headers."""
+    capabilities = client.capabilities()
+    algorithm = next((a for a in (b"REFS", b"REFERENCES") if b"THREAD=" + a in capabilities), None)
+    if algorithm is not None:
+        arguments = search_arguments(criteria) if criteria else [b"ALL"]
+        trees = [
+            [uid for uid, _ in flatten_thread(tree)] for tree in uid_thread(client, algorithm, arguments)
+        ]
+    else:
+        trees = [[uid for uid, _ in tree] for tree in local_threads(client)]
+        if criteria:
+            wanted = set(search_uids(client, criteria, "arrival", False))
+            trees = [[uid for uid in tree if uid in wanted] for tree in trees]
+    trees = [tree for tree in trees if tree]
+    trees.sort(key=max, reverse=True)
+    return trees
+
+
+def linked_conversations(
+    client: IMAPClient, trees: list[list[int]]
+) -> tuple[list[list[int]], dict[int, dict[bytes, Any]]]:
+    """``trees`` regrouped by their messages' references, with the messages' list rows."""
+    uids = [uid for tree in trees for uid in tree]
+    rows = fetch_uids(client, uids, (*summary_items(client), REFERENCES_ITEM)) if uids else {}
+    add_previews(client, rows)
+    linked = {uid: _linked(uid, data) for uid, data in rows.items() if b"ENVELOPE" in data}
+    return conversations(trees, linked), rows
+
+
+REFERENCES_ITEM = "BODY.PEEK[HEADER.FIELDS (REFERENCES)]"
+
+
+def _linked(uid: int, data: dict[bytes, Any]) -> Linked:
+    envelope = data[b"ENVELOPE"]
+    header = next((v for k, v in data.items() if k.startswith(b"BODY[HEADER.FIELDS")), b"") or b""
+    references = message_ids(header.decode("ascii", "replace").partition(":")[2])
+    in_reply_to = message_ids(decode_words(envelope.in_reply_to)) if envelope.in_reply_to else ()
+    message_id = decode_words(envelope.message_id).strip() if envelope.message_id else None
+    return Linked(
+        uid,
+        message_id or None,
+        in_reply_to[0] if in_reply_to else None,
+        references,
+        decode_words(envelope.subject) if envelope.subject else "",
+        _aware(envelope.date) or _aware(data.get(b"INTERNALDATE")),
+    )
 
 
 def flatten_thread(node: Sequence[Any], depth: int = 0) -> list[tuple[int, int]]:
@@ -488,7 +579,7 @@ def neighbour(
 
 def summaries(conn: IMAPConnection, folder: str, uids: Sequence[int]) -> list[MessageSummary]:
     conn.sync(folder)
-    rows = fetch_uids(conn.client, uids, SUMMARY_ITEMS)
+    rows = fetch_summary_rows(conn.client, uids)
     return [summary_from_fetch(uid, rows[uid]) for uid in uids if uid in rows]
 
 
@@ -546,7 +637,7 @@ def search_page(
     pages = max(1, -(-len(uids) // page_size))
     page = min(max(1, page), pages)
     page_uids = uids[(page - 1) * page_size : page * page_size]
-    rows = fetch_uids(conn.client, page_uids, SUMMARY_ITEMS) if page_uids else {}
+    rows = fetch_summary_rows(conn.client, page_uids) if page_uids else {}
     summaries = tuple(summary_from_fetch(uid, rows[uid]) for uid in page_uids if uid in rows)
     return MessagePage(state, len(uids), page, page_size, sort, reverse, summaries), uids
 

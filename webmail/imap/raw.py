@@ -52,9 +52,10 @@ def uid_sort(client: IMAPClient, keys: bytes, arguments: list[bytes]) -> list[in
     return [int(uid) for uid in ids.split()]
 
 
-def uid_thread_references(client: IMAPClient, arguments: list[bytes]) -> tuple[Any, ...]:
-    """UID THREAD REFERENCES (RFC 5256) over the search ``arguments``: nested tuples of UIDs."""
-    raw = client._raw_command_untagged(b"THREAD", [b"REFERENCES", b"UTF-8", *arguments])
+def uid_thread(client: IMAPClient, algorithm: bytes, arguments: list[bytes]) -> tuple[Any, ...]:
+    """UID THREAD (RFC 5256) with ``algorithm`` (REFERENCES, REFS) over the search ``arguments``:
+    nested tuples of UIDs."""
+    raw = client._raw_command_untagged(b"THREAD", [algorithm, b"UTF-8", *arguments])
     return tuple(parse_response(raw))
 
 

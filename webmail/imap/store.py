@@ -168,6 +168,24 @@ class MailStore:
 
         return await self.pool.run(self.credentials, work, "search")
 
+    async def matching_uids(self, folder: str, criteria: list[Any]) -> list[int]:
+        """Every UID in ``folder`` that matches the search ``criteria`` (what "select all
+        results" acts on)."""
+
+        def work(conn: IMAPConnection) -> list[int]:
+            conn.sync(folder)
+            return messages.search_uids(conn.client, criteria, "arrival", False)
+
+        return await self.pool.run(self.credentials, work, "search")
+
+    async def conversation(self, folder: str, uid: int) -> list[MessageSummary]:
+        """The messages of ``uid``'s conversation in ``folder``, oldest first."""
+
+        def work(conn: IMAPConnection) -> list[MessageSummary]:
+            return messages.conversation_of(conn, folder, uid)
+
+        return await self.pool.run(self.credentials, work, "threads")
+
     async def message(
         self, folder: str, uid: int, *, prefer_html: bool = True, uidvalidity: int | None = None
     ) -> FetchedMessage:

@@ -117,6 +117,7 @@ class MessageSummary:
     has_attachment: bool
     message_id: str | None
     in_reply_to: str | None
+    preview: str = ""  # the row's line of text (PREVIEW, RFC 8970, or the start of the text part)
 
     @property
     def seen(self) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Sequence
 from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -75,3 +76,82 @@ def highlight(text: str, words: Sequence[str]) -> Markup:
         position = match.end()
     pieces.append(text[position:])
     return Markup("").join(pieces)  # escapes the plain pieces
+
+
+def relative_date(value: datetime | None, now: datetime | None = None) -> str:
+    """How long ago, in words, for the last week: "5 minutes ago", "yesterday"; else ""."""
+    if value is None:
+        return ""
+    seconds = ((now or datetime.now(UTC)) - _aware(value)).total_seconds()
+    if seconds < 0:
+        return ""
+    for limit, size, unit in (
+        (60, 0, ""),
+        (3600, 60, "minute"),
+        (86400, 3600, "hour"),
+        (7 * 86400, 86400, "day"),
+    ):
+        if seconds < limit:
+            if not size:
+                return "just now"
+            amount = int(seconds // size)
+            if unit == "day" and amount == 1:
+                return "yesterday"
+            return f"{amount} {unit}{'s' if amount != 1 else ''} ago"
+    return ""
+
+
+def initials(addresses: Sequence[object]) -> str:
+    """One or two letters for an avatar: "Alice Martin" → "AM", "helpdesk@…" → "H"."""
+    if not addresses:
+        return "?"
+    first = addresses[0]
+    name = getattr(first, "name", "") or str(getattr(first, "email", first)).split("@")[0]
+    words = [word for word in re.split(r"[\s._-]+", name) if word[:1].isalnum()]
+    if not words:
+        return "?"
+    letters = words[0][0] + (words[-1][0] if len(words) > 1 else "")
+    return letters.upper()
+
+
+def hue(addresses: Sequence[object]) -> int:
+    """A stable colour (0–7) per sender, for the avatar."""
+    email = getattr(addresses[0], "email", "") if addresses else ""
+    return zlib.crc32(str(email).lower().encode()) % 8
+
+
+def _is_me(address: object, me: str) -> bool:
+    return str(getattr(address, "email", "")).lower() == me.lower()
+
+
+def participants(senders: Sequence[Sequence[object]], me: str) -> str:
+    """A conversation's senders in order, each once: "Alice, me" (first names when several)."""
+    seen: list[object] = []
+    emails: set[str] = set()
+    for addresses in senders:
+        if addresses:
+            email = str(getattr(addresses[0], "email", "")).lower()
+            if email not in emails:
+                emails.add(email)
+                seen.append(addresses[0])
+    if len(seen) == 1:
+        return "me" if _is_me(seen[0], me) else getattr(seen[0], "display", str(seen[0]))
+    words = []
+    for address in seen:
+        display = str(getattr(address, "display", address))
+        words.append(
+            "me" if _is_me(address, me) else display.split()[0] if getattr(address, "name", "") else display
+        )
+    return ", ".join(words)
+
+
+def recipients(to: Sequence[object], cc: Sequence[object], me: str) -> str:
+    """The reader's short "to me, 3 others" line."""
+    everyone = [*to, *cc]
+    if not everyone:
+        return "to undisclosed recipients"
+    mine = next((a for a in everyone if _is_me(a, me)), None)
+    first = mine or everyone[0]
+    name = "me" if mine else str(getattr(first, "display", first))
+    others = len(everyone) - 1
+    return f"to {name}" + (f", {others} other{'s' if others != 1 else ''}" if others else "")

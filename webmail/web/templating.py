@@ -15,7 +15,18 @@ from jinja2_fragments.fastapi import Jinja2Blocks
 
 from webmail.config import PROJECT_ROOT
 from webmail.mail.tags import LABELS, tags_of
-from webmail.web.formatting import full_date, highlight, human_size, list_date, names
+from webmail.web.formatting import (
+    full_date,
+    highlight,
+    hue,
+    human_size,
+    initials,
+    list_date,
+    names,
+    participants,
+    recipients,
+    relative_date,
+)
 
 STATIC_DIR = PROJECT_ROOT / "static"
 templates = Jinja2Blocks(
@@ -63,6 +74,11 @@ templates.env.filters["filesize"] = human_size
 templates.env.filters["names"] = names
 templates.env.filters["highlight"] = highlight
 templates.env.filters["tags"] = tags_of
+templates.env.filters["reldate"] = relative_date
+templates.env.filters["initials"] = initials
+templates.env.filters["hue"] = hue
+templates.env.filters["participants"] = participants
+templates.env.filters["recipients"] = recipients
 templates.env.globals["LABELS"] = LABELS
 
 

@@ -16,6 +16,8 @@ from starlette.datastructures import FormData
 from webmail.errors import FormError
 from webmail.imap.actions import ActionOutcome
 from webmail.imap.organize import parse_uid_set, uid_set
+from webmail.imap.store import MailStore
+from webmail.mail.query import DEFAULT_SCOPE, FIELDS, QueryError, parse_search
 from webmail.mail.tags import LABELS
 from webmail.web.csrf import csrf_protect
 from webmail.web.deps import MailboxActionsDep, MailStoreDep, PreferencesDep, SessionDep
@@ -34,6 +36,7 @@ READER_WORDS = {
     "junk": "Marked as junk.",
     "not-junk": "Moved back to the Inbox as not junk.",
 }
+MOVING = ("archive", "delete", "junk", "move")  # what takes messages out of the list
 BULK_FLAGS = {
     "read": ("\\Seen", True),
     "unread": ("\\Seen", False),
@@ -53,14 +56,16 @@ def undo_of(outcome: ActionOutcome) -> UndoMove | None:
     return UndoMove(first.target, uid_set(first.new_uids), first.source, more)
 
 
-async def after(request: Request, outcome: ActionOutcome, words: str, *, refused_to: str) -> Response:
-    """Back to the list, saying ``words`` with an Undo; or, if refused, to ``refused_to`` with
-    the reason."""
+async def after(
+    request: Request, outcome: ActionOutcome, words: str, *, refused_to: str, back: str | None = None
+) -> Response:
+    """Back to the list (``back``, else the folder), saying ``words`` with an Undo; or, if
+    refused, to ``refused_to`` with the reason."""
     if outcome.refused is not None:
         await flash(request, outcome.refused)
-        return redirect(request, url(request, refused_to))
+        return redirect(request, back or url(request, refused_to))
     await flash(request, words, undo_move=undo_of(outcome))
-    return redirect(request, url(request, folder_url(outcome.source)))
+    return redirect(request, back or url(request, folder_url(outcome.source)))
 
 
 def target_label(outcome: ActionOutcome) -> str:
@@ -107,11 +112,42 @@ def uid_field(field: str, text: str) -> list[int]:
 
 
 def selected_uids(form: FormData) -> list[int]:
-    """The ``uid`` fields of the list's checkboxes."""
-    values = [value for value in form.getlist("uid") if isinstance(value, str)]
+    """The ``uid`` fields of the list's checkboxes (a conversation's box holds "12,15,16")."""
+    values = [part for value in form.getlist("uid") if isinstance(value, str) for part in value.split(",")]
     if not all(value.isascii() and value.isdigit() for value in values):
         raise FormError("uid", "The selection makes no sense; reload the page and select again.")
     return sorted({int(value) for value in values})
+
+
+async def chosen_uids(form: FormData, store: MailStore, folder: str) -> list[int]:
+    """What the user selected: the ticked rows, or with ``all=1`` every message the list showed,
+    that is the search results when ``q`` was searched, never newer than ``upto`` (the highest
+    UID the page knew)."""
+    if form.get("all") != "1":
+        return selected_uids(form)
+    q = str(form.get("q", ""))
+    if q.strip():
+        scope = tuple(name for name in str(form.get("scope", "")).split(",") if name in FIELDS)
+        try:
+            search = parse_search(q, scope=scope or DEFAULT_SCOPE)
+        except QueryError as exc:
+            raise FormError("q", exc.user_message) from None
+        uids = await store.matching_uids(folder, search.criteria)
+    else:
+        uids = await store.all_uids(folder)
+    upto = str(form.get("upto", ""))
+    if upto.isascii() and upto.isdigit():
+        uids = [uid for uid in uids if uid <= int(upto)]
+    return uids
+
+
+def back_to(request: Request, form: FormData, folder: str) -> str:
+    """The list the form came from (``next``: its search, page and view), if it is this folder's."""
+    list_url = url(request, folder_url(folder))
+    value = str(form.get("next", ""))
+    if value == list_url or (value.startswith(list_url + "?") and "\\" not in value):
+        return value
+    return list_url
 
 
 @router.post("/mail/{folder:path}/{uid:int}/move")
@@ -190,38 +226,49 @@ async def bulk_action(
     session: SessionDep,
     preferences: PreferencesDep,
 ) -> Response:
-    """One action on the selected messages (``uid`` fields), or on all of them (``all=1``)."""
+    """One action on the selected messages (``uid`` fields), or on all the list showed (``all=1``).
+
+    The action is the ``action`` field ("archive", "tag:$label1", "move" with ``to`` or
+    "move:Folder"); moving more than a page of messages at once asks first.
+    """
     form = await request.form()
+    back = back_to(request, form, folder)
     action = str(form.get("action", ""))
-    uids = await store.all_uids(folder) if form.get("all") == "1" else selected_uids(form)
+    verb, _, argument = action.partition(":")
+    uids = await chosen_uids(form, store, folder)
     if not uids:
         await flash(request, "Select messages first.")
-        return redirect(request, url(request, folder_url(folder)))
-    verb, _, keyword = action.partition(":")
+        return redirect(request, back)
+    confirmed = form.get("confirm") == "1"
+    if verb in MOVING and len(uids) > preferences.page_size and not confirmed:
+        target = argument or str(form.get("to", ""))
+        context = {"session": session, "folder": folder, "uids": uid_set(uids), "count": messages(len(uids)),
+                   "action": verb, "to": target, "back": back, "folder_url": folder_url}  # fmt: skip
+        return render(request, "pages/confirm_bulk.html", context)
     if action in BULK_FLAGS:
         flag, value = BULK_FLAGS[action]
         await store.set_flag(folder, uids, flag, value)
         await flash(request, f"{messages(len(uids))} marked.")
-        return redirect(request, url(request, folder_url(folder)))
-    if verb in ("tag", "untag") and keyword.lower() in LABELS:
-        tagged, name, count = verb == "tag", LABELS[keyword.lower()][0], messages(len(uids))
-        await store.set_flag(folder, uids, keyword.lower(), tagged)
+        return redirect(request, back)
+    if verb in ("tag", "untag") and argument.lower() in LABELS:
+        tagged, name, count = verb == "tag", LABELS[argument.lower()][0], messages(len(uids))
+        await store.set_flag(folder, uids, argument.lower(), tagged)
         await flash(request, f"{count} tagged {name}." if tagged else f"Tag {name} removed from {count}.")
-        return redirect(request, url(request, folder_url(folder)))
-    if action == "archive":
+        return redirect(request, back)
+    if verb == "archive":
         outcome = await actions.archive(folder, uids, preferences.archive_layout)
-    elif action == "delete":
-        outcome = await actions.delete(folder, uids, confirmed=form.get("confirm") == "1")
-    elif action == "junk":
+    elif verb == "delete":
+        outcome = await actions.delete(folder, uids, confirmed=confirmed)
+    elif verb == "junk":
         outcome = await actions.junk(folder, uids)
-    elif action == "move":
-        outcome = await actions.move(folder, uids, chosen_folder(form.get("to")))
-    elif action == "copy":
-        outcome = await actions.copy(folder, uids, chosen_folder(form.get("to")))
+    elif verb == "move":
+        outcome = await actions.move(folder, uids, chosen_folder(argument or form.get("to")))
+    elif verb == "copy":
+        outcome = await actions.copy(folder, uids, chosen_folder(argument or form.get("to")))
     else:
         raise FormError("action", "Choose what to do with the selected messages.")
     if outcome.confirm_in is not None:
-        context = {"session": session, "folder": folder, "uids": uids, "count": messages(len(uids)),
-                   "label": outcome.confirm_in.label, "folder_url": folder_url}  # fmt: skip
+        context = {"session": session, "folder": folder, "uids": uid_set(uids), "count": messages(len(uids)),
+                   "label": outcome.confirm_in.label, "back": back, "folder_url": folder_url}  # fmt: skip
         return render(request, "pages/confirm_bulk_delete.html", context)
-    return await after(request, outcome, bulk_words(outcome), refused_to=folder_url(folder))
+    return await after(request, outcome, bulk_words(outcome), refused_to=folder_url(folder), back=back)

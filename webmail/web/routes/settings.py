@@ -13,6 +13,7 @@ from webmail.web.templating import render, url
 
 router = APIRouter(dependencies=[Depends(csrf_protect)])
 ZONES = sorted(available_timezones())
+THEME_COOKIE = "wm_theme"
 
 
 def settings_page(
@@ -55,6 +56,9 @@ async def save_settings(
         "archive_layout": form.get("archive_layout", preferences.archive_layout),
         "compose_html": form.get("compose_html") == "on",
         "undo_send_seconds": form.get("undo_send_seconds") or None,
+        "theme": form.get("theme", preferences.theme),
+        "density": form.get("density", preferences.density),
+        "swipe_actions": form.get("swipe_actions") == "on",
     }
     try:
         updated = Preferences.model_validate(values)
@@ -68,4 +72,7 @@ async def save_settings(
         errors = [f"{labels.get(str(e['loc'][0]), str(e['loc'][0]))}: {e['msg']}" for e in exc.errors()]
         return settings_page(request, session, preferences, errors=errors)
     await services.preferences.save(session.user, updated)
-    return RedirectResponse(url(request, "/settings?saved=1"), status_code=303)
+    response = RedirectResponse(url(request, "/settings?saved=1"), status_code=303)
+    # Pages without the preferences at hand (sign-in, errors) take the theme from here.
+    response.set_cookie(THEME_COOKIE, updated.theme, max_age=365 * 86400, path="/", samesite="lax")
+    return response
