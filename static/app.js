@@ -46,7 +46,8 @@ document.addEventListener("htmx:afterSwap", (event) => {
     const article = event.detail.target.querySelector("article.message");
     document.querySelectorAll(".msg.open").forEach((row) => row.classList.remove("open"));
     if (article) {
-      const row = document.getElementById("msg-" + article.dataset.uid);
+      const row = document.getElementById("msg-" + article.dataset.uid)
+        || Array.from(document.querySelectorAll("#message-list li[data-uids]")).find((li) => li.dataset.uids.split(",").includes(article.dataset.uid));
       if (row) row.classList.add("open");
     }
     const shell = document.querySelector(".shell");
@@ -179,9 +180,7 @@ document.addEventListener("click", (event) => {
       if (!row) return;
       row.querySelector("input.select").checked = true;
     }
-    form.querySelector('select[name="action"]').value = action;
-    if (to) form.querySelector('select[name="to"]').value = to;
-    form.requestSubmit();
+    submitBulk(form, to ? `${action}:${to}` : action);
   }
   function openFolderPicker() {
     const picker = document.getElementById("folder-picker");
@@ -205,8 +204,8 @@ document.addEventListener("click", (event) => {
       if (!target) { flash(`No single folder matches “${name}”.`); return; }
       const readerMove = document.querySelector("#reader form.move-form");
       if (readerMove && !document.querySelector("#message-list input.select:checked")) {
-        readerMove.querySelector("select").value = target;
-        readerMove.requestSubmit();
+        const button = Array.from(readerMove.querySelectorAll('button[name="to"]')).find((b) => b.value === target);
+        if (button) readerMove.requestSubmit(button);
       } else {
         actOn("move", target);
       }
@@ -232,7 +231,7 @@ document.addEventListener("click", (event) => {
       s: () => {
         const readerStar = document.querySelector('#reader-flags input[value="flagged"]');
         if (readerStar) readerStar.form.requestSubmit();
-        else { const row = cursor(); if (row) row.querySelector("form.star").requestSubmit(); }
+        else { const star = cursor() && cursor().querySelector("form.star"); if (star) star.requestSubmit(); }
       },
       e: () => actOn("archive"),
       "#": () => actOn("delete"),
@@ -252,26 +251,46 @@ document.addEventListener("click", (event) => {
 
 // Moving, archiving, deleting and junking selected rows: they leave the list at once; if the
 // server refuses, they come back and the reason is shown.
+// The selection bar and the rows' quick actions submit the bulk form with a button whose value is
+// the action ("archive", "move:Projects", "tag:$label1").
+function submitBulk(form, action) {
+  const button = Array.from(form.querySelectorAll('button[name="action"]')).find((b) => b.value === action);
+  if (button) { form.requestSubmit(button); return; }
+  const field = document.createElement("input");
+  field.type = "hidden";
+  field.name = "action";
+  field.value = action;
+  form.appendChild(field);
+  form.requestSubmit();
+  field.remove();
+}
 const MOVING_ACTIONS = ["archive", "delete", "junk", "move"];
 document.addEventListener("submit", async (event) => {
   const form = event.target;
-  if (!(form instanceof HTMLFormElement) || form.id !== "bulk-form" || !window.fetch) return;
+  const quick = form instanceof HTMLFormElement && form.classList.contains("quick");
+  if (!(form instanceof HTMLFormElement) || (form.id !== "bulk-form" && !quick) || !window.fetch) return;
   if (event.submitter && event.submitter.hasAttribute("formaction")) return;  // e.g. "Filter messages like this"
-  const action = form.querySelector('select[name="action"]').value;
-  if (!MOVING_ACTIONS.includes(action) || (action === "delete" && form.dataset.bin)) return;
-  if (form.querySelector('input[name="all"]:checked')) return;
-  const rows = Array.from(document.querySelectorAll("#message-list input.select:checked")).map((box) => box.closest("li"));
+  const submitted = event.submitter && event.submitter.name === "action" ? event.submitter.value : (form.elements.action ? form.elements.action.value : "");
+  const action = submitted.split(":")[0];
+  const bin = document.getElementById("bulk-form") && document.getElementById("bulk-form").dataset.bin;
+  if (!MOVING_ACTIONS.includes(action) || (action === "delete" && bin)) return;
+  if (!quick && form.querySelector('input[name="all"]:checked')) return;
+  const rows = quick ? [form.closest("li")]
+    : Array.from(document.querySelectorAll("#message-list input.select:checked")).map((box) => box.closest("li"));
   if (!rows.length) return;
+  const body = new FormData(form);
+  if (event.submitter && event.submitter.name) body.set(event.submitter.name, event.submitter.value);
   event.preventDefault();
   rows.forEach((row) => { row.hidden = true; });
   try {
-    // form.action would be the select named "action": read the attribute. The redirect is not
+    // form.action could be an element named "action": read the attribute. The redirect is not
     // followed here: the list it leads to shows the flash ("… moved — Undo") once, so the
     // browser loads it itself.
     const bulkURL = form.getAttribute("action");
-    const response = await fetch(bulkURL, { method: "POST", body: new FormData(form), credentials: "same-origin", redirect: "manual" });
+    const response = await fetch(bulkURL, { method: "POST", body, credentials: "same-origin", redirect: "manual" });
     if (response.type === "opaqueredirect") {
-      window.location.assign(bulkURL.replace(/\/bulk$/, ""));
+      const back = body.get("next");
+      window.location.assign(typeof back === "string" && back.startsWith("/") ? back : bulkURL.replace(/\/bulk$/, ""));
       return;
     }
     const page = new DOMParser().parseFromString(await response.text(), "text/html");
@@ -317,17 +336,172 @@ document.addEventListener("drop", (event) => {
   if (!link || !form) return;
   event.preventDefault();
   link.classList.remove("drop-target");
-  form.querySelector('select[name="action"]').value = "move";
-  form.querySelector('select[name="to"]').value = link.dataset.folder;
-  form.requestSubmit();
+  submitBulk(form, `move:${link.dataset.folder}`);
 });
 
-// "This page" selects or clears every row shown.
+// "This page" selects or clears every row shown; the bar says how many are selected.
 document.addEventListener("change", (event) => {
   const box = event.target;
-  if (!(box instanceof HTMLInputElement) || box.id !== "select-page") return;
-  document.querySelectorAll("#message-list input.select").forEach((row) => { row.checked = box.checked; });
+  if (!(box instanceof HTMLInputElement)) return;
+  if (box.id === "select-page") {
+    document.querySelectorAll("#message-list input.select").forEach((row) => { row.checked = box.checked; });
+  }
+  if (box.id === "select-page" || box.classList.contains("select") || box.name === "all") countSelection();
 });
+document.addEventListener("click", (event) => {
+  if (event.target instanceof Element && event.target.closest("#message-list input.select")) setTimeout(countSelection);
+});
+function countSelection() {
+  const list = document.getElementById("message-list");
+  if (!list) return;
+  const boxes = Array.from(list.querySelectorAll("input.select"));
+  const ticked = boxes.filter((box) => box.checked);
+  const all = list.querySelector('.selection-bar input[name="all"]');
+  const page = document.getElementById("select-page");
+  if (page) {
+    page.checked = boxes.length > 0 && ticked.length === boxes.length;
+    page.indeterminate = ticked.length > 0 && ticked.length < boxes.length;
+  }
+  if (all && !ticked.length) all.checked = false;
+  const label = list.querySelector(".selected-count");
+  if (label) {
+    const messages = ticked.reduce((sum, box) => sum + box.value.split(",").length, 0);
+    label.textContent = all && all.checked ? `All ${label.dataset.all} selected` : `${messages} selected`;
+  }
+}
+
+// Menus (details.menu): one open at a time; Escape or a click elsewhere closes it.
+document.addEventListener("toggle", (event) => {
+  const menu = event.target;
+  if (!(menu instanceof HTMLDetailsElement) || !menu.classList.contains("menu") || !menu.open) return;
+  document.querySelectorAll("details.menu[open]").forEach((other) => {
+    if (other !== menu && !other.contains(menu)) other.open = false;
+  });
+}, true);
+document.addEventListener("click", (event) => {
+  const inside = event.target instanceof Element ? event.target.closest("details.menu") : null;
+  document.querySelectorAll("details.menu[open]").forEach((menu) => {
+    if (menu !== inside && !menu.contains(inside)) menu.open = false;
+  });
+  // A choice made in a menu closes it (the form it submits may not leave the page).
+  const item = event.target instanceof Element ? event.target.closest(".menu-panel .menu-item") : null;
+  if (item && inside) setTimeout(() => { inside.open = false; });
+});
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape") return;
+  const open = document.querySelector("details.menu[open]");
+  if (open) {
+    open.open = false;
+    const summary = open.querySelector("summary");
+    if (summary) summary.focus();
+    event.stopPropagation();
+  } else if (document.body.classList.contains("drawer-open")) {
+    toggleDrawer(false);
+  }
+}, true);
+
+// Phones: the folders open as a drawer (without JavaScript the link opens it through :target).
+function toggleDrawer(open) {
+  const button = document.querySelector(".menu-button");
+  document.body.classList.toggle("drawer-open", open);
+  if (button) button.setAttribute("aria-expanded", String(open));
+  const sidebar = document.getElementById("sidebar");
+  if (open && sidebar) { const first = sidebar.querySelector("a, button"); if (first) first.focus(); }
+  if (!open && button && button.offsetParent) button.focus();
+}
+document.addEventListener("click", (event) => {
+  const target = event.target instanceof Element ? event.target : null;
+  if (!target) return;
+  if (target.closest(".menu-button")) { event.preventDefault(); toggleDrawer(!document.body.classList.contains("drawer-open")); }
+  else if (target.closest(".drawer-close, .drawer-scrim")) { event.preventDefault(); toggleDrawer(false); }
+  else if (target.closest("#sidebar a[data-folder]") && document.body.classList.contains("drawer-open")) toggleDrawer(false);
+});
+
+// Live updates replace the list's HTML; what the user was doing stays: the ticked rows, the
+// keyboard cursor, an open menu, the focused control and the scroll position (kept on the row
+// that was at the top, so new mail arriving above does not push the list away).
+let liveState = null;
+document.addEventListener("htmx:beforeSwap", (event) => {
+  const list = event.detail.target;
+  if (!list || list.id !== "message-list" || !isLiveRefresh(event)) return;
+  const rows = Array.from(list.querySelectorAll("li[data-uid]"));
+  const top = rows.find((row) => row.offsetTop + row.offsetHeight > list.scrollTop + headerHeight(list));
+  const focused = document.activeElement && list.contains(document.activeElement) ? document.activeElement : null;
+  liveState = {
+    ticked: new Set(Array.from(list.querySelectorAll("input.select:checked")).flatMap((box) => box.value.split(","))),
+    all: Boolean(list.querySelector('.selection-bar input[name="all"]:checked')),
+    cursor: (list.querySelector("li.cursor") || {}).dataset?.uid,
+    menus: Array.from(list.querySelectorAll("details.menu[open]")).map(menuKey),
+    focus: focused ? { uid: (focused.closest("li[data-uid]") || {}).dataset?.uid, key: controlKey(focused) } : null,
+    anchor: top ? { uid: top.dataset.uid, offset: top.offsetTop - list.scrollTop } : null,
+    scrolled: list.scrollTop,
+  };
+});
+document.addEventListener("htmx:afterSwap", (event) => {
+  const list = event.detail.target;
+  if (!list || list.id !== "message-list" || !liveState) return;
+  const state = liveState;
+  liveState = null;
+  list.querySelectorAll("input.select").forEach((box) => {
+    if (box.value.split(",").some((uid) => state.ticked.has(uid))) box.checked = true;
+  });
+  const all = list.querySelector('.selection-bar input[name="all"]');
+  if (all && state.all) all.checked = true;
+  if (state.cursor) { const row = list.querySelector(`li[data-uid="${state.cursor}"]`); if (row) row.classList.add("cursor"); }
+  list.querySelectorAll("details.menu").forEach((menu) => { if (state.menus.includes(menuKey(menu))) menu.open = true; });
+  if (state.focus) {
+    const scope = state.focus.uid ? list.querySelector(`li[data-uid="${state.focus.uid}"]`) : list;
+    const control = scope && Array.from(scope.querySelectorAll("a, button, input, summary")).find((el) => controlKey(el) === state.focus.key);
+    if (control) control.focus({ preventScroll: true });
+  }
+  const anchor = state.anchor && list.querySelector(`li[data-uid="${state.anchor.uid}"]`);
+  list.scrollTop = state.scrolled > 0 && anchor ? anchor.offsetTop - state.anchor.offset : state.scrolled;
+  countSelection();
+});
+function isLiveRefresh(event) {
+  const trigger = event.detail.requestConfig && event.detail.requestConfig.triggeringEvent;
+  return Boolean(trigger && String(trigger.type).startsWith("sse:"));
+}
+function headerHeight(list) { const header = list.querySelector(".list-header"); return header ? header.offsetHeight : 0; }
+function menuKey(menu) { return menu.className; }
+function controlKey(element) {
+  return [element.tagName, element.className, element.getAttribute("name"), element.getAttribute("value") || element.id].join("|");
+}
+
+// Touch screens: swipe a row right to archive it, left to delete it (Settings can turn this off).
+(function swipeRows() {
+  const list = document.getElementById("message-list");
+  if (!list || list.dataset.swipe !== "on" || !window.matchMedia("(pointer: coarse)").matches) return;
+  let start = null;
+  list.addEventListener("touchstart", (event) => {
+    const row = event.target instanceof Element ? event.target.closest("li[data-uid]") : null;
+    if (!row || event.touches.length !== 1 || event.target.closest("input, button, summary")) { start = null; return; }
+    start = { row, x: event.touches[0].clientX, y: event.touches[0].clientY, dx: 0, locked: false };
+  }, { passive: true });
+  list.addEventListener("touchmove", (event) => {
+    if (!start) return;
+    const dx = event.touches[0].clientX - start.x;
+    const dy = event.touches[0].clientY - start.y;
+    if (!start.locked && Math.abs(dy) > Math.abs(dx)) { start = null; return; }
+    start.locked = true;
+    start.dx = dx;
+    start.row.classList.add("swiping");
+    start.row.style.transform = `translateX(${dx}px)`;
+    start.row.classList.toggle("swipe-archive", dx > 60);
+    start.row.classList.toggle("swipe-delete", dx < -60);
+  }, { passive: true });
+  list.addEventListener("touchend", () => {
+    if (!start) return;
+    const { row, dx } = start;
+    start = null;
+    row.classList.remove("swiping", "swipe-archive", "swipe-delete");
+    row.style.transform = "";
+    if (Math.abs(dx) < row.offsetWidth * 0.35) return;
+    const form = row.querySelector("form.quick");
+    const button = form && form.querySelector(`button[value="${dx > 0 ? "archive" : "delete"}"]`);
+    if (button) form.requestSubmit(button);
+  });
+})();
 
 // The Undo offer stays for 10 seconds.
 (function fadeToast() {

@@ -17,7 +17,7 @@ def sign_in(page: Page, live_server: str, user: MailUser) -> None:
     page.get_by_label("Email address or user name").fill(user.username)
     page.get_by_label("Password").fill(user.password)
     page.get_by_role("button", name="Sign in").click()
-    expect(page.locator("#folder-list")).to_be_visible()
+    expect(page.locator("#message-list")).to_be_visible()
 
 
 @pytest.fixture(autouse=True)

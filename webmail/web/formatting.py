@@ -38,6 +38,19 @@ def list_date(value: datetime | None, tz: tzinfo, now: datetime | None = None) -
     return f"{local.day} {local.strftime('%b %Y')}"
 
 
+def message_date(value: datetime | None, tz: tzinfo, now: datetime | None = None) -> str:
+    """The reader's date: "09:12" today, "Fri 6 Nov, 14:32" this year, "6 Nov 2025, 14:32" before."""
+    if value is None:
+        return ""
+    local = _aware(value).astimezone(tz)
+    today = (now or datetime.now(UTC)).astimezone(tz)
+    if local.date() == today.date():
+        return local.strftime("%H:%M")
+    if local.year == today.year:
+        return f"{local.strftime('%a')} {local.day} {local.strftime('%b, %H:%M')}"
+    return f"{local.day} {local.strftime('%b %Y, %H:%M')}"
+
+
 def full_date(value: datetime | None, tz: tzinfo) -> str:
     if value is None:
         return ""
@@ -120,6 +133,10 @@ def hue(addresses: Sequence[object]) -> int:
     return zlib.crc32(str(email).lower().encode()) % 8
 
 
+def _display(address: object) -> str:
+    return str(getattr(address, "name", "") or getattr(address, "email", "") or address)
+
+
 def _is_me(address: object, me: str) -> bool:
     return str(getattr(address, "email", "")).lower() == me.lower()
 
@@ -152,6 +169,6 @@ def recipients(to: Sequence[object], cc: Sequence[object], me: str) -> str:
         return "to undisclosed recipients"
     mine = next((a for a in everyone if _is_me(a, me)), None)
     first = mine or everyone[0]
-    name = "me" if mine else str(getattr(first, "display", first))
+    name = "me" if mine else _display(first)
     others = len(everyone) - 1
     return f"to {name}" + (f", {others} other{'s' if others != 1 else ''}" if others else "")

@@ -22,6 +22,7 @@ from webmail.web.formatting import (
     human_size,
     initials,
     list_date,
+    message_date,
     names,
     participants,
     recipients,
@@ -75,6 +76,7 @@ templates.env.filters["names"] = names
 templates.env.filters["highlight"] = highlight
 templates.env.filters["tags"] = tags_of
 templates.env.filters["reldate"] = relative_date
+templates.env.filters["messagedate"] = message_date
 templates.env.filters["initials"] = initials
 templates.env.filters["hue"] = hue
 templates.env.filters["participants"] = participants

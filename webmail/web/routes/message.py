@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import zipfile
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
@@ -12,6 +13,7 @@ from webmail.errors import FormError
 from webmail.imap.errors import MessageGoneError, UIDValidityChangedError
 from webmail.imap.messages import FetchedMessage
 from webmail.imap.store import MailStore
+from webmail.imap.types import MessageSummary
 from webmail.mail.query import QueryError, parse_search
 from webmail.mail.render import PREVIEWABLE, MessageView, attachment_name, build_view, highlight_view
 from webmail.mail.tags import valid_keyword
@@ -25,6 +27,7 @@ from webmail.web.routes.mailbox import canonical, find_folder, pick_folder, rend
 from webmail.web.templating import render, url
 
 router = APIRouter(dependencies=[Depends(csrf_protect)])
+MAX_OPEN_IN_THREAD = 5  # besides the chosen one: the unread and the newest message of a conversation
 
 FLAGS = {"seen": "\\Seen", "flagged": "\\Flagged"}
 BODY_CSP = (
@@ -325,11 +328,28 @@ async def show_message(
     except UIDValidityChangedError:
         destination = url(request, folder_url(current.name)) + "?changed=1"
         return redirect(request, destination)
-    marked_seen = False
-    if preferences.mark_seen == "immediately" and not fetched.summary.seen:
-        await store.set_flag(current.name, [uid], "\\Seen", True)
-        marked_seen = True
     query = parse_query(request, preferences)
+    thread: list[MessageSummary] = []
+    views: dict[int, tuple[MessageView, str]] = {}
+    if query.threads:
+        thread = await store.conversation(current.name, uid)
+        for member in thread:
+            if (
+                member.uid != uid
+                and (not member.seen or member is thread[-1])
+                and len(views) < MAX_OPEN_IN_THREAD
+            ):
+                _, member_view, member_remote = await load_view(
+                    request, services, session, store, current.name, member.uid, prefer_html=prefer_html
+                )
+                views[member.uid] = (member_view, message_url(request, current.name, member.uid, "/body")
+                                     + body_query(request, member_remote))  # fmt: skip
+    unseen = [uid] if not fetched.summary.seen else []
+    unseen += [member.uid for member in thread if member.uid in views and not member.seen]
+    marked_seen = False
+    if preferences.mark_seen == "immediately" and unseen:
+        await store.set_flag(current.name, unseen, "\\Seen", True)
+        marked_seen = True
     htmx = HtmxDetails(request)
     reader_only = bool(htmx) and htmx.target == "reader"
     if reader_only:
@@ -353,16 +373,20 @@ async def show_message(
         context = await list_context(request, store, preferences, folders, current, query)
     summary = fetched.summary
     if marked_seen:
-        summary = type(summary)(**{**summary.__dict__, "flags": summary.flags | {"\\Seen"}})
+        summary = replace(summary, flags=summary.flags | {"\\Seen"})
+    body_url = message_url(request, current.name, uid, "/body") + body_query(request, allow_remote)
+    views[uid] = (view, body_url)
     context.update(
         {
+            "thread": thread,
+            "views": views,
             "session": session,
             "message": summary,
             "view": view,
             "allow_remote": allow_remote,
             "prefer_html": prefer_html,
             "marked_seen": marked_seen,
-            "body_url": message_url(request, current.name, uid, "/body") + body_query(request, allow_remote),
+            "body_url": body_url,
         }
     )
     block = "reader" if reader_only else None

@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from starlette.datastructures import FormData
 
 from webmail.errors import FormError
-from webmail.imap.actions import ActionOutcome
+from webmail.imap.actions import BINS, ActionOutcome
 from webmail.imap.organize import parse_uid_set, uid_set
 from webmail.imap.store import MailStore
 from webmail.mail.query import DEFAULT_SCOPE, FIELDS, QueryError, parse_search
@@ -141,6 +141,12 @@ async def chosen_uids(form: FormData, store: MailStore, folder: str) -> list[int
     return uids
 
 
+async def in_bin(store: MailStore, folder: str) -> bool:
+    """Whether deleting in ``folder`` deletes for good (it asks on its own, with the count)."""
+    here = next((f for f in await store.list_folders() if f.name == folder), None)
+    return here is not None and here.special_use in BINS
+
+
 def back_to(request: Request, form: FormData, folder: str) -> str:
     """The list the form came from (``next``: its search, page and view), if it is this folder's."""
     list_url = url(request, folder_url(folder))
@@ -240,7 +246,12 @@ async def bulk_action(
         await flash(request, "Select messages first.")
         return redirect(request, back)
     confirmed = form.get("confirm") == "1"
-    if verb in MOVING and len(uids) > preferences.page_size and not confirmed:
+    if (
+        verb in MOVING
+        and len(uids) > preferences.page_size
+        and not confirmed
+        and not (verb == "delete" and await in_bin(store, folder))
+    ):
         target = argument or str(form.get("to", ""))
         context = {"session": session, "folder": folder, "uids": uid_set(uids), "count": messages(len(uids)),
                    "action": verb, "to": target, "back": back, "folder_url": folder_url}  # fmt: skip
