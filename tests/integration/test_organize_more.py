@@ -130,9 +130,13 @@ def test_twenty_thousand_messages_move_in_chunks_and_come_back(
     for _ in range(10):  # MULTIAPPEND (RFC 3502): one command per 2,000 messages
         imap.multiappend("INBOX", [raw] * 2_000)
     token = session_token(signed_in)
-    moved = signed_in.post(
-        "/mail/INBOX/bulk", data={"csrf_token": token, "action": "move", "to": "Archive", "all": "1"}
-    )
+    fields = {"csrf_token": token, "action": "move", "to": "Archive", "all": "1"}
+    question = signed_in.post("/mail/INBOX/bulk", data=fields)  # more than a page: it asks first
+    assert question.status_code == 200
+    assert "Move 20000 messages to Archive?" in question.text
+    imap.select_folder("Archive", readonly=True)
+    assert imap.search(["ALL"]) == []
+    moved = signed_in.post("/mail/INBOX/bulk", data={**fields, "confirm": "1"})
     assert moved.status_code == 303
     _, params = undo_after(signed_in, moved)
     imap.select_folder("Archive", readonly=True)

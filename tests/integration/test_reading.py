@@ -108,7 +108,10 @@ class TestCorpus:
     def test_missing_headers(self, signed_in: TestClient, imap: IMAPClient) -> None:
         page = signed_in.get(f"/mail/INBOX/{append(imap, corpus('missing-headers.eml'))}").text
         assert "(no subject)" in page
-        assert "(no date)" in page
+        # Issue 14: the arrival date (INTERNALDATE) stands in for the missing Date header.
+        assert "(no date)" not in page
+        assert "(when it arrived; the message has no date)" in page
+        assert re.search(r'<time datetime="\d{4}-\d\d-\d\dT[^"]+" title="[^"]+">[^<]+</time>', page)
 
     def test_flowed_text_is_joined_and_quotes_fold(self, signed_in: TestClient, imap: IMAPClient) -> None:
         page = signed_in.get(f"/mail/INBOX/{append(imap, corpus('flowed.eml'))}").text
@@ -345,10 +348,17 @@ class TestMessageList:
             append(imap, message.raw)
         append(imap, plain_message("Lonely"))
         html = signed_in.get("/mail/INBOX?view=threads").text
-        groups = re.findall(r'<li class="thread" data-thread="\d+">.*?</details>', html, re.S)
+        # One row per conversation (issue 14): its box selects every message of the thread.
+        groups = re.findall(
+            r'<li id="msg-\d+" class="msg thread[^"]*"\s+data-uid="\d+" data-thread="\d+" data-uids="([\d,]+)".*?</li>',
+            html,
+            re.S,
+        )
         assert len(groups) == 1
-        assert groups[0].count("data-uid=") == len(thread)
-        assert f"{len(thread)} messages" in groups[0]
+        assert len(groups[0].split(",")) == len(thread)
+        row = html.split(f'data-uids="{groups[0]}"', 1)[1].split("</li>", 1)[0]
+        assert f'name="uid" value="{groups[0]}"' in row
+        assert f"{len(thread)} messages" in row
         assert "Lonely" in html
 
     def test_local_thread_and_sort_fallbacks_match_the_server(
@@ -404,7 +414,10 @@ class TestOpening:
         )
         assert response.status_code == 200
         assert f'id="msg-{uid}"' in response.text
-        assert "★" in response.text
+        # The star is an icon now, announced as "Starred" (issue 14), no longer the character ★.
+        row = response.text.split(f'id="msg-{uid}"', 1)[1].split("</li>", 1)[0]
+        assert re.search(r'class="icon-btn star-button"[^>]*aria-pressed="true"', row)
+        assert '<span class="visually-hidden">Starred</span>' in row
         imap.select_folder("INBOX")
         assert b"\\Flagged" in imap.get_flags([uid])[uid]
         plain = signed_in.post(

@@ -263,7 +263,10 @@ def test_conversation_view_of_search_results(
     subject = re.sub(r"^Re: ", "", thread[-1].raw.split(b"Subject: ")[1].split(b"\r\n")[0].decode())
     word = subject.split()[0]
     html = signed_in.get(f"/mail/INBOX?q={quote('subject:' + word)}&view=threads").text
-    groups = re.findall(r'<li class="thread" data-thread="\d+">.*?</details>', html, re.S)
+    groups = re.findall(
+        r'<li id="msg-\d+" class="msg thread[^"]*"\s+data-uid="\d+" data-thread="\d+" data-uids="([\d,]+)"',
+        html,
+    )
     assert len(groups) == 1
-    assert groups[0].count("data-uid=") == len(thread)
+    assert len(groups[0].split(",")) == len(thread)
     assert "Unrelated" not in html
