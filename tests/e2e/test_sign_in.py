@@ -76,6 +76,7 @@ def test_sign_out(page: Page, live_server: str, mail_user: MailUser) -> None:
 def test_phone_width(page: Page, live_server: str, mail_user: MailUser) -> None:
     page.set_viewport_size({"width": 360, "height": 740})
     sign_in(page, live_server, mail_user)
+    page.get_by_role("link", name="Folders").click()  # a drawer on phones (issue 14)
     expect(page.locator('a[data-folder="INBOX"]')).to_be_visible()
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
     width = page.evaluate("document.documentElement.scrollWidth")
