@@ -116,11 +116,18 @@ document.addEventListener("htmx:sseOpen", (event) => {
   });
 })();
 
+// Typing: in a text field, a list box or an editor (a ticked checkbox is not typing).
+function isTyping(element) {
+  if (!element) return false;
+  if (element.isContentEditable || ["TEXTAREA", "SELECT"].includes(element.tagName)) return true;
+  return element.tagName === "INPUT" && !["checkbox", "radio", "button", "submit"].includes(element.type);
+}
+
 // "/" focuses the search box, unless the user is typing somewhere.
 document.addEventListener("keydown", (event) => {
   if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) return;
   const active = document.activeElement;
-  if (active && (active.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(active.tagName))) return;
+  if (isTyping(active)) return;
   const box = document.querySelector('form.search input[name="q"]');
   if (box) {
     event.preventDefault();
@@ -214,7 +221,7 @@ document.addEventListener("click", (event) => {
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     const active = document.activeElement;
-    if (active && (active.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(active.tagName))) return;
+    if (isTyping(active)) return;
     const key = event.key;
     if (pendingG) {
       pendingG = false;
@@ -441,6 +448,14 @@ document.addEventListener("htmx:afterSwap", (event) => {
   const list = event.detail.target;
   if (!list || list.id !== "message-list" || !liveState) return;
   const state = liveState;
+  const anchor = state.anchor && list.querySelector(`li[data-uid="${state.anchor.uid}"]`);
+  list.scrollTop = state.scrolled > 0 && anchor ? anchor.offsetTop - state.anchor.offset : state.scrolled;
+});
+// After htmx settles: it puts the new HTML's attributes back on rows with the same id then.
+document.addEventListener("htmx:afterSettle", (event) => {
+  const list = event.detail.target;
+  if (!list || list.id !== "message-list" || !liveState) return;
+  const state = liveState;
   liveState = null;
   list.querySelectorAll("input.select").forEach((box) => {
     if (box.value.split(",").some((uid) => state.ticked.has(uid))) box.checked = true;
@@ -454,8 +469,6 @@ document.addEventListener("htmx:afterSwap", (event) => {
     const control = scope && Array.from(scope.querySelectorAll("a, button, input, summary")).find((el) => controlKey(el) === state.focus.key);
     if (control) control.focus({ preventScroll: true });
   }
-  const anchor = state.anchor && list.querySelector(`li[data-uid="${state.anchor.uid}"]`);
-  list.scrollTop = state.scrolled > 0 && anchor ? anchor.offsetTop - state.anchor.offset : state.scrolled;
   countSelection();
 });
 function isLiveRefresh(event) {
