@@ -56,8 +56,9 @@ ICONS = {
     "copy": "copy",
     "eye": "eye",
 }
-# On each symbol: a <use> clones the symbol, not the sprite's root, into the page.
-STROKE = 'fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"'
+# On each symbol: a <use> clones the symbol, not the sprite's root, into the page. No fill here:
+# the page's .icon sets it (none), so a pressed star can fill itself.
+STROKE = 'stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"'
 ROOT = Path(__file__).resolve().parent.parent
 
 
