@@ -32,6 +32,7 @@ def test_build_a_rule_from_a_message_reorder_and_disable(
     sign_in(page, live_server, mail_user)
 
     page.locator(".row-link", has_text="Weekly 2").click()
+    page.locator("#reader .more-menu > summary").click()  # the reader's ⋯ menu (issue 14)
     page.get_by_role("link", name="Filter messages like this").click()
     expect(page.get_by_label("Condition 1: value")).to_have_value("weekly.example.org")
     page.get_by_label("Action 1", exact=True).select_option("fileinto")
