@@ -1,13 +1,17 @@
 from __future__ import annotations
 
 import re
+import time
 
+import redis
 from imapclient import IMAPClient
 from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import MailUser
 from tests.e2e.conftest import sign_in
+from webmail.config import Settings
 from webmail.devservices import DevServices
+from webmail.redis import Keys
 
 LIVE = 5_000  # ms: changes made elsewhere must show within 5 seconds
 
@@ -18,9 +22,20 @@ def other_client(services: DevServices, user: MailUser) -> IMAPClient:
     return client
 
 
-def wait_for_stream(page: Page) -> None:
-    """The SSE connection is open once htmx fired htmx:sseOpen; only then are events delivered."""
+def wait_for_stream(page: Page, settings: Settings, user: MailUser) -> None:
+    """Events are delivered once the SSE connection is open (htmx fired htmx:sseOpen) and the
+    user's watcher has taken its first view of the mailbox: mail appended before that view is
+    part of it, not news."""
     page.wait_for_function("() => window.__sseOpen === true", timeout=LIVE)
+    state = Keys(settings.redis_prefix).mailbox_state(user.username)
+    client = redis.Redis.from_url(settings.redis_url)
+    try:
+        deadline = time.monotonic() + LIVE / 1000
+        while not client.exists(state):
+            assert time.monotonic() < deadline, "the watcher took no view of the mailbox"
+            time.sleep(0.05)
+    finally:
+        client.close()
 
 
 def watch_sse(page: Page) -> None:
@@ -28,13 +43,13 @@ def watch_sse(page: Page) -> None:
 
 
 def test_new_mail_and_flags_from_elsewhere_appear(
-    page: Page, live_server: str, services: DevServices, mail_user: MailUser
+    page: Page, live_server: str, live_settings: Settings, services: DevServices, mail_user: MailUser
 ) -> None:
     imap = other_client(services, mail_user)
     imap.append("INBOX", b"From: a@example.org\r\nSubject: Already here\r\n\r\nbody\r\n", flags=[b"\\Seen"])
     watch_sse(page)
     sign_in(page, live_server, mail_user)
-    wait_for_stream(page)
+    wait_for_stream(page, live_settings, mail_user)
     expect(page.locator("#message-list li[data-uid]")).to_have_count(1)
 
     response = imap.append(
@@ -59,7 +74,7 @@ def test_new_mail_and_flags_from_elsewhere_appear(
 
 
 def test_two_browsers_both_get_the_event(
-    browser: Browser, live_server: str, services: DevServices, mail_user: MailUser
+    browser: Browser, live_server: str, live_settings: Settings, services: DevServices, mail_user: MailUser
 ) -> None:
     pages = []
     contexts = [browser.new_context(), browser.new_context()]
@@ -68,7 +83,7 @@ def test_two_browsers_both_get_the_event(
             page = context.new_page()
             watch_sse(page)
             sign_in(page, live_server, mail_user)
-            wait_for_stream(page)
+            wait_for_stream(page, live_settings, mail_user)
             pages.append(page)
         imap = other_client(services, mail_user)
         imap.append("INBOX", b"From: both@example.org\r\nSubject: For both tabs\r\n\r\nhi\r\n")
@@ -81,22 +96,22 @@ def test_two_browsers_both_get_the_event(
 
 
 def test_signing_out_in_one_tab_sends_the_others_to_sign_in(
-    browser: Browser, live_server: str, mail_user: MailUser
+    browser: Browser, live_server: str, live_settings: Settings, mail_user: MailUser
 ) -> None:
     context = browser.new_context()
     try:
         mailbox = context.new_page()
         watch_sse(mailbox)
         sign_in(mailbox, live_server, mail_user)
-        wait_for_stream(mailbox)
+        wait_for_stream(mailbox, live_settings, mail_user)
         settings = context.new_page()  # a page with a stream but no element listening for "expired"
         watch_sse(settings)
         settings.goto(f"{live_server}/settings/accounts")
-        wait_for_stream(settings)
+        wait_for_stream(settings, live_settings, mail_user)
         other_mailbox = context.new_page()
         watch_sse(other_mailbox)
         other_mailbox.goto(f"{live_server}/mail/INBOX")
-        wait_for_stream(other_mailbox)
+        wait_for_stream(other_mailbox, live_settings, mail_user)
 
         mailbox.get_by_role("button", name="Sign out").click()
         expect(mailbox).to_have_url(re.compile(r"/login$"))
@@ -107,7 +122,7 @@ def test_signing_out_in_one_tab_sends_the_others_to_sign_in(
 
 
 def test_new_mail_raises_a_desktop_notification(
-    page: Page, live_server: str, services: DevServices, mail_user: MailUser
+    page: Page, live_server: str, live_settings: Settings, services: DevServices, mail_user: MailUser
 ) -> None:
     page.add_init_script(
         """
@@ -120,7 +135,7 @@ def test_new_mail_raises_a_desktop_notification(
     )
     watch_sse(page)
     sign_in(page, live_server, mail_user)
-    wait_for_stream(page)
+    wait_for_stream(page, live_settings, mail_user)
     imap = other_client(services, mail_user)
     imap.append("INBOX", b"From: Nora <nora@example.org>\r\nSubject: Ping <b>you</b>\r\n\r\nhi\r\n")
     imap.logout()

@@ -17,6 +17,7 @@ from playwright.sync_api import Browser, Page, expect
 from tests.conftest import MailUser
 from tests.e2e.conftest import sign_in
 from tests.e2e.test_live_updates import LIVE, wait_for_stream, watch_sse
+from webmail.config import Settings
 from webmail.devservices import DevServices
 from webmail.devservices.seed import seed_user
 
@@ -113,14 +114,14 @@ def test_every_mail_screen_fits_passes_axe_and_is_kept(
 
 
 def test_live_mail_keeps_ticked_rows_and_the_cursor(
-    page: Page, live_server: str, services: DevServices, mail_user: MailUser
+    page: Page, live_server: str, live_settings: Settings, services: DevServices, mail_user: MailUser
 ) -> None:
     imap = imap_for(services, mail_user)
     for i in range(5):
         imap.append("INBOX", f"From: k@example.org\r\nSubject: Older {i}\r\n\r\nbody {i}\r\n".encode())
     watch_sse(page)
     sign_in(page, live_server, mail_user)
-    wait_for_stream(page)
+    wait_for_stream(page, live_settings, mail_user)
     page.locator("body").click(position={"x": 5, "y": 500})
     page.keyboard.press("j")
     page.keyboard.press("j")
