@@ -33,6 +33,8 @@ def imap_for(services: DevServices, user: MailUser) -> IMAPClient:
 
 def axe_findings(page: Page) -> list[str]:
     """axe-core's serious and critical findings; the sender's own HTML (the mail frame) is not ours."""
+    if not AXE.is_file():
+        pytest.fail(f"{AXE} is missing: run `make install` (npm ci installs the test tools of package.json)")
     if not page.evaluate("() => Boolean(window.axe)"):
         page.add_script_tag(path=str(AXE))
     result: dict[str, Any] = page.evaluate(

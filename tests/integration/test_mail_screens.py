@@ -154,3 +154,18 @@ def test_two_unrelated_re_lunch_threads_stay_apart(signed_in: TestClient, imap: 
     assert sorted(
         int(uid) for uid in re.findall(r'class="thread-item[^"]*"[^>]*data-uid="(\d+)"', stack)
     ) == [b1, b2]
+
+
+def test_theme_and_density_settings(signed_in: TestClient) -> None:
+    assert '<html lang="en" data-theme="system">' in signed_in.get("/mail/INBOX").text
+    settings = signed_in.get("/settings").text
+    assert 'name="theme" value="dark"' in settings
+    token = session_token(signed_in)
+    saved = signed_in.post("/settings", data={"csrf_token": token, "page_size": "50", "mark_seen": "immediately",
+                                              "mark_seen_delay_seconds": "5", "theme": "dark", "density": "compact"})  # fmt: skip
+    assert saved.cookies.get("wm_theme") == "dark"  # for pages without the preferences, such as sign-in
+    page = signed_in.get("/mail/INBOX").text
+    assert '<html lang="en" data-theme="dark">' in page
+    assert 'class="shell density-compact' in page
+    assert 'data-swipe="off"' in page  # the box was not ticked
+    assert '<html lang="en" data-theme="dark">' in signed_in.get("/contacts").text
