@@ -10,7 +10,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 Security = Literal["tls", "starttls", "none"]
@@ -90,6 +97,54 @@ class Settings(BaseSettings):
     login_max_failures_per_user: int = Field(5, ge=1)
     login_max_failures_per_ip: int = Field(20, ge=1)
     login_failure_window_minutes: int = Field(15, ge=1)
+
+    log_format: Literal["text", "json"] = "text"
+    # /metrics answers these networks (the client address after WEBMAIL_TRUSTED_PROXIES), or a request
+    # with "Authorization: Bearer <WEBMAIL_METRICS_TOKEN>".
+    metrics_networks: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["127.0.0.0/8", "::1/128"]
+    )
+    metrics_token: SecretStr = SecretStr("")
+
+    # What desktop and phone mail programs are told (/help/clients, autoconfig, Autodiscover): the
+    # public names of the servers, which may differ from the addresses this app reaches them at.
+    clients_imap_host: str = ""  # default: WEBMAIL_IMAP_HOST
+    clients_imap_port: int = Field(993, ge=1, le=65535)
+    clients_imap_security: Security = "tls"
+    clients_pop3_host: str = ""  # default: the clients' IMAP host
+    clients_pop3_port: int = Field(995, ge=0, le=65535)  # 0: POP3 is not offered
+    clients_pop3_security: Security = "tls"
+    clients_smtp_host: str = ""  # default: WEBMAIL_SMTP_HOST
+    clients_smtp_port: int = Field(587, ge=1, le=65535)
+    clients_smtp_security: Security = "starttls"
+    # Mail domains the autoconfiguration answers for; empty: the domain of any address asked about.
+    clients_domains: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    clients_display_name: str = "Webmail"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        secret_files = SecretFilesSource(settings_cls, env_settings, dotenv_settings)
+        return init_settings, env_settings, secret_files, dotenv_settings, file_secret_settings
+
+    @field_validator("metrics_networks", mode="before")
+    @classmethod
+    def _check_networks(cls, value: Any) -> Any:
+        value = _split(value)
+        for entry in value:
+            ipaddress.ip_network(entry, strict=False)
+        return value
+
+    @field_validator("clients_domains", mode="before")
+    @classmethod
+    def _split_domains(cls, value: Any) -> Any:
+        return [str(domain).lower() for domain in _split(value)]
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -206,6 +261,18 @@ class Settings(BaseSettings):
         return self.sieve_host or self.imap_host
 
     @property
+    def public_imap_host(self) -> str:
+        return self.clients_imap_host or self.imap_host
+
+    @property
+    def public_pop3_host(self) -> str:
+        return self.clients_pop3_host or self.public_imap_host
+
+    @property
+    def public_smtp_host(self) -> str:
+        return self.clients_smtp_host or self.smtp_host
+
+    @property
     def session_idle_seconds(self) -> int:
         return self.session_idle_minutes * 60
 
@@ -221,7 +288,7 @@ class Settings(BaseSettings):
             if isinstance(value, SecretStr):
                 text = "********" if value.get_secret_value() else "(unset)"
             elif isinstance(value, list):
-                text = ",".join(value)
+                text = ",".join(map(str, value))
             else:
                 text = str(value)
             if name.endswith("_url"):
@@ -243,6 +310,52 @@ def has_control_character(text: str) -> bool:
     password would end the command and start another one.
     """
     return any(unicodedata.category(c) == "Cc" for c in text)
+
+
+def secret_setting_names() -> list[str]:
+    """Settings that may hold a secret, and so may also be read from a file (``WEBMAIL_<NAME>_FILE``):
+    every password, key and token, and the URLs that can carry a password."""
+    return [
+        name
+        for name, field in Settings.model_fields.items()
+        if field.annotation is SecretStr or name.endswith("_url")
+    ]
+
+
+class SecretFilesSource(PydanticBaseSettingsSource):
+    """``WEBMAIL_<NAME>_FILE=/run/secrets/x``: the setting's value is that file's content (Docker and
+    Kubernetes secrets), without its final line break. Setting both forms of one name is an error."""
+
+    def __init__(
+        self,
+        settings_cls: type[BaseSettings],
+        env: PydanticBaseSettingsSource,
+        dotenv: PydanticBaseSettingsSource,
+    ) -> None:
+        super().__init__(settings_cls)
+        self.variables: dict[str, str | None] = {}
+        for source in (dotenv, env):  # the environment wins over .env, as for the settings themselves
+            if isinstance(source, EnvSettingsSource):
+                self.variables.update(source.env_vars)
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        raise NotImplementedError  # __call__ reads every secret setting at once
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name in secret_setting_names():
+            variable = f"webmail_{name}_file"
+            path = self.variables.get(variable)
+            if not path:
+                continue
+            if self.variables.get(f"webmail_{name}"):
+                raise ConfigError(f"set WEBMAIL_{name.upper()} or WEBMAIL_{name.upper()}_FILE, not both")
+            try:
+                content = Path(path).read_text(encoding="utf-8")
+            except OSError as exc:
+                raise ConfigError(f"{variable.upper()}: cannot read {path}: {exc.strerror}") from None
+            values[name] = content.removesuffix("\n").removesuffix("\r")
+        return values
 
 
 def is_loopback(host: str) -> bool:
