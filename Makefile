@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-SYSTEM_PACKAGES := dovecot-imapd dovecot-pop3d dovecot-lmtpd dovecot-sieve dovecot-managesieved redis-server chromium python3-venv npm
+SYSTEM_PACKAGES := dovecot-imapd dovecot-pop3d dovecot-lmtpd dovecot-sieve dovecot-managesieved redis-server redis-sentinel postgresql nginx chromium python3-venv npm
 
 .PHONY: help install system-deps demo test test-unit test-integration e2e lint fmt migrate htmx icons clean
 

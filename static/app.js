@@ -1,12 +1,18 @@
 // Small, hypermedia-friendly helpers. Everything works without this file.
 "use strict";
 
+// Every URL of the app starts with its root path (WEBMAIL_ROOT_PATH, e.g. /webmail), which the
+// server writes on <body>: "" when the app is served at the site's root.
+function appURL(path) {
+  return (document.body.dataset.root || "") + path;
+}
+
 // The server shows dates in the browser's time zone unless the user picked one.
 (function rememberTimeZone() {
   try {
     const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
     if (zone && !document.cookie.split("; ").includes("wm_tz=" + zone)) {
-      document.cookie = "wm_tz=" + zone + "; path=/; max-age=31536000; SameSite=Lax";
+      document.cookie = "wm_tz=" + zone + "; path=" + appURL("/") + "; max-age=31536000; SameSite=Lax";
     }
   } catch (error) { /* no Intl: the server uses UTC */ }
 })();
@@ -103,7 +109,7 @@ document.addEventListener("htmx:sseOpen", (event) => {
   expiryWatched.add(source);
   source.addEventListener("expired", () => {
     source.close();
-    window.location.assign(document.querySelector(".brand") ? "/login" : window.location.href);
+    window.location.assign(document.querySelector(".brand") ? appURL("/login") : window.location.href);
   });
 });
 
@@ -731,7 +737,7 @@ function controlKey(element) {
   const form = document.querySelector("form.compose-form");
   if (!form || !window.fetch) return;
   const base = document.querySelector(".contacts-suggest-url");
-  const endpoint = base ? base.dataset.url : "/contacts/suggest";
+  const endpoint = base ? base.dataset.url : appURL("/contacts/suggest");
   ["to", "cc", "bcc"].forEach((name) => {
     const input = form.elements[name];
     if (!input) return;

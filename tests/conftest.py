@@ -26,8 +26,10 @@ from fastapi.testclient import TestClient
 from webmail.app import create_app
 from webmail.config import Settings, load_settings
 from webmail.db.migrate import upgrade
-from webmail.devservices import DevServices
+from webmail.devservices import DevServices, PostgresServer
+from webmail.devservices.nginx import Nginx, start_nginx
 from webmail.devservices.system import free_port
+from webmail.web.templating import STATIC_DIR
 
 
 @pytest.fixture(scope="session")
@@ -46,6 +48,21 @@ def fresh_database(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A migrated SQLite database of its own. Tests that start `webmail worker` need one: a
     worker serves every due POP3 account and outbox message in its database."""
     url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'webmail.db'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgres(services: DevServices) -> PostgresServer:
+    """A private PostgreSQL, started for the first test that needs it (it fails, never skips,
+    when PostgreSQL cannot start)."""
+    return services.start_postgres()
+
+
+@pytest.fixture(scope="session")
+def postgres_database_url(postgres: PostgresServer) -> str:
+    """A migrated PostgreSQL database shared by the run, as database_url is for SQLite."""
+    url = postgres.create_database()
     upgrade(url)
     return url
 
@@ -238,6 +255,59 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
             "--no-first-run",
         ],
     }
+
+
+ROOT_PATH = "/webmail"
+
+
+@dataclass(frozen=True)
+class ProxiedApp:
+    """The app under ``ROOT_PATH`` behind nginx (``deploy/nginx.conf``), as operators run it."""
+
+    settings: Settings
+    nginx: Nginx
+    direct: str  # the app itself, without nginx
+
+    @property
+    def origin(self) -> str:
+        return self.nginx.url
+
+    @property
+    def url(self) -> str:
+        return self.nginx.url + ROOT_PATH
+
+
+@contextmanager
+def behind_nginx(settings: Settings, root: Path) -> Iterator[ProxiedApp]:
+    with serve_in_thread(settings) as direct:
+        nginx = start_nginx(
+            root,
+            upstream=direct.removeprefix("http://"),
+            root_path=settings.root_path,
+            static_dir=STATIC_DIR,
+            max_attachment_mb=settings.max_attachment_mb,
+        )
+        try:
+            yield ProxiedApp(settings, nginx, direct)
+        finally:
+            nginx.stop()
+
+
+@pytest.fixture(scope="session")
+def proxied(services: DevServices, postgres_database_url: str) -> Iterator[ProxiedApp]:
+    """The app on PostgreSQL under /webmail, trusting nginx (127.0.0.1) for the client's address
+    and scheme; started once, for the tests that ask for it. Attachments up to 10 MB: a message
+    near that limit stays under the SMTP sink's 32 MiB once base64-encoded."""
+    settings = make_settings(
+        services,
+        postgres_database_url,
+        root_path=ROOT_PATH,
+        trusted_proxies=["127.0.0.1"],
+        max_attachment_mb=10,
+    )
+    # In the services' folder: nginx's workers (nobody) must reach their temporary files.
+    with behind_nginx(settings, services.root / f"nginx-{uuid.uuid4().hex[:8]}") as app:
+        yield app
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

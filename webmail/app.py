@@ -35,6 +35,7 @@ from webmail.smtp.outbox import Outbox
 from webmail.smtp.uploads import UploadStore
 from webmail.web.deps import Services, note_vacation
 from webmail.web.errors import install_error_handlers
+from webmail.web.rootpath import RootPathMiddleware
 from webmail.web.routes import accounts as account_routes
 from webmail.web.routes import (
     compose,
@@ -114,7 +115,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="webmail",
         lifespan=lifespan,
-        root_path=settings.root_path,
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
@@ -137,6 +137,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(mailbox.router, dependencies=[Depends(note_vacation)])
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(SecurityHeadersMiddleware)
+    if settings.root_path:
+        app.add_middleware(RootPathMiddleware, root_path=settings.root_path)
     if settings.trusted_proxies:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app

@@ -302,7 +302,7 @@ class TestBruteForceAroundSignInLimits:
             service = stack["services"][name]
             assert service["environment"]["WEBMAIL_TRUSTED_PROXIES"] == address
             assert "ports" not in service  # reachable only through nginx
-        assert "./deploy/nginx.conf:/etc/nginx/nginx.conf:ro" in nginx["volumes"]
+        assert "./deploy/nginx.conf:/etc/nginx/templates/default.conf.template:ro" in nginx["volumes"]
 
 
 class TestLockingOwnersOut:

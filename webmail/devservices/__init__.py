@@ -1,7 +1,7 @@
-"""Private Dovecot, Redis and SMTP sink for ``make demo`` and the tests.
+"""Private Dovecot, Redis and SMTP sink for ``make demo`` and the tests; PostgreSQL on request.
 
 Everything lives in one temporary folder on free loopback ports; nothing touches a
-system-wide Dovecot or Redis.
+system-wide Dovecot, Redis or PostgreSQL.
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ from pathlib import Path
 from types import TracebackType
 
 from webmail.devservices.dovecot import Dovecot, start_dovecot
+from webmail.devservices.postgres import PostgresServer, start_postgres
 from webmail.devservices.redis import RedisServer, start_redis
 from webmail.devservices.smtp import SentMessage, SMTPSink
 
-__all__ = ["DevServices", "Dovecot", "RedisServer", "SMTPSink", "SentMessage"]
+__all__ = ["DevServices", "Dovecot", "PostgresServer", "RedisServer", "SMTPSink", "SentMessage"]
 
 
 class DevServices:
@@ -37,6 +38,7 @@ class DevServices:
         self._dovecot: Dovecot | None = None
         self._redis: RedisServer | None = None
         self._smtp: SMTPSink | None = None
+        self._postgres: PostgresServer | None = None
 
     @property
     def dovecot(self) -> Dovecot:
@@ -76,6 +78,12 @@ class DevServices:
         self._redis = start_redis(self.root / "redis")
         return self._redis
 
+    def start_postgres(self) -> PostgresServer:
+        """PostgreSQL, started on the first call (a few seconds: only for those who need it)."""
+        if self._postgres is None:
+            self._postgres = start_postgres(self.root / "postgres")
+        return self._postgres
+
     def env(self) -> dict[str, str]:
         """``WEBMAIL_*`` variables that point the app at these services."""
         return {
@@ -95,7 +103,7 @@ class DevServices:
         }
 
     def stop(self) -> None:
-        for service in (self._smtp, self._redis, self._dovecot):
+        for service in (self._smtp, self._redis, self._dovecot, self._postgres):
             if service is not None:
                 try:
                     service.stop()

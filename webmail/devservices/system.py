@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import signal
@@ -14,11 +15,19 @@ PACKAGES: dict[str, tuple[str, ...]] = {
     "dovecot": ("dovecot-imapd", "dovecot-pop3d", "dovecot-lmtpd"),
     "managesieve": ("dovecot-sieve", "dovecot-managesieved"),
     "redis-server": ("redis-server",),
+    "redis-sentinel": ("redis-sentinel",),
+    "nginx": ("nginx",),
+    "initdb": ("postgresql",),
+    "postgres": ("postgresql",),
 }
-# /usr/lib/dovecot holds Dovecot's own service programs, such as managesieve.
-SEARCH_PATH = os.pathsep.join(
-    [os.environ.get("PATH", ""), "/usr/sbin", "/usr/local/sbin", "/sbin", "/usr/lib/dovecot"]
-)
+
+
+def search_path() -> str:
+    """PATH, the sbin folders, /usr/lib/dovecot (Dovecot's own service programs, such as
+    managesieve) and /usr/lib/postgresql/<version>/bin (initdb, postgres; the newest first)."""
+    postgres = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda path: int(path.split("/")[4]))
+    folders = [os.environ.get("PATH", ""), "/usr/sbin", "/usr/local/sbin", "/sbin", "/usr/lib/dovecot"]
+    return os.pathsep.join([*folders, *reversed(postgres)])
 
 
 class MissingProgramError(RuntimeError):
@@ -27,7 +36,7 @@ class MissingProgramError(RuntimeError):
 
 def find_program(name: str, *, install: bool = True) -> str:
     """Return the path of ``name``, installing its Debian packages first when root."""
-    path = shutil.which(name, path=SEARCH_PATH)
+    path = shutil.which(name, path=search_path())
     if path:
         return path
     packages = PACKAGES.get(name, (name,))
@@ -39,7 +48,7 @@ def find_program(name: str, *, install: bool = True) -> str:
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-q"], check=True, env=env)
     subprocess.run(command, check=True, env=env)
-    path = shutil.which(name, path=SEARCH_PATH)
+    path = shutil.which(name, path=search_path())
     if not path:
         raise MissingProgramError(f"{name} is still missing after: {' '.join(command)}")
     return path
