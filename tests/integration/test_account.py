@@ -1,4 +1,5 @@
-"""The account services against the migrated test database: each user sees and changes only their own data."""
+"""The account services against the migrated test database, SQLite and PostgreSQL: each user sees and
+changes only their own data."""
 
 from __future__ import annotations
 
@@ -21,9 +22,10 @@ from webmail.mail.cards import Card
 HOST = "imap.test"
 
 
-@pytest.fixture
-def db(database_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = create_db_engine(database_url)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest) -> Iterator[sessionmaker[Session]]:
+    fixture = "database_url" if request.param == "sqlite" else "postgres_database_url"
+    engine = create_db_engine(request.getfixturevalue(fixture))
     yield create_sessionmaker(engine)
     engine.dispose()
 

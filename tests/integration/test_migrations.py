@@ -1,11 +1,8 @@
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 import sqlalchemy as sa
 from alembic import command
@@ -13,6 +10,7 @@ from alembic import command
 from webmail.db.migrate import alembic_config, upgrade
 from webmail.db.repos import UserRepository
 from webmail.db.session import create_db_engine, create_sessionmaker
+from webmail.devservices import PostgresServer
 
 
 def check_schema(url: str) -> None:
@@ -41,20 +39,12 @@ def test_sqlite(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def postgres_url() -> Iterator[str]:
-    base = os.environ.get("WEBMAIL_TEST_POSTGRES_URL")
-    if not base:
-        pytest.skip("WEBMAIL_TEST_POSTGRES_URL is not set (.ci/run sets it when a local PostgreSQL answers)")
-    url = sa.engine.make_url(base)
-    name = f"webmail_test_{uuid.uuid4().hex[:10]}"
-    admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+def postgres_url(postgres: PostgresServer) -> Iterator[str]:
+    url = postgres.create_database("migrations")
     try:
-        yield url.set(database=name).render_as_string(hide_password=False)
+        yield url
     finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        postgres.drop_database(url)
 
 
 def test_postgresql(postgres_url: str) -> None:

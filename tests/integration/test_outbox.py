@@ -23,7 +23,6 @@ from tests.conftest import (
     MailUser,
     flash_after,
     flash_of,
-    fresh_database,
     make_settings,
     process_env,
     session_token,
@@ -32,9 +31,10 @@ from tests.conftest import (
 from tests.integration.test_compose import friend, inbox_of
 from webmail.app import create_app
 from webmail.config import Settings
+from webmail.db.migrate import upgrade
 from webmail.db.models import OutboxMessage
 from webmail.db.session import create_db_engine, create_sessionmaker
-from webmail.devservices import DevServices
+from webmail.devservices import DevServices, PostgresServer
 from webmail.devservices.system import free_port
 from webmail.smtp.outbox import deliver_due
 
@@ -44,9 +44,12 @@ UNDO_SEND = re.compile(r'action="(/compose/outbox/\d+/undo)"')
 
 
 @pytest.fixture(scope="module")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """These tests run `webmail worker`, which serves everything due in its database."""
-    return fresh_database(tmp_path_factory)
+def database_url(postgres: PostgresServer) -> str:
+    """These tests run `webmail worker`, which serves everything due in its database: one of their
+    own, on PostgreSQL, where workers claiming due messages side by side matter most."""
+    url = postgres.create_database("outbox")
+    upgrade(url)
+    return url
 
 
 @pytest.fixture

@@ -49,6 +49,7 @@ async def events(request: Request, services: ServicesDep, session: SessionDep) -
     async def generate() -> AsyncIterator[dict[str, str]]:
         nonlocal seen_state
         beat = 0.0
+        opened = False
         try:
             async with aclosing(subscribe(redis, keys, user)) as live:
                 async for event in live:
@@ -70,6 +71,11 @@ async def events(request: Request, services: ServicesDep, session: SessionDep) -
                             return
                         await register()
                         await anyio.to_thread.run_sync(services.watchers.ensure, credentials)
+                    if not opened:
+                        # The first bytes, once subscribed: nginx over HTTP/2 passes the response
+                        # on only with some, so the browser's EventSource opens now, not at the ping.
+                        opened = True
+                        yield {"comment": "subscribed"}
         finally:
             with anyio.CancelScope(shield=True):
                 await redis.zrem(keys.event_streams(user), stream)
