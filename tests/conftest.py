@@ -134,9 +134,13 @@ def settings(services: DevServices, database_url: str) -> Settings:
     return make_settings(services, database_url)
 
 
+# Requests come from this machine, as from a browser on it (/metrics answers only such by default).
+LOCAL_CLIENT = ("127.0.0.1", 50000)
+
+
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings), follow_redirects=False) as test_client:
+    with TestClient(create_app(settings), follow_redirects=False, client=LOCAL_CLIENT) as test_client:
         yield test_client
 
 

@@ -35,6 +35,7 @@ from webmail.smtp.outbox import Outbox
 from webmail.smtp.uploads import UploadStore
 from webmail.web.deps import Services, note_vacation
 from webmail.web.errors import install_error_handlers
+from webmail.web.observe import RequestLogMiddleware
 from webmail.web.rootpath import RootPathMiddleware
 from webmail.web.routes import accounts as account_routes
 from webmail.web.routes import (
@@ -139,6 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeadersMiddleware)
     if settings.root_path:
         app.add_middleware(RootPathMiddleware, root_path=settings.root_path)
+    app.add_middleware(RequestLogMiddleware, secret=settings.secret_key.get_secret_value())
     if settings.trusted_proxies:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app

@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 from webmail.config import PROJECT_ROOT, ConfigError, Settings, load_settings
+from webmail.logs import configure_logging, logging_config
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,6 +63,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         for stale in directory.glob("*.db"):
             stale.unlink()
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    # SIGTERM: stop accepting, end the event streams (sse-starlette), let requests finish within
+    # the grace period, then the lifespan logs out every pooled IMAP connection.
     uvicorn.run(
         "webmail.app:create_app",
         factory=True,
@@ -70,7 +73,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         proxy_headers=bool(settings.trusted_proxies),
         forwarded_allow_ips=",".join(settings.trusted_proxies) or None,
-        log_level="info",
+        log_config=logging_config(settings.log_format),
+        access_log=False,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
     return 0
 
@@ -84,6 +89,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from webmail.smtp.outbox import TICK_SECONDS, deliver_due
 
     settings = load_settings()
+    configure_logging(settings.log_format)
     connection = Redis.from_url(settings.redis_url)
     queue = job_queue(settings, connection)
     db = create_sessionmaker(create_db_engine(settings.database_url))
@@ -186,7 +192,13 @@ def _serve_demo(settings: Settings, port: int, pop3_port: int) -> None:
     env = {**os.environ, "WEBMAIL_SECRET_KEY": settings.secret_key.get_secret_value()}
     worker = subprocess.Popen([sys.executable, "-m", "webmail.cli", "worker"], env=env)
     try:
-        uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="info")
+        uvicorn.run(
+            create_app(settings),
+            host="127.0.0.1",
+            port=port,
+            log_config=logging_config(settings.log_format),
+            access_log=False,
+        )
     finally:
         worker.terminate()
         worker.wait(timeout=10)

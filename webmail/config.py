@@ -99,6 +99,8 @@ class Settings(BaseSettings):
     login_failure_window_minutes: int = Field(15, ge=1)
 
     log_format: Literal["text", "json"] = "text"
+    # On SIGTERM, requests in flight get this long to finish before they are cut off.
+    shutdown_grace_seconds: int = Field(20, ge=1, le=600)
     # /metrics answers these networks (the client address after WEBMAIL_TRUSTED_PROXIES), or a request
     # with "Authorization: Bearer <WEBMAIL_METRICS_TOKEN>".
     metrics_networks: Annotated[list[str], NoDecode] = Field(

@@ -1,14 +1,17 @@
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import os
 
 import anyio
 import anyio.to_thread
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 from sqlalchemy import text
 
+from webmail.config import Settings
 from webmail.imap.client import server_reachable
 from webmail.pop3.metrics import exposition
 from webmail.redis import Keys
@@ -37,6 +40,20 @@ async def readyz(services: ServicesDep) -> JSONResponse:
     return JSONResponse(body, status_code=503 if down else 200)
 
 
+def metrics_allowed(request: Request, settings: Settings) -> bool:
+    """From a configured network (the client as WEBMAIL_TRUSTED_PROXIES let it be known), or with
+    ``Authorization: Bearer <WEBMAIL_METRICS_TOKEN>``."""
+    token = settings.metrics_token.get_secret_value()
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if token and scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), token):
+        return True
+    try:
+        client = ipaddress.ip_address(request.client.host if request.client else "")
+    except ValueError:
+        return False
+    return any(client in ipaddress.ip_network(network, strict=False) for network in settings.metrics_networks)
+
+
 async def _check(probe: object, services: Services) -> bool:
     try:
         with anyio.fail_after(3):
@@ -62,8 +79,10 @@ async def _imap_ok(services: Services) -> bool:
 
 
 @router.get("/metrics")
-async def metrics(services: ServicesDep) -> Response:
-    """Prometheus metrics of all worker processes (restrict this path at the proxy)."""
+async def metrics(request: Request, services: ServicesDep) -> Response:
+    """Prometheus metrics of all worker processes, for WEBMAIL_METRICS_NETWORKS or the bearer token."""
+    if not metrics_allowed(request, services.settings):
+        return PlainTextResponse("Forbidden", status_code=403, headers={"WWW-Authenticate": "Bearer"})
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
