@@ -12,14 +12,13 @@ import pytest
 
 from tests.conftest import SESSION_TOKEN, MailUser, make_settings, serve_in_thread
 from webmail.account.preferences import PREFERENCES_TTL_SECONDS
-from webmail.app import create_app
 from webmail.devservices import DevServices
 
 
 @pytest.fixture(scope="module")
 def instances(services: DevServices, postgres_database_url: str) -> Iterator[tuple[str, str]]:
     settings = make_settings(services, postgres_database_url)  # one Redis prefix and secret key for both
-    with serve_in_thread(create_app(settings)) as first, serve_in_thread(create_app(settings)) as second:
+    with serve_in_thread(settings) as first, serve_in_thread(settings) as second:
         yield first, second
 
 
