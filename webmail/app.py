@@ -39,6 +39,7 @@ from webmail.web.observe import RequestLogMiddleware
 from webmail.web.rootpath import RootPathMiddleware
 from webmail.web.routes import accounts as account_routes
 from webmail.web.routes import (
+    clients,
     compose,
     events,
     folders_settings,
@@ -103,7 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(_maintain_pool, pool, settings)
-                tasks.start_soon(_close_on_request, redis, pool, Keys(settings.redis_prefix))
+                tasks.start_soon(_close_on_request, redis, pool, watchers, Keys(settings.redis_prefix))
                 yield
                 tasks.cancel_scope.cancel()
         finally:
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(clients.router)  # before the mailbox: /mail/config-v1.1.xml is Thunderbird's
     app.include_router(login.router)
     app.include_router(events.router)
     app.include_router(settings_routes.router)
@@ -146,17 +148,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-async def _close_on_request(redis: Redis, pool: IMAPPool, keys: Keys) -> None:
-    """Close a user's connections here when another worker signs the user out."""
+async def _close_on_request(redis: Redis, pool: IMAPPool, watchers: Watchers, keys: Keys) -> None:
+    """Close a user's connections here when another worker signs the user out; when the user was
+    signed out everywhere (``webmail sessions revoke``), stop watching their mailbox too."""
+    revoked = keys.sessions_revoked_channel()
     while True:
         try:
             pubsub = redis.pubsub()
-            await pubsub.subscribe(keys.close_connections_channel())
+            await pubsub.subscribe(keys.close_connections_channel(), revoked)
             try:
                 while True:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
-                    if message is not None:
-                        await pool.close_user(message["data"].decode())
+                    if message is None:
+                        continue
+                    user = message["data"].decode()
+                    if message["channel"].decode() == revoked:
+                        await anyio.to_thread.run_sync(watchers.stop, user)
+                    await pool.close_user(user)
             finally:
                 with anyio.CancelScope(shield=True):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
