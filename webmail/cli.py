@@ -1,16 +1,25 @@
-"""``webmail serve | worker | db upgrade | check-config | devservices``."""
+"""``webmail serve | worker | db upgrade | check-config | sessions list|revoke | users export-settings |
+devservices``."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import logging
 import os
 import signal
 import subprocess
 import sys
 import threading
+from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 
+import anyio
+
+from webmail.auth.sessions import SessionStore
+from webmail.auth.usernames import canonical_username
 from webmail.config import PROJECT_ROOT, ConfigError, Settings, load_settings
 from webmail.logs import configure_logging, logging_config
 
@@ -35,6 +44,23 @@ def main(argv: list[str] | None = None) -> int:
 
     check = commands.add_parser("check-config", help="validate and print the effective settings")
     check.set_defaults(handler=cmd_check_config)
+
+    sessions = commands.add_parser("sessions", help="signed-in sessions")
+    sessions_commands = sessions.add_subparsers(dest="sessions_command", required=True)
+    sessions_list = sessions_commands.add_parser("list", help="list live sessions (of USER only, if given)")
+    sessions_list.add_argument("user", nargs="?")
+    sessions_list.set_defaults(handler=cmd_sessions_list)
+    sessions_revoke = sessions_commands.add_parser(
+        "revoke", help="sign USER out everywhere and close their IMAP connections"
+    )
+    sessions_revoke.add_argument("user")
+    sessions_revoke.set_defaults(handler=cmd_sessions_revoke)
+
+    users = commands.add_parser("users", help="user data")
+    users_commands = users.add_subparsers(dest="users_command", required=True)
+    export = users_commands.add_parser("export-settings", help="print USER's settings as JSON")
+    export.add_argument("user")
+    export.set_defaults(handler=cmd_users_export_settings)
 
     dev = commands.add_parser("devservices", help="start private Dovecot, Redis and SMTP sink")
     dev.add_argument("--seed", action="store_true", help="create the demo users and their mail")
@@ -136,6 +162,75 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     for name, value in settings.masked().items():
         print(f"{name}={value}")
     return 0
+
+
+def cmd_sessions_list(args: argparse.Namespace) -> int:
+    from webmail.auth.sessions import SessionInfo
+
+    settings = load_settings()
+    user = canonical_username(args.user, settings) if args.user else None
+
+    async def find() -> list[SessionInfo]:
+        async with _session_store(settings) as store:
+            return await store.find(user)
+
+    found = anyio.run(find)
+    print(f"{'SESSION':10}  {'USER':32}  {'SIGNED IN':19}  {'LAST ACTIVE':19}  ADDRESS")
+    for info in found:
+        print(
+            f"{info.sid[:8] + '…':10}  {info.user:32}  {_local_time(info.created)}  "
+            f"{_local_time(info.last_seen)}  {info.client_ip or '-'}"
+        )
+    print(f"{len(found)} session{'s' if len(found) != 1 else ''}")
+    return 0
+
+
+def cmd_sessions_revoke(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    user = canonical_username(args.user, settings)
+
+    async def revoke() -> int:
+        async with _session_store(settings) as store:
+            return await store.revoke(user)
+
+    count = anyio.run(revoke)
+    print(
+        f"Signed {user} out of {count} session{'s' if count != 1 else ''}; their IMAP connections are closing."
+    )
+    return 0
+
+
+def cmd_users_export_settings(args: argparse.Namespace) -> int:
+    from webmail.account.export import export_settings
+    from webmail.db.session import create_db_engine, create_sessionmaker
+
+    settings = load_settings()
+    user = canonical_username(args.user, settings)
+    engine = create_db_engine(settings.database_url)
+    try:
+        exported = anyio.run(export_settings, create_sessionmaker(engine), settings.imap_host, user)
+    finally:
+        engine.dispose()
+    if exported is None:
+        print(f"webmail: {user} has never signed in here", file=sys.stderr)
+        return 1
+    print(json.dumps(exported, indent=2, ensure_ascii=False, default=str))
+    return 0
+
+
+@contextlib.asynccontextmanager
+async def _session_store(settings: Settings) -> AsyncIterator[SessionStore]:
+    from webmail.redis import create_redis
+
+    redis = create_redis(settings)
+    try:
+        yield SessionStore(redis, settings)
+    finally:
+        await redis.aclose()
+
+
+def _local_time(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def cmd_devservices(args: argparse.Namespace) -> int:

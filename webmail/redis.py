@@ -40,6 +40,11 @@ class Keys:
         """Pub/sub: a user name published here makes every worker close that user's connections."""
         return f"{self.prefix}:pool:close"
 
+    def sessions_revoked_channel(self) -> str:
+        """Pub/sub: a user name published here was signed out everywhere; every worker closes that
+        user's connections and stops watching their mailbox."""
+        return f"{self.prefix}:sessions:revoked"
+
     def vacation_state(self, user: str) -> str:
         """A short-lived copy of whether the user's vacation reply is on (for the mail screens' banner)."""
         return f"{self.prefix}:sieve:vacation:{user}"

@@ -39,3 +39,13 @@ class RemoteContentService:
                 RemoteContentRepository(session).allow(user.id, sender)
 
         await anyio.to_thread.run_sync(allow)
+
+    async def senders(self, login: str) -> list[str]:
+        """The addresses whose remote content the user always loads."""
+
+        def load() -> list[str]:
+            with self.db() as session:
+                user = UserRepository(session).get(login, self.imap_host)
+                return RemoteContentRepository(session).for_user(user.id) if user else []
+
+        return await anyio.to_thread.run_sync(load)

@@ -42,6 +42,17 @@ class Session:
     client_ip: str | None
 
 
+@dataclass(frozen=True)
+class SessionInfo:
+    """What an administrator sees of a session (``webmail sessions list``): never its secrets."""
+
+    sid: str
+    user: str
+    created: float
+    last_seen: float
+    client_ip: str | None
+
+
 class SessionStore:
     def __init__(self, redis: Redis, settings: Settings) -> None:
         self.redis = redis
@@ -105,6 +116,31 @@ class SessionStore:
         await self.redis.delete(self.keys.session(sid))
         await publish_async(self.redis, self.keys, user, SessionExpired())
 
+    async def find(self, user: str | None = None) -> list[SessionInfo]:
+        """The live sessions, of ``user`` only if given, oldest first."""
+        now = time.time()
+        found = []
+        async for key in self.redis.scan_iter(match=_glob_escape(self.keys.session("")) + "*", count=500):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.hmget(key, "user", "created", "ip")
+                pipe.ttl(key)
+                (owner, created, ip), ttl = await pipe.execute()
+            if owner is None or created is None or (user is not None and owner.decode() != user):
+                continue
+            idle = max(self.settings.session_idle_seconds - max(ttl, 0), 0)  # each request renews the TTL
+            sid = key.decode().removeprefix(self.keys.session(""))
+            found.append(SessionInfo(sid, owner.decode(), float(created), now - idle, ip.decode() or None))
+        return sorted(found, key=lambda info: info.created)
+
+    async def revoke(self, user: str) -> int:
+        """End every session of ``user``, everywhere: their pages learn at once, and every worker
+        closes the user's IMAP connections. Returns how many sessions there were."""
+        sessions = await self.find(user)
+        for info in sessions:
+            await self.destroy(info.sid, user)
+        await self.redis.publish(self.keys.sessions_revoked_channel(), user)
+        return len(sessions)
+
     async def put_flash(self, sid: str, payload: str) -> None:
         """Keep a message for the session's next page, replacing one not shown yet."""
         await self.redis.eval(_PUT_FLASH, 1, self.keys.session(sid), payload)
@@ -117,3 +153,8 @@ class SessionStore:
             pipe.hdel(key, "flash")
             payload, _ = await pipe.execute()
         return payload.decode() if isinstance(payload, bytes) else None
+
+
+def _glob_escape(text: str) -> str:
+    """``text`` matched literally in a SCAN pattern."""
+    return "".join("\\" + char if char in "*?[]\\" else char for char in text)

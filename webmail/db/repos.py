@@ -168,6 +168,10 @@ class RemoteContentRepository:
         )
         return self.session.scalars(query).first() is not None
 
+    def for_user(self, user_id: int) -> list[str]:
+        query = select(RemoteContentSender.address).where(RemoteContentSender.user_id == user_id)
+        return list(self.session.scalars(query.order_by(RemoteContentSender.address)))
+
     def allow(self, user_id: int, address: str) -> None:
         if not self.is_allowed(user_id, address):
             self.session.add(RemoteContentSender(user_id=user_id, address=address.lower()))

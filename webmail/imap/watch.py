@@ -254,6 +254,14 @@ class Watchers:
             watcher.start()
             return True
 
+    def stop(self, user: str) -> None:
+        """Blocking: end this worker's watcher of ``user`` (signed out everywhere), if it has one."""
+        with self._lock:
+            watcher = self._threads.pop(user, None)
+        if watcher is not None:
+            watcher.stop()
+            watcher.join(timeout=self.poll_seconds + 5)
+
     def stop_all(self) -> None:
         for watcher in self._threads.values():
             watcher.stop()
