@@ -78,9 +78,9 @@ def start_nginx(
     site = render_template(
         DEPLOY_CONFIG.read_text(),
         {
-            "WEBMAIL_UPSTREAM": upstream,
+            "NGINX_UPSTREAM": upstream,
             "WEBMAIL_ROOT_PATH": root_path,
-            "WEBMAIL_STATIC_DIR": str(static_dir),
+            "NGINX_STATIC_DIR": str(static_dir),
             "NGINX_CLIENT_MAX_BODY_SIZE": f"{max_attachment_mb + 2}m",
             "NGINX_SERVER_NAME": "127.0.0.1",
             "NGINX_HTTP_PORT": f"127.0.0.1:{http_port}",
