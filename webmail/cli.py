@@ -107,16 +107,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from redis import Redis
     from rq import Worker
 
     from webmail.db.session import create_db_engine, create_sessionmaker
     from webmail.pop3.jobs import SCHEDULER_SECONDS, enqueue_due, job_queue
+    from webmail.redis import create_sync_redis
     from webmail.smtp.outbox import TICK_SECONDS, deliver_due
 
     settings = load_settings()
     configure_logging(settings.log_format)
-    connection = Redis.from_url(settings.redis_url)
+    connection = create_sync_redis(settings)
     queue = job_queue(settings, connection)
     db = create_sessionmaker(create_db_engine(settings.database_url))
     stop = threading.Event()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import secrets
 import unicodedata
 from functools import lru_cache
@@ -22,6 +23,7 @@ from pydantic_settings import (
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 Security = Literal["tls", "starttls", "none"]
 MIN_SECRET_KEY_LENGTH = 32
+SENTINEL_URL = re.compile(r"redis\+sentinel://([^@/]*@)?[^/@,]+:\d+(,[^/@,]+:\d+)*/[^/]+(/\d+)?")
 
 
 class ConfigError(Exception):
@@ -194,8 +196,14 @@ class Settings(BaseSettings):
     @field_validator("redis_url")
     @classmethod
     def _check_redis_url(cls, value: str) -> str:
-        if not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("must start with redis://, rediss:// or unix://")
+        if value.startswith("redis+sentinel://"):
+            if not SENTINEL_URL.fullmatch(value):
+                raise ValueError(
+                    "a Sentinel URL names the Sentinels and the service: "
+                    "redis+sentinel://host:26379,host:26379,host:26379/service/0"
+                )
+        elif not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss://, unix:// or redis+sentinel://")
         return value
 
     @model_validator(mode="after")

@@ -1,19 +1,119 @@
-"""The Redis client factory and the only place Redis key strings are built."""
+"""The Redis client factories and the only place Redis key strings are built.
+
+``WEBMAIL_REDIS_URL`` names one Redis (``redis://``, ``rediss://``, ``unix://``) or, as
+``redis+sentinel://[:password@]host:port[,host:port...]/service[/db]``, the Sentinels that know which
+server is the master of ``service``. Those clients ask them again whenever the master goes away, and
+retry a failed command for a few seconds, longer than a failover takes.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urlsplit
 
-from redis.asyncio import Redis
+import redis
+import redis.asyncio
+import redis.asyncio.retry
+import redis.asyncio.sentinel
+import redis.retry
+import redis.sentinel
+from redis.backoff import ExponentialBackoff
 
 from webmail.config import Settings
 
+SENTINEL_SCHEME = "redis+sentinel"
+# Up to about 8 s of retries (0.2, 0.4, 0.8, 1.6, 2, 2, 2 s): longer than a Sentinel failover.
+RETRIES = 7
+RETRY_ON = [redis.ConnectionError, redis.TimeoutError]
 
-def create_redis(settings: Settings) -> Redis:
-    return Redis.from_url(
-        settings.redis_url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30
+
+@dataclass(frozen=True)
+class SentinelTarget:
+    sentinels: list[tuple[str, int]]
+    service: str
+    db: int
+    password: str | None
+
+
+def sentinel_target(url: str) -> SentinelTarget | None:
+    """What a ``redis+sentinel://`` URL names; None for a plain Redis URL. Raises ValueError."""
+    parts = urlsplit(url)
+    if parts.scheme != SENTINEL_SCHEME:
+        return None
+    hosts = parts.netloc.rpartition("@")[2]
+    sentinels = []
+    for host in hosts.split(","):
+        name, _, port = host.rpartition(":")
+        if not name or not port.isdigit():
+            raise ValueError(f"{host!r} is not host:port")
+        sentinels.append((name.strip("[]"), int(port)))
+    service, _, db = parts.path.strip("/").partition("/")
+    if not service or (db and not db.isdigit()):
+        raise ValueError("name the service after the hosts: redis+sentinel://host:26379,host:26379/service/0")
+    password = unquote(parts.password) if parts.password else None
+    return SentinelTarget(sentinels, service, int(db or 0), password)
+
+
+class _AsyncSentinelRedis(redis.asyncio.Redis):
+    """Closing it also closes its connections to the Sentinels."""
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        await super().aclose(close_connection_pool)
+        await self.connection_pool.sentinel_manager.aclose()  # type: ignore[attr-defined]
+
+
+class _SentinelRedis(redis.Redis):
+    """Closing it also closes its connections to the Sentinels."""
+
+    def close(self) -> None:
+        super().close()
+        for sentinel in self.connection_pool.sentinel_manager.sentinels:  # type: ignore[attr-defined]
+            sentinel.close()
+
+
+OPTIONS: dict[str, Any] = {"socket_connect_timeout": 2, "socket_timeout": 5, "health_check_interval": 30}
+SENTINEL_OPTIONS: dict[str, Any] = {"socket_connect_timeout": 2, "socket_timeout": 2}
+
+
+def create_redis(settings: Settings) -> redis.asyncio.Redis:
+    """The asyncio client of the web workers."""
+    target = sentinel_target(settings.redis_url)
+    if target is None:
+        return redis.asyncio.Redis.from_url(settings.redis_url, **OPTIONS)
+    retry = redis.asyncio.retry.Retry(ExponentialBackoff(cap=2, base=0.2), RETRIES)
+    sentinel = redis.asyncio.sentinel.Sentinel(target.sentinels, sentinel_kwargs=SENTINEL_OPTIONS)  # type: ignore[no-untyped-call]
+    client: redis.asyncio.Redis = sentinel.master_for(
+        target.service,
+        redis_class=_AsyncSentinelRedis,
+        db=target.db,
+        password=target.password,
+        retry=retry,
+        retry_on_error=RETRY_ON,
+        **OPTIONS,
     )
+    return client
+
+
+def create_sync_redis(settings: Settings, **options: Any) -> redis.Redis:
+    """The blocking client of threads and of ``webmail worker`` (rq); ``options`` as redis-py's."""
+    target = sentinel_target(settings.redis_url)
+    if target is None:
+        return redis.Redis.from_url(settings.redis_url, **options)
+    retry = redis.retry.Retry(ExponentialBackoff(cap=2, base=0.2), RETRIES)
+    sentinel = redis.sentinel.Sentinel(target.sentinels, sentinel_kwargs=SENTINEL_OPTIONS)  # type: ignore[no-untyped-call]
+    client: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
+        target.service,
+        redis_class=_SentinelRedis,
+        db=target.db,
+        password=target.password,
+        retry=retry,
+        retry_on_error=RETRY_ON,
+        **options,
+    )
+    return client
 
 
 class Keys:

@@ -23,10 +23,12 @@ class RedisServer:
         stop_process(self.process)
 
 
-def start_redis(root: Path) -> RedisServer:
+def start_redis(root: Path, *, replica_of: int | None = None) -> RedisServer:
+    """A Redis of its own; with ``replica_of``, a replica of the Redis on that loopback port."""
     binary = find_program("redis-server")
     root.mkdir(parents=True, exist_ok=True)
     port = free_port()
+    replication = ["--replicaof", "127.0.0.1", str(replica_of)] if replica_of else []
     process = subprocess.Popen(
         [
             binary,
@@ -37,6 +39,7 @@ def start_redis(root: Path) -> RedisServer:
             "--dir", str(root),
             "--logfile", str(root / "redis.log"),
             "--daemonize", "no",
+            *replication,
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

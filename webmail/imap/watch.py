@@ -23,7 +23,6 @@ import time
 from dataclasses import dataclass, field
 
 from imapclient import IMAPClient
-from redis import Redis
 
 from webmail.config import Settings
 from webmail.events import MailboxChanged, NewMail, NewMessage, publish
@@ -33,7 +32,7 @@ from webmail.imap.errors import IMAPError, map_imap_errors
 from webmail.imap.folders import list_folders
 from webmail.imap.types import Credentials, Folder
 from webmail.mail.headers import decode_words
-from webmail.redis import Keys
+from webmail.redis import Keys, create_sync_redis
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +72,7 @@ class MailboxWatcher(threading.Thread):
         self.keys = Keys(settings.redis_prefix)
         self.lock_token = lock_token
         self.poll_seconds = poll_seconds
-        self.redis = Redis.from_url(settings.redis_url, socket_timeout=5)
+        self.redis = create_sync_redis(settings, socket_timeout=5)
         self._stopping = threading.Event()
         self._lease: SyncLease | None = None
         self._no_streams_since: float | None = None
@@ -235,7 +234,7 @@ class Watchers:
         self.settings = settings
         self.poll_seconds = poll_seconds
         self._threads: dict[str, MailboxWatcher] = {}
-        self._redis = Redis.from_url(settings.redis_url, socket_timeout=5)
+        self._redis = create_sync_redis(settings, socket_timeout=5)
         self._keys = Keys(settings.redis_prefix)
         self._lock = threading.Lock()
 

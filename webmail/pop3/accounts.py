@@ -20,7 +20,7 @@ from webmail.pop3.errors import POP3Error
 from webmail.pop3.form import AccountForm
 from webmail.pop3.jobs import enqueue_fetch, job_queue
 from webmail.pop3.vault import open_password, seal_password
-from webmail.redis import Keys
+from webmail.redis import Keys, create_sync_redis
 
 
 class AccountNotFoundError(WebmailError):
@@ -65,7 +65,7 @@ class ExternalAccounts:
 
     def _redis(self) -> Redis:
         """A blocking Redis client for rq, opened per call in a worker thread and closed after."""
-        return Redis.from_url(self.settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
+        return create_sync_redis(self.settings, socket_connect_timeout=2, socket_timeout=5)
 
     def _check_enabled(self) -> None:
         if not self.settings.pop3_enabled:

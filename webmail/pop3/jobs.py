@@ -43,7 +43,7 @@ from webmail.pop3.errors import (
 from webmail.pop3.fetcher import FetchOptions, FetchResult, fetch_account
 from webmail.pop3.state import DatabaseState
 from webmail.pop3.vault import open_password
-from webmail.redis import Keys
+from webmail.redis import Keys, create_sync_redis
 
 logger = logging.getLogger(__name__)
 
@@ -336,7 +336,7 @@ def run_job(account_id: int) -> str:
 
     settings = load_settings()
     engine = create_db_engine(settings.database_url)
-    redis = Redis.from_url(settings.redis_url)
+    redis = create_sync_redis(settings)
     try:
         outcome = fetch(FetchContext(settings, create_sessionmaker(engine), redis), account_id)
     finally:

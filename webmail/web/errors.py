@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+import redis
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
@@ -66,6 +67,15 @@ async def handle_http_error(request: Request, exc: Exception) -> Response:
     return render_error(request, messages.get(exc.status_code, str(exc.detail)), exc.status_code, exc.headers)
 
 
+async def handle_redis_unavailable(request: Request, exc: Exception) -> Response:
+    """Redis still gone after the client's retries (a failover that takes longer, a restart):
+    the user may try again in a moment, nothing is broken."""
+    route = getattr(request.scope.get("route"), "path", "")
+    logger.warning("Redis unavailable on %s %s: %s", request.method, route, exc)
+    message = "The webmail is briefly unavailable. Please try again in a moment."
+    return render_error(request, message, 503, {"Retry-After": "5"})
+
+
 async def handle_unexpected_error(request: Request, exc: Exception) -> Response:
     logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return render_error(request, "Something went wrong on our side. Please try again.", 500)
@@ -81,4 +91,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(WebmailError, handle_webmail_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(HTTPException, handle_http_error)
+    app.add_exception_handler(redis.ConnectionError, handle_redis_unavailable)
+    app.add_exception_handler(redis.TimeoutError, handle_redis_unavailable)
+    app.add_exception_handler(redis.ReadOnlyError, handle_redis_unavailable)
     app.add_exception_handler(Exception, handle_unexpected_error)
