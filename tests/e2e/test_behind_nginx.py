@@ -58,7 +58,7 @@ def test_a_session_through_nginx_under_the_sub_path(
     sign_in(page, proxied.url, mail_user)
     expect(page).to_have_url(f"{proxied.url}/mail/INBOX")
     assert page.evaluate("performance.getEntriesByType('navigation')[0].nextHopProtocol") == "h2"
-    wait_for_stream(page)
+    wait_for_stream(page, proxied.settings, mail_user)
 
     page.locator(".row-link", has_text="Proxied note").click()
     expect(page).to_have_url(re.compile(rf"{re.escape(proxied.url)}/mail/INBOX/{first}\?uv=\d+$"))
