@@ -24,6 +24,7 @@ from webmail.auth.sessions import SessionStore
 from webmail.config import Settings, get_settings
 from webmail.db.migrate import upgrade
 from webmail.db.session import create_db_engine, create_sessionmaker
+from webmail.imap import handover
 from webmail.imap.cache import PageCache
 from webmail.imap.cap import ConnectionCap
 from webmail.imap.pool import IMAPPool
@@ -71,15 +72,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redis = create_redis(settings)
         engine = create_db_engine(settings.database_url)
         db = create_sessionmaker(engine)
+        keys = Keys(settings.redis_prefix)
         cap = ConnectionCap(
             redis, settings.redis_prefix, settings.imap_max_connections_per_user, settings.imap_lease_seconds
         )
-        pool = IMAPPool(settings, cap)
+        holder = handover.holder_name()
+        await handover.join(redis, keys, holder)
+        pool = IMAPPool(settings, cap, holder=holder)
         sessions = SessionStore(redis, settings)
         pages = PageCache(
             redis, settings.redis_prefix, ServerCipher(settings.secret_key.get_secret_value(), "page-cache")
         )
-        watchers = Watchers(settings)
+        watchers = Watchers(settings, holder=holder)
         limiter = LoginRateLimiter(redis, settings)
         app.state.services = Services(
             settings=settings,
@@ -104,13 +108,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(_maintain_pool, pool, settings)
-                tasks.start_soon(_close_on_request, redis, pool, watchers, Keys(settings.redis_prefix))
+                tasks.start_soon(_close_on_request, redis, pool, watchers, keys)
+                tasks.start_soon(handover.take_part, redis, keys, pool, holder)
                 yield
                 tasks.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(watchers.stop_all)
                 await pool.close_all()
+                await handover.leave(redis, keys, holder)
                 await redis.aclose()
             engine.dispose()
 

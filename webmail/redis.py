@@ -176,6 +176,30 @@ class Keys:
         """Sorted set of the leases on the user's IMAP connections, cluster-wide (``imap/cap.py``)."""
         return f"{self.prefix}:cap:{user}"
 
+    def idle_connections(self, user: str) -> str:
+        """Sorted set of the leases whose connections sit idle in a pool, scored by since when:
+        the least recently used is asked to go first when another worker waits (``imap/cap.py``)."""
+        return f"{self.prefix}:idle:{user}"
+
+    def connection_queue(self, user: str) -> str:
+        """Sorted set of the requests waiting for one of the user's connections, best first."""
+        return f"{self.prefix}:capq:{user}"
+
+    def lease_holder(self, holder: str) -> str:
+        """Kept alive by a worker while it runs; leases of a holder whose key lapsed are void."""
+        return self.lease_holder_prefix() + holder
+
+    def lease_holder_prefix(self) -> str:
+        return f"{self.prefix}:holder:"
+
+    def handover_channel(self) -> str:
+        """Pub/sub: "let go of this idle connection", to the worker that holds it."""
+        return f"{self.prefix}:pool:handover"
+
+    def grant_channel(self) -> str:
+        """Pub/sub: the lease of a waiting request that was just given a slot of the cap."""
+        return f"{self.prefix}:pool:grant"
+
     def events_channel(self, user: str) -> str:
         """Pub/sub: the user's live events (``webmail/events.py``)."""
         return f"{self.prefix}:events:{user}"

@@ -1,5 +1,8 @@
 """IMAP for background jobs, holding cap leases like any other connection and letting go of them.
 
+Background work queues behind the watcher and page loads (``Priority.BACKGROUND``): it takes a
+free slot or a hand-over only when no interactive request of the user is waiting.
+
 ``background_connection`` is one blocking connection (the POP3 jobs); ``background_store`` is a
 MailStore of its own for async work outside a request (the outbox), so that work goes through
 the same facade, error translation and retry-once as a request's.
@@ -14,7 +17,7 @@ import anyio
 from redis import Redis
 
 from webmail.config import Settings
-from webmail.imap.cap import ConnectionCap, SyncLease
+from webmail.imap.cap import ConnectionCap, Priority, SyncLease
 from webmail.imap.client import close_client, open_client
 from webmail.imap.errors import MailboxBusyError
 from webmail.imap.pool import IMAPConnection, IMAPPool
@@ -36,6 +39,7 @@ def background_connection(
         cap_user or credentials.username,
         settings.imap_max_connections_per_user,
         settings.imap_lease_seconds,
+        priority=Priority.BACKGROUND,
     )
     if not lease.acquire(LEASE_WAIT_SECONDS):
         raise MailboxBusyError()
@@ -57,7 +61,7 @@ async def background_store(settings: Settings, credentials: Credentials) -> Asyn
     cap = ConnectionCap(
         redis, settings.redis_prefix, settings.imap_max_connections_per_user, settings.imap_lease_seconds
     )
-    pool = IMAPPool(settings, cap)
+    pool = IMAPPool(settings, cap, priority=Priority.BACKGROUND)
     try:
         yield MailStore(pool, credentials)
     finally:

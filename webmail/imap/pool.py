@@ -3,7 +3,10 @@
 A request checks a connection out for itself (imapclient blocks and is not thread-safe), runs
 its work in a thread through one capacity limiter, and checks it back in. Each open connection
 holds a lease of the cluster-wide cap (``cap.py``), so more workers never mean more connections
-per user. A connection that died is replaced and the work retried once.
+per user. When the cap is full, a request queues in Redis and the least recently used idle
+connection anywhere in the cluster is closed for it; a connection checked in while a better
+request waits elsewhere (the watcher, an earlier page load) is closed and its slot handed on.
+A connection that died is replaced and the work retried once.
 
 Connections are kept per account (the canonical name they logged in with, ``Credentials.username``)
 and handed only to a request with the very credentials that opened them: a keyed hash of name and
@@ -16,6 +19,7 @@ import hmac
 import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TypeVar
@@ -27,7 +31,7 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
 from webmail.config import Settings
 from webmail.imap import metrics
-from webmail.imap.cap import ConnectionCap
+from webmail.imap.cap import RECLAIM_SECONDS, ConnectionCap, Priority, Ticket
 from webmail.imap.client import close_client, open_client
 from webmail.imap.errors import (
     AuthFailedError,
@@ -55,6 +59,7 @@ class IMAPConnection:
         self.selected: FolderState | None = None
         self.busy = False
         self.retire = False
+        self.closed = False
 
     def run(self, work: IMAPWork[T], operation: str = "") -> T:
         with self.lock:
@@ -120,30 +125,68 @@ class IMAPConnection:
 IMAPWork = Callable[[IMAPConnection], T]
 
 
+class _Waiter:
+    """A request of this worker waiting for one of the user's connections."""
+
+    def __init__(self, credential: bytes) -> None:
+        self.credential = credential
+        self.started = time.monotonic()
+        self.wake = anyio.Event()
+        self.parked = False  # waiting to be woken, so it may be handed a connection
+        self.connection: IMAPConnection | None = None
+
+
 class _UserConnections:
     def __init__(self) -> None:
         self.connections: list[IMAPConnection] = []
         self.opening = 0
-        self.changed = anyio.Event()
+        self.queued = 0  # requests of this worker queued in Redis for a slot of the cap
+        self.waiters: deque[_Waiter] = deque()  # requests that may reuse a pooled connection, first first
 
-    def notify(self) -> None:
-        self.changed.set()
-        self.changed = anyio.Event()
+    def poke(self) -> None:
+        """Something changed (a connection closed or came back): waiters look again."""
+        for waiter in self.waiters:
+            waiter.wake.set()
+
+    def parked(self, credential: bytes) -> _Waiter | None:
+        """The first request waiting for a connection opened with ``credential``."""
+        return next(
+            (
+                w
+                for w in self.waiters
+                if w.parked and w.connection is None and hmac.compare_digest(w.credential, credential)
+            ),
+            None,
+        )
+
+    def room(self, per_worker: int) -> bool:
+        return len(self.connections) + self.opening + self.queued < per_worker
+
+    def unused(self) -> bool:
+        return not self.connections and not self.opening and not self.waiters
 
 
 class IMAPPool:
+    """This worker's connections. ``holder`` (``handover.py``) names a pool whose worker listens
+    for hand-over requests: only then are its idle connections offered to other workers."""
+
     def __init__(
         self,
         settings: Settings,
         cap: ConnectionCap | None = None,
         *,
+        priority: Priority = Priority.INTERACTIVE,
+        holder: str | None = None,
         max_threads: int = 32,
     ) -> None:
         self.settings = settings
         self.cap = cap
+        self.priority = priority
+        self.holder = holder
         self.per_worker = settings.imap_pool_per_worker
         self.wait_seconds = settings.imap_cap_wait_seconds
         self._users: dict[str, _UserConnections] = {}
+        self._tickets: dict[str, _Waiter] = {}  # queued leases, to wake their request when granted
         self._limiter = anyio.CapacityLimiter(max_threads)
         self._credential_key = secrets.token_bytes(32)  # this process's; the hashes never leave it
 
@@ -158,10 +201,14 @@ class IMAPPool:
         secret = f"{credentials.username}\0{credentials.password}".encode()
         return hmac.digest(self._credential_key, secret, "sha256")
 
+    @property
+    def _advertises(self) -> bool:
+        return self.cap is not None and self.holder is not None
+
     async def login(self, credentials: Credentials) -> None:
         """Check the password with a fresh LOGIN and keep the connection warm if there is room."""
         user = credentials.username
-        entry = self._users.setdefault(user, _UserConnections())
+        entry = self._entry(user)
         while len(entry.connections) >= self.per_worker:
             idle = next((c for c in entry.connections if not c.busy), None)
             if idle is None:
@@ -169,20 +216,23 @@ class IMAPPool:
             await self._discard(user, idle)
         entry.opening += 1  # so that close_idle() keeps this entry while we log in
         try:
-            connection = await self._open(user, credentials, deadline=time.monotonic() + self.wait_seconds)
+            connection = await self._acquire(user, credentials, reuse=False)
         finally:
             entry.opening -= 1
-        if len(entry.connections) < self.per_worker:
-            entry.connections.append(connection)
-            entry.notify()
+        if len(entry.connections) <= self.per_worker:
+            await self._release(user, connection)
         else:
-            await self._close(user, connection)
+            await self._discard(user, connection)
 
     async def run(self, credentials: Credentials, work: IMAPWork[T], operation: str = "") -> T:
         """Run ``work(connection)`` on one of the user's connections; retry once on a dead one."""
         user = credentials.username
         for attempt in (1, 2):
-            connection = await self._checkout(user, credentials)
+            try:
+                connection = await self._acquire(user, credentials, reuse=True)
+            except AuthFailedError as exc:
+                # The session's password no longer works: changed elsewhere.
+                raise CredentialsRejectedError() from exc
             try:
                 result = await anyio.to_thread.run_sync(
                     connection.run, work, operation, limiter=self._limiter
@@ -210,6 +260,29 @@ class IMAPPool:
             else:
                 await self._discard(user, connection)
 
+    async def retire_all(self) -> None:
+        """Close every connection (idle ones now, busy ones when freed): our leases were voided."""
+        for user in list(self._users):
+            await self.close_user(user)
+
+    async def let_go(self, user: str, lease: str) -> None:
+        """A request elsewhere claimed this idle connection: log out and hand its slot on."""
+        entry = self._users.get(user)
+        connection = next((c for c in entry.connections if c.lease == lease), None) if entry else None
+        if connection is None:
+            return
+        metrics.HANDOVERS_GIVEN.inc()
+        if connection.busy:  # checked out a moment ago: it goes when it comes back
+            connection.retire = True
+        else:
+            await self._discard(user, connection)
+
+    def granted(self, lease: str) -> None:
+        """A queued request of this worker was given its slot: wake it."""
+        waiter = self._tickets.get(lease)
+        if waiter is not None:
+            waiter.wake.set()
+
     async def close_idle(self, max_idle_seconds: float) -> int:
         now = time.monotonic()
         closed = 0
@@ -218,7 +291,7 @@ class IMAPPool:
                 if not connection.busy and now - connection.last_used > max_idle_seconds:
                     await self._discard(user, connection)
                     closed += 1
-            if not entry.connections and not entry.opening:
+            if entry.unused():
                 self._users.pop(user, None)
         metrics.POOL_USERS.set(sum(1 for entry in self._users.values() if entry.connections))
         return closed
@@ -235,7 +308,7 @@ class IMAPPool:
                     except UnavailableError:
                         await self._discard(user, connection)
                         continue
-                    self._checkin(user, connection)
+                    await self._release(user, connection)
 
     async def renew_leases(self) -> None:
         if self.cap is None:
@@ -252,94 +325,168 @@ class IMAPPool:
             if not entry.opening:
                 self._users.pop(user, None)
 
-    async def _checkout(self, user: str, credentials: Credentials) -> IMAPConnection:
-        deadline = time.monotonic() + self.wait_seconds
-        waited = False
-        credential = self._credential(credentials)
-        while True:
-            # Looked up on every round: close_idle() drops a user's empty entry while we wait.
-            entry = self._users.setdefault(user, _UserConnections())
-            for idle in entry.connections:
-                if not idle.busy and not idle.retire and hmac.compare_digest(idle.credential, credential):
-                    idle.busy = True
-                    return idle
-            if len(entry.connections) + entry.opening >= self.per_worker:
-                # Full, maybe of connections another password opened (changed since): make room.
-                other = next(
-                    (c for c in entry.connections if not c.busy and c.credential != credential), None
-                )
-                if other is not None:
-                    await self._discard(user, other)
-                    continue
-            if len(entry.connections) + entry.opening < self.per_worker:
-                entry.opening += 1
-                connection: IMAPConnection | None
-                try:
-                    connection = await self._open(user, credentials, deadline=None)
-                except MailboxBusyError:
-                    connection = None
-                except AuthFailedError as exc:
-                    # The session's password no longer works: changed elsewhere.
-                    raise CredentialsRejectedError() from exc
-                finally:
-                    entry.opening -= 1
-                if connection is not None:
-                    connection.busy = True
-                    entry.connections.append(connection)
-                    return connection
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                metrics.CAP_TIMEOUTS.inc()
-                raise MailboxBusyError()
-            if not waited:
-                metrics.CAP_WAITS.inc()
-                waited = True
-            with anyio.move_on_after(min(remaining, 0.1)):
-                await entry.changed.wait()
+    def _entry(self, user: str) -> _UserConnections:
+        return self._users.setdefault(user, _UserConnections())
 
-    async def _open(self, user: str, credentials: Credentials, *, deadline: float | None) -> IMAPConnection:
-        """Take a lease (waiting until ``deadline``, or not at all) and log in."""
-        lease: str | None = None
-        while self.cap is not None:
-            lease = await self.cap.try_acquire(user)
-            if lease is not None:
-                break
-            if deadline is None or time.monotonic() >= deadline:
-                raise MailboxBusyError()
-            await anyio.sleep(0.1)
+    async def _acquire(self, user: str, credentials: Credentials, *, reuse: bool) -> IMAPConnection:
+        """A connection for one request: an idle pooled one (with ``reuse``), else a new one
+        under a slot of the cap, queueing for a hand-over while the cap is full."""
+        deadline = time.monotonic() + self.wait_seconds
+        entry = self._entry(user)
+        waiter = _Waiter(self._credential(credentials))
+        ticket: Ticket | None = None
+        waited = False
+        if reuse:
+            entry.waiters.append(waiter)
+        try:
+            while True:
+                connection = waiter.connection or (
+                    await self._take_idle(user, entry, waiter) if reuse else None
+                )
+                if connection is not None:
+                    return connection
+                if reuse and not entry.room(self.per_worker) and await self._make_room(user, entry, waiter):
+                    continue
+                if self.cap is None and (not reuse or entry.room(self.per_worker)):
+                    return await self._open(user, credentials, entry, None)
+                if ticket is None and self.cap is not None and (not reuse or entry.room(self.per_worker)):
+                    ticket = Ticket.issue(self.priority, self.wait_seconds, self.holder)
+                    self._tickets[ticket.lease] = waiter
+                    entry.queued += 1
+                if ticket is not None:
+                    assert self.cap is not None
+                    claim = await self.cap.claim(user, ticket)
+                    if claim.granted:
+                        lease, ticket = self._done(entry, ticket), None
+                        return await self._open(user, credentials, entry, lease)
+                    if claim.ask is not None:
+                        await self.cap.ask_release(user, claim.ask)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    if ticket is not None and await self.cap.cancel(user, ticket):  # type: ignore[union-attr]
+                        ticket.served()
+                        lease, ticket = self._done(entry, ticket), None
+                        return await self._open(user, credentials, entry, lease)
+                    metrics.CAP_TIMEOUTS.inc()
+                    raise MailboxBusyError()
+                if not waited:
+                    metrics.CAP_WAITS.inc()
+                    waited = True
+                waiter.parked = True
+                with anyio.move_on_after(min(remaining, RECLAIM_SECONDS)):
+                    await waiter.wake.wait()
+                waiter.parked = False
+                waiter.wake = anyio.Event()
+        finally:
+            waiter.parked = False
+            if waiter in entry.waiters:
+                entry.waiters.remove(waiter)
+            if ticket is not None:
+                lease = self._done(entry, ticket)
+                with anyio.CancelScope(shield=True):
+                    if await self.cap.cancel(user, ticket):  # type: ignore[union-attr]
+                        await self.cap.release(user, lease)  # type: ignore[union-attr]
+
+    def _done(self, entry: _UserConnections, ticket: Ticket) -> str:
+        """The ticket leaves this worker's books (granted, or about to be cancelled); its lease."""
+        self._tickets.pop(ticket.lease, None)
+        entry.queued -= 1
+        return ticket.lease
+
+    async def _make_room(self, user: str, entry: _UserConnections, waiter: _Waiter) -> bool:
+        """Full, maybe of idle connections another password opened (changed since): close one."""
+        other = next((c for c in entry.connections if not c.busy and c.credential != waiter.credential), None)
+        if other is not None:
+            await self._discard(user, other)
+        return other is not None
+
+    async def _take_idle(self, user: str, entry: _UserConnections, waiter: _Waiter) -> IMAPConnection | None:
+        while True:
+            idle = next(
+                (
+                    c
+                    for c in entry.connections
+                    if not c.busy and not c.retire and hmac.compare_digest(c.credential, waiter.credential)
+                ),
+                None,
+            )
+            if idle is None:
+                return None
+            idle.busy = True
+            if not self._advertises or idle.lease is None:
+                return idle
+            if await self.cap.check_out(user, idle.lease) and not idle.retire:  # type: ignore[union-attr]
+                return idle
+            await self._discard(user, idle)  # a request elsewhere claimed it first
+
+    async def _open(
+        self, user: str, credentials: Credentials, entry: _UserConnections, lease: str | None
+    ) -> IMAPConnection:
+        """Log in under ``lease`` (already ours); the new connection is checked out."""
+        entry.opening += 1
         try:
             client = await anyio.to_thread.run_sync(
                 open_client, self.settings, credentials, limiter=self._limiter
             )
         except BaseException:
             if lease is not None and self.cap is not None:
-                await self.cap.release(user, lease)
+                with anyio.CancelScope(shield=True):
+                    await self.cap.release(user, lease)
             raise
+        finally:
+            entry.opening -= 1
         metrics.CONNECTIONS_OPENED.inc()
         metrics.POOL_CONNECTIONS.inc()
-        return IMAPConnection(client, lease, self._credential(credentials))
+        connection = IMAPConnection(client, lease, self._credential(credentials))
+        connection.busy = True
+        entry.connections.append(connection)
+        return connection
 
     async def _release(self, user: str, connection: IMAPConnection) -> None:
-        if connection.retire:
-            await self._discard(user, connection)
-        else:
-            self._checkin(user, connection)
-
-    def _checkin(self, user: str, connection: IMAPConnection) -> None:
-        connection.busy = False
-        connection.last_used = time.monotonic()
-        entry = self._users.get(user)
-        if entry is not None:
-            entry.notify()
+        """Check a connection in: to the first local waiter, back to the pool, or, when a better
+        request waits elsewhere (or its lease is void), closed so that its slot moves on."""
+        while True:
+            entry = self._users.get(user)
+            if entry is None or connection.retire or connection not in entry.connections:
+                await self._discard(user, connection)
+                return
+            waiter = entry.parked(connection.credential)
+            if waiter is None and len(entry.connections) > self.per_worker:
+                await self._discard(user, connection)  # a grant let this worker open one too many
+                return
+            if self.cap is not None and connection.lease is not None:
+                waiting = (self.priority, time.monotonic() - waiter.started) if waiter else None
+                verdict = await self.cap.check_in(
+                    user, connection.lease, waiting, advertise=self._advertises and waiter is None
+                )
+                if verdict != "keep" or connection.retire:
+                    if verdict == "handover":
+                        metrics.HANDOVERS_GIVEN.inc()
+                    await self._discard(user, connection)
+                    return
+            connection.last_used = time.monotonic()
+            if waiter is None:
+                connection.busy = False
+                entry.poke()
+                return
+            if waiter.parked and waiter.connection is None:
+                waiter.connection = connection
+                waiter.wake.set()
+                return
+            # That waiter stopped waiting while we asked Redis: check in again.
 
     async def _discard(self, user: str, connection: IMAPConnection) -> None:
+        if connection.closed:
+            return
+        connection.closed = True
         entry = self._users.get(user)
         if entry is not None and connection in entry.connections:
             entry.connections.remove(connection)
-            entry.notify()
+            entry.poke()
         await self._close(user, connection)
 
     async def _close(self, user: str, connection: IMAPConnection) -> None:
+        """LOGOUT first, then release the lease: the cap is never exceeded at the server."""
         metrics.POOL_CONNECTIONS.dec()
         with anyio.CancelScope(shield=True):
             try:

@@ -26,7 +26,7 @@ from imapclient import IMAPClient
 
 from webmail.config import Settings
 from webmail.events import MailboxChanged, NewMail, NewMessage, publish
-from webmail.imap.cap import SyncLease
+from webmail.imap.cap import Priority, SyncLease
 from webmail.imap.client import close_client, open_client
 from webmail.imap.errors import IMAPError, map_imap_errors
 from webmail.imap.folders import list_folders
@@ -38,6 +38,9 @@ logger = logging.getLogger(__name__)
 
 LOCK_SECONDS = 15
 STREAM_GRACE_SECONDS = 30
+# The watcher queues first for a connection (before page loads), and a full cap of busy
+# connections makes it ask again after this long, not after a backoff.
+CONNECT_WAIT_SECONDS = 1.0
 
 
 @dataclass
@@ -63,7 +66,12 @@ class MailboxWatcher(threading.Thread):
     """The watching thread for one user; ``stop()`` ends it within a poll interval."""
 
     def __init__(
-        self, settings: Settings, credentials: Credentials, lock_token: str, poll_seconds: float
+        self,
+        settings: Settings,
+        credentials: Credentials,
+        lock_token: str,
+        poll_seconds: float,
+        holder: str | None = None,
     ) -> None:
         super().__init__(name=f"watch-{credentials.username}", daemon=True)
         self.settings = settings
@@ -72,6 +80,7 @@ class MailboxWatcher(threading.Thread):
         self.keys = Keys(settings.redis_prefix)
         self.lock_token = lock_token
         self.poll_seconds = poll_seconds
+        self.holder = holder
         self.redis = create_sync_redis(settings, socket_timeout=5)
         self._stopping = threading.Event()
         self._lease: SyncLease | None = None
@@ -92,6 +101,8 @@ class MailboxWatcher(threading.Thread):
                     if client is None:
                         client = self._connect()
                         snapshot = None
+                        if client is None:
+                            continue  # every connection of the user is busy: queue again
                     with map_imap_errors():
                         client.noop()  # STATUS of the selected INBOX reflects this session's view
                         latest = Snapshot.of(list_folders(client))
@@ -114,16 +125,19 @@ class MailboxWatcher(threading.Thread):
             self._release_lock()
             self.redis.close()
 
-    def _connect(self) -> IMAPClient:
+    def _connect(self) -> IMAPClient | None:
+        """A connection of our own on INBOX; None if the cap stayed full of busy connections."""
         lease = SyncLease(
             self.redis,
             self.settings.redis_prefix,
             self.user,
             self.settings.imap_max_connections_per_user,
             self.settings.imap_lease_seconds,
+            priority=Priority.WATCHER,
+            holder=self.holder,
         )
-        if not lease.acquire(wait_seconds=0):
-            raise OSError("the user's connection cap is reached; the watcher waits")
+        if not lease.acquire(CONNECT_WAIT_SECONDS):
+            return None
         self._lease = lease
         try:
             client = open_client(self.settings, self.credentials)
@@ -230,9 +244,10 @@ class MailboxWatcher(threading.Thread):
 class Watchers:
     """This worker's watcher threads; ``ensure()`` starts one if no worker watches the user yet."""
 
-    def __init__(self, settings: Settings, poll_seconds: float = 2.0) -> None:
+    def __init__(self, settings: Settings, poll_seconds: float = 2.0, *, holder: str | None = None) -> None:
         self.settings = settings
         self.poll_seconds = poll_seconds
+        self.holder = holder
         self._threads: dict[str, MailboxWatcher] = {}
         self._redis = create_sync_redis(settings, socket_timeout=5)
         self._keys = Keys(settings.redis_prefix)
@@ -248,7 +263,7 @@ class Watchers:
             token = secrets.token_hex(8)
             if not self._redis.set(self._keys.watcher_lock(user), token, nx=True, px=LOCK_SECONDS * 1000):
                 return False
-            watcher = MailboxWatcher(self.settings, credentials, token, self.poll_seconds)
+            watcher = MailboxWatcher(self.settings, credentials, token, self.poll_seconds, self.holder)
             self._threads[user] = watcher
             watcher.start()
             return True
