@@ -4,30 +4,18 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import signal
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx2 as httpx
 import pytest
 import redis
-from imapclient import IMAPClient
 
-from tests.conftest import MailUser, sign_in
-from webmail.db.migrate import upgrade
+from tests.cluster import CAP, ConnectionWatch, seed, signed_in_client, start_server, stop_server
 from webmail.devservices import DevServices
-from webmail.devservices.system import free_port, wait_for_port
 from webmail.redis import Keys
-
-CAP = 4
 
 
 @pytest.fixture(scope="module")
@@ -35,106 +23,6 @@ def own_services() -> Iterator[DevServices]:
     """Services of this module alone: the tests restart Dovecot."""
     with DevServices() as running:
         yield running
-
-
-@dataclass
-class Server:
-    url: str
-    process: subprocess.Popen[bytes]
-    prefix: str
-
-
-def start_server(
-    services: DevServices, tmp_path: Path, *, workers: int, lease_seconds: float = 30, per_worker: int = 3
-) -> Server:
-    database = f"sqlite:///{tmp_path / 'workers.db'}"
-    upgrade(database)
-    port = free_port()
-    prefix = f"w{secrets.token_hex(4)}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WEBMAIL_")}
-    env.update(services.env())
-    env.update(
-        {
-            "WEBMAIL_SECRET_KEY": secrets.token_urlsafe(48),
-            "WEBMAIL_DATABASE_URL": database,
-            "WEBMAIL_REDIS_PREFIX": prefix,
-            "WEBMAIL_IMAP_MAX_CONNECTIONS_PER_USER": str(CAP),
-            "WEBMAIL_IMAP_POOL_PER_WORKER": str(per_worker),
-            "WEBMAIL_IMAP_CAP_WAIT_SECONDS": "5",
-            "WEBMAIL_IMAP_LEASE_SECONDS": str(lease_seconds),
-            "WEBMAIL_LOGIN_MAX_FAILURES_PER_IP": "1000",
-        }
-    )
-    command = [sys.executable, "-m", "webmail.cli", "serve", "--port", str(port), "--workers", str(workers)]
-    with open(tmp_path / "server.log", "wb") as log:
-        process = subprocess.Popen(
-            command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    wait_for_port(port, timeout=30, process=process)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz").status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.1)
-    return Server(url, process, prefix)
-
-
-def stop_server(server: Server) -> None:
-    if server.process.poll() is None:
-        os.killpg(server.process.pid, signal.SIGTERM)
-        try:
-            server.process.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.process.pid, signal.SIGKILL)
-            server.process.wait(5)
-
-
-@contextmanager
-def signed_in_client(url: str, username: str, password: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=url, follow_redirects=False, timeout=30) as client:
-        response = sign_in(client, MailUser(username, password))  # type: ignore[arg-type]
-        assert response.status_code == 303, response.text
-        yield client
-
-
-def seed(services: DevServices, username: str, password: str, count: int = 120) -> list[int]:
-    client = IMAPClient("127.0.0.1", services.dovecot.imap_port, ssl=False)
-    client.login(username, password)
-    uids = []
-    for i in range(count):
-        response = client.append(
-            "INBOX", f"From: a{i}@example.org\r\nSubject: load {i}\r\n\r\nbody {i}\r\n".encode()
-        )
-        uids.append(int(re.search(rb"APPENDUID \d+ (\d+)", response).group(1)))  # type: ignore[union-attr]
-    client.append("Sent", b"From: me@example.test\r\nSubject: sent\r\n\r\nbody\r\n")
-    client.logout()
-    return uids
-
-
-class ConnectionWatch:
-    """Polls Dovecot for the user's IMAP connections while a test runs; remembers the maximum."""
-
-    def __init__(self, services: DevServices, username: str) -> None:
-        self.services, self.username = services, username
-        self.maximum = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._poll, daemon=True)
-
-    def _poll(self) -> None:
-        while not self._stop.is_set():
-            self.maximum = max(self.maximum, self.services.dovecot.connections(self.username))
-            time.sleep(0.02)
-
-    def __enter__(self) -> ConnectionWatch:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(5)
 
 
 def test_fifty_concurrent_requests_never_exceed_the_cap(own_services: DevServices, tmp_path: Path) -> None:
