@@ -3,13 +3,19 @@
 Prints, in one run on one machine:
   1. a warm list page and a folder switch served by a different worker process than the one
      that filled the cache (50,000-message INBOX), next to raw imapclient on a warm connection;
-  2. 20 signed-in users hammering list pages and messages for N seconds on a 2-worker server,
+  2. 20 signed-in users hammering list pages and messages for N seconds on a 4-worker server,
      next to 20 raw-imapclient loops doing the same IMAP work: requests/s, p95, errors, and the
      most IMAP connections one user ever had at Dovecot;
   3. the RSS a worker gains for 200 signed-in idle users, and Dovecot's count of their
-     connections after the idle timeout.
+     connections after the idle timeout;
+  4. burst-then-spread on 4 workers with the defaults (2 pooled per worker, cap 4): one user's
+     burst of 42 requests over 6 keep-alive browser connections fills the cap with connections
+     that then sit idle in the workers those connections reached, then 32 page loads on fresh
+     TCP connections land on any worker: their p50/p99, 503s, hand-overs and their wait, and the
+     most connections the user ever had at Dovecot.
 
 Run: .venv/bin/python bench/cluster.py [--messages 50000] [--seconds 60] [--idle-users 200]
+     [--workers 4] [--parts cache,load,idle,burst]
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import httpx2 as httpx
@@ -42,6 +50,7 @@ from webmail.devservices.system import free_port, wait_for_port
 from webmail.imap.messages import SUMMARY_ITEMS
 
 USER, PASSWORD = "bench@example.test", "bench"
+TABS, TAB_REQUESTS = 6, 7  # a browser opens up to 6 connections to one host
 ITEMS = f"({' '.join(SUMMARY_ITEMS)})"
 
 
@@ -166,8 +175,8 @@ def warm_cache(services: DevServices, workdir: Path, messages: int, rounds: int)
         raw.logout()
 
 
-def load_test(services: DevServices, workdir: Path, seconds: float) -> None:
-    print(f"\n== 2. 20 users for {seconds:.0f} s on 2 workers ==")
+def load_test(services: DevServices, workdir: Path, seconds: float, workers: int) -> None:
+    print(f"\n== 2. 20 users for {seconds:.0f} s on {workers} workers ==")
     users = []
     for n in range(20):
         username, password = f"load{n}@example.test", "pw"
@@ -236,7 +245,7 @@ def load_test(services: DevServices, workdir: Path, seconds: float) -> None:
         client.logout()
 
     prefix = f"l{secrets.token_hex(3)}"
-    url, process = serve(services, workdir, workers=2, prefix=prefix)
+    url, process = serve(services, workdir, workers=workers, prefix=prefix)
     maximum = [0]
     stop_watch = threading.Event()
 
@@ -329,13 +338,160 @@ def idle_users(services: DevServices, workdir: Path, count: int) -> None:
         stop(process)
 
 
+def burst_then_spread(services: DevServices, workdir: Path, workers: int, rounds: int) -> None:
+    print(f"\n== 4. burst then spread: one user, {workers} workers, 2 pooled per worker, cap 4 ==")
+    username, password = "burst@example.test", "pw"
+    services.dovecot.add_user(username, password)
+    raw = IMAPClient("127.0.0.1", services.dovecot.imap_port, ssl=False)
+    raw.login(username, password)
+    for i in range(300):
+        raw.append("INBOX", small(i))
+    raw.logout()
+
+    def one_login() -> object:
+        client = IMAPClient("127.0.0.1", services.dovecot.imap_port, ssl=False)
+        client.login(username, password)
+        client.logout()
+        return client
+
+    login_ms = statistics.median(measure(one_login, 20))
+    prefix = f"h{secrets.token_hex(3)}"
+    url, process = serve(services, workdir, workers=workers, prefix=prefix,
+                         extra={"WEBMAIL_IMAP_POOL_PER_WORKER": "2", "WEBMAIL_IMAP_MAX_CONNECTIONS_PER_USER": "4"})  # fmt: skip
+    maximum = [0]
+    stop_watch = threading.Event()
+
+    def watch() -> None:
+        while not stop_watch.is_set():
+            maximum[0] = max(maximum[0], services.dovecot.connections(username))
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    paths = ["/mail/INBOX", "/mail/INBOX?page=2", "/mail/INBOX?page=3", "/mail/INBOX/1", "/mail/INBOX/2"]
+    close = {"Connection": "close"}
+
+    def get(client: httpx.Client, path: str) -> tuple[int, float]:
+        started = time.perf_counter()
+        status = client.get(path, headers=close).status_code
+        return status, (time.perf_counter() - started) * 1000
+
+    def tab(client: httpx.Client, index: int) -> list[tuple[int, float]]:
+        """One browser connection (keep-alive, so it stays on one worker) in the burst."""
+        timings = []
+        with httpx.Client(base_url=url, cookies=client.cookies, timeout=60) as browser:
+            for n in range(TAB_REQUESTS):
+                started = time.perf_counter()
+                status = browser.get(paths[(index + n) % len(paths)]).status_code
+                timings.append((status, (time.perf_counter() - started) * 1000))
+        return timings
+
+    try:
+        # Every worker warm (templates, imports), as in production, from another user's pages.
+        services.dovecot.add_user("warm@example.test", "pw")
+        warm = sign_in(url, "warm@example.test", "pw")
+        for path in paths[:3] * workers * 2:
+            get(warm, path)
+        warm.close()
+        watcher.start()
+        burst_ms: list[float] = []
+        spread_ms: list[float] = []
+        unavailable = 0
+        before = handover_figures(url)
+        spread_waits: list[dict[str, float]] = []
+        for _ in range(rounds):
+            # A fresh start: the user signs in (no connections anywhere yet) and the tabs reload.
+            client = sign_in(url, username, password)
+            with ThreadPoolExecutor(max_workers=TABS) as executor:
+                results = [t for ts in executor.map(partial(tab, client), range(TABS)) for t in ts]
+            burst_ms += [ms for _, ms in results]
+            unavailable += sum(1 for status, _ in results if status == 503)
+            time.sleep(0.5)  # the burst's connections are idle now, held by whichever workers
+            quiet = handover_figures(url)
+            results = [get(client, "/mail/INBOX") for _ in range(32)]
+            spread_waits.append(subtract(handover_figures(url), quiet))
+            spread_ms += [ms for _, ms in results]
+            unavailable += sum(1 for status, _ in results if status == 503)
+            token = re.search(r'"X-CSRF-Token": "([^"]+)"', client.get("/mail/INBOX").text)
+            assert token
+            client.post("/logout", headers={"X-CSRF-Token": token.group(1)})  # closes them everywhere
+            client.close()
+            for _ in range(100):
+                if not services.dovecot.connections(username):
+                    break
+                time.sleep(0.1)
+        after = handover_figures(url)
+        stop_watch.set()
+        watcher.join(5)
+    finally:
+        stop(process)
+    total = subtract(after, before)
+    spread = {key: sum(w[key] for w in spread_waits) for key in spread_waits[0]}
+    print(f"{rounds} rounds of: sign in, a burst ({TABS} browser connections x {TAB_REQUESTS} requests at once), "
+          "32 page loads on fresh TCP connections, sign out")  # fmt: skip
+    print(
+        f"burst  page latency p50 {percentile(burst_ms, 50):7.1f} ms  p99 {percentile(burst_ms, 99):7.1f} ms"
+    )
+    print(f"spread page latency p50 {percentile(spread_ms, 50):7.1f} ms  p99 {percentile(spread_ms, 99):7.1f} ms"
+          f"  max {max(spread_ms):7.1f} ms")  # fmt: skip
+    print(f"503 'mailbox busy': {unavailable} of {rounds * (TABS * TAB_REQUESTS + 32)}")
+    print(f"hand-overs: requested {total['requested']:.0f}, granted {total['granted']:.0f}, "
+          f"idle connections given up {total['given']:.0f}")  # fmt: skip
+    print(f"hand-over wait while spreading (idle connections elsewhere): {spread['count']:.0f} waits, "
+          f"mean {1000 * spread['sum'] / max(spread['count'], 1):.1f} ms, p50 <= {bucket_quantile(spread, 0.5)}; "
+          f"one LOGIN {login_ms:.1f} ms")  # fmt: skip
+    print(
+        f"hand-over wait during the bursts (busy connections): p50 <= {bucket_quantile(subtract(total, spread), 0.5)}"
+    )
+    print(f"most IMAP connections of the user at Dovecot: {maximum[0]} (cap 4)")
+
+
+def handover_figures(url: str) -> dict[str, float]:
+    """Hand-over counters and the interactive wait histogram, summed over the worker processes."""
+    body = httpx.get(f"{url}/metrics").text
+    figures: dict[str, float] = {}
+    for name, key in (
+        ("webmail_imap_handovers_requested_total", "requested"),
+        ("webmail_imap_handovers_granted_total", "granted"),
+        ("webmail_imap_handovers_given_total", "given"),
+        ("webmail_imap_handover_wait_seconds_count", "count"),
+        ("webmail_imap_handover_wait_seconds_sum", "sum"),
+    ):
+        figures[key] = sum(float(v) for v in re.findall(rf"^{name}(?:{{[^}}]*}})? (\S+)$", body, re.M))
+    for bound, value in re.findall(
+        r'^webmail_imap_handover_wait_seconds_bucket{le="([^"]+)",priority="interactive"} (\S+)$', body, re.M
+    ):
+        figures[f"le {bound}"] = float(value)
+    return figures
+
+
+def subtract(after: dict[str, float], before: dict[str, float]) -> dict[str, float]:
+    return {key: value - before.get(key, 0.0) for key, value in after.items()}
+
+
+def bucket_quantile(figures: dict[str, float], q: float) -> str:
+    """The histogram bucket holding quantile ``q`` (an upper bound, in ms)."""
+    buckets = sorted((float(key[3:]), value) for key, value in figures.items() if key.startswith("le "))
+    total = buckets[-1][1] if buckets else 0
+    for bound, count in buckets:
+        if total and count >= q * total:
+            return "inf" if bound == float("inf") else f"{bound * 1000:.0f} ms"
+    return "n/a"
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=50_000)
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--idle-users", type=int, default=200)
-    parser.add_argument("--parts", default="cache,load,idle", help="which parts to run")
+    parser.add_argument("--workers", type=int, default=4, help="worker processes of parts 2 and 4")
+    parser.add_argument("--bursts", type=int, default=5, help="burst-then-spread rounds of part 4")
+    parser.add_argument("--parts", default="cache,load,idle,burst", help="which parts to run")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     with DevServices(max_userip_connections=50) as services, tempfile.TemporaryDirectory() as tmp:
@@ -343,9 +499,11 @@ def main() -> None:
         if "cache" in parts:
             warm_cache(services, workdir, args.messages, args.rounds)
         if "load" in parts:
-            load_test(services, workdir, args.seconds)
+            load_test(services, workdir, args.seconds, args.workers)
         if "idle" in parts:
             idle_users(services, workdir, args.idle_users)
+        if "burst" in parts:
+            burst_then_spread(services, workdir, args.workers, args.bursts)
 
 
 if __name__ == "__main__":

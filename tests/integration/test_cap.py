@@ -87,6 +87,7 @@ def test_the_queue_goes_by_priority_then_arrival(services: DevServices, cap_user
             )
             for waiting in (job, page, later_page, watcher):
                 assert not (await cap.claim(cap_user, waiting)).granted
+                await anyio.sleep(0.005)  # arrival is measured in milliseconds
             order = []
             lease = held.lease
             for _ in range(4):
@@ -139,6 +140,22 @@ def test_a_waiter_asks_for_the_least_recently_used_idle_connection(
             await cap.release(cap_user, older.lease)  # after LOGOUT: the slot goes to the queue
             assert (await cap.claim(cap_user, first)).granted
             assert not (await cap.claim(cap_user, second)).granted
+
+    run_async(scenario)
+
+
+def test_a_long_idle_connection_can_still_be_asked_for(services: DevServices, cap_user: str) -> None:
+    """Renewing the leases keeps the record of idle connections as long as the leases."""
+
+    async def scenario() -> None:
+        async with capped(services, limit=1, lease_seconds=0.3) as cap:
+            idle = ticket()
+            assert (await cap.claim(cap_user, idle)).granted
+            assert await cap.check_in(cap_user, idle.lease, None, advertise=True) == "keep"
+            for _ in range(8):  # 1.6 s: past twice the lease time
+                await anyio.sleep(0.2)
+                assert await cap.renew(cap_user, [idle.lease]) == 1
+            assert (await cap.claim(cap_user, ticket())).ask == idle.lease
 
     run_async(scenario)
 

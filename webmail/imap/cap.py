@@ -165,7 +165,8 @@ if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 1 end
 return 0
 """
 
-# KEYS[1] the set; ARGV: ttl_ms, leases... Returns how many leases were still held.
+# KEYS[1] the set (KEYS[2]: the idle set, kept as long); ARGV: ttl_ms, leases... Returns how
+# many leases were still held.
 _RENEW = """
 local now = redis.call('TIME')
 local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
@@ -176,7 +177,9 @@ for i = 2, #ARGV do
     held = held + 1
   end
 end
-if held > 0 then redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1]) * 2) end
+if held > 0 then
+  for _, key in ipairs(KEYS) do redis.call('PEXPIRE', key, tonumber(ARGV[1]) * 2) end
+end
 return held
 """
 
@@ -308,7 +311,8 @@ class ConnectionCap:
     async def renew(self, user: str, leases: list[str]) -> int:
         if not leases:
             return 0
-        return int(await self._renew(keys=[self.key(user)], args=[self.ttl_ms, *leases]))
+        keys = [self.key(user), self.keys.idle_connections(user)]
+        return int(await self._renew(keys=keys, args=[self.ttl_ms, *leases]))
 
     async def count(self, user: str) -> int:
         return int(await self._count(keys=[self.key(user)]))

@@ -415,7 +415,9 @@ class IMAPPool:
             idle.busy = True
             if not self._advertises or idle.lease is None:
                 return idle
-            if await self.cap.check_out(user, idle.lease) and not idle.retire:  # type: ignore[union-attr]
+            with anyio.CancelScope(shield=True):
+                ours = await self.cap.check_out(user, idle.lease)  # type: ignore[union-attr]
+            if ours and not idle.retire:
                 return idle
             await self._discard(user, idle)  # a request elsewhere claimed it first
 
@@ -445,6 +447,10 @@ class IMAPPool:
     async def _release(self, user: str, connection: IMAPConnection) -> None:
         """Check a connection in: to the first local waiter, back to the pool, or, when a better
         request waits elsewhere (or its lease is void), closed so that its slot moves on."""
+        with anyio.CancelScope(shield=True):  # a request cancelled now must not strand it busy
+            await self._check_in(user, connection)
+
+    async def _check_in(self, user: str, connection: IMAPConnection) -> None:
         while True:
             entry = self._users.get(user)
             if entry is None or connection.retire or connection not in entry.connections:

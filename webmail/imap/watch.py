@@ -1,7 +1,8 @@
 """Watching a user's mailbox for changes made anywhere, and publishing them on Redis pub/sub.
 
 One watcher per user in the whole cluster: the worker that wins the Redis lock ``wm:watch:<user>``
-runs it, as a thread with its own IMAP connection (holding a cap lease like any other). It IDLEs
+runs it, as a thread with its own IMAP connection (holding a cap lease like any other, and first
+in the queue for one: a full cap hands it an idle connection rather than making it wait). It IDLEs
 on INBOX (RFC 2177), so new mail there is seen at once, and every few seconds leaves IDLE to ask
 LIST-STATUS for all folders' counts and HIGHESTMODSEQ; what changed is published as
 ``MailboxChanged`` and ``NewMail`` events (``webmail/events.py``), which every worker forwards
