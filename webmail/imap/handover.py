@@ -23,6 +23,7 @@ import time
 import anyio
 import anyio.abc
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from webmail.imap.pool import IMAPPool
 from webmail.redis import Keys
@@ -44,7 +45,11 @@ async def join(redis: Redis, keys: Keys, holder: str) -> None:
 
 
 async def leave(redis: Redis, keys: Keys, holder: str) -> None:
-    await redis.delete(keys.lease_holder(holder))
+    """Say goodbye at shutdown, so nobody asks this worker for a connection any more."""
+    try:
+        await redis.delete(keys.lease_holder(holder))
+    except RedisError:  # Redis is gone: the key lapses by itself
+        logger.info("could not remove lease holder %s; it lapses by itself", holder)
 
 
 async def take_part(redis: Redis, keys: Keys, pool: IMAPPool, holder: str) -> None:
