@@ -133,7 +133,9 @@ def test_a_waiter_asks_for_the_least_recently_used_idle_connection(
             assert await cap.check_in(cap_user, newer.lease, None, advertise=True) == "keep"
             first, second, third = ticket(), ticket(), ticket()
             assert (await cap.claim(cap_user, first)).ask == older.lease
+            await anyio.sleep(0.005)  # arrival is measured in milliseconds
             assert (await cap.claim(cap_user, second)).ask == newer.lease
+            await anyio.sleep(0.005)
             assert (await cap.claim(cap_user, third)).ask is None  # nothing idle is left to ask for
             # The holder of the claimed connection finds it claimed when it wants to use it.
             assert not await cap.check_out(cap_user, older.lease)
