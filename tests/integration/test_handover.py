@@ -79,7 +79,7 @@ def test_after_a_burst_every_page_load_is_quick(
         loads = [fresh_page_load(client) for _ in range(32)]
     assert [status for status, _ in loads] == [200] * 32
     slowest = max(seconds for _, seconds in loads)
-    assert slowest < PAGE_SECONDS, f"slowest page load after the burst: {slowest:.3f} s"
+    assert slowest < PAGE_SECONDS, f"page loads after the burst: {[round(t, 3) for _, t in loads]}"
     assert 1 <= watch.maximum <= CAP
 
 
