@@ -176,3 +176,29 @@ def test_sigterm_finishes_the_request_ends_streams_and_logs_out(
     ]
     assert ends, "no IMAP connection of the user ended"
     assert all(end.startswith("Disconnected: Logged out") for end in ends), ends  # not "Connection closed"
+
+
+def test_metrics_of_mail_protocols_streams_and_background_work(
+    live_server: str, live_settings: Settings, mail_user: MailUser
+) -> None:
+    with httpx.Client(base_url=live_server, timeout=30, follow_redirects=False) as client:
+        assert sign_in(client, mail_user, "wrong").status_code == 401  # type: ignore[arg-type]
+        assert sign_in(client, mail_user).status_code == 303  # type: ignore[arg-type]
+        token = re.search(r'"X-CSRF-Token": "([^"]+)"', client.get("/mail/INBOX").text).group(1)  # type: ignore[union-attr]
+        sent = client.post(
+            "/compose/send", data={"csrf_token": token, "to": "x@example.org", "subject": "m", "body": "b"}
+        )
+        assert sent.status_code == 303
+        with client.stream("GET", "/events") as stream:
+            lines = stream.iter_lines()  # kept: a dropped iterator closes the stream
+            first = next(lines)
+            body = client.get("/metrics").text
+    assert first == ": subscribed"
+    figures = dict(line.rsplit(" ", 1) for line in body.splitlines() if line and not line.startswith("#"))
+    assert float(figures['webmail_imap_errors_total{kind="AuthFailedError"}']) >= 1
+    assert float(figures["webmail_smtp_send_seconds_count"]) >= 1
+    assert float(figures["webmail_event_streams"]) >= 1
+    for state in ("queued", "running", "failed"):
+        assert f'webmail_jobs{{state="{state}"}}' in figures
+    assert 'webmail_outbox_messages{status="waiting"}' in figures
+    assert "webmail_imap_cap_waits_total" in figures

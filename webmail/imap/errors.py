@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from imapclient import exceptions as imap_exc
 
 from webmail.errors import WebmailError
+from webmail.imap.metrics import IMAP_ERRORS
 
 
 class IMAPError(WebmailError):
@@ -81,23 +82,29 @@ class ProtocolError(IMAPError):
 
 @contextmanager
 def map_imap_errors() -> Iterator[None]:
-    """Re-raise imapclient, imaplib and socket errors as the most specific IMAPError."""
+    """Re-raise imapclient, imaplib and socket errors as the most specific IMAPError (counted by
+    kind in ``webmail_imap_errors_total``)."""
     try:
         yield
     except IMAPError:
         raise
     except imap_exc.LoginError as exc:
         if b"[UNAVAILABLE]" in _raw(exc) or b"[LIMIT]" in _raw(exc):
-            raise UnavailableError() from exc
-        raise AuthFailedError() from exc
+            raise _counted(UnavailableError()) from exc
+        raise _counted(AuthFailedError()) from exc
     except (imap_exc.IMAPClientAbortError, TimeoutError, ssl.SSLError, OSError) as exc:
         # abort: the connection is gone (BYE, EOF); OSError covers refused and reset.
-        raise UnavailableError() from exc
+        raise _counted(UnavailableError()) from exc
     except imaplib.IMAP4.error as exc:
         text = _raw(exc).lower()
         if b"doesn't exist" in text or b"nonexistent" in text or b"unknown mailbox" in text:
-            raise FolderNotFoundError() from exc
-        raise ProtocolError() from exc
+            raise _counted(FolderNotFoundError()) from exc
+        raise _counted(ProtocolError()) from exc
+
+
+def _counted(error: IMAPError) -> IMAPError:
+    IMAP_ERRORS.labels(kind=type(error).__name__).inc()
+    return error
 
 
 def _raw(exc: BaseException) -> bytes:

@@ -10,6 +10,11 @@ IMAP_LATENCY = Histogram(
     ["operation"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+IMAP_ERRORS = Counter(
+    "webmail_imap_errors_total",
+    "IMAP failures by kind (UnavailableError: connection refused, dropped or timed out)",
+    ["kind"],
+)
 CONNECTIONS_OPENED = Counter("webmail_imap_connections_opened_total", "IMAP connections opened (LOGIN)")
 CAP_WAITS = Counter("webmail_imap_cap_waits_total", "Requests that had to wait for a free connection")
 CAP_TIMEOUTS = Counter("webmail_imap_cap_timeouts_total", "Requests answered 'mailbox busy' after waiting")

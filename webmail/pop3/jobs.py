@@ -19,6 +19,7 @@ from redis import Redis
 from rq import Queue
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
+from rq.registry import FailedJobRegistry, StartedJobRegistry
 from sqlalchemy.orm import Session, sessionmaker
 
 from webmail.auth.background import NoBackgroundCredentialError, background_credentials
@@ -283,6 +284,16 @@ def _record(
 
 
 # ---------------------------------------------------------------------------- the queue
+
+
+def queue_keys(settings: Settings) -> tuple[str, str, str]:
+    """The Redis keys of the job queue: waiting jobs (a list), running and failed ones (sorted sets)."""
+    name = Keys(settings.redis_prefix).jobs_queue()
+    return (
+        Queue.redis_queue_namespace_prefix + name,
+        StartedJobRegistry.key_template.format(name),
+        FailedJobRegistry.key_template.format(name),
+    )
 
 
 def job_queue(settings: Settings, connection: Redis) -> Queue:

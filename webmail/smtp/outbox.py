@@ -18,7 +18,7 @@ from typing import Any
 
 import anyio.to_thread
 from redis import Redis
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from webmail.account.contacts import ContactService
@@ -153,6 +153,13 @@ class Outbox:
 
 
 # ---------------------------------------------------------------------------- the worker side
+
+
+def counts_by_status(db: sessionmaker[Session]) -> dict[str, int]:
+    """How many outbox messages are waiting, sending, sent, failed or cancelled (for /metrics)."""
+    with db() as session:
+        rows = session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))
+        return {str(status): int(count) for status, count in rows}
 
 
 def due(db: sessionmaker[Session], now: datetime | None = None) -> list[int]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email.message import EmailMessage
 from email.utils import getaddresses
 
@@ -9,7 +11,8 @@ import aiosmtplib
 from aiosmtplib.email import flatten_message
 
 from webmail.config import Settings
-from webmail.smtp.errors import SMTPUTF8UnsupportedError, map_smtp_errors
+from webmail.smtp.errors import SMTPError, SMTPUTF8UnsupportedError, map_smtp_errors
+from webmail.smtp.metrics import SMTP_ERRORS, SMTP_LATENCY
 from webmail.tls import client_context
 
 ADDRESS_HEADERS = ("From", "Sender", "Reply-To", "To", "Cc", "Bcc")
@@ -36,7 +39,7 @@ async def send_message(
         timeout=30,
     )
     utf8 = needs_smtputf8(message, recipients)
-    with map_smtp_errors():
+    with SMTP_LATENCY.time(), _counted(), map_smtp_errors():
         async with client:
             if utf8 and not client.supports_extension("smtputf8"):
                 raise SMTPUTF8UnsupportedError()
@@ -49,6 +52,15 @@ async def send_message(
                 envelope_sender(message), recipients, data, mail_options=options
             )
     return [f"{address} ({response.message})" for address, response in refused.items()]
+
+
+@contextmanager
+def _counted() -> Iterator[None]:
+    try:
+        yield
+    except SMTPError as exc:
+        SMTP_ERRORS.labels(kind=type(exc).__name__).inc()
+        raise
 
 
 def needs_smtputf8(message: EmailMessage, recipients: list[str]) -> bool:

@@ -9,7 +9,7 @@ import re
 import time
 import uuid
 
-from prometheus_client import Histogram
+from prometheus_client import Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from webmail.logs import request_id
@@ -21,6 +21,9 @@ REQUEST_LATENCY = Histogram(
     "Time to answer an HTTP request, by route template (streams: until they end)",
     ["route", "method", "status"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+EVENT_STREAMS = Gauge(
+    "webmail_event_streams", "Open live-update streams (/events)", multiprocess_mode="livesum"
 )
 # A proxy's id (nginx's $request_id) is taken when it looks like one; anything else gets a new id.
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")

@@ -14,6 +14,7 @@ from sse_starlette import EventSourceResponse
 from webmail.events import Event, MailboxChanged, SessionExpired, encode, subscribe
 from webmail.imap.types import Credentials
 from webmail.web.deps import ServicesDep, SessionDep
+from webmail.web.observe import EVENT_STREAMS
 
 router = APIRouter()
 
@@ -50,6 +51,7 @@ async def events(request: Request, services: ServicesDep, session: SessionDep) -
         nonlocal seen_state
         beat = 0.0
         opened = False
+        EVENT_STREAMS.inc()
         try:
             async with aclosing(subscribe(redis, keys, user)) as live:
                 async for event in live:
@@ -77,6 +79,7 @@ async def events(request: Request, services: ServicesDep, session: SessionDep) -
                         opened = True
                         yield {"comment": "subscribed"}
         finally:
+            EVENT_STREAMS.dec()
             with anyio.CancelScope(shield=True):
                 await redis.zrem(keys.event_streams(user), stream)
 

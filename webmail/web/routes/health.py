@@ -3,18 +3,22 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import os
+from collections.abc import Iterator
 
 import anyio
 import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
+from prometheus_client.core import GaugeMetricFamily, Metric
 from sqlalchemy import text
 
 from webmail.config import Settings
 from webmail.imap.client import server_reachable
+from webmail.pop3.jobs import queue_keys
 from webmail.pop3.metrics import exposition
 from webmail.redis import Keys
+from webmail.smtp.outbox import counts_by_status
 from webmail.web.deps import Services, ServicesDep
 
 router = APIRouter()
@@ -91,4 +95,34 @@ async def metrics(request: Request, services: ServicesDep) -> Response:
         body = generate_latest(REGISTRY)
     pop3 = await services.redis.hgetall(Keys(services.settings.redis_prefix).pop3_metrics())
     body += exposition(pop3)
+    body += await _background_work(services)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+async def _background_work(services: Services) -> bytes:
+    """What `webmail worker` has to do, cluster-wide: the job queue and the outbox."""
+    waiting, running, failed = queue_keys(services.settings)
+    async with services.redis.pipeline(transaction=False) as pipe:
+        pipe.llen(waiting)
+        pipe.zcard(running)
+        pipe.zcard(failed)
+        queued, started, failures = await pipe.execute()
+    outbox = await anyio.to_thread.run_sync(counts_by_status, services.db)
+    jobs = GaugeMetricFamily("webmail_jobs", "Background jobs (POP3 fetches) by state", labels=["state"])
+    for state, count in (("queued", queued), ("running", started), ("failed", failures)):
+        jobs.add_metric([state], count)
+    messages = GaugeMetricFamily("webmail_outbox_messages", "Outbox messages by status", labels=["status"])
+    for status in ("waiting", "sending", "sent", "failed", "cancelled"):
+        messages.add_metric([status], outbox.get(status, 0))
+    return generate_latest(_Figures([jobs, messages]))
+
+
+class _Figures(CollectorRegistry):
+    """A registry of figures read at scrape time."""
+
+    def __init__(self, families: list[Metric]) -> None:
+        super().__init__(auto_describe=False)
+        self.families = families
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self.families
