@@ -158,6 +158,7 @@ def test_add_fetch_status_history_and_metrics(
     metrics = signed_in.get("/metrics").text
     assert 'webmail_pop3_runs_total{outcome="ok"} 1.0' in metrics
     assert "webmail_pop3_messages_total 3.0" in metrics
+    assert float(re.search(r"^webmail_pop3_run_seconds_total (\S+)$", metrics, re.M).group(1)) > 0  # type: ignore[union-attr]
 
     with context.db() as session:
         account = session.get(POP3Account, account_id)

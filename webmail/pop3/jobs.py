@@ -278,6 +278,7 @@ def _record(
     pipe.hincrby(metrics, f"runs:{outcome}", 1)
     pipe.hincrby(metrics, "messages", totals.imported)
     pipe.hincrby(metrics, "bytes", totals.bytes)
+    pipe.hincrbyfloat(metrics, "seconds", (now - started).total_seconds())
     if error:
         pipe.hincrby(metrics, f"errors:{error[0]}", 1)
     pipe.execute()

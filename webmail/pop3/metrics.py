@@ -12,7 +12,7 @@ from prometheus_client.registry import Collector
 
 class _RedisCounters(Collector):
     def __init__(self, values: Mapping[bytes | str, bytes | str]) -> None:
-        self.values = {_text(key): int(value) for key, value in values.items()}
+        self.values = {_text(key): float(value) for key, value in values.items()}
 
     def collect(self) -> Iterator[CounterMetricFamily]:
         runs = CounterMetricFamily("webmail_pop3_runs", "POP3 fetch runs by outcome", labels=["outcome"])
@@ -31,6 +31,11 @@ class _RedisCounters(Collector):
         )
         yield CounterMetricFamily(
             "webmail_pop3_bytes", "Bytes fetched from POP3 accounts", value=self.values.get("bytes", 0)
+        )
+        yield CounterMetricFamily(
+            "webmail_pop3_run_seconds",
+            "Time spent in POP3 fetch runs (divided by the runs: their average length)",
+            value=self.values.get("seconds", 0),
         )
 
 
