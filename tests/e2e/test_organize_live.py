@@ -8,6 +8,7 @@ from playwright.sync_api import Browser, Page, expect
 from tests.conftest import MailUser
 from tests.e2e.conftest import sign_in
 from tests.e2e.test_live_updates import LIVE, wait_for_stream, watch_sse
+from webmail.config import Settings
 from webmail.devservices import DevServices
 
 
@@ -24,13 +25,18 @@ def row(page: Page, subject: str):  # type: ignore[no-untyped-def]
 
 
 def test_drag_a_row_onto_a_folder_and_a_second_browser_sees_it(
-    browser: Browser, page: Page, live_server: str, services: DevServices, mail_user: MailUser
+    browser: Browser,
+    page: Page,
+    live_server: str,
+    live_settings: Settings,
+    services: DevServices,
+    mail_user: MailUser,
 ) -> None:
     imap = seed(services, mail_user, "Drag me", "Stay here")
     other = browser.new_page()
     watch_sse(other)
     sign_in(other, live_server, mail_user)
-    wait_for_stream(other)
+    wait_for_stream(other, live_settings, mail_user)
     expect(row(other, "Drag me")).to_have_count(1)
 
     sign_in(page, live_server, mail_user)
