@@ -123,8 +123,10 @@ def test_streamed_base64_equals_the_original(data: bytes, cuts: list[int], width
 @given(st.binary(max_size=2000), st.lists(st.integers(0, 7000), max_size=8))
 def test_streamed_quoted_printable_equals_the_original(data: bytes, cuts: list[int]) -> None:
     encoded = quopri.encodestring(data)
-    assert stream(encoded, "quoted-printable", cuts) == data
-    assert decode_transfer(encoded, "quoted-printable") == (data, False)
+    assert stream(encoded, "quoted-printable", cuts) == quopri.decodestring(encoded)
+    # quopri's encoder treats a CR before LF as part of the line end, so only then is it lossy.
+    if b"\r\n" not in data:
+        assert decode_transfer(encoded, "quoted-printable") == (data, False)
 
 
 @given(
