@@ -594,6 +594,7 @@ function controlKey(element) {
   const progressBox = document.getElementById("upload-progress");
   function upload(file) {
     const row = document.createElement("div");
+    row.className = "upload-row";
     const label = document.createElement("span");
     const bar = document.createElement("progress");
     label.textContent = file.name;
@@ -639,10 +640,12 @@ function controlKey(element) {
 
   // ---- the browser's copy
   const fields = ["to", "cc", "bcc", "subject", "body"];
+  // By name only: with chips, the field a person types in has the id "to" and no name.
+  const named = (name) => form.querySelector(`[name="${name}"]`);
   const editor = form.querySelector("#html-editor");
   function snapshot() {
     const data = { at: Date.now(), html: editor ? editor.innerHTML : "" };
-    fields.forEach((name) => { data[name] = form.elements[name] ? form.elements[name].value : ""; });
+    fields.forEach((name) => { const field = named(name); data[name] = field ? field.value : ""; });
     const format = form.querySelector('input[name="format"]:checked');
     data.format = format ? format.value : "plain";
     return data;
@@ -681,7 +684,12 @@ function controlKey(element) {
       `An unsent message from ${new Date(data.at).toLocaleString()} (“${data.subject || "no subject"}”) was kept in this browser.`;
     offer.hidden = false;
     document.getElementById("restore-yes").addEventListener("click", () => {
-      fields.forEach((name) => { if (form.elements[name]) form.elements[name].value = data[name] || ""; });
+      fields.forEach((name) => {
+        const field = named(name);
+        if (!field) return;
+        field.value = data[name] || "";
+        field.dispatchEvent(new Event("recipients:reload"));
+      });
       if (editor && data.html) editor.innerHTML = data.html;
       const format = form.querySelector(`input[name="format"][value="${data.format}"]`);
       if (format && !format.checked) { format.checked = true; format.dispatchEvent(new Event("change", { bubbles: true })); }
@@ -732,51 +740,138 @@ function controlKey(element) {
   }
 })();
 
-// Recipient suggestions from the address book, its groups and the people written to before.
-(function recipientSuggestions() {
+// Recipients as chips over the plain text fields (which still carry the names to/cc/bcc):
+// Enter, comma or leaving the field confirms a recipient, and never sends; a pasted list becomes
+// chips; Backspace in an empty field takes the last one back for editing; addresses that cannot
+// be right are red and hold the message back; suggestions come from the address book, its
+// groups and the people written to before.
+const EMAIL = /^[^@\s<>(),;:"]+@[^@\s<>(),;:"]+$/;
+// Split on , ; and newlines outside quotes and angle brackets (as the server does).
+function addressPieces(text) {
+  const out = [];
+  let current = "", quoted = false, angle = false;
+  for (const char of text) {
+    if (char === '"') quoted = !quoted;
+    else if (char === "<" && !quoted) angle = true;
+    else if (char === ">" && !quoted) angle = false;
+    if (",;\n".includes(char) && !quoted && !angle) { out.push(current); current = ""; } else current += char;
+  }
+  out.push(current);
+  return out.map((piece) => piece.trim()).filter(Boolean);
+}
+function validAddress(piece) {
+  const inAngles = /<([^>]*)>\s*$/.exec(piece);
+  return EMAIL.test(inAngles ? inAngles[1] : piece);
+}
+(function recipientFields() {
   const form = document.querySelector("form.compose-form");
-  if (!form || !window.fetch) return;
+  if (!form) return;
   const base = document.querySelector(".contacts-suggest-url");
   const endpoint = base ? base.dataset.url : appURL("/contacts/suggest");
-  ["to", "cc", "bcc"].forEach((name) => {
-    const input = form.elements[name];
-    if (!input) return;
+  form.querySelectorAll("input[data-recipients]").forEach((entry) => {
+    const name = entry.name;
+    const field = document.createElement("input");
+    field.type = "hidden";
+    field.name = name;
+    field.value = entry.value;
+    entry.removeAttribute("name");
+    entry.value = "";
+    const box = document.createElement("div");
+    box.className = "chips";
+    entry.replaceWith(box);
+    box.append(entry, field);
+    let chips = [];
+
+    function sync() {
+      field.value = [...chips, entry.value.trim()].filter(Boolean).join(", ");
+      const bad = chips.filter((chip) => !validAddress(chip));
+      entry.setCustomValidity(bad.length ? `Not valid: ${bad.join(", ")}` : "");
+      field.dispatchEvent(new Event("input", { bubbles: true }));
+    }
+    function chipFor(value, index) {
+      const chip = document.createElement("span");
+      const valid = validAddress(value);
+      chip.className = valid ? "chip" : "chip invalid";
+      chip.title = valid ? value : `Not a valid address: ${value}`;
+      const text = document.createElement("span");
+      text.className = "chip-text";
+      const named = /^\s*"?([^"<]*?)"?\s*<([^>]*)>\s*$/.exec(value);
+      text.textContent = named && named[1] ? named[1] : value;
+      chip.append(text);
+      if (!valid) {
+        const why = document.createElement("span");
+        why.className = "visually-hidden";
+        why.textContent = " (not a valid address)";
+        chip.append(why);
+      }
+      const remove = document.createElement("button");
+      remove.type = "button";
+      remove.className = "icon-btn";
+      remove.setAttribute("aria-label", `Remove ${value}`);
+      remove.innerHTML = '<svg class="icon" aria-hidden="true" width="14" height="14"><use href="' + iconHref("close") + '"></use></svg>';
+      remove.addEventListener("click", () => { chips.splice(index, 1); render(); sync(); entry.focus(); });
+      chip.append(remove);
+      text.addEventListener("click", () => {  // edit it
+        commit();
+        chips.splice(chips.indexOf(value), 1);
+        entry.value = value;
+        render(); sync(); entry.focus();
+      });
+      return chip;
+    }
+    function render() {
+      box.querySelectorAll(".chip").forEach((chip) => chip.remove());
+      chips.forEach((value, index) => box.insertBefore(chipFor(value, index), entry));
+      entry.placeholder = chips.length ? "" : entry.dataset.placeholder || "";
+    }
+    function commit() {
+      const added = addressPieces(entry.value);
+      if (!added.length) { entry.value = ""; return; }
+      chips.push(...added);
+      entry.value = "";
+      render();
+      sync();
+    }
+    function load() { chips = addressPieces(field.value); entry.value = ""; render(); sync(); }
+    field.addEventListener("recipients:reload", load);
+    load();
+    box.addEventListener("click", (event) => { if (event.target === box) entry.focus(); });
+
+    // suggestions
     const list = document.createElement("ul");
     list.className = "suggestions";
     list.setAttribute("role", "listbox");
-    list.id = `${name}-suggestions`;
+    list.id = `${entry.id}-suggestions`;
     list.hidden = true;
-    input.setAttribute("aria-controls", list.id);
-    input.setAttribute("aria-autocomplete", "list");
-    input.insertAdjacentElement("afterend", list);
+    entry.setAttribute("aria-controls", list.id);
+    entry.setAttribute("aria-autocomplete", "list");
+    box.parentElement.appendChild(list);
     let active = -1;
     let items = [];
-    const lastToken = () => input.value.split(/[,;\n]/).pop().trim();
     function close() { list.hidden = true; active = -1; }
     function choose(index) {
       const item = items[index];
       if (!item) return;
-      const parts = input.value.split(/([,;\n])/);
-      parts[parts.length - 1] = (parts.length > 1 ? " " : "") + item.value;
-      input.value = parts.join("") + ", ";
+      entry.value = item.value;
       close();
-      input.focus();
-      input.dispatchEvent(new Event("input", { bubbles: true }));
+      commit();
+      entry.focus();
     }
     function highlight() {
       Array.from(list.children).forEach((li, i) => li.setAttribute("aria-selected", i === active ? "true" : "false"));
     }
     let pending = null;
-    input.addEventListener("input", (event) => {
-      if (event.isTrusted === false) return;
-      const text = lastToken();
+    entry.addEventListener("input", () => {
+      sync();
+      const text = entry.value.trim();
       clearTimeout(pending);
-      if (text.length < 2) { close(); return; }
+      if (text.length < 2 || !window.fetch) { close(); return; }
       pending = setTimeout(async () => {
         try {
           const response = await fetch(`${endpoint}?q=${encodeURIComponent(text)}`, { credentials: "same-origin" });
           items = response.ok ? await response.json() : [];
         } catch (error) { items = []; }
+        if (entry.value.trim() !== text) return;  // typed on meanwhile
         list.innerHTML = "";
         items.forEach((item, index) => {
           const li = document.createElement("li");
@@ -790,54 +885,155 @@ function controlKey(element) {
         list.hidden = !items.length;
       }, 150);
     });
-    input.addEventListener("keydown", (event) => {
-      if (list.hidden) return;
-      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+    entry.addEventListener("keydown", (event) => {
+      const open = !list.hidden && items.length;
+      if (open && (event.key === "ArrowDown" || event.key === "ArrowUp")) {
         event.preventDefault();
         active = (active + (event.key === "ArrowDown" ? 1 : -1) + items.length) % items.length;
         highlight();
-      } else if ((event.key === "Enter" || event.key === "Tab") && active >= 0) {
+      } else if (event.key === "Enter") {
+        event.preventDefault();  // confirms the recipient; sending is the Send button's job
+        if (open && active >= 0) choose(active); else commit();
+      } else if (event.key === "Tab" && open && active >= 0 && !event.shiftKey) {
         event.preventDefault();
         choose(active);
-      } else if (event.key === "Escape") {
+      } else if (event.key === "Escape" && open) {
+        event.stopPropagation();
         close();
+      } else if ((event.key === "," || event.key === ";") && !/"[^"]*$/.test(entry.value)) {
+        event.preventDefault();
+        commit();
+      } else if (event.key === "Backspace" && !entry.value && chips.length) {
+        event.preventDefault();
+        entry.value = chips.pop();
+        render(); sync();
       }
     });
-    input.addEventListener("blur", () => setTimeout(close, 150));
+    entry.addEventListener("paste", (event) => {
+      const text = event.clipboardData ? event.clipboardData.getData("text") : "";
+      if (!/[,;\n]/.test(text)) return;
+      event.preventDefault();
+      entry.value += text;
+      commit();
+    });
+    entry.addEventListener("blur", () => setTimeout(() => { close(); if (document.activeElement !== entry) commit(); }, 150));
   });
-})();
 
-// Recipient fields say which addresses cannot be right before anything is sent.
-(function checkAddresses() {
+  // Cc and Bcc behind links, open when they have recipients (a draft, a reply to all).
+  const links = form.querySelector(".more-recipients");
+  if (links) {
+    links.hidden = false;
+    form.querySelectorAll(".field-row[data-optional]").forEach((row) => {
+      const field = row.querySelector('input[type="hidden"]');
+      const link = links.querySelector(`[data-reveal="${row.id}"]`);
+      const empty = !field || !field.value;
+      row.hidden = empty;
+      if (link) {
+        link.hidden = !empty;
+        link.setAttribute("aria-expanded", String(!empty));
+        link.addEventListener("click", () => {
+          row.hidden = false;
+          link.hidden = true;
+          const entry = row.querySelector("input[data-recipients]");
+          if (entry) entry.focus();
+        });
+      }
+    });
+  }
+})();
+function iconHref(name) {
+  const use = document.querySelector("svg.icon use");
+  const sprite = use ? use.getAttribute("href").split("#")[0] : appURL("/static/icons.svg");
+  return `${sprite}#${name}`;
+}
+
+// Compose: changing the From identity swaps its signature in the text; a message without a
+// subject or a text asks once before it goes.
+(function composeChecks() {
   const form = document.querySelector("form.compose-form");
   if (!form) return;
-  const email = /^[^@\s<>(),;:"]+@[^@\s<>(),;:"]+$/;
-  // Split on , ; and newlines outside quotes and angle brackets (as the server does).
-  function pieces(text) {
-    const out = [];
-    let current = "", quoted = false, angle = false;
-    for (const char of text) {
-      if (char === '"') quoted = !quoted;
-      else if (char === "<" && !quoted) angle = true;
-      else if (char === ">" && !quoted) angle = false;
-      if (",;\n".includes(char) && !quoted && !angle) { out.push(current); current = ""; } else current += char;
-    }
-    out.push(current);
-    return out.map((piece) => piece.trim()).filter(Boolean);
-  }
-  ["to", "cc", "bcc"].forEach((name) => {
-    const input = form.elements[name];
-    if (!input) return;
-    input.addEventListener("blur", () => {
-      const bad = pieces(input.value).filter((piece) => {
-        const inAngles = /<([^>]*)>\s*$/.exec(piece);
-        return !email.test(inAngles ? inAngles[1] : piece);
-      });
-      input.setCustomValidity(bad.length ? `Not valid: ${bad.join(", ")}` : "");
-      input.classList.toggle("invalid", bad.length > 0);
-      input.title = bad.length ? `Not valid: ${bad.join(", ")}` : "";
+  const identity = form.querySelector("select#identity");
+  const body = form.querySelector("#body");
+  const SEPARATOR = "-- ";
+  function signatureOf(option) { return option ? option.dataset.signature || "" : ""; }
+  let previous = identity ? identity.selectedOptions[0] : null;
+  if (identity && body) {
+    identity.addEventListener("change", () => {
+      const before = signatureOf(previous);
+      const after = signatureOf(identity.selectedOptions[0]);
+      previous = identity.selectedOptions[0];
+      const oldBlock = `${SEPARATOR}\n${before}`;
+      const newBlock = `${SEPARATOR}\n${after}`;
+      if (before && body.value.includes(oldBlock)) {
+        body.value = after ? body.value.replace(oldBlock, newBlock) : body.value.replace(`\n\n${oldBlock}`, "").replace(oldBlock, "");
+      } else if (after && !body.value.includes(newBlock)) {
+        const quote = body.value.search(/\n\n(On .* wrote:|-{5,} Forwarded message)/);
+        const at = quote >= 0 ? quote : body.value.length;
+        body.value = `${body.value.slice(0, at)}\n\n${newBlock}${body.value.slice(at)}`;
+      }
+      const editor = document.getElementById("html-editor");
+      if (editor && before && after) {
+        editor.querySelectorAll("div, p").forEach((node) => {
+          if (node.textContent === before) node.textContent = after;
+        });
+      }
+      body.dispatchEvent(new Event("input", { bubbles: true }));
     });
-  });
+  }
+
+  const warning = document.getElementById("empty-warning");
+  const sendButton = form.querySelector(".send-button");
+  let confirmed = false;
+  function written() {
+    const html = form.querySelector('input[name="format"]:checked');
+    const editor = document.getElementById("html-editor");
+    let text = html && html.value === "html" && editor ? editor.innerText : (body ? body.value : "");
+    const signature = signatureOf(identity ? identity.selectedOptions[0] : null);
+    const cut = text.indexOf(`\n${SEPARATOR}\n`);
+    if (cut >= 0 && (!signature || text.slice(cut).includes(signature))) {
+      const rest = text.slice(cut + SEPARATOR.length + 2 + signature.length);
+      text = text.slice(0, cut) + rest;
+    } else if (text.startsWith(`${SEPARATOR}\n`)) text = "";
+    return text.trim() !== "";
+  }
+  form.addEventListener("submit", (event) => {
+    if (!warning || confirmed || event.submitter !== sendButton) return;
+    const subject = form.elements.subject ? form.elements.subject.value.trim() : "x";
+    const missing = [];
+    if (!subject) missing.push("subject");
+    if (!written()) missing.push("text");
+    if (!missing.length) return;
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    warning.querySelector("p").textContent = `This message has no ${missing.join(" and no ")}. Send it anyway?`;
+    warning.hidden = false;
+    document.getElementById("send-anyway").focus();
+  }, true);
+  if (warning) {
+    document.getElementById("send-anyway").addEventListener("click", () => {
+      confirmed = true;
+      warning.hidden = true;
+      form.requestSubmit(sendButton);
+    });
+    document.getElementById("keep-writing").addEventListener("click", () => {
+      warning.hidden = true;
+      const target = form.elements.subject && !form.elements.subject.value.trim() ? form.elements.subject : body;
+      if (target) target.focus();
+    });
+  }
+})();
+
+// "Sending in 5 seconds": the toast counts down to the moment the message goes.
+(function countDown() {
+  const toast = document.querySelector(".toast-countdown");
+  const words = toast && toast.querySelector("[data-flash]");
+  if (!words) return;
+  let left = Number(toast.dataset.seconds || 0);
+  const timer = setInterval(() => {
+    left -= 1;
+    if (left <= 0) { clearInterval(timer); words.textContent = "Sending…"; return; }
+    words.textContent = words.textContent.replace(/\d+ seconds?/, left === 1 ? "1 second" : `${left} seconds`);
+  }, 1000);
 })();
 
 // Filters: drag a rule to another place; the new order is posted (the arrows do the same without JS).

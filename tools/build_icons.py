@@ -55,6 +55,22 @@ ICONS = {
     "sort": "arrow-up-down",
     "copy": "copy",
     "eye": "eye",
+    "clock": "clock",
+    "upload": "upload",
+    "minimize": "minimize-2",
+    "pop-out": "external-link",
+    "user": "user",
+    "general": "sliders-horizontal",
+    "keyboard": "keyboard",
+    "reading": "book-open",
+    "writing": "pen-line",
+    "server": "server",
+    "plus": "plus",
+    "info": "info",
+    "alert": "circle-alert",
+    "storage": "hard-drive",
+    "identity": "at-sign",
+    "users": "users",
 }
 # On each symbol: a <use> clones the symbol, not the sprite's root, into the page. No fill here:
 # the page's .icon sets it (none), so a pressed star can fill itself.

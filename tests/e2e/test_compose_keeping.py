@@ -52,7 +52,8 @@ def test_write_attach_autosave_reload_restore_send(
     expect(page.locator("#body")).to_have_value(
         "Hello, the figures are attached. One more line typed after the save."
     )
-    expect(page.locator("#to")).to_have_value(friend.username)
+    expect(page.locator('input[name="to"]')).to_have_value(friend.username)
+    expect(page.locator(".chip")).to_have_text(friend.username)
     expect(page.locator("#attachment-list")).to_contain_text("figures.bin")
 
     page.get_by_role("button", name="Send", exact=True).click()

@@ -44,6 +44,7 @@ class Flash:
     seconds: int | None = None  # how long the toast stays, when not the usual
     undo_move: UndoMove | None = None
     undo_send: UndoSend | None = None
+    undo_discard: dict[str, str] | None = None  # the discarded compose form, posted back by Undo
 
 
 _FLASH = TypeAdapter(Flash)
@@ -57,12 +58,13 @@ async def flash(
     seconds: int | None = None,
     undo_move: UndoMove | None = None,
     undo_send: UndoSend | None = None,
+    undo_discard: dict[str, str] | None = None,
 ) -> None:
     """Show ``text`` on the signed-in user's next page, once."""
     session: Session | None = getattr(request.state, "session", None)
     if session is None:
         return
-    message = Flash(text, error, seconds, undo_move, undo_send)
+    message = Flash(text, error, seconds, undo_move, undo_send, undo_discard)
     await get_services(request).sessions.put_flash(session.sid, _FLASH.dump_json(message).decode())
 
 

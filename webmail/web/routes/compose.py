@@ -34,6 +34,7 @@ from webmail.smtp.uploads import UploadStore
 from webmail.web.csrf import csrf_protect
 from webmail.web.deps import MailStoreDep, PreferencesDep, ServicesDep, SessionDep
 from webmail.web.flash import UndoSend, flash
+from webmail.web.folders import FolderNode, folder_tree
 from webmail.web.listing import folder_url, user_zone
 from webmail.web.templating import render, url
 
@@ -119,7 +120,7 @@ async def compose(
         html=state.identity.signature_html,
         html_mode=state.html_mode,
     )
-    return compose_page(request, services, session, state)
+    return await compose_page(request, services, session, store, state)
 
 
 async def start_from_original(
@@ -217,19 +218,23 @@ async def reopen_draft(
         reply_kind="" if fresh else header("X-Webmail-Reply-Kind"),
         html_mode=bool(draft.html),
     )
-    return compose_page(request, services, session, state)
+    return await compose_page(request, services, session, store, state)
 
 
-def compose_page(
+async def compose_page(
     request: Request,
     services: ServicesDep,
     session: Session,
+    store: MailStore,
     state: ComposeState,
     *,
     error: str | None = None,
+    notice: str | None = None,
     status_code: int = 200,
     ask_attachment: bool = False,
 ) -> Response:
+    """The compose page inside the app's chrome (the folders beside it). ``error`` is a refusal;
+    ``notice`` is neutral news (an undone send, a discarded message brought back)."""
     context = {
         "reply_kind": state.reply_kind,
         "session": session,
@@ -237,7 +242,9 @@ def compose_page(
         "draft_id": state.draft_id,
         "reply_ref": state.reply_ref,
         "error": error,
+        "notice": notice,
         "folder_url": folder_url,
+        "tree": await sidebar_tree(store),
         "html_mode": state.html_mode,
         "identities": state.identities,
         "identity": state.identity,
@@ -248,6 +255,15 @@ def compose_page(
         "editor_html": state.draft.html or text_to_editor_html(state.draft.body),
     }
     return render(request, "pages/compose.html", context, status_code=status_code)
+
+
+async def sidebar_tree(store: MailStore) -> list[FolderNode]:
+    """The subscribed folders for the side column; none when the server cannot say (the page
+    is still worth showing: what is written must not be lost to a folder list)."""
+    try:
+        return folder_tree(await store.list_folders(), show_all=False)
+    except WebmailError:
+        return []
 
 
 def attachments_partial(request: Request, services: ServicesDep, session: Session, draft_id: str,
@@ -383,7 +399,7 @@ async def send_message(
         try:
             await form_attachments(form, services.uploads, session.user, state.draft_id)
         except WebmailError as exc:
-            return compose_page(request, services, session, state, error=exc.user_message,
+            return await compose_page(request, services, session, store, state, error=exc.user_message,
                                 status_code=exc.status_code)  # fmt: skip
     uploads = services.uploads
     if (
@@ -392,8 +408,8 @@ async def send_message(
         and mentions_attachment(state.draft.body)
     ):
         words = "Your message mentions an attachment, but nothing is attached."
-        return compose_page(
-            request, services, session, state, error=words, status_code=422, ask_attachment=True
+        return await compose_page(
+            request, services, session, store, state, notice=words, status_code=422, ask_attachment=True
         )
     try:
         state.draft.attachments = uploads.attachments(session.user, state.draft_id)
@@ -402,7 +418,7 @@ async def send_message(
         )
         send_at = await send_time(request, services, session, fields)
     except ComposeError as exc:
-        return compose_page(request, services, session, state, error=exc.user_message,
+        return await compose_page(request, services, session, store, state, error=exc.user_message,
                             status_code=exc.status_code)  # fmt: skip
     if send_at is not None:
         form_kept = {**fields, "draft_id": state.draft_id}
@@ -416,7 +432,7 @@ async def send_message(
     if outcome.error is not None:
         # Nothing written is lost: the form comes back filled in, with the reason (and the
         # message is in Drafts in case the browser closes).
-        return compose_page(request, services, session, state, error=outcome.words,
+        return await compose_page(request, services, session, store, state, error=outcome.words,
                             status_code=outcome.error.status_code)  # fmt: skip
     response = await to_inbox(request, outcome.words)
     response.headers["X-Draft-Sent"] = state.draft_id
@@ -458,12 +474,41 @@ async def queued_response(request: Request, outbox_id: int, send_at: datetime, l
 
 
 @router.post("/compose/outbox/{outbox_id:int}/undo")
-async def undo_send(request: Request, services: ServicesDep, session: SessionDep, outbox_id: int) -> Response:
+async def undo_send(
+    request: Request, services: ServicesDep, session: SessionDep, store: MailStoreDep, outbox_id: int
+) -> Response:
     """Stop a waiting message and bring it back to the editor, attachments and all."""
     fields = await services.outbox.cancel(session.user, outbox_id)
     state = await state_of(services, session, fields)
     words = "Not sent. The message is back here for you to change."
-    return compose_page(request, services, session, state, error=words)
+    return await compose_page(request, services, session, store, state, notice=words)
+
+
+@router.post("/compose/discard")
+async def discard(
+    request: Request, services: ServicesDep, session: SessionDep, store: MailStoreDep
+) -> Response:
+    """Throw the message away: its copies in Drafts go; what was written rides in the toast's
+    Undo (in the session, never the URL), and the attachments stay until uploads expire."""
+    async with request.form() as form:
+        fields = text_fields(form)
+    state = await state_of(services, session, fields)
+    folder = await drafts_folder(store)
+    if folder is not None:
+        await store.discard_drafts(folder, state.draft_id)
+    kept = {**fields, "draft_id": state.draft_id}
+    await flash(request, "Message discarded.", undo_discard=kept)
+    return RedirectResponse(url(request, "/mail/INBOX"), status_code=303)
+
+
+@router.post("/compose/restore")
+async def restore(
+    request: Request, services: ServicesDep, session: SessionDep, store: MailStoreDep
+) -> Response:
+    """Undo of Discard: the discarded message back in the editor, attachments and all."""
+    async with request.form() as form:
+        state = await state_of(services, session, text_fields(form))
+    return await compose_page(request, services, session, store, state, notice="The message is back.")
 
 
 @router.get("/compose/outbox")
