@@ -74,7 +74,9 @@ def test_recipient_suggestions_from_the_address_book(
     page.locator("#cc").type("tea")
     expect(page.locator("#cc-suggestions li").first).to_contain_text("Group: Team (2)")
     page.keyboard.press("Tab")
-    expect(page.locator('input[name="cc"]')).to_have_value("Jane Doe <jane@example.org>, Jim Beam <jim@example.org>")
+    expect(page.locator('input[name="cc"]')).to_have_value(
+        "Jane Doe <jane@example.org>, Jim Beam <jim@example.org>"
+    )
     expect(page.locator("#cc-row .chip")).to_have_text(["Jane Doe", "Jim Beam"])
 
 
