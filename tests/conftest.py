@@ -22,11 +22,13 @@ import anyio
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
+from imapclient import IMAPClient
 
 from webmail.app import create_app
 from webmail.config import Settings, load_settings
 from webmail.db.migrate import upgrade
-from webmail.devservices import DevServices, PostgresServer
+from webmail.devservices import DevServices, Dovecot, PostgresServer, SMTPSink
+from webmail.devservices.dovecot import Flavour, start_dovecot
 from webmail.devservices.nginx import Nginx, start_nginx
 from webmail.devservices.system import free_port
 from webmail.web.templating import STATIC_DIR
@@ -73,21 +75,114 @@ class MailUser:
     password: str
 
 
+@dataclass(frozen=True)
+class IMAPServer:
+    """One of the suite's two Dovecot configurations with its SMTP sink, and its folder names.
+
+    ``dovecot``: Dovecot's own layout (``Archive/2024``, special-use attributes, every extension).
+    ``courier``: the layout of Courier IMAP and Debian's Cyrus (``INBOX.Archive.2024``, no
+    special-use attributes, no MOVE, UNSELECT, CONDSTORE, QRESYNC, LIST-STATUS or ESEARCH).
+    Tests write folder names as Dovecot's layout has them and ask ``folder()`` for the server's.
+    """
+
+    flavour: Flavour
+    dovecot: Dovecot
+    smtp: SMTPSink
+
+    @property
+    def prefix(self) -> str:
+        return "INBOX." if self.flavour == "courier" else ""
+
+    @property
+    def delimiter(self) -> str:
+        return "." if self.flavour == "courier" else "/"
+
+    def folder(self, path: str) -> str:
+        """The server's name of the folder ``path`` (``Archive/2024`` is ``INBOX.Archive.2024``)."""
+        return path if path.upper() == "INBOX" else self.prefix + self.path(path)
+
+    def path(self, path: str) -> str:
+        """How the app shows the folder ``path``: without ``INBOX.``, with the server's delimiter."""
+        return path.replace("/", self.delimiter)
+
+
+# Commands a client may send only to a server that advertises them; the courier configuration
+# does not, though Dovecot behind it would still carry them out.
+UNADVERTISED = re.compile(
+    r"^(UID )?MOVE |^UNSELECT|^ENABLE |\((CONDSTORE|QRESYNC)|CHANGEDSINCE|HIGHESTMODSEQ|"
+    r"^LIST .*RETURN \(|^CREATE .*\(USE|SEARCH RETURN|^(UID )?SEARCH .*MODSEQ",
+    re.IGNORECASE,
+)
+
+
+@pytest.fixture(scope="session")
+def courier_server(services: DevServices) -> Iterator[IMAPServer]:
+    """The second configuration, started the first time a test asks for it."""
+    dovecot = start_dovecot(services.root / "courier", flavour="courier")
+    smtp = SMTPSink(dovecot)
+    smtp.start()
+    yield IMAPServer("courier", dovecot, smtp)
+    smtp.stop()
+    dovecot.stop()
+
+
 @pytest.fixture
-def mail_user(services: DevServices) -> MailUser:
+def imap_server(request: pytest.FixtureRequest, services: DevServices) -> IMAPServer:
+    """Dovecot's own configuration, or (in modules marked ``both_servers``) each in turn."""
+    if getattr(request, "param", "dovecot") == "courier":
+        server: IMAPServer = request.getfixturevalue("courier_server")
+        return server
+    return IMAPServer("dovecot", services.dovecot, services.smtp)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.definition.get_closest_marker("both_servers") and "imap_server" in metafunc.fixturenames:
+        metafunc.parametrize("imap_server", ["dovecot", "courier"], indirect=True)
+
+
+@pytest.fixture
+def mail_user(request: pytest.FixtureRequest, imap_server: IMAPServer) -> Iterator[MailUser]:
+    """A fresh user. Under ``both_servers`` its INBOX has UID gaps (UIDs 1 to 3 are gone, so no
+    sequence number is a UID), and on the courier configuration the test fails if the app sent
+    a command the server does not advertise."""
     password = f"pw-{secrets.token_hex(8)}"
-    return MailUser(services.dovecot.new_user(password), password)
+    user = MailUser(imap_server.dovecot.new_user(password), password)
+    both = request.node.get_closest_marker("both_servers") is not None
+    if both:
+        make_uid_gap(imap_server.dovecot, user)
+    yield user
+    if both and imap_server.flavour == "courier":
+        commands = imap_server.dovecot.commands(user.username)
+        assert commands, "no rawlog: the check below would pass for nothing"
+        sent = [command for command in commands if UNADVERTISED.search(command)]
+        assert not sent, f"sent to a server that does not advertise them: {sent}"
 
 
-def make_settings(services: DevServices, database_url: str, **overrides: object) -> Settings:
+def make_uid_gap(dovecot: Dovecot, user: MailUser, count: int = 3) -> None:
+    client = IMAPClient("127.0.0.1", dovecot.imap_port, ssl=False)
+    client.login(user.username, user.password)
+    for _ in range(count):
+        client.append("INBOX", b"Subject: gap\r\n\r\nsoon gone\r\n")
+    client.select_folder("INBOX")
+    client.delete_messages(client.search(["ALL"]))
+    client.expunge()
+    client.logout()
+
+
+def make_settings(
+    services: DevServices, database_url: str, imap_server: IMAPServer | None = None, **overrides: object
+) -> Settings:
+    dovecot, smtp = (
+        (imap_server.dovecot, imap_server.smtp) if imap_server else (services.dovecot, services.smtp)
+    )
     values: dict[str, object] = {
         "imap_host": "127.0.0.1",
-        "imap_port": services.dovecot.imap_port,
+        "imap_port": dovecot.imap_port,
         "imap_security": "none",
         "smtp_host": "127.0.0.1",
-        "smtp_port": services.smtp.port,
+        "smtp_port": smtp.port,
         "smtp_security": "none",
-        "sieve_port": services.dovecot.sieve_port,
+        "sieve_port": dovecot.sieve_port,
         "sieve_security": "none",
         "redis_url": services.redis.url,
         "redis_prefix": f"t{uuid.uuid4().hex[:10]}",
@@ -130,8 +225,8 @@ def process_env(settings: Settings, **extra: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def settings(services: DevServices, database_url: str) -> Settings:
-    return make_settings(services, database_url)
+def settings(services: DevServices, database_url: str, imap_server: IMAPServer) -> Settings:
+    return make_settings(services, database_url, imap_server)
 
 
 # Requests come from this machine, as from a browser on it (/metrics answers only such by default).

@@ -220,8 +220,9 @@ class Keys:
         """Set of the user's cached message-list pages, so sign-out can forget them all."""
         return f"{self.prefix}:pages:{user}"
 
-    def page(self, user: str, folder: str, uidvalidity: int, modseq: int, variant: str) -> str:
-        """A cached message-list page; ``folder`` and ``variant`` (any text) are hashed."""
+    def page(self, user: str, folder: str, uidvalidity: int, modseq: int | str, variant: str) -> str:
+        """A cached message-list page; ``folder`` and ``variant`` (any text) are hashed; ``modseq``
+        is the folder's HIGHESTMODSEQ, or UIDNEXT and count as ``"<uidnext>+<count>"``."""
         folder_id = hashlib.sha1(folder.encode(), usedforsecurity=False).hexdigest()[:16]
         variant_id = hashlib.sha1(variant.encode(), usedforsecurity=False).hexdigest()[:20]
         return f"{self.prefix}:page:{user}:{folder_id}:{uidvalidity}:{modseq}:{variant_id}"

@@ -9,11 +9,14 @@ import pytest
 from fastapi.testclient import TestClient
 from imapclient import IMAPClient
 
-from tests.conftest import MailUser, sign_in
+from tests.conftest import IMAPServer, MailUser, sign_in
 from webmail.app import create_app
 from webmail.config import Settings
 from webmail.imap import metrics
 from webmail.imap.cache import page_from_json, page_to_json
+
+# Without CONDSTORE (the courier server), pages are keyed by UIDNEXT and count, flags checked.
+pytestmark = pytest.mark.both_servers
 
 
 def hits() -> float:
@@ -37,8 +40,8 @@ def two_workers(settings: Settings, mail_user: MailUser) -> Iterator[tuple[TestC
 
 
 @pytest.fixture
-def imap(services, mail_user: MailUser) -> Iterator[IMAPClient]:  # type: ignore[no-untyped-def]
-    client = IMAPClient("127.0.0.1", services.dovecot.imap_port, ssl=False)
+def imap(imap_server: IMAPServer, mail_user: MailUser) -> Iterator[IMAPClient]:
+    client = IMAPClient("127.0.0.1", imap_server.dovecot.imap_port, ssl=False)
     client.login(mail_user.username, mail_user.password)
     for i in range(5):
         client.append("INBOX", f"From: a@example.org\r\nSubject: cached {i}\r\n\r\nbody\r\n".encode())

@@ -9,12 +9,15 @@ import pytest
 from fastapi.testclient import TestClient
 from imapclient import IMAPClient
 
-from tests.conftest import MailUser, flash_after, session_token
+from tests.conftest import IMAPServer, MailUser, flash_after, session_token
 from webmail.devservices import DevServices
 
+pytestmark = pytest.mark.both_servers
 
-def inbox_of(services: DevServices, user: MailUser, folder: str = "INBOX") -> list[bytes]:
-    client = IMAPClient("127.0.0.1", services.dovecot.imap_port, ssl=False)
+
+def inbox_of(server: DevServices | IMAPServer, user: MailUser, folder: str = "INBOX") -> list[bytes]:
+    """The messages in one of ``user``'s folders on ``server``'s Dovecot."""
+    client = IMAPClient("127.0.0.1", server.dovecot.imap_port, ssl=False)
     client.login(user.username, user.password)
     client.select_folder(folder)
     uids = client.search(["ALL"])
@@ -24,12 +27,13 @@ def inbox_of(services: DevServices, user: MailUser, folder: str = "INBOX") -> li
 
 
 @pytest.fixture
-def friend(services: DevServices) -> MailUser:
-    return MailUser(services.dovecot.new_user("pw-friend"), "pw-friend")
+def friend(imap_server: IMAPServer) -> MailUser:
+    """Someone on the same server: the SMTP sink delivers to its users."""
+    return MailUser(imap_server.dovecot.new_user("pw-friend"), "pw-friend")
 
 
 def test_send_arrives_and_is_kept_in_sent(
-    signed_in: TestClient, services: DevServices, mail_user: MailUser, friend: MailUser
+    signed_in: TestClient, imap_server: IMAPServer, mail_user: MailUser, friend: MailUser
 ) -> None:
     form = {"csrf_token": session_token(signed_in), "to": f"Friend <{friend.username}>", "cc": "", "bcc": "hidden@example.org",
             "subject": "Grüße aus dem Test", "body": "Hallo!\nZweite Zeile."}  # fmt: skip
@@ -38,7 +42,7 @@ def test_send_arrives_and_is_kept_in_sent(
     )
     assert response.status_code == 303, re.findall(r"role=\"alert\">[^<]*", response.text)
     assert "Message sent" in flash_after(signed_in, response)
-    received = inbox_of(services, friend)
+    received = inbox_of(imap_server, friend)
     assert len(received) == 1
     message = message_from_bytes(received[0], policy=policy.default)
     assert message["Subject"] == "Grüße aus dem Test"
@@ -48,15 +52,15 @@ def test_send_arrives_and_is_kept_in_sent(
     attachment = next(message.iter_attachments())
     assert attachment.get_filename() == "notes.txt"
     assert attachment.get_content() == "attached bytes"
-    envelope = [m for m in services.smtp.messages if friend.username in m.rcpt_tos][-1]
+    envelope = [m for m in imap_server.smtp.messages if friend.username in m.rcpt_tos][-1]
     assert "hidden@example.org" in envelope.rcpt_tos
-    assert len(inbox_of(services, mail_user, "Sent")) == 1
+    assert len(inbox_of(imap_server, mail_user, imap_server.folder("Sent"))) == 1
 
 
 def test_reply_quotes_and_threads(
-    signed_in: TestClient, services: DevServices, mail_user: MailUser, friend: MailUser
+    signed_in: TestClient, imap_server: IMAPServer, mail_user: MailUser, friend: MailUser
 ) -> None:
-    imap = IMAPClient("127.0.0.1", services.dovecot.imap_port, ssl=False)
+    imap = IMAPClient("127.0.0.1", imap_server.dovecot.imap_port, ssl=False)
     imap.login(mail_user.username, mail_user.password)
     raw = (f"From: Friend <{friend.username}>\r\nTo: {mail_user.username}, other@example.org\r\n"
            "Subject: Re: Re: Plans\r\nMessage-ID: <orig@example.org>\r\nReferences: <root@example.org>\r\n\r\nShall we meet?\r\n")  # fmt: skip
@@ -71,7 +75,7 @@ def test_reply_quotes_and_threads(
     form = {"csrf_token": token, "to": friend.username, "subject": "Re: Plans", "body": "Yes.\n\n> Shall we meet?",
             "in_reply_to": "<orig@example.org>", "references": "<root@example.org>", "reply_ref": f"INBOX/{uid}"}  # fmt: skip
     assert signed_in.post("/compose/send", data=form).status_code == 303
-    reply = message_from_bytes(inbox_of(services, friend)[-1], policy=policy.default)
+    reply = message_from_bytes(inbox_of(imap_server, friend)[-1], policy=policy.default)
     assert reply["In-Reply-To"] == "<orig@example.org>"
     assert reply["References"] == "<root@example.org> <orig@example.org>"
     imap.select_folder("INBOX")
@@ -90,13 +94,13 @@ def test_invalid_address_keeps_everything_written(signed_in: TestClient) -> None
 
 
 def test_smtp_server_gone_keeps_the_text(
-    services: DevServices, database_url: str, mail_user: MailUser
+    services: DevServices, database_url: str, imap_server: IMAPServer, mail_user: MailUser
 ) -> None:
     from tests.conftest import make_settings, sign_in
     from webmail.app import create_app
     from webmail.devservices.system import free_port
 
-    settings = make_settings(services, database_url, smtp_port=free_port())
+    settings = make_settings(services, database_url, imap_server, smtp_port=free_port())
     with TestClient(create_app(settings), follow_redirects=False) as client:
         sign_in(client, mail_user)
         form = {
@@ -111,8 +115,8 @@ def test_smtp_server_gone_keeps_the_text(
     assert "Precious words" in response.text
 
 
-def test_forward_inline(signed_in: TestClient, services: DevServices, mail_user: MailUser) -> None:
-    imap = IMAPClient("127.0.0.1", services.dovecot.imap_port, ssl=False)
+def test_forward_inline(signed_in: TestClient, imap_server: IMAPServer, mail_user: MailUser) -> None:
+    imap = IMAPClient("127.0.0.1", imap_server.dovecot.imap_port, ssl=False)
     imap.login(mail_user.username, mail_user.password)
     uid = int(
         re.search(
@@ -128,13 +132,13 @@ def test_forward_inline(signed_in: TestClient, services: DevServices, mail_user:
 
 
 def test_plain_text_goes_as_format_flowed(
-    signed_in: TestClient, services: DevServices, friend: MailUser
+    signed_in: TestClient, imap_server: IMAPServer, friend: MailUser
 ) -> None:
     long_line = "This sentence is long enough that it must be wrapped by the sender " * 3
     form = {"csrf_token": session_token(signed_in), "to": friend.username, "subject": "Flowed",
             "body": long_line.strip() + "\n> quoted line\nFrom the start\n-- \nMe"}  # fmt: skip
     assert signed_in.post("/compose/send", data=form).status_code == 303
-    message = message_from_bytes(inbox_of(services, friend)[0], policy=policy.default)
+    message = message_from_bytes(inbox_of(imap_server, friend)[0], policy=policy.default)
     assert message.get_content_type() == "text/plain"
     assert message.get_param("format") == "flowed"
     assert message["Content-Transfer-Encoding"] == "quoted-printable"
@@ -147,14 +151,14 @@ def test_plain_text_goes_as_format_flowed(
 
 
 def test_html_editor_sends_alternative_with_sanitised_html(
-    signed_in: TestClient, services: DevServices, friend: MailUser
+    signed_in: TestClient, imap_server: IMAPServer, friend: MailUser
 ) -> None:
     html = ('<div>Hello <b>bold</b> <a href="https://example.org">link</a></div><ul><li>one</li></ul>'
             '<img src="https://tracker.example/x.png"><script>alert(1)</script><div onclick="x()">tail</div>')  # fmt: skip
     form = {"csrf_token": session_token(signed_in), "to": friend.username, "subject": "Formatted",
             "format": "html", "body_html": html, "body": ""}  # fmt: skip
     assert signed_in.post("/compose/send", data=form).status_code == 303
-    message = message_from_bytes(inbox_of(services, friend)[0], policy=policy.default)
+    message = message_from_bytes(inbox_of(imap_server, friend)[0], policy=policy.default)
     assert message.get_content_type() == "multipart/alternative"
     plain = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     sent_html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
@@ -166,7 +170,7 @@ def test_html_editor_sends_alternative_with_sanitised_html(
 
 
 def test_partly_refused_recipients_are_named_and_nothing_is_resent(
-    signed_in: TestClient, services: DevServices, friend: MailUser
+    signed_in: TestClient, imap_server: IMAPServer, friend: MailUser
 ) -> None:
     form = {"csrf_token": session_token(signed_in), "to": f"{friend.username}, nobody@refused.invalid",
             "subject": "Partly", "body": "Hello"}  # fmt: skip
@@ -177,7 +181,7 @@ def test_partly_refused_recipients_are_named_and_nothing_is_resent(
         "refused these recipients, so they did not get it: nobody@refused.invalid (5.1.1 No such user here)"
         in done
     )
-    assert len(inbox_of(services, friend)) == 1
+    assert len(inbox_of(imap_server, friend)) == 1
 
 
 def test_every_recipient_refused_keeps_the_form(signed_in: TestClient) -> None:
@@ -190,7 +194,7 @@ def test_every_recipient_refused_keeps_the_form(signed_in: TestClient) -> None:
 
 
 def test_international_addresses(
-    signed_in: TestClient, services: DevServices, mail_user: MailUser, friend: MailUser
+    signed_in: TestClient, imap_server: IMAPServer, mail_user: MailUser, friend: MailUser
 ) -> None:
     """An IDN domain goes as A-labels; a non-ASCII name before the @ goes with SMTPUTF8, raw
     UTF-8 in the headers (encoded words there would break the address), Sent copy included."""
@@ -198,28 +202,28 @@ def test_international_addresses(
             "cc": "Ana <ana@café.example>", "bcc": "", "subject": "Ünïcode", "body": "Hallo"}  # fmt: skip
     response = signed_in.post("/compose/send", data=form)
     assert response.status_code == 303, re.findall(r"role=\"alert\">[^<]*", response.text)
-    envelope = [m for m in services.smtp.messages if friend.username in m.rcpt_tos][-1]
+    envelope = [m for m in imap_server.smtp.messages if friend.username in m.rcpt_tos][-1]
     assert envelope.rcpt_tos == ("jörg@bücher.example", friend.username, "ana@xn--caf-dma.example")
     assert "SMTPUTF8" in envelope.mail_options
     assert "To: Jörg <jörg@bücher.example>".encode() in envelope.content
     assert b"Cc: Ana <ana@xn--caf-dma.example>" in envelope.content
-    received = message_from_bytes(inbox_of(services, friend)[-1], policy=policy.default)
+    received = message_from_bytes(inbox_of(imap_server, friend)[-1], policy=policy.default)
     assert received["Subject"] == "Ünïcode"
-    sent = inbox_of(services, mail_user, "Sent")[-1]
+    sent = inbox_of(imap_server, mail_user, imap_server.folder("Sent"))[-1]
     assert "To: Jörg <jörg@bücher.example>".encode() in sent
 
 
 def test_only_an_idn_domain_needs_no_smtputf8(
-    services: DevServices, database_url: str, mail_user: MailUser
+    services: DevServices, database_url: str, imap_server: IMAPServer, mail_user: MailUser
 ) -> None:
     from tests.conftest import make_settings, sign_in
     from webmail.app import create_app
     from webmail.devservices.smtp import SMTPSink
 
-    old_server = SMTPSink(services.dovecot, smtputf8=False)
+    old_server = SMTPSink(imap_server.dovecot, smtputf8=False)
     old_server.start()
     try:
-        settings = make_settings(services, database_url, smtp_port=old_server.port)
+        settings = make_settings(services, database_url, imap_server, smtp_port=old_server.port)
         with TestClient(create_app(settings), follow_redirects=False) as client:
             sign_in(client, mail_user)
             form = {"csrf_token": session_token(client), "to": "jörg@example.org", "subject": "Für Jörg",

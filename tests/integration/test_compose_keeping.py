@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from imapclient import IMAPClient
 
-from tests.conftest import MailUser, make_settings, session_token, sign_in
+from tests.conftest import IMAPServer, MailUser, make_settings, session_token, sign_in
 from tests.integration.test_compose import friend, inbox_of
 from webmail.app import create_app
 from webmail.devservices import DevServices
@@ -40,8 +40,8 @@ def upload(client: TestClient, draft_id: str, name: str, data: bytes, content_ty
     )
 
 
-def imap_of(services: DevServices, user: MailUser) -> IMAPClient:
-    client = IMAPClient("127.0.0.1", services.dovecot.imap_port, ssl=False)
+def imap_of(server: DevServices | IMAPServer, user: MailUser) -> IMAPClient:
+    client = IMAPClient("127.0.0.1", server.dovecot.imap_port, ssl=False)
     client.login(user.username, user.password)
     return client
 
@@ -77,9 +77,11 @@ def test_send_with_uploaded_attachments_byte_equal(
     assert upload(signed_in, DRAFT, "x", b"x").text.count("data-attachment=") == 1  # the old ones are gone
 
 
+@pytest.mark.both_servers
 def test_drafts_replace_each_other_reopen_and_vanish_on_send(
-    signed_in: TestClient, services: DevServices, friend: MailUser, mail_user: MailUser
+    signed_in: TestClient, imap_server: IMAPServer, friend: MailUser, mail_user: MailUser
 ) -> None:
+    drafts = imap_server.folder("Drafts")  # made by the first save where the server has none
     upload(signed_in, DRAFT, "plan.txt", b"the plan", "text/plain")
     token = session_token(signed_in)
     form = {"csrf_token": token, "draft_id": DRAFT, "to": "not yet an address,", "subject": "Plan",
@@ -87,15 +89,15 @@ def test_drafts_replace_each_other_reopen_and_vanish_on_send(
     assert signed_in.post("/compose/draft", data=form).status_code == 200
     form.update(body="Second version", to=friend.username, bcc="hidden@example.org")
     assert signed_in.post("/compose/draft", data=form).status_code == 200
-    imap = imap_of(services, mail_user)
-    imap.select_folder("Drafts")
+    imap = imap_of(imap_server, mail_user)
+    imap.select_folder(drafts)
     uids = imap.search(["ALL"])
     assert len(uids) == 1  # the previous version was replaced
     row = imap.fetch(uids, ["FLAGS", "BODY.PEEK[]"])[uids[0]]
     assert b"\\Draft" in row[b"FLAGS"]
     assert b"Second version" in row[b"BODY[]"]
 
-    page = signed_in.get(f"/compose?draft=Drafts/{uids[0]}").text
+    page = signed_in.get(f"/compose?draft={drafts}/{uids[0]}").text
     assert f'value="{friend.username}"' in page
     assert 'value="hidden@example.org"' in page
     assert "Second version" in page
@@ -104,17 +106,18 @@ def test_drafts_replace_each_other_reopen_and_vanish_on_send(
 
     form.update(csrf_token=session_token(signed_in))
     assert signed_in.post("/compose/send", data=form).status_code == 303
-    imap.select_folder("Drafts")
+    imap.select_folder(drafts)
     assert imap.search(["ALL"]) == []  # sent: the draft is gone
     imap.logout()
-    received = message_from_bytes(inbox_of(services, friend)[0], policy=policy.default)
+    received = message_from_bytes(inbox_of(imap_server, friend)[0], policy=policy.default)
     assert next(received.iter_attachments()).get_content() == "the plan"  # type: ignore[attr-defined]
 
 
+@pytest.mark.both_servers
 def test_smtp_down_keeps_the_message_as_a_draft(
-    services: DevServices, database_url: str, mail_user: MailUser
+    services: DevServices, database_url: str, imap_server: IMAPServer, mail_user: MailUser
 ) -> None:
-    settings = make_settings(services, database_url, smtp_port=free_port())
+    settings = make_settings(services, database_url, imap_server, smtp_port=free_port())
     with TestClient(create_app(settings), follow_redirects=False) as client:
         sign_in(client, mail_user)
         form = {"csrf_token": session_token(client), "draft_id": DRAFT, "to": "x@example.org", "subject": "S",
@@ -122,8 +125,8 @@ def test_smtp_down_keeps_the_message_as_a_draft(
         response = client.post("/compose/send", data=form)
     assert response.status_code == 503
     assert "The message was saved in Drafts." in response.text
-    imap = imap_of(services, mail_user)
-    imap.select_folder("Drafts")
+    imap = imap_of(imap_server, mail_user)
+    imap.select_folder(imap_server.folder("Drafts"))
     rows = imap.fetch(imap.search(["ALL"]), ["BODY.PEEK[]"])
     imap.logout()
     assert [b"Precious words" in row[b"BODY[]"] for row in rows.values()] == [True]

@@ -8,7 +8,7 @@ from email.message import EmailMessage
 import pytest
 from imapclient import IMAPClient
 
-from tests.conftest import MailUser
+from tests.conftest import IMAPServer, MailUser
 from webmail.devservices import DevServices
 
 
@@ -37,6 +37,22 @@ class TestDovecot:
             assert flag in special[name]
             assert name in subscribed
         client.logout()
+
+    @pytest.mark.parametrize("imap_server", ["courier"], indirect=True)
+    def test_the_courier_configuration_looks_like_courier(
+        self, imap_server: IMAPServer, mail_user: MailUser
+    ) -> None:
+        client = IMAPClient("127.0.0.1", imap_server.dovecot.imap_port, ssl=False)
+        client.login(mail_user.username, mail_user.password)
+        assert client.namespace() == ((("INBOX.", "."),), None, (("Public.", "."),))
+        lacking = {b"SPECIAL-USE", b"MOVE", b"UNSELECT", b"CONDSTORE", b"QRESYNC", b"LIST-STATUS", b"ESEARCH"}
+        assert not lacking & set(client.capabilities())
+        listed = {name: flags for flags, _, name in client.list_folders()}
+        assert listed["INBOX.Trash"] == (b"\\HasNoChildren",)  # no special-use attribute
+        assert "INBOX.Sent" not in listed
+        client.select_folder("INBOX")
+        client.logout()
+        assert imap_server.dovecot.commands(mail_user.username)[-2:] == ['SELECT "INBOX"', "LOGOUT"]
 
     def test_quota_is_reported(self, services: DevServices, mail_user: MailUser) -> None:
         client = imap(services, mail_user)

@@ -12,8 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 from imapclient import IMAPClient
 
-from tests.conftest import MailUser, flash_after, make_settings, session_token, sign_in, undo_form
-from tests.integration.test_organize import imap, put, subjects
+from tests.conftest import IMAPServer, MailUser, flash_after, make_settings, session_token, sign_in, undo_form
+from tests.integration.test_organize import imap, made, put, subjects
 from webmail.app import create_app
 from webmail.devservices import DevServices
 from webmail.devservices.dovecot import Dovecot, start_dovecot
@@ -42,9 +42,11 @@ def undo_after(client: TestClient, response: object) -> tuple[str, dict[str, lis
     return undo_form(client.get(response.headers["location"]).text)  # type: ignore[attr-defined]
 
 
+@pytest.mark.both_servers
 def test_archive_by_month_creates_folders_and_undo_brings_all_back(
-    signed_in: TestClient, imap: IMAPClient
+    signed_in: TestClient, imap: IMAPClient, imap_server: IMAPServer
 ) -> None:
+    box = imap_server.folder
     token = session_token(signed_in)
     saved = signed_in.post("/settings", data={"csrf_token": token, "page_size": "50", "mark_seen": "immediately",
                                               "archive_layout": "month", "keyboard_shortcuts": "on"})  # fmt: skip
@@ -55,35 +57,41 @@ def test_archive_by_month_creates_folders_and_undo_brings_all_back(
         "/mail/INBOX/bulk", data={"csrf_token": token, "action": "archive", "uid": [str(old), str(new)]}
     )
     assert response.status_code == 303
-    assert subjects(imap, "Archive/2025/03") == ["March 2025"]
-    assert subjects(imap, "Archive/2026/06") == ["June 2026"]
-    assert {"Archive/2025/03", "Archive/2026/06"} <= {name for _, _, name in imap.list_sub_folders()}
+    assert subjects(imap, box("Archive/2025/03")) == ["March 2025"]
+    assert subjects(imap, box("Archive/2026/06")) == ["June 2026"]
+    assert {box("Archive/2025/03"), box("Archive/2026/06")} <= {
+        name for _, _, name in imap.list_sub_folders()
+    }
     action, params = undo_after(signed_in, response)
     assert params["more"]  # two folders filled, both undone
     undo = signed_in.post(action, data={
         "csrf_token": token, "uids": params["uids"][0], "to": params["to"][0], "more": params["more"]})  # fmt: skip
     assert undo.status_code == 303
     assert sorted(subjects(imap, "INBOX")) == ["June 2026", "March 2025"]
-    assert subjects(imap, "Archive/2025/03") == []
+    assert subjects(imap, box("Archive/2025/03")) == []
 
     signed_in.post("/settings", data={"csrf_token": token, "page_size": "50", "mark_seen": "immediately",
                                       "archive_layout": "year"})  # fmt: skip
     uid = put_dated(imap, "Year", datetime(2024, 1, 5, 9, 0))
     signed_in.post(f"/mail/INBOX/{uid}/archive", data={"csrf_token": token})
-    assert subjects(imap, "Archive/2024") == ["Year"]
+    assert subjects(imap, box("Archive/2024")) == ["Year"]
 
 
-def test_bulk_delete_in_trash_asks_then_deletes_for_good(signed_in: TestClient, imap: IMAPClient) -> None:
-    uids = [put(imap, f"junk {i}", "Trash") for i in range(3)]
+@pytest.mark.both_servers
+def test_bulk_delete_in_trash_asks_then_deletes_for_good(
+    signed_in: TestClient, imap: IMAPClient, imap_server: IMAPServer
+) -> None:
+    trash = imap_server.folder("Trash")
+    uids = [put(imap, f"junk {i}", trash) for i in range(3)]
     token = session_token(signed_in)
     fields = {"csrf_token": token, "action": "delete", "uid": [str(u) for u in uids[:2]]}
-    question = signed_in.post("/mail/Trash/bulk", data=fields)
+    question = signed_in.post(f"/mail/{trash}/bulk", data=fields)
     assert question.status_code == 200
     assert "Delete 2 messages for good?" in question.text
-    assert len(subjects(imap, "Trash")) == 3  # nothing yet
-    done = signed_in.post("/mail/Trash/bulk", data={**fields, "confirm": "1"})
+    assert len(subjects(imap, trash)) == 3  # nothing yet
+    done = signed_in.post(f"/mail/{trash}/bulk", data={**fields, "confirm": "1"})
     assert "deleted for good" in flash_after(signed_in, done)
-    assert subjects(imap, "Trash") == ["junk 2"]
+    assert subjects(imap, trash) == ["junk 2"]
 
 
 @pytest.fixture(scope="module")
@@ -151,15 +159,17 @@ def test_twenty_thousand_messages_move_in_chunks_and_come_back(
     assert imap.search(["ALL"]) == []
 
 
-def test_copy_keeps_the_originals(signed_in: TestClient, imap: IMAPClient) -> None:
+@pytest.mark.both_servers
+def test_copy_keeps_the_originals(signed_in: TestClient, imap: IMAPClient, imap_server: IMAPServer) -> None:
+    archive = made(imap, imap_server.folder("Archive"))
     uid = put(imap, "Twice")
     token = session_token(signed_in)
     done = signed_in.post(
-        "/mail/INBOX/bulk", data={"csrf_token": token, "action": "copy", "to": "Archive", "uid": str(uid)}
+        "/mail/INBOX/bulk", data={"csrf_token": token, "action": "copy", "to": archive, "uid": str(uid)}
     )
     assert "copied to Archive" in flash_after(signed_in, done)
     assert subjects(imap, "INBOX") == ["Twice"]
-    assert subjects(imap, "Archive") == ["Twice"]
+    assert subjects(imap, archive) == ["Twice"]
     missing = signed_in.post(
         "/mail/INBOX/bulk", data={"csrf_token": token, "action": "copy", "to": "Nowhere", "uid": str(uid)}
     )

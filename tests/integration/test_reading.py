@@ -12,16 +12,16 @@ import pytest
 from fastapi.testclient import TestClient
 from imapclient import IMAPClient
 
-from tests.conftest import MailUser, session_token
-from webmail.devservices import DevServices
+from tests.conftest import IMAPServer, MailUser, session_token
+from tests.integration.test_organize import made
 from webmail.devservices.seed import DemoMailbox, tiny_png
 
 CORPUS = Path(__file__).parent.parent / "corpus"
 
 
 @pytest.fixture
-def imap(services: DevServices, mail_user: MailUser) -> Iterator[IMAPClient]:
-    client = IMAPClient("127.0.0.1", services.dovecot.imap_port, ssl=False)
+def imap(imap_server: IMAPServer, mail_user: MailUser) -> Iterator[IMAPClient]:
+    client = IMAPClient("127.0.0.1", imap_server.dovecot.imap_port, ssl=False)
     client.login(mail_user.username, mail_user.password)
     yield client
     client.logout()
@@ -267,6 +267,7 @@ class TestAttachments:
         assert "<script>window" not in source
 
 
+@pytest.mark.both_servers
 class TestMessageList:
     def fill(self, imap: IMAPClient, count: int) -> list[int]:
         return [
@@ -327,9 +328,11 @@ class TestMessageList:
         assert re.search(rf'class="msg unseen"\s+data-uid="{uids[0]}"', html)
         assert re.search(rf'class="msg"\s+data-uid="{uids[1]}"', html)
 
-    def test_sent_folder_shows_recipients(self, signed_in: TestClient, imap: IMAPClient) -> None:
-        append(imap, plain_message("Report"), folder="Sent")
-        html = signed_in.get("/mail/Sent").text
+    def test_sent_folder_shows_recipients(
+        self, signed_in: TestClient, imap: IMAPClient, imap_server: IMAPServer
+    ) -> None:
+        append(imap, plain_message("Report"), folder=made(imap, imap_server.folder("Sent")))
+        html = signed_in.get(f"/mail/{imap_server.folder('Sent')}").text
         assert "To: me@example.test" in html
 
     def test_htmx_list_partial(self, signed_in: TestClient, imap: IMAPClient) -> None:
@@ -362,7 +365,7 @@ class TestMessageList:
         assert "Lonely" in html
 
     def test_local_thread_and_sort_fallbacks_match_the_server(
-        self, signed_in: TestClient, imap: IMAPClient, services: DevServices, mail_user: MailUser
+        self, signed_in: TestClient, imap: IMAPClient, mail_user: MailUser
     ) -> None:
         from webmail.imap import messages
 
@@ -378,11 +381,12 @@ class TestMessageList:
                 sort
             )
 
-    def test_empty_folder(self, signed_in: TestClient) -> None:
-        html = signed_in.get("/mail/Archive").text
+    def test_empty_folder(self, signed_in: TestClient, imap: IMAPClient, imap_server: IMAPServer) -> None:
+        html = signed_in.get(f"/mail/{made(imap, imap_server.folder('Archive'))}").text
         assert "This folder is empty." in html
 
 
+@pytest.mark.both_servers
 class TestOpening:
     def test_open_marks_seen_and_updates_counts(self, signed_in: TestClient, imap: IMAPClient) -> None:
         uid = append(imap, plain_message("Unread one"))
@@ -458,11 +462,14 @@ class TestOpening:
         assert stale.headers["location"] == "/mail/INBOX?changed=1"
         assert "the list has been reloaded" in signed_in.get("/mail/INBOX?changed=1").text
 
-    def test_folder_with_numeric_name_is_a_folder(self, signed_in: TestClient, imap: IMAPClient) -> None:
-        imap.create_folder("Archive/2024")
-        imap.subscribe_folder("Archive/2024")
-        append(imap, plain_message("Old"), folder="Archive/2024")
-        response = signed_in.get("/mail/Archive/2024")
+    def test_folder_with_numeric_name_is_a_folder(
+        self, signed_in: TestClient, imap: IMAPClient, imap_server: IMAPServer
+    ) -> None:
+        year = imap_server.folder("Archive/2024")
+        imap.create_folder(year)
+        imap.subscribe_folder(year)
+        append(imap, plain_message("Old"), folder=year)
+        response = signed_in.get(f"/mail/{year}")
         assert response.status_code == 200
         assert "Old" in response.text
         assert 'class="messages"' in response.text

@@ -14,6 +14,7 @@ from sqlalchemy.orm import sessionmaker
 
 from webmail.db.repos import UserRepository
 from webmail.imap.actions import ArchiveLayout
+from webmail.imap.types import SpecialUse
 
 MarkSeen = Literal["immediately", "delay", "never"]
 Theme = Literal["system", "light", "dark"]  # "system" follows the device (prefers-color-scheme)
@@ -37,6 +38,8 @@ class Preferences(BaseModel):
     theme: Theme = "system"
     density: Density = "comfortable"  # list rows with a preview line, or one line each
     swipe_actions: bool = True  # on touch screens: swipe a row right to archive, left to delete
+    # Special folders chosen by hand (use to folder name); the others are found on the server.
+    special_folders: dict[SpecialUse, str] = Field(default_factory=dict)
 
     @field_validator("timezone")
     @classmethod
@@ -44,6 +47,16 @@ class Preferences(BaseModel):
         if value and value not in available_timezones():
             raise ValueError("unknown time zone")
         return value
+
+    @field_validator("special_folders")
+    @classmethod
+    def _folder_names(cls, value: dict[SpecialUse, str]) -> dict[SpecialUse, str]:
+        chosen = {use: name for use, name in value.items() if name}
+        if any(len(name) > 500 or any(c in name for c in "\r\n\0") for name in chosen.values()):
+            raise ValueError("not a folder name")
+        if len(set(chosen.values())) < len(chosen):
+            raise ValueError("one folder cannot serve two special uses")
+        return chosen
 
     @classmethod
     def load(cls, raw: dict[str, Any] | None) -> Preferences:

@@ -10,6 +10,7 @@ import datetime
 import ipaddress
 import os
 import pwd
+import re
 import secrets
 import smtplib
 import subprocess
@@ -18,6 +19,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -27,6 +29,71 @@ from cryptography.x509.oid import NameOID
 from webmail.devservices.system import find_program, free_ports, stop_process_group, wait_for_port
 
 MASTER_USER = "webmail-master"
+
+Flavour = Literal["dovecot", "courier"]
+LITERAL = re.compile(rb"\{(\d+)\+?\}$")
+
+# Dovecot's own layout: folders at the top level, "/" between levels, special-use attributes.
+DOVECOT_NAMESPACES = """\
+namespace inbox {{
+  inbox = yes
+  separator = /
+  mailbox Drafts {{
+    special_use = \\Drafts
+    auto = subscribe
+  }}
+  mailbox Sent {{
+    special_use = \\Sent
+    auto = subscribe
+  }}
+  mailbox Archive {{
+    special_use = \\Archive
+    auto = subscribe
+  }}
+  mailbox Junk {{
+    special_use = \\Junk
+    auto = subscribe
+  }}
+  mailbox Trash {{
+    special_use = \\Trash
+    auto = subscribe
+  }}
+}}
+"""
+
+# What Courier IMAP and Debian's Cyrus look like: every folder below "INBOX." with "." between
+# levels, no special-use attributes (a Trash exists, as a mail client left it; Sent, Drafts,
+# Archive and Junk do not), a public namespace of shared folders, and Courier's missing
+# extensions. Dovecot still understands the commands it no longer advertises, so every IMAP
+# session is written to rawlog/<user>/ for the tests to check that none was sent.
+COURIER_NAMESPACES = """\
+namespace inbox {{
+  inbox = yes
+  prefix = INBOX.
+  separator = .
+  mailbox Trash {{
+    auto = subscribe
+  }}
+}}
+namespace public {{
+  type = public
+  prefix = Public.
+  separator = .
+  location = maildir:{root}/public:INDEXPVT=~/public
+  subscriptions = no
+  list = yes
+  mailbox Announcements {{
+    auto = create
+  }}
+}}
+rawlog_dir = {root}/rawlog/%u
+"""
+COURIER_CAPABILITY = (
+    "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT SORT=DISPLAY THREAD=REFERENCES THREAD=REFS "
+    "THREAD=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED "
+    "I18NLEVEL=1 SEARCHRES WITHIN BINARY SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STATUS=SIZE SAVEDATE "
+    "LITERAL+ NOTIFY QUOTA"
+)
 
 CONFIG_TEMPLATE = """\
 instance_name = {instance}
@@ -98,30 +165,7 @@ userdb {{
   driver = static
   args = uid={mail_uid} gid={mail_gid} home={root}/mail/%u
 }}
-namespace inbox {{
-  inbox = yes
-  separator = /
-  mailbox Drafts {{
-    special_use = \\Drafts
-    auto = subscribe
-  }}
-  mailbox Sent {{
-    special_use = \\Sent
-    auto = subscribe
-  }}
-  mailbox Archive {{
-    special_use = \\Archive
-    auto = subscribe
-  }}
-  mailbox Junk {{
-    special_use = \\Junk
-    auto = subscribe
-  }}
-  mailbox Trash {{
-    special_use = \\Trash
-    auto = subscribe
-  }}
-}}
+{namespaces}
 service imap-login {{
   {chroot}
   inet_listener imap {{
@@ -191,6 +235,7 @@ class Dovecot:
     passwords: dict[str, str] = field(default_factory=dict)
     master_user: str = MASTER_USER
     master_password: str = ""
+    flavour: Flavour = "dovecot"
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -208,6 +253,10 @@ class Dovecot:
             tmp.write_text(f"{username}:{{PLAIN}}{password}::::::\n")
             tmp.chmod(0o644)
             tmp.replace(self.root / "users" / username)
+            if self.flavour == "courier":
+                rawlog = self.root / "rawlog" / username  # Dovecot writes there only if it exists
+                rawlog.mkdir(exist_ok=True)
+                rawlog.chmod(0o777)
             if changed:
                 time.sleep(1.1)  # let Dovecot's once-a-second re-read see the new password
 
@@ -226,6 +275,24 @@ class Dovecot:
             text=True,
         )
         return result.stdout
+
+    def commands(self, username: str) -> list[str]:
+        """The commands ``username``'s IMAP sessions sent, without tags or literals (courier
+        flavour only: its rawlog)."""
+        found = []
+        for path in sorted((self.root / "rawlog" / username).glob("*.in")):
+            literal = 0  # bytes of a literal ({n}) still to skip: message text, not commands
+            for line in path.read_bytes().splitlines():
+                data = line.split(b" ", 1)[1] if b" " in line else b""  # "<timestamp> <data>"
+                if literal > 0:
+                    literal -= len(data) + 2
+                    continue
+                tag, _, command = data.partition(b" ")
+                if command and tag.isalnum():
+                    found.append(command.decode(errors="replace"))
+                size = LITERAL.search(data)
+                literal = int(size[1]) if size else 0
+        return found
 
     def connections(self, username: str) -> int:
         """How many IMAP connections Dovecot counts for ``username`` right now."""
@@ -273,21 +340,27 @@ def start_dovecot(
     imap_capability: str = "",
     max_redirects: int = 4,
     username_format: str = "%Lu",
+    flavour: Flavour = "dovecot",
 ) -> Dovecot:
     """Start Dovecot with its config, users file, sockets and mail all under ``root``.
 
     ``username_format`` is Dovecot's ``auth_username_format``: ``%Lu`` (its default) folds user
-    names to lower case, ``%u`` keeps ``Bob`` and ``bob`` apart as two accounts.
+    names to lower case, ``%u`` keeps ``Bob`` and ``bob`` apart as two accounts. ``flavour``
+    "courier" makes it look like Courier IMAP or Cyrus (``COURIER_NAMESPACES``); ``imap_capability``,
+    if given, replaces the capabilities it advertises.
     """
     find_program("dovecot")  # installs it if missing, before anything is written
     root.mkdir(parents=True, exist_ok=True)
     # The login processes run unprivileged and must reach the sockets below root.
     root.chmod(0o755)
-    (root / "mail").mkdir(exist_ok=True)
+    owned = ("mail", "public", "rawlog") if flavour == "courier" else ("mail",)
+    for name in owned:
+        (root / name).mkdir(exist_ok=True)
     if os.geteuid() == 0:
         nobody = pwd.getpwnam("nobody")
         mail_uid, mail_gid = nobody.pw_uid, nobody.pw_gid
-        os.chown(root / "mail", mail_uid, mail_gid)
+        for name in owned:
+            os.chown(root / name, mail_uid, mail_gid)
         login_user, internal_user, chroot = "dovenull", "dovecot", ""
     else:
         me = pwd.getpwuid(os.geteuid())
@@ -296,6 +369,11 @@ def start_dovecot(
         chroot = "chroot ="
     find_program("managesieve")  # Pigeonhole: Sieve for LMTP and the ManageSieve server
     imap_port, pop3_port, lmtp_port, sieve_port, relay_port = free_ports(5)
+    if flavour == "courier":
+        namespaces = COURIER_NAMESPACES.format(root=root)
+        imap_capability = imap_capability or COURIER_CAPABILITY
+    else:
+        namespaces = DOVECOT_NAMESPACES.format()
     (root / "dovecot.conf").write_text(
         CONFIG_TEMPLATE.format(
             instance=f"wm-{root.name}",
@@ -311,6 +389,7 @@ def start_dovecot(
             quota_mb=quota_mb,
             chroot=chroot,
             master_user=MASTER_USER,
+            namespaces=namespaces,
             # Tests play servers without an extension by listing the capabilities themselves.
             imap_capability=f"imap_capability = {imap_capability}" if imap_capability else "",
             imap_port=imap_port,
@@ -337,6 +416,7 @@ def start_dovecot(
         relay_port,
         process,
         master_password=master_password,
+        flavour=flavour,
     )
     try:
         for port in dovecot.ports:

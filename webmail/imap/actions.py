@@ -3,7 +3,8 @@
 The reader's buttons (one message) and the list's bulk form (a selection) both call
 ``MailboxActions``; the routes only turn the returned ``ActionOutcome`` into a response. Moves
 go through ``MailStore.move`` (MOVE, RFC 6851, or COPY + UID EXPUNGE) and report the messages'
-new UIDs per target folder (COPYUID, RFC 4315), which is what Undo needs.
+new UIDs per target folder (COPYUID, RFC 4315), which is what Undo needs. A missing Trash,
+Archive or Junk folder is created on first use (``MailStore.special_folder``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Literal
 from webmail.imap.errors import FolderMissingError
 from webmail.imap.organize import MoveResult
 from webmail.imap.store import MailStore
-from webmail.imap.types import Folder, find_special
+from webmail.imap.types import Folder
 
 ArchiveLayout = Literal["flat", "year", "month"]  # the choices of Preferences.archive_layout
 Action = Literal["archive", "delete", "junk", "not-junk", "move", "copy", "undo"]
@@ -65,7 +66,7 @@ class MailboxActions:
 
         Refused inside Archive or any of its subfolders: those messages are archived already.
         """
-        archive = _special(await self.store.list_folders(), "\\Archive", "Archive")
+        archive = await self.store.special_folder("\\Archive")
         if _within(folder, archive):
             return _already("archive", folder, uids, archive)
         dates = await self.store.arrival_dates(folder, uids) if layout != "flat" else {}
@@ -84,12 +85,12 @@ class MailboxActions:
                 return ActionOutcome("delete", folder, len(uids), confirm_in=here)
             await self.store.expunge(folder, uids)
             return ActionOutcome("delete", folder, len(uids), deleted_for_good=True)
-        trash = _special(folders, "\\Trash", "Trash")
+        trash = await self.store.special_folder("\\Trash", folders)
         return await self._move("delete", folder, uids, trash)
 
     async def junk(self, folder: str, uids: Sequence[int]) -> ActionOutcome:
         """Mark ``$Junk`` (so filters learn) and move to the Junk folder."""
-        junk = _special(await self.store.list_folders(), "\\Junk", "Junk")
+        junk = await self.store.special_folder("\\Junk")
         if folder == junk.name:
             return _already("junk", folder, uids, junk)
         await self.store.add_keyword(folder, uids, "$Junk")
@@ -147,13 +148,6 @@ def archive_targets(
                 path += f"{delimiter}{when.month:02d}"
         groups.setdefault(path, []).append(uid)
     return groups
-
-
-def _special(folders: list[Folder], use: str, label: str) -> Folder:
-    found = find_special(folders, use)
-    if found is None:
-        raise FolderMissingError(f"This mailbox has no {label} folder.")
-    return found
 
 
 def _selectable(folders: list[Folder], name: str) -> Folder:

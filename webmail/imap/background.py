@@ -22,7 +22,7 @@ from webmail.imap.client import close_client, open_client
 from webmail.imap.errors import MailboxBusyError
 from webmail.imap.pool import IMAPConnection, IMAPPool
 from webmail.imap.store import MailStore
-from webmail.imap.types import Credentials
+from webmail.imap.types import Credentials, SpecialChoices
 from webmail.redis import create_redis
 
 LEASE_WAIT_SECONDS = 30
@@ -54,16 +54,19 @@ def background_connection(
 
 
 @asynccontextmanager
-async def background_store(settings: Settings, credentials: Credentials) -> AsyncIterator[MailStore]:
+async def background_store(
+    settings: Settings, credentials: Credentials, special_choices: SpecialChoices | None = None
+) -> AsyncIterator[MailStore]:
     """A MailStore for ``credentials`` over a pool of its own (connections open when first
-    used), every connection closed and its lease released at the end."""
+    used), every connection closed and its lease released at the end; ``special_choices`` are
+    the special folders the user chose by hand."""
     redis = create_redis(settings)
     cap = ConnectionCap(
         redis, settings.redis_prefix, settings.imap_max_connections_per_user, settings.imap_lease_seconds
     )
     pool = IMAPPool(settings, cap, priority=Priority.BACKGROUND)
     try:
-        yield MailStore(pool, credentials)
+        yield MailStore(pool, credentials, special_choices=special_choices or {})
     finally:
         with anyio.CancelScope(shield=True):
             await pool.close_all()

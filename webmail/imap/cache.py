@@ -3,8 +3,9 @@
 A page is stored under (user, folder, UIDVALIDITY, HIGHESTMODSEQ, sort, page, size). Any change
 to a folder (new mail, flags, expunge) raises its HIGHESTMODSEQ (RFC 7162), so a page found under
 the current value is exactly what the server would answer: the cache can be stale never, only
-cold. Servers without CONDSTORE get no HIGHESTMODSEQ and no cache. Stored as JSON, not pickle:
-whoever can write Redis must not be able to run code here.
+cold. Servers without CONDSTORE key it by UIDNEXT and message count instead, and the store checks
+the flags of a page it finds (``MailStore._cached``). Stored as JSON, not pickle: whoever can
+write Redis must not be able to run code here.
 
 Pages hold subjects, senders and recipients, so they are sealed (AES-GCM under a key derived from
 ``WEBMAIL_SECRET_KEY``, bound to their Redis key) and folder names and search text appear in keys
@@ -41,9 +42,10 @@ class PageCache:
         self.keys = Keys(prefix)
         self.cipher = cipher
 
-    def key(self, user: str, folder: str, uidvalidity: int, modseq: int, variant: str) -> str:
-        """``variant`` (sort, page, a search's text...) may be any text: it is hashed like the folder."""
-        return self.keys.page(user, self.cipher.tag(folder), uidvalidity, modseq, self.cipher.tag(variant))
+    def key(self, user: str, folder: str, uidvalidity: int, state: int | str, variant: str) -> str:
+        """``state`` is the folder's HIGHESTMODSEQ or, without CONDSTORE, its UIDNEXT and count;
+        ``variant`` (sort, page, a search's text...) may be any text: it is hashed like the folder."""
+        return self.keys.page(user, self.cipher.tag(folder), uidvalidity, state, self.cipher.tag(variant))
 
     async def _load(self, key: str) -> Any:
         blob = await self.redis.get(key)

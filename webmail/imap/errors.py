@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import imaplib
+import logging
+import re
 import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,6 +13,8 @@ from imapclient import exceptions as imap_exc
 
 from webmail.errors import WebmailError
 from webmail.imap.metrics import IMAP_ERRORS
+
+logger = logging.getLogger(__name__)
 
 
 class IMAPError(WebmailError):
@@ -80,6 +84,51 @@ class ProtocolError(IMAPError):
     """Raised when the server answers NO/BAD or something we cannot parse."""
 
 
+# imapclient says "<command> failed: <text>", imaplib "<COMMAND> command error: BAD [b'<text>']".
+_LIBRARY_MESSAGE = re.compile(r"^(?P<command>[A-Za-z_ ]+?) (?:failed|command error): (?P<text>.*)$", re.S)
+_DOVECOT_TIMING = re.compile(r"\s*\(\d+\.\d+ \+ [\d.+ ]+ secs\)\.?$")
+_IMAPLIB_DATA = re.compile(r"^(?:(?:BAD|NO) )?\[b(?P<q>['\"])(?P<text>.*)(?P=q)\]$", re.S)  # BAD [b'text']
+_RESPONSE_CODE = re.compile(r"^\[[^\]]*\]\s*")
+
+
+# What servers answer for a folder they do not have: Dovecot, Cyrus, Courier (RFC 5530 NONEXISTENT).
+_MISSING_FOLDER = (b"doesn't exist", b"does not exist", b"[nonexistent]", b"unknown mailbox")
+
+
+def names_missing_folder(exc: BaseException) -> bool:
+    """True if the server's refusal in ``exc`` says the folder does not exist."""
+    text = _raw(exc).lower()
+    return any(words in text for words in _MISSING_FOLDER)
+
+
+def refused(command: str, answer: object, doing: str = "The mail server refused this") -> ProtocolError:
+    """The error for ``command`` answered NO or BAD, logged with the server's words, which the
+    user sees after ``doing``. ``command`` is the command's name only: its arguments (folder
+    names, search words) may be personal."""
+    text = server_text(answer)
+    logger.warning("IMAP %s refused: %s", command, text or "(no text)")
+    words = _RESPONSE_CODE.sub("", text)
+    return ProtocolError(f"{doing}: “{words}”" if words else f"{doing}.")
+
+
+def server_text(answer: object) -> str:
+    """The response text in an imaplib answer (bytes, a list of them, or a library error)."""
+    if isinstance(answer, BaseException):
+        message = _raw(answer).decode("utf-8", "replace")
+        parsed = _LIBRARY_MESSAGE.match(message)
+        return server_text(parsed["text"] if parsed else message)
+    if isinstance(answer, (list, tuple)):
+        text = " ".join(server_text(part) for part in answer if part is not None)
+    elif isinstance(answer, bytes):
+        text = answer.decode("utf-8", "replace")
+    else:
+        text = str(answer)
+    quoted = _IMAPLIB_DATA.match(text.strip())
+    if quoted is not None:
+        text = quoted["text"]
+    return _DOVECOT_TIMING.sub("", text.strip())
+
+
 @contextmanager
 def map_imap_errors() -> Iterator[None]:
     """Re-raise imapclient, imaplib and socket errors as the most specific IMAPError (counted by
@@ -96,10 +145,10 @@ def map_imap_errors() -> Iterator[None]:
         # abort: the connection is gone (BYE, EOF); OSError covers refused and reset.
         raise _counted(UnavailableError()) from exc
     except imaplib.IMAP4.error as exc:
-        text = _raw(exc).lower()
-        if b"doesn't exist" in text or b"nonexistent" in text or b"unknown mailbox" in text:
+        if names_missing_folder(exc):
             raise _counted(FolderNotFoundError()) from exc
-        raise _counted(ProtocolError()) from exc
+        parsed = _LIBRARY_MESSAGE.match(_raw(exc).decode("utf-8", "replace"))
+        raise _counted(refused(parsed["command"].upper() if parsed else "command", exc)) from exc
 
 
 def _counted(error: IMAPError) -> IMAPError:

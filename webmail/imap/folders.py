@@ -1,25 +1,71 @@
-"""Folder listing with counts: one LIST-STATUS round trip when the server has it (RFC 5819)."""
+"""Folder listing with counts: one LIST-STATUS round trip when the server has it (RFC 5819),
+else LIST and a STATUS per folder; each folder placed in its namespace (RFC 2342) and the special
+ones decided (``types.special_folders``)."""
 
 from __future__ import annotations
+
+import weakref
+from dataclasses import replace
+from typing import Any
 
 from imapclient import IMAPClient
 from imapclient.imap_utf7 import decode as decode_utf7
 from imapclient.response_parser import parse_response
 
 from webmail.imap.raw import list_status
-from webmail.imap.types import Folder
+from webmail.imap.types import Folder, Namespace, NamespaceKind, Namespaces, SpecialChoices, special_folders
 
-STATUS_ITEMS = ("MESSAGES", "UNSEEN", "UIDVALIDITY")
+STATUS_ITEMS = ("MESSAGES", "UNSEEN", "UIDVALIDITY", "UIDNEXT")
+
+# A connection's namespaces do not change while it is logged in: asked once per client.
+_namespaces: weakref.WeakKeyDictionary[IMAPClient, Namespaces] = weakref.WeakKeyDictionary()
 
 
-def list_folders(client: IMAPClient, *, with_size: bool = False) -> list[Folder]:
-    """All folders with flags, subscription and MESSAGES/UNSEEN counts, in display order."""
+def list_folders(
+    client: IMAPClient, *, with_size: bool = False, chosen: SpecialChoices | None = None
+) -> list[Folder]:
+    """All folders with flags, subscription and MESSAGES/UNSEEN counts, in display order.
+
+    ``chosen`` are the special folders the user picked by hand (use to folder name).
+    """
     extra = ["SIZE"] if with_size and b"STATUS=SIZE" in client.capabilities() else []
     if b"LIST-STATUS" in client.capabilities():
         folders = _list_status(client, extra)
     else:
         folders = _list_then_status(client, extra)
-    return sorted(folders, key=lambda folder: folder.sort_key)
+    spaces = namespaces(client)
+    placed = [replace(folder, namespace=spaces.of(folder.name)) for folder in folders]
+    return sorted(special_folders(placed, chosen), key=lambda folder: folder.sort_key)
+
+
+def namespaces(client: IMAPClient) -> Namespaces:
+    """The account's namespaces (RFC 2342); without NAMESPACE, one personal namespace at the top
+    with the delimiter LIST gives."""
+    known = _namespaces.get(client)
+    if known is None:
+        known = _namespaces[client] = _ask_namespaces(client)
+    return known
+
+
+def _ask_namespaces(client: IMAPClient) -> Namespaces:
+    if b"NAMESPACE" not in client.capabilities():
+        listed = client.list_folders("", "")  # LIST "" "" answers the delimiter (RFC 3501 6.3.8)
+        delimiter = next((_text(d) for _, d, _ in listed if d), "/")
+        return Namespaces(Namespace("personal", "", delimiter))
+    answer = client.namespace()
+    kinds: tuple[tuple[NamespaceKind, Any], ...] = (
+        ("personal", answer.personal), ("other", answer.other), ("shared", answer.shared),
+    )  # fmt: skip
+    found = [
+        Namespace(kind, _text(prefix), _text(delimiter) if delimiter is not None else "")
+        for kind, entries in kinds
+        for prefix, delimiter in entries or ()
+    ]
+    personal = [ns for ns in found if ns.kind == "personal"]
+    if not personal:
+        return Namespaces(others=tuple(found))
+    # The first personal namespace is where the user's own folders are created (RFC 2342 5).
+    return Namespaces(personal[0], tuple(ns for ns in found if ns is not personal[0]))
 
 
 def _list_status(client: IMAPClient, extra: list[str] | None = None) -> list[Folder]:
@@ -52,6 +98,7 @@ def _list_status(client: IMAPClient, extra: list[str] | None = None) -> list[Fol
                 uidvalidity=status.get("UIDVALIDITY"),
                 highestmodseq=status.get("HIGHESTMODSEQ"),
                 size=status.get("SIZE"),
+                uidnext=status.get("UIDNEXT"),
             )
         )
     return folders
@@ -74,6 +121,7 @@ def _list_then_status(client: IMAPClient, extra: list[str] | None = None) -> lis
                 unseen=int(status[b"UNSEEN"]),
                 uidvalidity=int(status[b"UIDVALIDITY"]),
                 size=int(status[b"SIZE"]) if b"SIZE" in status else None,
+                uidnext=int(status[b"UIDNEXT"]),
             )
         folders.append(folder)
     return folders

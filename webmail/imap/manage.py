@@ -1,14 +1,20 @@
-"""Folder management: create, rename, delete, subscribe, empty. Special-use folders are kept."""
+"""Folder management: create, rename, delete, subscribe, empty; special folders made on first use.
+
+New folders go into the personal namespace (RFC 2342): on a server that keeps every folder below
+``INBOX.``, a top-level "Projects" is ``INBOX.Projects``. Special folders are never renamed or
+deleted here: other mail programs find them by their names.
+"""
 
 from __future__ import annotations
 
 from imapclient import IMAPClient
 
-from webmail.imap.errors import IMAPError, map_imap_errors
-from webmail.imap.folders import list_folders
+from webmail.imap.errors import FolderMissingError, IMAPError, map_imap_errors
+from webmail.imap.folders import list_folders, namespaces
 from webmail.imap.organize import expunge_messages
 from webmail.imap.pool import IMAPConnection
-from webmail.imap.types import Folder
+from webmail.imap.raw import create_special_use
+from webmail.imap.types import SPECIAL_NAMES, Folder, Namespaces, SpecialChoices, find_special
 
 
 class FolderExistsError(IMAPError):
@@ -28,54 +34,58 @@ def _find(folders: list[Folder], name: str) -> Folder | None:
     return next((f for f in folders if f.name == name), None)
 
 
-def _delimiter(folders: list[Folder]) -> str:
-    return next((f.delimiter for f in folders if f.delimiter), "/")
-
-
-def full_name(folders: list[Folder], parent: str, name: str) -> str:
-    """The folder name for ``name`` under ``parent`` (empty: top level), checked."""
+def full_name(folders: list[Folder], spaces: Namespaces, parent: str, name: str) -> str:
+    """The folder name for ``name`` under ``parent`` (empty: the top of the personal namespace), checked."""
     name = name.strip()
-    delimiter = _delimiter(folders)
+    delimiter = spaces.personal.delimiter or "/"
     if not name:
         raise FolderRefusedError("Give the folder a name.")
     if delimiter in name or any(c in name for c in "\r\n\0*%"):
         raise FolderRefusedError(f"A folder name cannot contain “{delimiter}”, “*”, “%” or line breaks.")
-    if parent and _find(folders, parent) is None:
-        raise FolderRefusedError(f"There is no folder called “{parent}”.")
-    return f"{parent}{delimiter}{name}" if parent else name
+    if not parent:
+        return spaces.folder_name(name)
+    above = _find(folders, parent)
+    if above is None:
+        raise FolderRefusedError(f"There is no folder called “{spaces.path(parent)}”.")
+    return f"{parent}{above.delimiter or delimiter}{name}"
 
 
 def create_folder(conn: IMAPConnection, parent: str, name: str) -> str:
+    """Create and subscribe ``name`` under ``parent`` (empty: the top of the personal namespace)."""
     client = conn.client
-    folders = list_folders(client)
-    target = full_name(folders, parent, name)
+    folders, spaces = list_folders(client), namespaces(client)
+    target = full_name(folders, spaces, parent, name)
     if _find(folders, target) is not None or (target.upper() == "INBOX"):
-        raise FolderExistsError(f"A folder called “{target}” exists already.")
+        raise FolderExistsError(f"A folder called “{spaces.path(target)}” exists already.")
     with map_imap_errors():
         client.create_folder(target)
         client.subscribe_folder(target)
     return target
 
 
-def rename_folder(conn: IMAPConnection, folder: str, parent: str, name: str) -> str:
+def rename_folder(
+    conn: IMAPConnection, folder: str, parent: str, name: str, chosen: SpecialChoices | None = None
+) -> str:
     """Rename and/or move under another parent; subfolders go along (RFC 3501 RENAME)."""
     client = conn.client
-    folders = list_folders(client)
+    folders = list_folders(client, chosen=chosen)
+    spaces = namespaces(client)
     current = _find(folders, folder)
     if current is None:
-        raise FolderRefusedError(f"There is no folder called “{folder}”.")
+        raise FolderRefusedError(f"There is no folder called “{spaces.path(folder)}”.")
     if current.special_use is not None:
         raise FolderRefusedError(
             f"{current.label} is a special folder; other mail programs rely on its name."
         )
-    target = full_name(folders, parent, name)
+    target = full_name(folders, spaces, parent, name)
     if target == folder:
         return folder
-    delimiter = _delimiter(folders)
-    if target.startswith(folder + delimiter):
+    if _below(current, target):
         raise FolderRefusedError("A folder cannot be moved into itself.")
     if _find(folders, target) is not None or target.upper() == "INBOX":
-        raise FolderExistsError(f"A folder called “{target}” exists already; nothing was renamed.")
+        raise FolderExistsError(
+            f"A folder called “{spaces.path(target)}” exists already; nothing was renamed."
+        )
     _leave(conn, folder)
     with map_imap_errors():
         client.rename_folder(folder, target)
@@ -88,16 +98,15 @@ def rename_folder(conn: IMAPConnection, folder: str, parent: str, name: str) -> 
     return target
 
 
-def delete_folder(conn: IMAPConnection, folder: str) -> None:
+def delete_folder(conn: IMAPConnection, folder: str, chosen: SpecialChoices | None = None) -> None:
     client = conn.client
-    folders = list_folders(client)
+    folders = list_folders(client, chosen=chosen)
     current = _find(folders, folder)
     if current is None:
-        raise FolderRefusedError(f"There is no folder called “{folder}”.")
+        raise FolderRefusedError(f"There is no folder called “{namespaces(client).path(folder)}”.")
     if current.special_use is not None:
         raise FolderRefusedError(f"{current.label} is a special folder and cannot be deleted.")
-    delimiter = _delimiter(folders)
-    children = [f for f in folders if f.name.startswith(folder + delimiter)]
+    children = [f for f in folders if _below(current, f.name)]
     _leave(conn, folder)
     with map_imap_errors():
         for child in sorted(children, key=lambda f: f.depth, reverse=True):
@@ -125,9 +134,39 @@ def empty_folder(conn: IMAPConnection, folder: str) -> int:
     return expunge_messages(conn, folder, list(uids))
 
 
+def special_folder(conn: IMAPConnection, use: str, chosen: SpecialChoices | None = None) -> Folder:
+    """The account's folder for ``use`` (``"\\Trash"``, ...), created and subscribed at the top of
+    the personal namespace if it has none: with its attribute where the server has
+    CREATE-SPECIAL-USE (RFC 6154 3), else by the name other mail programs look for."""
+    client = conn.client
+    found = find_special(list_folders(client, chosen=chosen), use)
+    if found is not None:
+        return found
+    name = namespaces(client).folder_name(SPECIAL_NAMES[use])
+    with map_imap_errors():
+        if b"CREATE-SPECIAL-USE" in client.capabilities():
+            create_special_use(client, name, use)
+        else:
+            client.create_folder(name)
+        client.subscribe_folder(name)
+    found = find_special(list_folders(client, chosen=chosen), use)
+    if found is None:
+        raise FolderMissingError(f"This mailbox has no {SPECIAL_NAMES[use]} folder.")
+    return found
+
+
+def _below(folder: Folder, name: str) -> bool:
+    """True if ``name`` is a folder somewhere inside ``folder``."""
+    return bool(folder.delimiter) and name.startswith(folder.name + folder.delimiter)
+
+
 def _leave(conn: IMAPConnection, folder: str) -> None:
-    """Unselect a folder about to be renamed or deleted."""
+    """Leave a folder about to be renamed or deleted: UNSELECT (RFC 3691), or else EXAMINE of
+    INBOX, which deselects without CLOSE's expunge of messages marked deleted."""
     if conn.selected is not None and conn.selected.name == folder:
         with map_imap_errors():
-            conn.client.unselect_folder()
+            if b"UNSELECT" in conn.client.capabilities():
+                conn.client.unselect_folder()
+            else:
+                conn.client.select_folder("INBOX", readonly=True)
         conn.selected = None

@@ -552,6 +552,12 @@ def set_flag(
     return {uid: _flags(found) for uid, found in flags.items()}
 
 
+def flags_of(conn: IMAPConnection, folder: str, uids: Sequence[int]) -> dict[int, frozenset[str]]:
+    """The current flags of ``uids`` (those still in the folder)."""
+    conn.sync(folder)
+    return {int(uid): _flags(found) for uid, found in conn.client.get_flags(list(uids)).items()}
+
+
 def neighbour(
     conn: IMAPConnection, folder: str, uid: int, *, sort: str, reverse: bool, forward: bool
 ) -> int | None:

@@ -1,18 +1,25 @@
 """Moving, deleting and flagging messages: MOVE (RFC 6851) or COPY + \\Deleted + UID EXPUNGE.
 
-Moves report the messages' new UIDs (COPYUID, RFC 4315), which is what Undo needs.
+Moves report the messages' new UIDs (COPYUID, RFC 4315), which is what Undo needs. A server
+without UIDPLUS has no UID EXPUNGE either: there a plain EXPUNGE removes the messages, with the
+\\Deleted of any others in the folder taken off for that moment and put back after.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from webmail.imap.errors import ProtocolError
+from imapclient import DELETED
+
+from webmail.imap.errors import refused
 from webmail.imap.messages import UID_BATCH
 from webmail.imap.pool import IMAPConnection
-from webmail.imap.raw import pop_untagged, uid_copy, uid_expunge, uid_mark_deleted, uid_move
+from webmail.imap.raw import pop_untagged, uid_copy, uid_expunge, uid_mark_deleted, uid_move, uid_search
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -58,15 +65,13 @@ def move_messages(conn: IMAPConnection, folder: str, uids: Sequence[int], target
         pop_untagged(client, "COPYUID")  # it accumulates otherwise (FACTS 1.1)
         if b"MOVE" in client.capabilities():
             typ, data = uid_move(client, batch, target)
+            if typ != "OK":
+                raise refused("UID MOVE", data, "The mail server refused to move the messages")
         else:
             typ, data = uid_copy(client, batch, target)
-            if typ == "OK":
-                uid_mark_deleted(client, batch)
-                expunged, detail = uid_expunge(client, batch)
-                if expunged != "OK":
-                    raise ProtocolError(f"The messages were copied but not removed: {_text(detail)}")
-        if typ != "OK":
-            raise ProtocolError(f"The mail server refused to move the messages: {_text(data)}")
+            if typ != "OK":
+                raise refused("UID COPY", data, "The mail server refused to move the messages")
+            _remove(conn, batch, "The messages were copied but not removed")
         for line in pop_untagged(client, "COPYUID"):
             parts = _text(line).split()
             if len(parts) >= 3:
@@ -84,7 +89,7 @@ def copy_messages(conn: IMAPConnection, folder: str, uids: Sequence[int], target
     for start in range(0, len(uids), UID_BATCH):
         typ, data = uid_copy(conn.client, uid_set(uids[start : start + UID_BATCH]), target)
         if typ != "OK":
-            raise ProtocolError(f"The mail server refused to copy the messages: {_text(data)}")
+            raise refused("UID COPY", data, "The mail server refused to copy the messages")
     return len(uids)
 
 
@@ -92,13 +97,35 @@ def expunge_messages(conn: IMAPConnection, folder: str, uids: Sequence[int]) -> 
     """Delete for good: \\Deleted, then UID EXPUNGE of just these (never a plain EXPUNGE)."""
     conn.sync(folder)
     for start in range(0, len(uids), UID_BATCH):
-        batch = uid_set(uids[start : start + UID_BATCH])
-        uid_mark_deleted(conn.client, batch)
-        typ, data = uid_expunge(conn.client, batch)
-        if typ != "OK":
-            raise ProtocolError(f"The mail server refused to delete the messages: {_text(data)}")
+        _remove(
+            conn, uid_set(uids[start : start + UID_BATCH]), "The mail server refused to delete the messages"
+        )
     conn.selected = None
     return len(uids)
+
+
+def _remove(conn: IMAPConnection, batch: str, doing: str) -> None:
+    """\\Deleted and expunge just the messages of ``batch`` in the selected folder."""
+    client = conn.client
+    typ, data = uid_mark_deleted(client, batch)
+    if typ != "OK":
+        raise refused("UID STORE", data, doing)
+    if b"UIDPLUS" in client.capabilities():
+        typ, data = uid_expunge(client, batch)
+        if typ != "OK":
+            raise refused("UID EXPUNGE", data, doing)
+        return
+    # Without UID EXPUNGE (RFC 4315), EXPUNGE would also remove whatever else is marked \\Deleted.
+    ours = set(parse_uid_set(batch))
+    others = [uid for uid in uid_search(client, [b"DELETED"]) if uid not in ours]
+    logger.warning("no UIDPLUS: EXPUNGE with %d other deleted messages unmarked for it", len(others))
+    if others:
+        client.remove_flags(others, [DELETED], silent=True)
+    try:
+        client.expunge()
+    finally:
+        if others:
+            client.add_flags(others, [DELETED], silent=True)
 
 
 def add_keyword(conn: IMAPConnection, folder: str, uids: Sequence[int], keyword: str) -> None:

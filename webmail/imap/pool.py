@@ -38,9 +38,10 @@ from webmail.imap.errors import (
     CredentialsRejectedError,
     FolderNotFoundError,
     MailboxBusyError,
-    ProtocolError,
     UnavailableError,
     map_imap_errors,
+    names_missing_folder,
+    refused,
 )
 from webmail.imap.types import Credentials, FolderState
 
@@ -83,10 +84,10 @@ class IMAPConnection:
         except IMAPClientAbortError:
             raise  # the connection is gone, not the folder
         except IMAPClientError as exc:
-            text = str(exc)
-            if "NONEXISTENT" in text or "doesn't exist" in text or "Noselect" in text:
+            # Dovecot answers a name outside every namespace (no "INBOX." where it needs one) so.
+            if names_missing_folder(exc) or any(w in str(exc) for w in ("nonexistent namespace", "Noselect")):
                 raise FolderNotFoundError() from exc
-            raise ProtocolError("This folder cannot be opened: the mail server reported an error.") from exc
+            raise refused("SELECT", exc, "This folder cannot be opened") from exc
         modseq = response.get(b"HIGHESTMODSEQ")
         self.selected = FolderState(
             name=folder,

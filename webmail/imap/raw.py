@@ -3,8 +3,9 @@
 imapclient 4.x has no public call for a few commands we rely on: FETCH of a sequence set such as
 ``1:50`` (mjs/imapclient#666), UID SEARCH/SORT/THREAD with arguments we quote ourselves, LIST with
 RETURN (STATUS ...) (LIST-STATUS, RFC 5819), and MOVE/COPY whose COPYUID (UIDPLUS, RFC 4315) lands
-among the untagged responses. Each function here sends one such command; an imapclient upgrade is
-checked against this file alone. Callers wrap them in ``map_imap_errors()`` as usual.
+among the untagged responses, and CREATE with USE (CREATE-SPECIAL-USE, RFC 6154). Each function
+here sends one such command; an imapclient upgrade is checked against this file alone. Callers
+wrap them in ``map_imap_errors()`` as usual.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from imapclient import IMAPClient
 from imapclient.imapclient import _quoted
 from imapclient.response_parser import parse_message_list, parse_response
 
-from webmail.imap.errors import ProtocolError
+from webmail.imap.errors import refused
 
 Reply = tuple[str, list[Any]]  # imaplib's (status, data), status "OK", "NO" or "BAD"
 ListedFolder = tuple[tuple[bytes, ...], bytes | None, str]  # flags, delimiter, decoded name
@@ -36,7 +37,7 @@ def fetch_sequence_set(client: IMAPClient, sequence_set: str, item_list: str, *,
     else:
         typ, data = client._imap.fetch(sequence_set, item_list)
     if typ != "OK":
-        raise ProtocolError()
+        raise refused("UID FETCH" if uid else "FETCH", data)
     return list(data)
 
 
@@ -64,7 +65,7 @@ def list_status(client: IMAPClient, return_options: list[str]) -> tuple[list[Lis
     imap = client._imap
     typ, data = imap._simple_command("LIST", '""', '"*"', f"RETURN ({' '.join(return_options)})")
     if typ != "OK":
-        raise ProtocolError()
+        raise refused("LIST", data)
     _, list_lines = imap._untagged_response(typ, data, "LIST")
     status_lines: list[bytes] = imap.untagged_responses.pop("STATUS", [])
     return list(client._proc_folder_list(list_lines)), status_lines
@@ -93,3 +94,10 @@ def uid_mark_deleted(client: IMAPClient, uid_set: str) -> Reply:
 def uid_expunge(client: IMAPClient, uid_set: str) -> Reply:
     """UID EXPUNGE of just these messages (UIDPLUS), never a plain EXPUNGE of the whole folder."""
     return client._imap.uid("EXPUNGE", uid_set)  # type: ignore[no-any-return]
+
+
+def create_special_use(client: IMAPClient, folder: str, use: str) -> None:
+    """``CREATE <folder> (USE (<use>))`` (CREATE-SPECIAL-USE, RFC 6154 3)."""
+    typ, data = client._imap._simple_command("CREATE", client._normalise_folder(folder), f"(USE ({use}))")
+    if typ != "OK":
+        raise refused("CREATE", data)

@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from webmail.imap import drafts, manage, messages, metrics, organize
 from webmail.imap.cache import PageCache
 from webmail.imap.errors import FolderNotFoundError, MessageGoneError
-from webmail.imap.folders import list_folders
+from webmail.imap.folders import list_folders, namespaces
 from webmail.imap.messages import FetchedMessage
 from webmail.imap.organize import MoveResult
 from webmail.imap.pool import IMAPConnection, IMAPPool
-from webmail.imap.types import Credentials, Folder, MessagePage, MessageSummary
+from webmail.imap.types import (
+    Credentials,
+    Folder,
+    MessagePage,
+    MessageSummary,
+    Namespaces,
+    SpecialChoices,
+    find_special,
+)
 from webmail.mail.structure import BodyPart
 from webmail.mail.transfer import StreamDecoder
 
@@ -26,26 +34,55 @@ class MailStore:
     pool: IMAPPool
     credentials: Credentials
     cache: PageCache | None = None
+    special_choices: SpecialChoices = field(default_factory=dict)  # chosen by hand: use -> folder
 
     async def _cached(
         self, folder: Folder, variant: str, fetch: Callable[[], Awaitable[MessagePage]]
     ) -> MessagePage:
-        """The page from the shared cache when the folder is unchanged (same HIGHESTMODSEQ)."""
-        if self.cache is None or folder.highestmodseq is None or folder.uidvalidity is None:
+        """The page from the shared cache when the folder is unchanged.
+
+        With CONDSTORE, the same HIGHESTMODSEQ means exactly the same messages and flags. Without
+        it, the same UIDNEXT and message count mean the same messages (nothing arrived, so no
+        expunge can hide behind an arrival), and the page's flags are checked with one FETCH.
+        """
+        if self.cache is None or folder.uidvalidity is None:
             return await fetch()
-        key = self.cache.key(
-            self.credentials.username, folder.name, folder.uidvalidity, folder.highestmodseq, variant
-        )
+        if folder.highestmodseq is not None:
+            state: int | str = folder.highestmodseq
+        elif folder.uidnext is not None and folder.messages is not None:
+            state = f"{folder.uidnext}+{folder.messages}"
+        else:
+            return await fetch()
+        key = self.cache.key(self.credentials.username, folder.name, folder.uidvalidity, state, variant)
         cached = await self.cache.get(key)
+        if cached is not None and isinstance(state, str):
+            cached = await self._with_current_flags(self.cache, folder, key, cached)
         if cached is not None:
             metrics.CACHE_HITS.labels(kind="page").inc()
             return cached
         metrics.CACHE_MISSES.labels(kind="page").inc()
         page = await fetch()
-        # Store only if nothing changed while we fetched: the page belongs to this modseq.
+        # Store only if nothing changed while we fetched: the page belongs to this state.
         if page.folder.uidvalidity == folder.uidvalidity and page.folder.exists == folder.messages:
             await self.cache.put(self.credentials.username, key, page)
         return page
+
+    async def _with_current_flags(
+        self, cache: PageCache, folder: Folder, key: str, page: MessagePage
+    ) -> MessagePage | None:
+        """``page`` with its messages' flags as they are now; None if one of them is gone."""
+        uids = [m.uid for m in page.messages]
+
+        def work(conn: IMAPConnection) -> dict[int, frozenset[str]]:
+            return messages.flags_of(conn, folder.name, uids)
+
+        flags = await self.pool.run(self.credentials, work, "flags") if uids else {}
+        if set(flags) != set(uids):
+            return None
+        current = page.with_flags(flags)
+        if current != page:
+            await cache.put(self.credentials.username, key, current)
+        return current
 
     async def list_folders(self, *, select: str | None = None) -> list[Folder]:
         """All folders with counts; ``select`` names the folder about to be shown.
@@ -62,7 +99,7 @@ class MailStore:
                     conn.sync(target)
                 except FolderNotFoundError:
                     pass  # the caller reports the missing folder
-            return list_folders(conn.client)
+            return list_folders(conn.client, chosen=self.special_choices)
 
         return await self.pool.run(self.credentials, work, "list_folders")
 
@@ -70,9 +107,25 @@ class MailStore:
         """All folders with counts and sizes (for the folder settings page)."""
 
         def work(conn: IMAPConnection) -> list[Folder]:
-            return list_folders(conn.client, with_size=True)
+            return list_folders(conn.client, with_size=True, chosen=self.special_choices)
 
         return await self.pool.run(self.credentials, work, "list_folders")
+
+    async def namespaces(self) -> Namespaces:
+        """The account's namespaces (RFC 2342), e.g. to show folder names without ``INBOX.``."""
+        return await self.pool.run(self.credentials, lambda conn: namespaces(conn.client), "namespace")
+
+    async def special_folder(self, use: str, folders: Sequence[Folder] = ()) -> Folder:
+        """The folder for ``use`` (``"\\Sent"``, ...): found in ``folders`` if listed there, else
+        looked up, and created if the account has none (FolderMissingError if that fails)."""
+        found = find_special(folders, use)
+        if found is not None:
+            return found
+
+        def work(conn: IMAPConnection) -> Folder:
+            return manage.special_folder(conn, use, self.special_choices)
+
+        return await self.pool.run(self.credentials, work, "manage")
 
     async def create_folder(self, parent: str, name: str) -> str:
         return await self.pool.run(
@@ -80,12 +133,16 @@ class MailStore:
         )
 
     async def rename_folder(self, folder: str, parent: str, name: str) -> str:
-        return await self.pool.run(
-            self.credentials, lambda conn: manage.rename_folder(conn, folder, parent, name), "manage"
-        )
+        def work(conn: IMAPConnection) -> str:
+            return manage.rename_folder(conn, folder, parent, name, self.special_choices)
+
+        return await self.pool.run(self.credentials, work, "manage")
 
     async def delete_folder(self, folder: str) -> None:
-        await self.pool.run(self.credentials, lambda conn: manage.delete_folder(conn, folder), "manage")
+        def work(conn: IMAPConnection) -> None:
+            manage.delete_folder(conn, folder, self.special_choices)
+
+        await self.pool.run(self.credentials, work, "manage")
 
     async def set_subscribed(self, folder: str, subscribed: bool) -> None:
         await self.pool.run(

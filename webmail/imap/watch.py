@@ -31,6 +31,7 @@ from webmail.imap.cap import Priority, SyncLease
 from webmail.imap.client import close_client, open_client
 from webmail.imap.errors import IMAPError, map_imap_errors
 from webmail.imap.folders import list_folders
+from webmail.imap.messages import fetch_range
 from webmail.imap.types import Credentials, Folder
 from webmail.mail.headers import decode_words
 from webmail.redis import Keys, create_sync_redis
@@ -46,11 +47,14 @@ CONNECT_WAIT_SECONDS = 1.0
 
 @dataclass
 class Snapshot:
-    folders: dict[str, tuple[int | None, int | None, int | None]] = field(default_factory=dict)
+    folders: dict[str, tuple[int | None, ...]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, folders: list[Folder]) -> Snapshot:
-        return cls({f.name: (f.messages, f.unseen, f.highestmodseq) for f in folders if f.selectable})
+        # UIDNEXT catches an arrival and an expunge in one interval where there is no HIGHESTMODSEQ.
+        return cls(
+            {f.name: (f.messages, f.unseen, f.highestmodseq, f.uidnext) for f in folders if f.selectable}
+        )
 
     def digest(self) -> str:
         """A short fingerprint of all folders' state, comparable between a page and the watcher."""
@@ -154,7 +158,11 @@ class MailboxWatcher(threading.Thread):
         return client
 
     def _idle(self, client: IMAPClient) -> None:
-        """IDLE on INBOX until something happens there or the poll interval passes."""
+        """IDLE on INBOX until something happens there or the poll interval passes; a server
+        without IDLE (RFC 2177) is polled at that interval instead."""
+        if b"IDLE" not in client.capabilities():
+            self._stopping.wait(self.poll_seconds)
+            return
         client.idle()
         started = time.monotonic()
         try:
@@ -184,9 +192,10 @@ class MailboxWatcher(threading.Thread):
         with map_imap_errors():
             exists = int(client.select_folder("INBOX", readonly=True)[b"EXISTS"])
             low = max(1, exists - min(count, 5) + 1)
-            data = client.fetch(list(range(low, exists + 1)), ["ENVELOPE"]) if exists else {}
+            # Sequence numbers, not UIDs: the last messages by position (UIDs have gaps).
+            data = fetch_range(client, f"{low}:{exists}", ("UID", "ENVELOPE"), uid=False) if exists else {}
         newest = []
-        for row in data.values():
+        for _, row in sorted(data.items()):
             envelope = row.get(b"ENVELOPE")
             if envelope is None:
                 continue

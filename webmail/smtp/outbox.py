@@ -22,6 +22,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from webmail.account.contacts import ContactService
+from webmail.account.preferences import PreferencesService
 from webmail.auth.crypto import DecryptionError, seal, unseal
 from webmail.config import Settings
 from webmail.db.models import OutboxMessage, User
@@ -219,7 +220,8 @@ async def _send(
     async def submitted() -> None:
         await anyio.to_thread.run_sync(_record, db, row.id, "sent", None)
 
-    async with background_store(settings, credentials) as store:
+    preferences = await PreferencesService(db, settings.imap_host).get(credentials.username)
+    async with background_store(settings, credentials, preferences.special_folders) as store:
         return await sending.send(
             outgoing,
             store,

@@ -23,7 +23,7 @@ from typing import Literal
 from webmail.account.contacts import ContactService
 from webmail.config import Settings
 from webmail.errors import WebmailError
-from webmail.imap.errors import MailboxBusyError, UnavailableError
+from webmail.imap.errors import FolderMissingError, MailboxBusyError, UnavailableError
 from webmail.imap.store import MailStore
 from webmail.imap.types import Folder, find_special, split_ref
 from webmail.mail.compose import ComposeError, Draft, addresses_of, build_draft, build_message, copy_for_sent
@@ -167,11 +167,12 @@ async def send(
 
 
 async def _file_sent_copy(store: MailStore, folders: list[Folder], raw: bytes) -> tuple[SentCopy, str]:
-    sent = find_special(folders, "\\Sent")
-    if sent is None:
-        return "no folder", ""
+    """The copy into Sent, which is created if the account has none."""
     try:
+        sent = await store.special_folder("\\Sent", folders)
         await store.append(sent.name, raw, ["\\Seen"])
+    except FolderMissingError:
+        return "no folder", ""
     except WebmailError as exc:
         logger.warning("sent, but the Sent copy could not be filed: %r", exc)
         return "failed", why_not_filed(exc)
@@ -202,9 +203,7 @@ async def _discard_draft(store: MailStore, folders: list[Folder], draft_id: str)
 async def _keep_in_drafts(store: MailStore, outgoing: Outgoing) -> bool:
     """After a failed send: the message into Drafts, so nothing written is lost. True if it is."""
     try:
-        drafts = find_special(await store.list_folders(), "\\Drafts")
-        if drafts is None:
-            return False
+        drafts = await store.special_folder("\\Drafts")
         await store.save_draft(drafts.name, outgoing.draft_copy(), outgoing.draft_id)
     except WebmailError:
         return False

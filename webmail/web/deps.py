@@ -92,9 +92,16 @@ async def get_session(session: OptionalSessionDep) -> Session:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_mail_store(services: ServicesDep, session: SessionDep) -> MailStore:
+async def get_preferences(services: ServicesDep, session: SessionDep) -> Preferences:
+    return await services.preferences.get(session.user)
+
+
+PreferencesDep = Annotated[Preferences, Depends(get_preferences)]
+
+
+def get_mail_store(services: ServicesDep, session: SessionDep, preferences: PreferencesDep) -> MailStore:
     credentials = Credentials(session.user, session.password, session.client_ip)
-    return MailStore(services.pool, credentials, services.pages)
+    return MailStore(services.pool, credentials, services.pages, preferences.special_folders)
 
 
 MailStoreDep = Annotated[MailStore, Depends(get_mail_store)]
@@ -105,13 +112,6 @@ def get_mailbox_actions(store: MailStoreDep) -> MailboxActions:
 
 
 MailboxActionsDep = Annotated[MailboxActions, Depends(get_mailbox_actions)]
-
-
-async def get_preferences(services: ServicesDep, session: SessionDep) -> Preferences:
-    return await services.preferences.get(session.user)
-
-
-PreferencesDep = Annotated[Preferences, Depends(get_preferences)]
 
 
 def get_sieve_account(session: SessionDep) -> SieveAccount:

@@ -23,8 +23,9 @@ from starlette.datastructures import FormData, UploadFile
 from webmail.account.identities import SenderIdentity, default_of, pick_for_reply
 from webmail.auth.sessions import Session
 from webmail.errors import WebmailError
+from webmail.imap.errors import FolderMissingError
 from webmail.imap.store import MailStore
-from webmail.imap.types import Folder, find_special, split_ref
+from webmail.imap.types import split_ref
 from webmail.mail.compose import ComposeError, Draft, build_draft, mentions_attachment
 from webmail.mail.drafting import add_signature, forward_draft, reply_draft
 from webmail.mail.editor import clean_editor_html, html_to_text, text_to_editor_html
@@ -67,10 +68,12 @@ async def original_text(store: MailStore, folder: str, uid: int) -> tuple[Header
     return headers, "\n".join(texts)
 
 
-async def drafts_folder(store: MailStore, folders: list[Folder] | None = None) -> str | None:
-    folders = folders if folders is not None else await store.list_folders()
-    found = find_special(folders, "\\Drafts")
-    return found.name if found else None
+async def drafts_folder(store: MailStore) -> str | None:
+    """The Drafts folder, created if the account has none; None if it cannot be."""
+    try:
+        return (await store.special_folder("\\Drafts")).name
+    except FolderMissingError:
+        return None
 
 
 async def carry_attachments(

@@ -1,4 +1,5 @@
-"""/settings/folders: create, rename, move, delete, subscribe and empty folders."""
+"""/settings/folders: create, rename, move, delete, subscribe and empty folders; choose the
+special folders by hand."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from webmail.account.preferences import Preferences
 from webmail.imap.manage import FolderExistsError, FolderRefusedError
-from webmail.imap.types import Folder
+from webmail.imap.types import SPECIAL_NAMES, Folder, SpecialUse
 from webmail.web.csrf import csrf_protect
-from webmail.web.deps import MailStoreDep, SessionDep
+from webmail.web.deps import MailStoreDep, PreferencesDep, ServicesDep, SessionDep
 from webmail.web.flash import flash, take_flash
 from webmail.web.templating import render, url
 
@@ -28,13 +30,28 @@ def _named(folders: list[Folder], name: str) -> Folder | None:
     return next((f for f in folders if f.name == name), None)
 
 
+# Form field of each special use in the "Special folders" form.
+SPECIAL_FIELDS: dict[SpecialUse, str] = {
+    "\\Drafts": "drafts", "\\Sent": "sent", "\\Archive": "archive", "\\Junk": "junk", "\\Trash": "trash",
+}  # fmt: skip
+
+
 @router.get("/settings/folders")
-async def folder_settings(request: Request, session: SessionDep, store: MailStoreDep) -> Response:
+async def folder_settings(
+    request: Request, session: SessionDep, store: MailStoreDep, preferences: PreferencesDep
+) -> Response:
     folders = await store.folder_overview()
     message = await take_flash(request)
+    specials = [
+        (SPECIAL_FIELDS[use], SPECIAL_NAMES[use], preferences.special_folders.get(use, ""),
+         next((f for f in folders if f.use == use), None))
+        for use in SPECIAL_FIELDS
+    ]  # fmt: skip
     context = {
         "session": session,
         "folders": folders,
+        "specials": specials,
+        "choosable": [f for f in folders if f.selectable and f.name.upper() != "INBOX"],
         "parents": [f for f in folders if f.name.upper() != "INBOX" or f.delimiter],
         "done": message.text if message is not None and not message.error else "",
         "error": message.text if message is not None and message.error else "",
@@ -52,7 +69,7 @@ async def create_folder(
         created = await store.create_folder(parent, name)
     except (FolderExistsError, FolderRefusedError) as exc:
         return await back(request, exc.user_message, error=True)
-    return await back(request, f"Folder “{created}” created.")
+    return await back(request, f"Folder “{(await store.namespaces()).path(created)}” created.")
 
 
 @router.post("/settings/folders/rename")
@@ -63,7 +80,8 @@ async def rename_folder(
         renamed = await store.rename_folder(folder, parent, name)
     except (FolderExistsError, FolderRefusedError) as exc:
         return await back(request, exc.user_message, error=True)
-    return await back(request, f"“{folder}” is now “{renamed}”.")
+    spaces = await store.namespaces()
+    return await back(request, f"“{spaces.path(folder)}” is now “{spaces.path(renamed)}”.")
 
 
 @router.post("/settings/folders/subscribe")
@@ -72,7 +90,8 @@ async def subscribe_folder(
 ) -> Response:
     on = subscribed == "1"
     await store.set_subscribed(folder, on)
-    return await back(request, f"“{folder}” {'shown' if on else 'hidden'} in the folder list.")
+    shown = (await store.namespaces()).path(folder)
+    return await back(request, f"“{shown}” {'shown' if on else 'hidden'} in the folder list.")
 
 
 @router.post("/settings/folders/delete")
@@ -83,7 +102,9 @@ async def delete_folder(
     current = _named(folders, folder)
     if current is not None and current.special_use is None and confirm != "1":
         inside = [
-            f for f in folders if f.name == folder or f.name.startswith(folder + (current.delimiter or "/"))
+            f
+            for f in folders
+            if f.name == folder or (f.delimiter and f.name.startswith(folder + f.delimiter))
         ]
         messages = sum(f.messages or 0 for f in inside)
         if messages or len(inside) > 1:
@@ -94,7 +115,7 @@ async def delete_folder(
         await store.delete_folder(folder)
     except FolderRefusedError as exc:
         return await back(request, exc.user_message, error=True)
-    return await back(request, f"Folder “{folder}” deleted.")
+    return await back(request, f"Folder “{(await store.namespaces()).path(folder)}” deleted.")
 
 
 @router.post("/settings/folders/empty")
@@ -113,3 +134,26 @@ async def empty_folder(
     return await back(
         request, f"{current.label} emptied: {count} message{'s' if count != 1 else ''} deleted for good."
     )
+
+
+@router.post("/settings/folders/special")
+async def choose_special_folders(
+    request: Request,
+    services: ServicesDep,
+    session: SessionDep,
+    preferences: PreferencesDep,
+    store: MailStoreDep,
+) -> Response:
+    """The special folders chosen by hand; a use left on "automatic" is found on the server."""
+    async with request.form() as form:
+        wanted = {use: str(form.get(name) or "") for use, name in SPECIAL_FIELDS.items()}
+    chosen = {use: name for use, name in wanted.items() if name}
+    names = {f.name for f in await store.list_folders() if f.selectable and f.name.upper() != "INBOX"}
+    unknown = [name for name in chosen.values() if name not in names]
+    if unknown:
+        return await back(request, f"There is no folder called “{unknown[0]}”.", error=True)
+    if len(set(chosen.values())) < len(chosen):
+        return await back(request, "One folder cannot be two special folders.", error=True)
+    updated = Preferences.model_validate({**preferences.model_dump(), "special_folders": chosen})
+    await services.preferences.save(session.user, updated)
+    return await back(request, "Special folders saved.")

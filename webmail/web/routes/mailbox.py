@@ -45,7 +45,8 @@ def pick_folder(folders: list[Folder], name: str) -> Folder:
 async def render_folder(
     request: Request, folder: str, session: SessionDep, store: MailStoreDep, preferences: PreferencesDep
 ) -> Response:
-    target = search_folder(request.query_params.get("q", ""))
+    typed = search_folder(request.query_params.get("q", ""))
+    target = await typed_folder(store, typed) if typed is not None else None
     if target is not None and target.upper() != folder.upper() and target != folder:
         # "in:Archive" in the search box: the same search, in that folder.
         destination = url(request, folder_url(target)) + "?" + request.url.query
@@ -65,6 +66,14 @@ async def list_messages(
     request: Request, folder: str, session: SessionDep, store: MailStoreDep, preferences: PreferencesDep
 ) -> Response:
     return await render_folder(request, folder, session, store, preferences)
+
+
+async def typed_folder(store: MailStore, typed: str) -> str:
+    """The folder a name the user typed means: its full name, or as the app shows it
+    (``Projects`` for ``INBOX.Projects`` where every folder lies below INBOX)."""
+    folders = await store.list_folders()
+    exact = next((f.name for f in folders if f.name == typed), None)
+    return exact or next((f.name for f in folders if f.path == typed), typed)
 
 
 def search_folder(q: str) -> str | None:

@@ -59,6 +59,7 @@ async def save_settings(
         "theme": form.get("theme", preferences.theme),
         "density": form.get("density", preferences.density),
         "swipe_actions": form.get("swipe_actions") == "on",
+        "special_folders": preferences.special_folders,  # chosen on the folders page
     }
     try:
         updated = Preferences.model_validate(values)
