@@ -24,6 +24,7 @@ from webmail.devservices import DevServices
 from webmail.devservices.system import free_port, wait_for_port
 
 CAP = 4
+STARTUP_SECONDS = 90
 
 
 @dataclass
@@ -72,16 +73,23 @@ def start_server(
         process = subprocess.Popen(
             command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
-    wait_for_port(port, timeout=30, process=process)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz").status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.1)
-    return Server(url, process, prefix, secret_key, log_path)
+    server = Server(f"http://127.0.0.1:{port}", process, prefix, secret_key, log_path)
+    try:
+        # Several workers importing the app on a loaded machine (other suites running) can
+        # take well over half a minute to listen: this waits for readiness, it times nothing.
+        wait_for_port(port, timeout=STARTUP_SECONDS, process=process)
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{server.url}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+    except BaseException:
+        # Not left running: the next test would fail on its ResourceWarning instead.
+        stop_server(server)
+        raise
+    return server
 
 
 def stop_server(server: Server) -> None:
