@@ -35,7 +35,7 @@ from webmail.sieve.service import FilterService
 from webmail.smtp.outbox import Outbox
 from webmail.smtp.uploads import UploadStore
 from webmail.web.deps import Services, note_vacation
-from webmail.web.errors import install_error_handlers
+from webmail.web.errors import ErrorPageMiddleware, install_error_handlers
 from webmail.web.observe import RequestLogMiddleware
 from webmail.web.rootpath import RootPathMiddleware
 from webmail.web.routes import accounts as account_routes
@@ -145,6 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(message.router, dependencies=[Depends(note_vacation)])
     app.include_router(mailbox.router, dependencies=[Depends(note_vacation)])
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(ErrorPageMiddleware)  # inside the security headers: a 500 carries them too
     app.add_middleware(SecurityHeadersMiddleware)
     if settings.root_path:
         app.add_middleware(RootPathMiddleware, root_path=settings.root_path)

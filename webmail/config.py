@@ -20,6 +20,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from webmail.limits import DEFAULT_LIMITS, Limits
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 Security = Literal["tls", "starttls", "none"]
 MIN_SECRET_KEY_LENGTH = 32
@@ -87,6 +89,23 @@ class Settings(BaseSettings):
     pop3_timeout_seconds: float = Field(30.0, gt=0)
     pop3_job_timeout_seconds: int = Field(1800, ge=30)
     pop3_batch_messages: int = Field(500, ge=1)
+    # "Test connection" waits this long for a connection and the greeting (a silent port), and
+    # runs at most so many at once per user and per worker, beside the page requests' threads.
+    pop3_test_timeout_seconds: float = Field(8.0, gt=0)
+    pop3_tests_per_user: int = Field(2, ge=1)
+    pop3_tests_per_worker: int = Field(6, ge=1)
+
+    # Bounds on the work one message or request may cause (webmail/mail/limits.py).
+    max_mime_parts: int = Field(DEFAULT_LIMITS.max_mime_parts, ge=10)
+    max_mime_depth: int = Field(DEFAULT_LIMITS.max_mime_depth, ge=2, le=100)
+    max_html_bytes: int = Field(DEFAULT_LIMITS.max_html_bytes, ge=10_000)
+    max_html_depth: int = Field(DEFAULT_LIMITS.max_html_depth, ge=20)
+    max_recipients: int = Field(DEFAULT_LIMITS.max_recipients, ge=1)
+    max_search_terms: int = Field(DEFAULT_LIMITS.max_search_terms, ge=1)
+    max_search_length: int = Field(DEFAULT_LIMITS.max_search_length, ge=100)
+    max_uids_per_request: int = Field(DEFAULT_LIMITS.max_uids_per_request, ge=100)
+    max_forward_attachments: int = Field(DEFAULT_LIMITS.max_forward_attachments, ge=1)
+    max_event_streams_per_user: int = Field(10, ge=1)  # open pages with live updates, all workers
 
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_prefix: str = "wm"
@@ -285,6 +304,10 @@ class Settings(BaseSettings):
     @property
     def session_idle_seconds(self) -> int:
         return self.session_idle_minutes * 60
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(**{name: getattr(self, name) for name in Limits.__dataclass_fields__})
 
     @property
     def session_max_seconds(self) -> int:

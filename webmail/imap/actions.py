@@ -18,6 +18,8 @@ from webmail.imap.errors import FolderMissingError
 from webmail.imap.organize import MoveResult
 from webmail.imap.store import MailStore
 from webmail.imap.types import Folder
+from webmail.imap.uidset import UIDSet
+from webmail.limits import DEFAULT_LIMITS
 
 ArchiveLayout = Literal["flat", "year", "month"]  # the choices of Preferences.archive_layout
 Action = Literal["archive", "delete", "junk", "not-junk", "move", "copy", "undo"]
@@ -119,11 +121,25 @@ class MailboxActions:
         copied = await self.store.copy(folder, uids, target.name)
         return ActionOutcome("copy", folder, len(uids), target, copied=copied)
 
-    async def undo(self, moved: Sequence[tuple[str, Sequence[int]]], to: str) -> ActionOutcome:
+    async def undo(
+        self,
+        moved: Sequence[tuple[str, UIDSet | Sequence[int]]],
+        to: str,
+        limit: int = DEFAULT_LIMITS.max_uids_per_request,
+    ) -> ActionOutcome:
         """Reverse a move: the messages of each ``(folder, uids)`` (where an action put them,
-        with their new UIDs) go back to ``to``."""
-        moves = tuple([await self.store.move(where, group, to) for where, group in moved if group])
-        count = sum(len(group) for _, group in moved)
+        with their new UIDs) go back to ``to``. Only messages that are there are named to the
+        server, at most ``limit`` in all (ValueError beyond)."""
+        groups = []
+        for where, named in moved:
+            uids = named if isinstance(named, UIDSet) else UIDSet.of(named)
+            found = await self.store.existing(where, uids, limit) if uids else []
+            limit -= len(found)
+            if limit < 0:
+                raise ValueError("too many messages")
+            groups.append((where, found))
+        moves = tuple([await self.store.move(where, group, to) for where, group in groups if group])
+        count = sum(len(group) for _, group in groups)
         source = moved[0][0] if moved else to
         return ActionOutcome("undo", source, count, moves=moves)
 

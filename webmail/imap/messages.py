@@ -28,7 +28,8 @@ from webmail.imap.raw import (
     uid_thread,
 )
 from webmail.imap.types import Address, FolderState, MessagePage, MessageSummary, ThreadRow
-from webmail.mail.headers import decode_words
+from webmail.limits import DEFAULT_LIMITS, Limits
+from webmail.mail.headers import decode_words, showable
 from webmail.mail.preview import PREVIEW_BYTES, clean, preview_part, preview_text
 from webmail.mail.structure import BodyPart, Layout, layout, parse_bodystructure
 from webmail.mail.threads import Linked, conversations, message_ids
@@ -132,7 +133,7 @@ def _flags(raw: Iterable[Any]) -> frozenset[str]:
 
 
 def _aware(value: datetime | None) -> datetime | None:
-    return value if value is None or value.tzinfo is not None else None
+    return showable(value) if isinstance(value, datetime) else None
 
 
 def has_attachments(structure: BodyPart) -> bool:
@@ -450,7 +451,13 @@ class FetchedMessage:
 
 
 def fetch_message(
-    conn: IMAPConnection, folder: str, uid: int, *, prefer_html: bool = True, uidvalidity: int | None = None
+    conn: IMAPConnection,
+    folder: str,
+    uid: int,
+    *,
+    prefer_html: bool = True,
+    uidvalidity: int | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> FetchedMessage:
     """Headers, structure and the shown text parts of one message.
 
@@ -466,7 +473,7 @@ def fetch_message(
     data = fetch_one(conn, folder, uid, [*SUMMARY_ITEMS, "BODY.PEEK[HEADER]"])
     if not data or b"BODYSTRUCTURE" not in data:
         raise MessageGoneError()
-    structure = parse_bodystructure(data[b"BODYSTRUCTURE"])
+    structure = parse_bodystructure(data[b"BODYSTRUCTURE"], limits)
     plan = layout(structure, prefer_html=prefer_html)
     sections: list[BodyPart] = []
     nested_headers: list[str] = []

@@ -18,6 +18,7 @@ from webmail.imap.errors import refused
 from webmail.imap.messages import UID_BATCH
 from webmail.imap.pool import IMAPConnection
 from webmail.imap.raw import pop_untagged, uid_copy, uid_expunge, uid_mark_deleted, uid_move, uid_search
+from webmail.imap.uidset import UIDSet, parse_uid_set, uid_set
 
 logger = logging.getLogger(__name__)
 
@@ -27,32 +28,6 @@ class MoveResult:
     source: str
     target: str
     new_uids: tuple[int, ...]  # in the target folder, when the server says (UIDPLUS)
-
-
-def parse_uid_set(text: str, *, limit: int | None = None) -> list[int]:
-    """``"1,3:5"`` to ``[1, 3, 4, 5]``; ValueError if malformed or (with ``limit``) longer than that."""
-    uids: list[int] = []
-    for part in text.split(","):
-        if ":" in part:
-            low, high = (_uid(x) for x in part.split(":"))
-            if limit is not None and len(uids) + abs(high - low) >= limit:
-                raise ValueError("too many UIDs")
-            uids.extend(range(min(low, high), max(low, high) + 1))
-        elif part:
-            uids.append(_uid(part))
-    if limit is not None and len(uids) > limit:
-        raise ValueError("too many UIDs")
-    return uids
-
-
-def _uid(text: str) -> int:
-    if not (text.isascii() and text.isdigit()):
-        raise ValueError(f"not a UID: {text!r}")
-    return int(text)
-
-
-def uid_set(uids: Sequence[int]) -> str:
-    return ",".join(str(uid) for uid in uids)
 
 
 def move_messages(conn: IMAPConnection, folder: str, uids: Sequence[int], target: str) -> MoveResult:
@@ -75,8 +50,8 @@ def move_messages(conn: IMAPConnection, folder: str, uids: Sequence[int], target
         for line in pop_untagged(client, "COPYUID"):
             parts = _text(line).split()
             if len(parts) >= 3:
-                new_uids.extend(parse_uid_set(parts[2]))
-        copyuid = _copyuid_from(data)
+                new_uids.extend(_reported(parts[2], batch))
+        copyuid = _copyuid_from(data, batch)
         if copyuid:
             new_uids.extend(copyuid)
     conn.selected = None  # the EXPUNGEs went by inside the command: count afresh next time
@@ -116,7 +91,7 @@ def _remove(conn: IMAPConnection, batch: str, doing: str) -> None:
             raise refused("UID EXPUNGE", data, doing)
         return
     # Without UID EXPUNGE (RFC 4315), EXPUNGE would also remove whatever else is marked \\Deleted.
-    ours = set(parse_uid_set(batch))
+    ours = parse_uid_set(batch)
     others = [uid for uid in uid_search(client, [b"DELETED"]) if uid not in ours]
     logger.warning("no UIDPLUS: EXPUNGE with %d other deleted messages unmarked for it", len(others))
     if others:
@@ -133,15 +108,35 @@ def add_keyword(conn: IMAPConnection, folder: str, uids: Sequence[int], keyword:
     conn.client.add_flags(list(uids), [keyword.encode()], silent=True)
 
 
-def _copyuid_from(data: list[object]) -> list[int]:
+def _copyuid_from(data: list[object], batch: str) -> list[int]:
     """COPYUID in the tagged OK of COPY (``[COPYUID 123 1:3 7:9] Done``)."""
     for item in data or []:
         text = _text(item)
         if "[COPYUID " in text:
             parts = text.split("[COPYUID ", 1)[1].split("]", 1)[0].split()
             if len(parts) >= 3:
-                return parse_uid_set(parts[2])
+                return _reported(parts[2], batch)
     return []
+
+
+def _reported(new_set: str, batch: str) -> list[int]:
+    """The new UIDs a server reported for ``batch``: never more than the batch named."""
+    try:
+        return parse_uid_set(new_set).expand(limit=parse_uid_set(batch).span)
+    except ValueError:
+        return []
+
+
+def existing_uids(conn: IMAPConnection, folder: str, uids: UIDSet, limit: int) -> list[int]:
+    """The UIDs of ``uids`` that are messages in ``folder``, asked of the server range by range
+    (a forged ``1:4000000000`` costs one SEARCH); ValueError if more than ``limit`` exist."""
+    conn.sync(folder)
+    found: list[int] = []
+    for chunk in uids.chunks(UID_BATCH):
+        found.extend(int(uid) for uid in conn.client.search(["UID", str(chunk)]))
+        if len(found) > limit:
+            raise ValueError(f"more than {limit} messages")
+    return sorted(set(found))
 
 
 def _text(value: object) -> str:

@@ -23,6 +23,7 @@ from webmail.imap.types import (
     SpecialChoices,
     find_special,
 )
+from webmail.imap.uidset import UIDSet
 from webmail.mail.structure import BodyPart
 from webmail.mail.transfer import StreamDecoder
 
@@ -247,7 +248,14 @@ class MailStore:
         self, folder: str, uid: int, *, prefer_html: bool = True, uidvalidity: int | None = None
     ) -> FetchedMessage:
         def work(conn: IMAPConnection) -> FetchedMessage:
-            return messages.fetch_message(conn, folder, uid, prefer_html=prefer_html, uidvalidity=uidvalidity)
+            return messages.fetch_message(
+                conn,
+                folder,
+                uid,
+                prefer_html=prefer_html,
+                uidvalidity=uidvalidity,
+                limits=self.pool.settings.limits,
+            )
 
         return await self.pool.run(self.credentials, work, "message")
 
@@ -284,6 +292,12 @@ class MailStore:
             return organize.move_messages(conn, folder, uids, target)
 
         return await self.pool.run(self.credentials, work, "move")
+
+    async def existing(self, folder: str, uids: UIDSet, limit: int) -> list[int]:
+        """The messages of ``uids`` that are in ``folder`` (ValueError beyond ``limit``)."""
+        return await self.pool.run(
+            self.credentials, lambda conn: organize.existing_uids(conn, folder, uids, limit), "search"
+        )
 
     async def arrival_dates(self, folder: str, uids: Sequence[int]) -> dict[int, datetime]:
         """Each message's INTERNALDATE (what archiving by year or month goes by)."""

@@ -9,10 +9,14 @@ from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.headerregistry import Address
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser
+from email.policy import compat32
 from email.utils import format_datetime, make_msgid, parseaddr
 
 from webmail.errors import WebmailError
+from webmail.limits import DEFAULT_LIMITS, Limits
 from webmail.mail.editor import html_document, html_to_text, to_flowed
+from webmail.mail.headers import decode_raw_header
 
 _EMAIL = re.compile(r"^[^@\s<>(),;:\"]+@[^@\s<>(),;:\"]+$")  # single-label domains (localhost) too
 # "attached", "attachment", "enclosed", and the same in a few languages.
@@ -20,6 +24,10 @@ _MENTIONS_ATTACHMENT = re.compile(
     r"\b(attach(ed|ment|ments|ing)?|enclosed|anbei|angeh[äa]ngt|anhang|pi[èe]ce jointe|adjunto|allegat[oi])\b",
     re.IGNORECASE,
 )
+
+
+RECIPIENT_FIELDS = ("To", "Cc", "Bcc")
+DRAFT_HEADER_PREFIX = "X-Webmail-Draft-"
 
 
 class ComposeError(WebmailError):
@@ -51,12 +59,16 @@ class Draft:
     attachments: list[Attachment] = field(default_factory=list)
 
 
-def parse_recipients(text: str) -> list[Address]:
-    """``Name <a@b>, c@d; e@f`` (pasted lists too) to addresses; raises naming the bad ones."""
+def parse_recipients(text: str, limit: int = DEFAULT_LIMITS.max_recipients) -> list[Address]:
+    """``Name <a@b>, c@d; e@f`` (pasted lists too) to addresses; raises naming the bad ones, or
+    the limit when there are more than ``limit``. A line break in a name is a space."""
     addresses: list[Address] = []
     bad: list[str] = []
-    for piece in _split_list(text):
-        name, email = parseaddr(piece)
+    pieces = _split_list(text)
+    if len(pieces) > limit:
+        raise ComposeError(too_many_recipients(limit))
+    for piece in pieces:
+        name, email = parseaddr(" ".join(piece.split()))
         email = email.strip()
         bare = piece.strip().strip("<>")
         if not _EMAIL.match(email) or ("<" not in piece and bare != email):
@@ -73,6 +85,14 @@ def parse_recipients(text: str) -> list[Address]:
     if bad:
         raise ComposeError(f"These addresses are not valid: {', '.join(bad)}.")
     return addresses
+
+
+def too_many_recipients(limit: int) -> str:
+    return f"A message may have at most {limit} recipients; nothing was sent."
+
+
+def recipient_count(*fields: str) -> int:
+    return sum(len(_split_list(text)) for text in fields)
 
 
 def _split_list(text: str) -> list[str]:
@@ -94,8 +114,12 @@ def _split_list(text: str) -> list[str]:
     return [piece for piece in (p.strip() for p in pieces) if piece]
 
 
-def build_message(draft: Draft, *, now: datetime | None = None) -> tuple[EmailMessage, list[str]]:
+def build_message(
+    draft: Draft, *, now: datetime | None = None, limits: Limits = DEFAULT_LIMITS
+) -> tuple[EmailMessage, list[str]]:
     """The message to send, and every recipient address (Bcc included, not in the headers)."""
+    if recipient_count(draft.to, draft.cc, draft.bcc) > limits.max_recipients:
+        raise ComposeError(too_many_recipients(limits.max_recipients))
     for label, value in (("subject", draft.subject), ("sender", draft.sender), ("Reply-To", draft.reply_to),
                          ("In-Reply-To", draft.in_reply_to), ("References", draft.references)):  # fmt: skip
         if any(c in value for c in "\r\n\0"):
@@ -115,7 +139,7 @@ def build_message(draft: Draft, *, now: datetime | None = None) -> tuple[EmailMe
         message["Cc"] = cc
     if draft.reply_to:
         message["Reply-To"] = parse_recipients(draft.reply_to)
-    message["Subject"] = draft.subject.strip()
+    message["Subject"] = one_line(draft.subject)
     message["Date"] = format_datetime(now or datetime.now(UTC))
     domain = draft.sender.rsplit("@", 1)[-1].strip(">").strip() or "localhost"
     message["Message-ID"] = make_msgid(domain=domain)
@@ -160,20 +184,33 @@ def mentions_attachment(body: str) -> bool:
 
 
 def build_draft(
-    draft: Draft, draft_id: str, reply_ref: str = "", reply_kind: str = "", *, now: datetime | None = None
+    draft: Draft,
+    draft_id: str,
+    reply_ref: str = "",
+    reply_kind: str = "",
+    *,
+    now: datetime | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> bytes:
     """The draft as a message for the Drafts folder: whatever was typed, valid or not yet."""
     message = EmailMessage()
-    clean = {name: " ".join(value.split()) for name, value in (
+    clean = {name: one_line(value) for name, value in (
         ("From", draft.sender), ("To", draft.to), ("Cc", draft.cc), ("Bcc", draft.bcc),
         ("Subject", draft.subject), ("In-Reply-To", draft.in_reply_to), ("References", draft.references),
     )}  # fmt: skip
+    verbatim: list[tuple[str, str]] = []
     for name, value in clean.items():
-        if value:
-            try:
-                message[name] = value
-            except (ValueError, IndexError, TypeError):
-                message[f"X-Webmail-Draft-{name}"] = value  # not parseable yet: kept verbatim
+        if not value:
+            continue
+        if name in RECIPIENT_FIELDS and recipient_count(value) > limits.max_recipients:
+            # More than any message may have: too slow for the email package to fold and parse
+            # (minutes for 20,000), so the line is written as typed, folded at the commas.
+            verbatim.append((f"{DRAFT_HEADER_PREFIX}{name}", value))
+            continue
+        try:
+            message[name] = value
+        except (ValueError, IndexError, TypeError):
+            message[f"{DRAFT_HEADER_PREFIX}{name}"] = value  # not parseable yet: kept verbatim
     message["Date"] = format_datetime(now or datetime.now(UTC))
     message["X-Webmail-Draft"] = draft_id
     if reply_ref:
@@ -182,7 +219,40 @@ def build_draft(
     message["MIME-Version"] = "1.0"
     message.set_content(_plain_text(draft).replace("\r\n", "\n"), cte="quoted-printable")
     _add_html_and_attachments(message, draft)
-    return bytes(message)
+    return b"".join(_folded(name, value) for name, value in verbatim) + bytes(message)
+
+
+def one_line(value: str) -> str:
+    """A header value as one line: every run of whitespace (U+2028 and other line breaks too)
+    is one space."""
+    return " ".join(value.split())
+
+
+def verbatim_fields(raw: bytes) -> dict[str, str]:
+    """The fields a draft kept as typed (``X-Webmail-Draft-To`` and so on), by field name;
+    read without the email package's header classes, which take seconds on long lists."""
+    headers = BytesHeaderParser(policy=compat32).parsebytes(raw[:10_000_000])
+    return {
+        name[len(DRAFT_HEADER_PREFIX) :]: decode_raw_header(str(value).encode("utf-8", "surrogateescape"))
+        .replace("\r\n", "")
+        .replace("\n", "")
+        for name, value in headers.raw_items()
+        if name.lower().startswith(DRAFT_HEADER_PREFIX.lower())
+    }
+
+
+def _folded(name: str, value: str) -> bytes:
+    """``Name: value`` folded after commas into lines of about 78 characters."""
+    pieces = [piece.strip() for piece in value.split(",") if piece.strip()]
+    lines, line = [], f"{name}: "
+    for index, piece in enumerate(pieces):
+        text = piece + ("," if index < len(pieces) - 1 else "")
+        if len(line) + len(text) > 76 and line.strip():
+            lines.append(line.rstrip())
+            line = " "
+        line += text + " "
+    lines.append(line.rstrip())
+    return ("\r\n".join(lines) + "\r\n").encode()
 
 
 def _plain_text(draft: Draft) -> str:

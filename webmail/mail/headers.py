@@ -79,9 +79,17 @@ def parse_date(value: str | None) -> datetime | None:
     if not value:
         return None
     try:
-        when = parsedate_to_datetime(value.strip())
-        if when.tzinfo is None or not _EARLIEST <= when.astimezone(UTC) <= _LATEST:
-            return None
+        return showable(parsedate_to_datetime(value.strip()))
     except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def showable(when: datetime | None) -> datetime | None:
+    """``when`` if it has a zone and can be shown in every time zone; else None (a server's
+    ENVELOPE passes year 9999 at -1200 on as it came)."""
+    try:
+        if when is None or when.tzinfo is None or not _EARLIEST <= when.astimezone(UTC) <= _LATEST:
+            return None
+    except (ValueError, OverflowError):
         return None
     return when

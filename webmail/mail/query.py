@@ -18,6 +18,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from webmail.errors import WebmailError
+from webmail.limits import DEFAULT_LIMITS, Limits
 
 FIELDS = {"from": "FROM", "to": "TO", "cc": "CC", "subject": "SUBJECT", "body": "BODY"}
 DEFAULT_SCOPE = ("from", "to", "cc", "subject", "body")
@@ -129,11 +130,17 @@ def _size(value: str, operator: str) -> int:
 
 def parse_term(token: str, scope: Sequence[str], today: date) -> Term | str:
     """One token to a Term, or the folder name of ``in:`` (returned as a plain string)."""
-    if token.startswith("-") and len(token) > 1:
-        inner = parse_term(token[1:], scope, today)
+    plain = token.lstrip("-") or "-"
+    negations = len(token) - len(plain)
+    if negations:
+        inner = _parse_plain(plain, scope, today)
         if isinstance(inner, str):
             raise QueryError("“-in:” is not supported: search a folder with in:folder.")
-        return Term(["NOT", *inner.criteria])
+        return Term(["NOT", *inner.criteria]) if negations % 2 else Term(inner.criteria)
+    return _parse_plain(token, scope, today)
+
+
+def _parse_plain(token: str, scope: Sequence[str], today: date) -> Term | str:
     match = OPERATOR.match(token)
     if match is None or match.group(2).startswith("//") or not match.group(1).replace("_", "").isalpha():
         word = _unquote(token)
@@ -173,13 +180,24 @@ def parse_term(token: str, scope: Sequence[str], today: date) -> Term | str:
     raise QueryError(f"“{operator}:” is not a search operator.")
 
 
-def parse_search(text: str, *, scope: Sequence[str] = DEFAULT_SCOPE, today: date | None = None) -> Query:
-    """Parse the search box; raises QueryError naming the part it did not understand."""
+def parse_search(
+    text: str,
+    *,
+    scope: Sequence[str] = DEFAULT_SCOPE,
+    today: date | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Query:
+    """Parse the search box; raises QueryError naming the part it did not understand, or the
+    limit (``max_search_length`` characters, ``max_search_terms`` terms) a query passes."""
     today = today or date.today()
     scope = [name for name in scope if name in FIELDS] or list(DEFAULT_SCOPE)
+    if len(text) > limits.max_search_length:
+        raise QueryError(f"A search may be at most {limits.max_search_length} characters long.")
     tokens = tokenize(text.strip())
     if not tokens:
         raise QueryError("Type something to search for.")
+    if len(tokens) > limits.max_search_terms:
+        raise QueryError(f"A search may have at most {limits.max_search_terms} terms.")
     terms: list[Term] = []
     folder: str | None = None
     pending_or = False

@@ -11,15 +11,17 @@ from email.policy import compat32
 from email.utils import getaddresses
 from html import escape
 
+from webmail.limits import DEFAULT_LIMITS, Limits
 from webmail.mail.charset import decode_bytes
-from webmail.mail.headers import decode_words, parse_date
-from webmail.mail.sanitize import sanitize_html
+from webmail.mail.headers import decode_raw_header, decode_words, parse_date
+from webmail.mail.sanitize import SIMPLIFIED_NOTICE, html_as_text, sanitize_html, too_complex
 from webmail.mail.structure import BodyPart, Layout, layout
 from webmail.mail.text import text_to_html
 from webmail.mail.transfer import decode_transfer
 
 MAIN_HEADERS = ("From", "To", "Cc", "Reply-To", "Date", "Subject")
 MAX_HEADER_LENGTH = 20_000
+MAX_ADDRESSES = 1000  # of one header; a list page and a reply show no more
 
 
 @dataclass(frozen=True)
@@ -101,21 +103,14 @@ class MessageView:
 def parse_headers(raw: bytes) -> Headers:
     """Parse a header block; never raises, whatever the bytes."""
     message = BytesHeaderParser(policy=compat32).parsebytes(raw[:1_000_000])
-    pairs: list[tuple[str, str]] = []
-    for name, value in message.raw_items():
-        text = decode_words(str(value))
-        pairs.append((str(name), text[:MAX_HEADER_LENGTH]))
+    raw_pairs = [(str(name), str(value)[:MAX_HEADER_LENGTH]) for name, value in message.raw_items()]
+    pairs = [(name, decode_words(value)[:MAX_HEADER_LENGTH]) for name, value in raw_pairs]
 
     def first(name: str) -> str | None:
         return next((v for k, v in pairs if k.lower() == name.lower()), None)
 
     def addresses(name: str) -> list[HeaderAddress]:
-        values = [v for k, v in pairs if k.lower() == name.lower()]
-        try:
-            parsed = getaddresses(values)
-        except Exception:
-            return [HeaderAddress(v, "") for v in values]
-        return [HeaderAddress(n.strip(), e.strip()) for n, e in parsed if n or e]
+        return parse_addresses([v for k, v in raw_pairs if k.lower() == name.lower()])
 
     return Headers(
         all=pairs,
@@ -127,6 +122,45 @@ def parse_headers(raw: bytes) -> Headers:
         date=parse_date(first("Date")),
         message_id=first("Message-ID"),
     )
+
+
+# Encoded words stand aside while the list is split (their text may hold commas, "@" and "<").
+_ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
+_WORD_MARK = "encodedword0wm"
+_WORD_MARK_AGAIN = re.compile(rf"{_WORD_MARK}(\d+)x")
+
+
+def parse_addresses(values: list[str], limit: int = MAX_ADDRESSES) -> list[HeaderAddress]:
+    """Address header values as they arrived (encoded words still encoded) to addresses, at most
+    ``limit``; never raises. The list is split first and only then are the display names decoded,
+    so a name that decodes to ``, mallory@evil`` or a line break stays a name."""
+    words: list[str] = []
+
+    def hide(match: re.Match[str]) -> str:
+        words.append(match.group(0))
+        return f"{_WORD_MARK}{len(words) - 1}x"
+
+    def shown(text: str) -> str:
+        return _WORD_MARK_AGAIN.sub(
+            lambda m: words[int(m.group(1))] if int(m.group(1)) < len(words) else "", text
+        )
+
+    try:
+        parsed = getaddresses([_ENCODED_WORD.sub(hide, value) for value in values])
+    except Exception:
+        return [HeaderAddress(decode_words(v), "") for v in values[:limit]]
+    found = []
+    for name, email in parsed[:limit]:
+        if name or email:
+            found.append(HeaderAddress(decode_words(shown(name)), _eight_bit(shown(email)).strip()))
+    return found
+
+
+def _eight_bit(value: str) -> str:
+    """Undeclared 8-bit bytes (an internationalised address) as text; no RFC 2047 decoding."""
+    if any("\udc80" <= ch <= "\udcff" for ch in value):
+        return decode_raw_header(value.encode("utf-8", "surrogateescape"))
+    return value
 
 
 def estimated_size(part: BodyPart) -> int:
@@ -172,6 +206,7 @@ def build_view(
     cid_url: Callable[[str], str | None],
     allow_remote: bool,
     prefer_html: bool = True,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> MessageView:
     notices: list[str] = []
     remote = [0]
@@ -198,7 +233,12 @@ def build_view(
                 notices.append(
                     "This message is very long; only its beginning is shown. Download it to read all."
                 )
-            if part.content_type == "text/html":
+            if part.content_type == "text/html" and too_complex(
+                text, limits.max_html_bytes, limits.max_html_depth
+            ):
+                notices.append(SIMPLIFIED_NOTICE)
+                blocks.append(BodyBlock("text", text_to_html(html_as_text(text))))
+            elif part.content_type == "text/html":
                 cleaned = sanitize_html(text, cid_url=cid_url, allow_remote=allow_remote)
                 remote[0] += cleaned.remote_blocked
                 trackers.extend(cleaned.trackers)

@@ -83,6 +83,36 @@ class SanitizedHTML:
         return self.remote_blocked > 0
 
 
+# Tags, for counting how deep elements nest (no parse: this decides whether to parse at all).
+_TAG_SCAN = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)")
+_VOID = frozenset("area base br col embed hr img input link meta source track wbr".split())
+_ANY_TAG = re.compile(r"<[^>]*>")
+SIMPLIFIED_NOTICE = "This message's formatting is too large or too deeply nested; it is shown simplified."
+
+
+def too_complex(html: str, max_bytes: int, max_depth: int) -> bool:
+    """Whether ``html`` is beyond what the sanitiser is given: more than ``max_bytes`` characters,
+    or elements nested deeper than ``max_depth`` (counted from the tags, in one pass)."""
+    if len(html) > max_bytes:
+        return True
+    depth = 0
+    for match in _TAG_SCAN.finditer(html):
+        closing, name = match.groups()
+        if closing:
+            depth = max(0, depth - 1)
+        elif name.lower() not in _VOID:
+            depth += 1
+            if depth > max_depth:
+                return True
+    return False
+
+
+def html_as_text(html: str) -> str:
+    """The text of HTML without parsing it: tags out, entities decoded, blank runs shortened."""
+    text = unescape(_ANY_TAG.sub(" ", html[: 4 * 1024 * 1024]))
+    return re.sub(r"[ \t]*\n\s*\n\s*", "\n\n", re.sub(r"[ \t\r\f\v]+", " ", text)).strip()
+
+
 def sanitize_html(
     html: str,
     *,

@@ -12,10 +12,11 @@ from email.utils import decode_rfc2231
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
+from webmail.limits import DEFAULT_LIMITS, Limits
 from webmail.mail.charset import decode_bytes
 from webmail.mail.headers import decode_words
 
-MAX_DEPTH = 25
+MAX_DEPTH = DEFAULT_LIMITS.max_mime_depth
 
 
 @dataclass
@@ -110,11 +111,20 @@ def decode_rfc2231_params(items: list[tuple[str, str]]) -> dict[str, str]:
     return result
 
 
-def parse_bodystructure(raw: Sequence[Any]) -> BodyPart:
-    """Build the part tree; a single-part message is section ``1``."""
+def parse_bodystructure(raw: Sequence[Any], limits: Limits = DEFAULT_LIMITS) -> BodyPart:
+    """Build the part tree; a single-part message is section ``1``. Parts nested deeper than
+    ``max_mime_depth`` are download-only, and after ``max_mime_parts`` parts the rest are left
+    out (the whole message can still be downloaded)."""
+    budget = _Budget(limits.max_mime_parts, limits.max_mime_depth)
     if _is_multipart(raw):
-        return _parse(raw, "", 0)
-    return _parse(raw, "1", 0)
+        return _parse(raw, "", 0, budget)
+    return _parse(raw, "1", 0, budget)
+
+
+@dataclass
+class _Budget:
+    parts: int
+    depth: int
 
 
 def _is_multipart(raw: Sequence[Any]) -> bool:
@@ -130,15 +140,19 @@ def _split_multipart(raw: Sequence[Any]) -> tuple[Sequence[Any], Sequence[Any]]:
     return raw[:count], raw[count:]
 
 
-def _parse(raw: Sequence[Any], section: str, depth: int) -> BodyPart:
-    if depth > MAX_DEPTH or not isinstance(raw, (list, tuple)) or not raw:
+def _parse(raw: Sequence[Any], section: str, depth: int, budget: _Budget) -> BodyPart:
+    budget.parts -= 1
+    if depth > budget.depth or not isinstance(raw, (list, tuple)) or not raw:
         return BodyPart(section, "application", "octet-stream")  # download-only, never shown
     if _is_multipart(raw):
         children_raw, rest = _split_multipart(raw)
         subtype = (_text(rest[0]) or "mixed").lower() if rest else "mixed"
         part = BodyPart(section or "TEXT", "multipart", subtype, _params(rest[1] if len(rest) > 1 else None))
         prefix = f"{section}." if section else ""
-        part.children = [_parse(child, f"{prefix}{i}", depth + 1) for i, child in enumerate(children_raw, 1)]
+        for i, child in enumerate(children_raw, 1):
+            if budget.parts <= 0:
+                break
+            part.children.append(_parse(child, f"{prefix}{i}", depth + 1, budget))
         if len(rest) > 2:
             part.disposition, _ = _disposition(rest[2])
         return part
@@ -159,9 +173,9 @@ def _parse(raw: Sequence[Any], section: str, depth: int) -> BodyPart:
         inner = raw[8]
         if isinstance(inner, (list, tuple)) and inner:
             part.message = (
-                _parse(inner, section, depth + 1)
+                _parse(inner, section, depth + 1, budget)
                 if _is_multipart(inner)
-                else _parse(inner, f"{section}.1", depth + 1)
+                else _parse(inner, f"{section}.1", depth + 1, budget)
             )
         extension = 10
     elif maintype == "text":

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import anyio
 import anyio.to_thread
 from redis import Redis
 from sqlalchemy.orm import Session, sessionmaker
@@ -62,6 +64,10 @@ class ExternalAccounts:
         self.settings = settings
         self.db = db
         self.keys = Keys(settings.redis_prefix)
+        # "Test connection" probes: their own threads, so a silent server cannot hold the ones
+        # page requests need; admitted per user and per worker before a thread is asked for.
+        self._test_threads = anyio.CapacityLimiter(settings.pop3_tests_per_worker)
+        self._testing: Counter[str] = Counter()
 
     def _redis(self) -> Redis:
         """A blocking Redis client for rq, opened per call in a worker thread and closed after."""
@@ -196,8 +202,28 @@ class ExternalAccounts:
 
     # ------------------------------------------------------------------ trying
 
-    async def test(self, form: AccountForm, stored: POP3Account | None = None) -> TestResult:
-        """Log in with the form's values (the stored password if none was typed) and count."""
+    async def test(self, login: str, form: AccountForm, stored: POP3Account | None = None) -> TestResult:
+        """Log in with the form's values (the stored password if none was typed) and count;
+        at most ``pop3_tests_per_user`` tests of ``login`` and ``pop3_tests_per_worker`` in all
+        at once, each given ``pop3_test_timeout_seconds`` to connect and for every answer."""
+        per_user, per_worker = self.settings.pop3_tests_per_user, self.settings.pop3_tests_per_worker
+        if self._testing[login] >= per_user:
+            return TestResult(
+                False, error=f"You are already testing {per_user} connections; wait for them to finish."
+            )
+        if self._testing.total() >= per_worker:
+            return TestResult(
+                False, error="The server is testing many connections just now; try again in a moment."
+            )
+        self._testing[login] += 1
+        try:
+            return await self._test(form, stored)
+        finally:
+            self._testing[login] -= 1
+            if self._testing[login] <= 0:
+                del self._testing[login]
+
+    async def _test(self, form: AccountForm, stored: POP3Account | None) -> TestResult:
         password = form.password or (open_password(self.settings, stored) if stored else "")
         server = POP3Server(
             form.host,
@@ -205,7 +231,7 @@ class ExternalAccounts:
             form.security,  # type: ignore[arg-type]
             form.username,
             password,
-            timeout=self.settings.pop3_timeout_seconds,
+            timeout=self.settings.pop3_test_timeout_seconds,
             destinations=Destinations.of(self.settings),
         )
 
@@ -219,6 +245,6 @@ class ExternalAccounts:
             return TestResult(True, messages=count, size=size)
 
         try:
-            return await anyio.to_thread.run_sync(attempt)
+            return await anyio.to_thread.run_sync(attempt, limiter=self._test_threads)
         except POP3Error as exc:
             return TestResult(False, error=exc.user_message)

@@ -26,6 +26,7 @@ from webmail.errors import WebmailError
 from webmail.imap.errors import FolderMissingError, MailboxBusyError, UnavailableError
 from webmail.imap.store import MailStore
 from webmail.imap.types import Folder, find_special, split_ref
+from webmail.limits import DEFAULT_LIMITS, Limits
 from webmail.mail.compose import ComposeError, Draft, addresses_of, build_draft, build_message, copy_for_sent
 from webmail.smtp.submit import send_message
 from webmail.smtp.uploads import UploadStore
@@ -94,10 +95,12 @@ class SendOutcome:
         return f"Message sent. {self.note}".strip() if self.sent else self.note
 
 
-def prepare(draft: Draft, *, draft_id: str, reply_ref: str = "", reply_kind: str = "") -> Outgoing:
+def prepare(
+    draft: Draft, *, draft_id: str, reply_ref: str = "", reply_kind: str = "", limits: Limits = DEFAULT_LIMITS
+) -> Outgoing:
     """Build the message from the draft, attachments included; raises ComposeError naming what
-    to fix (no recipient, a bad address, a line break in the subject)."""
-    message, recipients = build_message(draft)
+    to fix (no recipient, a bad address, a line break in the subject, too many recipients)."""
+    message, recipients = build_message(draft, limits=limits)
     return Outgoing(
         message=message,
         sent_copy=copy_for_sent(message, draft.bcc),

@@ -26,6 +26,7 @@ from webmail.imap.pool import IMAPPool
 from webmail.imap.store import MailStore
 from webmail.imap.types import Credentials
 from webmail.imap.watch import Watchers
+from webmail.limits import Limits
 from webmail.pop3.accounts import ExternalAccounts
 from webmail.sieve.service import FilterService, SieveAccount
 from webmail.smtp.outbox import Outbox
@@ -65,6 +66,11 @@ def get_services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def limits_of(request: Request) -> Limits:
+    """The bounds on one request's work, from the settings (webmail/limits.py)."""
+    return get_services(request).settings.limits
 
 
 def client_ip(request: Request) -> str:

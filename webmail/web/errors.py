@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from webmail.auth.errors import RateLimitedError, SessionExpiredError
 from webmail.errors import FormError, WebmailError
@@ -86,6 +87,33 @@ async def handle_disconnect(request: Request, exc: Exception) -> Response:
     return Response(status_code=400)
 
 
+class ErrorPageMiddleware:
+    """Unexpected exceptions become the 500 page here, inside the security headers' middleware
+    (Starlette's own handler for them sits outside every middleware, so its 500 had none)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:
+            if started:  # part of the answer is out: nothing better to do than end it
+                raise
+            response = await handle_unexpected_error(Request(scope, receive), exc)
+            await response(scope, receive, send)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ClientDisconnect, handle_disconnect)
     app.add_exception_handler(WebmailError, handle_webmail_error)
@@ -94,4 +122,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(redis.ConnectionError, handle_redis_unavailable)
     app.add_exception_handler(redis.TimeoutError, handle_redis_unavailable)
     app.add_exception_handler(redis.ReadOnlyError, handle_redis_unavailable)
-    app.add_exception_handler(Exception, handle_unexpected_error)
+    # Any other exception: ErrorPageMiddleware, which the app adds inside SecurityHeadersMiddleware.

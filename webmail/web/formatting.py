@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 import re
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, tzinfo
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from markupsafe import Markup, escape
+
+logger = logging.getLogger(__name__)
 
 
 def zone(name: str | None) -> tzinfo:
@@ -25,7 +30,7 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def list_date(value: datetime | None, tz: tzinfo, now: datetime | None = None) -> str:
+def _list_date(value: datetime | None, tz: tzinfo, now: datetime | None = None) -> str:
     """Today: the time; this year: day and month; otherwise the full date."""
     if value is None:
         return ""
@@ -38,7 +43,7 @@ def list_date(value: datetime | None, tz: tzinfo, now: datetime | None = None) -
     return f"{local.day} {local.strftime('%b %Y')}"
 
 
-def message_date(value: datetime | None, tz: tzinfo, now: datetime | None = None) -> str:
+def _message_date(value: datetime | None, tz: tzinfo, now: datetime | None = None) -> str:
     """The reader's date: "09:12" today, "Fri 6 Nov, 14:32" this year, "6 Nov 2025, 14:32" before."""
     if value is None:
         return ""
@@ -51,11 +56,31 @@ def message_date(value: datetime | None, tz: tzinfo, now: datetime | None = None
     return f"{local.day} {local.strftime('%b %Y, %H:%M')}"
 
 
-def full_date(value: datetime | None, tz: tzinfo) -> str:
+def _full_date(value: datetime | None, tz: tzinfo) -> str:
     if value is None:
         return ""
     local = _aware(value).astimezone(tz)
     return f"{local.strftime('%a')}, {local.day} {local.strftime('%b %Y %H:%M')} ({local.tzname()})"
+
+
+def _never_raises(render: Callable[..., str]) -> Callable[..., str]:
+    """A date filter that cannot break a page: a date it cannot show is "unknown date"."""
+
+    @functools.wraps(render)
+    def safe(value: datetime | None, *args: Any, **kwargs: Any) -> str:
+        try:
+            return render(value, *args, **kwargs)
+        except (ValueError, OverflowError, TypeError, AttributeError):
+            logger.warning("a date could not be shown: %.60r", value)
+            return UNKNOWN_DATE
+
+    return safe
+
+
+UNKNOWN_DATE = "unknown date"
+list_date = _never_raises(_list_date)
+message_date = _never_raises(_message_date)
+full_date = _never_raises(_full_date)
 
 
 def human_size(size: int | None) -> str:

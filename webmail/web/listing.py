@@ -15,7 +15,9 @@ from webmail.errors import WebmailError
 from webmail.imap.store import MailStore
 from webmail.imap.types import Folder, FolderState, MessagePage, ThreadRow
 from webmail.imap.watch import Snapshot
+from webmail.limits import Limits
 from webmail.mail.query import DEFAULT_SCOPE, FIELDS, Query, QueryError, parse_search
+from webmail.web.deps import limits_of
 from webmail.web.folders import folder_tree
 from webmail.web.formatting import zone
 
@@ -92,7 +94,7 @@ class SavedSearchEntry:
 
 
 async def saved_search_counts(
-    store: MailStore, folders: list[Folder], saved: list[SavedSearchView]
+    store: MailStore, folders: list[Folder], saved: list[SavedSearchView], limits: Limits
 ) -> list[SavedSearchEntry]:
     """Each saved search with its unread hits (a cached SEARCH ... UNSEEN, by folder state)."""
     by_name = {folder.name: folder for folder in folders}
@@ -103,7 +105,7 @@ async def saved_search_counts(
         unseen: int | None = None
         if folder is not None and folder.selectable:
             try:
-                parsed = parse_search(item.query)
+                parsed = parse_search(item.query, limits=limits)
                 key = f"saved-unseen\n{item.query}"
                 page = await store.search(
                     folder,
@@ -133,7 +135,7 @@ async def list_context(
     search_error: str | None = None
     if query.searching:
         try:
-            search = parse_search(query.q, scope=query.scope or DEFAULT_SCOPE)
+            search = parse_search(query.q, scope=query.scope or DEFAULT_SCOPE, limits=limits_of(request))
         except QueryError as exc:
             search_error = exc.user_message
     if query.searching:
@@ -174,7 +176,9 @@ async def list_context(
             conversations.append([])
         conversations[-1].append(row)
     return {
-        "saved_searches": await saved_search_counts(store, folders, await _saved(request)),
+        "saved_searches": await saved_search_counts(
+            store, folders, await _saved(request), limits_of(request)
+        ),
         "search": search,
         "search_error": search_error,
         "highlight_words": search.words if search else [],

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from webmail.limits import DEFAULT_LIMITS, Limits
 from webmail.mail.query import QueryError, SearchText, parse_search, tokenize
 
 TODAY = date(2026, 11, 26)
@@ -133,7 +134,7 @@ class TestQuotingAndNegation:
         assert parse_search("invoice -draft", today=TODAY).words == ["invoice"]
 
     def test_double_negation(self) -> None:
-        assert parse_search("--x", scope=["body"], today=TODAY).criteria == ["NOT", "NOT", "BODY", b"x"]
+        assert parse_search("--x", scope=["body"], today=TODAY).criteria == ["BODY", b"x"]  # NOT NOT x is x
 
     def test_a_lone_dash_is_a_word(self) -> None:
         assert parse_search("-", scope=["body"], today=TODAY).criteria == ["BODY", b"-"]
@@ -210,19 +211,36 @@ class TestErrors:
             parse_search("from:anna is:nope foo:bar", today=TODAY)
 
 
+GENEROUS = Limits(max_search_terms=10_000, max_search_length=1_000_000)
+
+
 class TestLongInput:
     def test_a_very_long_word(self) -> None:
         word = "x" * 100_000
-        assert parse_search(word, scope=["body"], today=TODAY).criteria == ["BODY", word.encode()]
+        assert parse_search(word, scope=["body"], today=TODAY, limits=GENEROUS).criteria == [
+            "BODY",
+            word.encode(),
+        ]
 
     def test_many_terms(self) -> None:
-        query = parse_search(" ".join(f"from:p{i}" for i in range(5000)), today=TODAY)
+        query = parse_search(" ".join(f"from:p{i}" for i in range(5000)), today=TODAY, limits=GENEROUS)
         assert len(query.criteria) == 10_000
         assert query.words[-1] == "p4999"
 
     def test_a_long_or_chain(self) -> None:
-        query = parse_search(" OR ".join(["is:unread"] * 2000), today=TODAY)
+        query = parse_search(" OR ".join(["is:unread"] * 2000), today=TODAY, limits=GENEROUS)
         assert query.criteria.count("OR") == 1999
+
+    def test_the_default_limits_name_themselves(self) -> None:
+        with pytest.raises(QueryError, match=f"at most {DEFAULT_LIMITS.max_search_terms} terms"):
+            parse_search(" OR ".join(["is:unread"] * 40_000)[: DEFAULT_LIMITS.max_search_length], today=TODAY)
+        with pytest.raises(QueryError, match=f"at most {DEFAULT_LIMITS.max_search_length} characters"):
+            parse_search("x" * (DEFAULT_LIMITS.max_search_length + 1), today=TODAY)
+
+    def test_dashes_negate_without_recursion(self) -> None:
+        assert parse_search("-" * 990 + "x", scope=["body"], today=TODAY).criteria == ["BODY", b"x"]
+        assert parse_search("-" * 989 + "x", scope=["body"], today=TODAY).criteria == ["NOT", "BODY", b"x"]
+        assert parse_search("-" * 990, scope=["body"], today=TODAY).criteria == ["NOT", "BODY", b"-"]
 
     def test_a_long_unclosed_phrase(self) -> None:
         with pytest.raises(QueryError):

@@ -100,7 +100,7 @@ async def test_connection(request: Request, services: ServicesDep, session: Sess
     if errors:
         result = None
     else:
-        result = await services.pop3.test(form, stored)
+        result = await services.pop3.test(session.user, form, stored)
     if HtmxDetails(request):
         return render(
             request,

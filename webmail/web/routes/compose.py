@@ -6,6 +6,7 @@ outbox, is ``smtp/sending.py``. These routes read the form, call them and render
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 from collections.abc import Mapping
@@ -13,9 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from functools import partial
 from typing import Any
 from urllib.parse import unquote
 
+import anyio.to_thread
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
@@ -26,19 +29,21 @@ from webmail.errors import WebmailError
 from webmail.imap.errors import FolderMissingError
 from webmail.imap.store import MailStore
 from webmail.imap.types import split_ref
-from webmail.mail.compose import ComposeError, Draft, build_draft, mentions_attachment
+from webmail.limits import Limits
+from webmail.mail.compose import ComposeError, Draft, build_draft, mentions_attachment, verbatim_fields
 from webmail.mail.drafting import add_signature, forward_draft, reply_draft
 from webmail.mail.editor import clean_editor_html, html_to_text, text_to_editor_html
 from webmail.mail.render import Headers, attachment_name, decode_part, parse_headers
 from webmail.smtp import sending
 from webmail.smtp.uploads import UploadStore
 from webmail.web.csrf import csrf_protect
-from webmail.web.deps import MailStoreDep, PreferencesDep, ServicesDep, SessionDep
+from webmail.web.deps import MailStoreDep, PreferencesDep, ServicesDep, SessionDep, limits_of
 from webmail.web.flash import UndoSend, flash
 from webmail.web.folders import FolderNode, folder_tree
 from webmail.web.listing import folder_url, user_zone
 from webmail.web.templating import render, url
 
+logger = logging.getLogger(__name__)
 router = APIRouter(dependencies=[Depends(csrf_protect)])
 
 
@@ -54,6 +59,7 @@ class ComposeState:
     reply_kind: str = ""  # "reply" or "forward"
     html_mode: bool = False
     attachment_ok: bool = False  # the user confirmed: no attachment, on purpose
+    notice: str | None = None  # said once on the page, e.g. that a forward carries only some
 
 
 async def original_text(store: MailStore, folder: str, uid: int) -> tuple[Headers, str]:
@@ -77,13 +83,19 @@ async def drafts_folder(store: MailStore) -> str | None:
 
 
 async def carry_attachments(
-    store: MailStore, uploads: UploadStore, user: str, draft_id: str, folder: str, uid: int
-) -> None:
-    """The original's attachments into this draft, server to server (the browser gets none)."""
+    store: MailStore, uploads: UploadStore, user: str, draft_id: str, folder: str, uid: int, limit: int
+) -> str | None:
+    """The original's attachments into this draft, server to server (the browser gets none),
+    at most ``limit`` of them; the words to say when there were more."""
     fetched = await store.message(folder, uid, prefer_html=False)
-    for part in fetched.plan.attachments:
+    parts = [part for part in fetched.plan.attachments if not part.is_multipart]
+    for part in parts[:limit]:
         chunks = store.stream(folder, uid, part.section, part.encoding)
         await uploads.save(user, draft_id, attachment_name(part), part.content_type, chunks)
+    if len(parts) > limit:
+        return (f"The original has {len(parts)} attachments; only the first {limit} are forwarded. "
+                "Forward it as an attachment to send them all.")  # fmt: skip
+    return None
 
 
 @router.get("/compose")
@@ -123,7 +135,7 @@ async def compose(
         html=state.identity.signature_html,
         html_mode=state.html_mode,
     )
-    return await compose_page(request, services, session, store, state)
+    return await compose_page(request, services, session, store, state, notice=state.notice)
 
 
 async def start_from_original(
@@ -149,7 +161,8 @@ async def start_from_original(
             chunks = store.stream(ref[0], ref[1], "")
             await services.uploads.save(session.user, state.draft_id, name, "message/rfc822", chunks)
         else:
-            await carry_attachments(store, services.uploads, session.user, state.draft_id, *ref)
+            state.notice = await carry_attachments(store, services.uploads, session.user, state.draft_id, *ref,
+                                                   services.settings.max_forward_attachments)  # fmt: skip
     else:
         state.identity = pick_for_reply(state.identities, [a.email for a in (*headers.to, *headers.cc)])
         own = [identity.email for identity in state.identities] + [session.user]
@@ -176,8 +189,10 @@ async def reopen_draft(
     raw = b"".join([chunk async for chunk in store.stream(folder, uid, "")])
     message: EmailMessage = message_from_bytes(raw, policy=policy.default)
 
+    kept = verbatim_fields(raw)
+
     def header(name: str) -> str:
-        return str(message.get(name) or message.get(f"X-Webmail-Draft-{name}") or "")
+        return kept.get(name) or str(message.get(name) or "")
 
     draft_id = "" if fresh else header("X-Webmail-Draft")
     if not re.fullmatch(r"[A-Za-z0-9_-]{8,64}", draft_id):
@@ -370,10 +385,15 @@ async def save_draft(
             "This mailbox has no Drafts folder; the text is kept in this browser only.", status_code=409
         )
     state.draft.attachments = services.uploads.attachments(session.user, state.draft_id)
-    await store.save_draft(
-        folder, build_draft(state.draft, state.draft_id, state.reply_ref, state.reply_kind), state.draft_id
-    )
+    await store.save_draft(folder, await draft_bytes(state, limits_of(request)), state.draft_id)
     return Response("Draft saved", media_type="text/plain")
+
+
+async def draft_bytes(state: ComposeState, limits: Limits) -> bytes:
+    """The Drafts folder's copy, built in a worker thread (long lists take the email package a while)."""
+    return await anyio.to_thread.run_sync(
+        partial(build_draft, state.draft, state.draft_id, state.reply_ref, state.reply_kind, limits=limits)
+    )
 
 
 async def form_attachments(form: FormData, uploads: UploadStore, user: str, draft_id: str) -> None:
@@ -416,13 +436,23 @@ async def send_message(
         )
     try:
         state.draft.attachments = uploads.attachments(session.user, state.draft_id)
-        outgoing = sending.prepare(
-            state.draft, draft_id=state.draft_id, reply_ref=state.reply_ref, reply_kind=state.reply_kind
+        outgoing = await anyio.to_thread.run_sync(
+            partial(
+                sending.prepare,
+                state.draft,
+                draft_id=state.draft_id,
+                reply_ref=state.reply_ref,
+                reply_kind=state.reply_kind,
+                limits=limits_of(request),
+            )  # fmt: skip
         )
         send_at = await send_time(request, services, session, fields)
     except ComposeError as exc:
         return await compose_page(request, services, session, store, state, error=exc.user_message,
                             status_code=exc.status_code)  # fmt: skip
+    except Exception:  # a bug must not lose what was written: Drafts keeps it, the form says so
+        logger.exception("building a message to send failed")
+        return await kept_as_draft(request, services, session, store, state, UNEXPECTED_SEND_ERROR, 500)
     if send_at is not None:
         form_kept = {**fields, "draft_id": state.draft_id}
         outbox_id = await services.outbox.queue(
@@ -440,6 +470,30 @@ async def send_message(
     response = await to_inbox(request, outcome.words)
     response.headers["X-Draft-Sent"] = state.draft_id
     return response
+
+
+UNEXPECTED_SEND_ERROR = "Something went wrong on our side while sending; nothing was sent."
+
+
+async def kept_as_draft(
+    request: Request,
+    services: ServicesDep,
+    session: Session,
+    store: MailStore,
+    state: ComposeState,
+    words: str,
+    status_code: int,
+) -> Response:
+    """The form back, filled in, with why it was not sent; the message is kept in Drafts too
+    (in case the browser closes), which the words say when it worked."""
+    try:
+        folder = await drafts_folder(store)
+        if folder is not None:
+            await store.save_draft(folder, await draft_bytes(state, limits_of(request)), state.draft_id)
+            words = f"{words} It is kept in {folder}."
+    except Exception:
+        logger.warning("keeping an unsent message in Drafts failed", exc_info=True)
+    return await compose_page(request, services, session, store, state, error=words, status_code=status_code)
 
 
 async def send_time(

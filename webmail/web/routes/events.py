@@ -9,10 +9,13 @@ from contextlib import aclosing
 import anyio
 import anyio.to_thread
 from fastapi import APIRouter, Request
+from redis.asyncio import Redis
 from sse_starlette import EventSourceResponse
 
+from webmail.errors import WebmailError
 from webmail.events import Event, MailboxChanged, SessionExpired, encode, subscribe
 from webmail.imap.types import Credentials
+from webmail.redis import create_redis
 from webmail.web.deps import ServicesDep, SessionDep
 from webmail.web.observe import EVENT_STREAMS
 
@@ -31,19 +34,33 @@ async def events(request: Request, services: ServicesDep, session: SessionDep) -
     credentials = Credentials(session.user, session.password, session.client_ip)
     user = session.user
     stream = secrets.token_hex(8)
-    redis = services.redis
     keys = services.sessions.keys
     session_key = keys.session(session.sid)
 
-    async def register() -> None:
+    async def register(redis: Redis) -> int:
+        """Keep this stream listed for another STREAM_TTL_MS; how many of the user's are open."""
         seconds, micros = await redis.time()
-        await redis.zadd(keys.event_streams(user), {stream: seconds * 1000 + micros // 1000 + STREAM_TTL_MS})
-        await redis.expire(keys.event_streams(user), STREAM_TTL_MS // 1000 * 2)
+        now = seconds * 1000 + micros // 1000
+        async with redis.pipeline(transaction=True) as pipe:
+            pipe.zremrangebyscore(keys.event_streams(user), 0, now)
+            pipe.zadd(keys.event_streams(user), {stream: now + STREAM_TTL_MS})
+            pipe.expire(keys.event_streams(user), STREAM_TTL_MS // 1000 * 2)
+            pipe.zcard(keys.event_streams(user))
+            *_, count = await pipe.execute()
+        return int(count)
+
+    limit = services.settings.max_event_streams_per_user
+    if await register(services.redis) > limit:
+        await services.redis.zrem(keys.event_streams(user), stream)
+        raise WebmailError(
+            f"Live updates are on in {limit} windows already; close one, or reload this page later.",
+            status_code=429,
+        )
 
     # The page's folder state, so changes between rendering it and this stream are not lost.
     seen_state = request.query_params.get("since", "")
 
-    async def current_state() -> str:
+    async def current_state(redis: Redis) -> str:
         value = await redis.get(keys.mailbox_state(user))
         return value.decode() if isinstance(value, bytes) else str(value or "")
 
@@ -52,14 +69,17 @@ async def events(request: Request, services: ServicesDep, session: SessionDep) -
         beat = 0.0
         opened = False
         EVENT_STREAMS.inc()
+        # The stream's own client: its subscription and its commands every second would grow the
+        # shared pool by one idle connection per stream ever open at once; these close with it.
+        redis = create_redis(services.settings)
         try:
             async with aclosing(subscribe(redis, keys, user)) as live:
                 async for event in live:
                     if event is not None and not isinstance(event, SessionExpired):
                         if isinstance(event, MailboxChanged):
-                            seen_state = await current_state()
+                            seen_state = await current_state(redis)
                         yield _message(event)
-                    state = await current_state()
+                    state = await current_state(redis)
                     if state and state != seen_state:
                         first = not seen_state
                         seen_state = state
@@ -71,7 +91,7 @@ async def events(request: Request, services: ServicesDep, session: SessionDep) -
                         if not await redis.exists(session_key):
                             yield _message(SessionExpired())
                             return
-                        await register()
+                        await register(redis)
                         await anyio.to_thread.run_sync(services.watchers.ensure, credentials)
                     if not opened:
                         # The first bytes, once subscribed: nginx over HTTP/2 passes the response
@@ -81,6 +101,9 @@ async def events(request: Request, services: ServicesDep, session: SessionDep) -
         finally:
             EVENT_STREAMS.dec()
             with anyio.CancelScope(shield=True):
-                await redis.zrem(keys.event_streams(user), stream)
+                try:
+                    await redis.zrem(keys.event_streams(user), stream)
+                finally:
+                    await redis.aclose()
 
     return EventSourceResponse(generate(), ping=15, send_timeout=30)

@@ -6,9 +6,10 @@ from fastapi.responses import RedirectResponse, Response
 from webmail.imap.errors import FolderNotFoundError
 from webmail.imap.store import MailStore
 from webmail.imap.types import Folder
+from webmail.limits import Limits
 from webmail.mail.query import QueryError, parse_search
 from webmail.web.csrf import csrf_protect
-from webmail.web.deps import MailStoreDep, PreferencesDep, SessionDep
+from webmail.web.deps import MailStoreDep, PreferencesDep, SessionDep, limits_of
 from webmail.web.flash import take_flash
 from webmail.web.htmx import partial_block, redirect
 from webmail.web.listing import folder_url, list_context, parse_query
@@ -45,7 +46,7 @@ def pick_folder(folders: list[Folder], name: str) -> Folder:
 async def render_folder(
     request: Request, folder: str, session: SessionDep, store: MailStoreDep, preferences: PreferencesDep
 ) -> Response:
-    typed = search_folder(request.query_params.get("q", ""))
+    typed = search_folder(request.query_params.get("q", ""), limits_of(request))
     target = await typed_folder(store, typed) if typed is not None else None
     if target is not None and target.upper() != folder.upper() and target != folder:
         # "in:Archive" in the search box: the same search, in that folder.
@@ -76,11 +77,11 @@ async def typed_folder(store: MailStore, typed: str) -> str:
     return exact or next((f.name for f in folders if f.path == typed), typed)
 
 
-def search_folder(q: str) -> str | None:
+def search_folder(q: str, limits: Limits) -> str | None:
     """The folder an ``in:`` operator names, if the query has one and parses."""
     if "in:" not in q:
         return None
     try:
-        return parse_search(q).folder
+        return parse_search(q, limits=limits).folder
     except QueryError:
         return None

@@ -6,6 +6,7 @@ from dataclasses import replace
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
+import anyio.to_thread
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
@@ -14,11 +15,12 @@ from webmail.imap.errors import MessageGoneError, UIDValidityChangedError
 from webmail.imap.messages import FetchedMessage
 from webmail.imap.store import MailStore
 from webmail.imap.types import MessageSummary
+from webmail.limits import Limits
 from webmail.mail.query import QueryError, parse_search
 from webmail.mail.render import PREVIEWABLE, MessageView, attachment_name, build_view, highlight_view
 from webmail.mail.tags import valid_keyword
 from webmail.web.csrf import csrf_protect
-from webmail.web.deps import MailStoreDep, PreferencesDep, ServicesDep, SessionDep
+from webmail.web.deps import MailStoreDep, PreferencesDep, ServicesDep, SessionDep, limits_of
 from webmail.web.flash import take_flash
 from webmail.web.folders import folder_tree
 from webmail.web.htmx import HtmxDetails, redirect
@@ -74,27 +76,33 @@ async def load_view(
         part = resources.get(content_id)
         return message_url(request, folder, uid, f"/part/{part.section}?inline=1") if part else None
 
-    view = build_view(
-        fetched.header,
-        fetched.plan,
-        fetched.contents,
-        truncated=fetched.truncated,
-        cid_url=cid_url,
-        allow_remote=allow_remote,
-        prefer_html=prefer_html,
-    )
-    words = search_words(request.query_params.get("q", ""))
-    if words:
-        highlight_view(view, words)
-    return fetched, view, allow_remote
+    words = search_words(request.query_params.get("q", ""), limits_of(request))
+
+    def shown() -> MessageView:
+        view = build_view(
+            fetched.header,
+            fetched.plan,
+            fetched.contents,
+            truncated=fetched.truncated,
+            cid_url=cid_url,
+            allow_remote=allow_remote,
+            prefer_html=prefer_html,
+            limits=limits_of(request),
+        )
+        if words:
+            highlight_view(view, words)
+        return view
+
+    # Decoding and sanitising is CPU work of any length: a worker thread, never the event loop.
+    return fetched, await anyio.to_thread.run_sync(shown), allow_remote
 
 
-def search_words(q: str) -> list[str]:
+def search_words(q: str, limits: Limits) -> list[str]:
     """The words a search asked for, to highlight in the opened message."""
     if not q.strip():
         return []
     try:
-        return parse_search(q).words
+        return parse_search(q, limits=limits).words
     except QueryError:
         return []
 

@@ -15,12 +15,13 @@ from starlette.datastructures import FormData
 
 from webmail.errors import FormError
 from webmail.imap.actions import BINS, ActionOutcome
-from webmail.imap.organize import parse_uid_set, uid_set
 from webmail.imap.store import MailStore
+from webmail.imap.uidset import UIDSet, parse_uid_set, uid_set
+from webmail.limits import Limits
 from webmail.mail.query import DEFAULT_SCOPE, FIELDS, QueryError, parse_search
 from webmail.mail.tags import LABELS
 from webmail.web.csrf import csrf_protect
-from webmail.web.deps import MailboxActionsDep, MailStoreDep, PreferencesDep, SessionDep
+from webmail.web.deps import MailboxActionsDep, MailStoreDep, PreferencesDep, SessionDep, limits_of
 from webmail.web.flash import UndoMove, flash
 from webmail.web.htmx import redirect
 from webmail.web.listing import folder_url
@@ -29,7 +30,6 @@ from webmail.web.templating import render, url
 router = APIRouter(dependencies=[Depends(csrf_protect)])
 
 FormText = Annotated[str, Form()]
-MAX_UNDO_UIDS = 1_000_000  # a whole big folder moved with "all"; beyond that the form is forged
 READER_WORDS = {
     "archive": "Archived.",
     "delete": "Moved to Trash.",
@@ -104,32 +104,39 @@ def chosen_folder(value: object) -> str:
     return value
 
 
-def uid_field(field: str, text: str) -> list[int]:
+def uid_field(field: str, text: str, limit: int) -> UIDSet:
+    """A UID set from a form, as ranges (``1:4000000000`` is two numbers, never expanded)."""
     try:
-        return parse_uid_set(text, limit=MAX_UNDO_UIDS)
+        return parse_uid_set(text, max_ranges=limit)
     except ValueError:
         raise FormError(field, "These message numbers make no sense; nothing was changed.") from None
 
 
-def selected_uids(form: FormData) -> list[int]:
-    """The ``uid`` fields of the list's checkboxes (a conversation's box holds "12,15,16")."""
-    values = [part for value in form.getlist("uid") if isinstance(value, str) for part in value.split(",")]
-    if not all(value.isascii() and value.isdigit() for value in values):
-        raise FormError("uid", "The selection makes no sense; reload the page and select again.")
-    return sorted({int(value) for value in values})
+async def selected_uids(form: FormData, store: MailStore, folder: str, limit: int) -> list[int]:
+    """The ``uid`` fields of the list's checkboxes (a conversation's box holds "12,15,16", the
+    confirmation page a set such as "3:9,12"); a set naming more than ``limit`` is resolved to
+    the folder's real messages by the server."""
+    texts = [value for value in form.getlist("uid") if isinstance(value, str)]
+    try:
+        chosen = parse_uid_set(",".join(texts), max_ranges=limit)
+        if chosen.span <= limit:
+            return chosen.expand(limit)
+        return await store.existing(folder, chosen, limit)
+    except ValueError:
+        raise FormError("uid", "The selection makes no sense; reload the page and select again.") from None
 
 
-async def chosen_uids(form: FormData, store: MailStore, folder: str) -> list[int]:
+async def chosen_uids(form: FormData, store: MailStore, folder: str, limits: Limits) -> list[int]:
     """What the user selected: the ticked rows, or with ``all=1`` every message the list showed,
     that is the search results when ``q`` was searched, never newer than ``upto`` (the highest
     UID the page knew)."""
     if form.get("all") != "1":
-        return selected_uids(form)
+        return await selected_uids(form, store, folder, limits.max_uids_per_request)
     q = str(form.get("q", ""))
     if q.strip():
         scope = tuple(name for name in str(form.get("scope", "")).split(",") if name in FIELDS)
         try:
-            search = parse_search(q, scope=scope or DEFAULT_SCOPE)
+            search = parse_search(q, scope=scope or DEFAULT_SCOPE, limits=limits)
         except QueryError as exc:
             raise FormError("q", exc.user_message) from None
         uids = await store.matching_uids(folder, search.criteria)
@@ -210,15 +217,23 @@ async def undo_move(
     ``more`` ("uids folder") is another folder the same action filled."""
     if not to:
         raise FormError("to", "Undo needs the folder the messages came from; nothing was changed.")
-    moved = [(folder, uid_field("uids", uids))]
+    limit = limits_of(request).max_uids_per_request
+    moved = [(folder, uid_field("uids", uids, limit))]
     for entry in more or []:
         listed, _, where = entry.partition(" ")
         if not where:
             raise FormError("more", "Undo needs the folder of each group of messages; nothing was changed.")
-        moved.append((where, uid_field("more", listed)))
+        moved.append((where, uid_field("more", listed, limit)))
     if not any(group for _, group in moved):
         raise FormError("uids", "There is nothing to undo.")
-    await actions.undo(moved, to)
+    try:
+        outcome = await actions.undo(moved, to, limit)
+    except ValueError:
+        raise FormError(
+            "uids", f"Undo moves at most {limit} messages at once; nothing was changed."
+        ) from None
+    if not outcome.count:
+        raise FormError("uids", "These messages are not there any more; nothing was changed.")
     await flash(request, "Undone.")
     return redirect(request, url(request, folder_url(to)))
 
@@ -241,7 +256,7 @@ async def bulk_action(
     back = back_to(request, form, folder)
     action = str(form.get("action", ""))
     verb, _, argument = action.partition(":")
-    uids = await chosen_uids(form, store, folder)
+    uids = await chosen_uids(form, store, folder, limits_of(request))
     if not uids:
         await flash(request, "Select messages first.")
         return redirect(request, back)

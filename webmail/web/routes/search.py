@@ -18,7 +18,7 @@ from webmail.imap.store import MailStore
 from webmail.imap.types import Folder, MessageSummary
 from webmail.mail.query import Query, QueryError, parse_search
 from webmail.web.csrf import csrf_protect
-from webmail.web.deps import MailStoreDep, PreferencesDep, ServicesDep, SessionDep
+from webmail.web.deps import MailStoreDep, PreferencesDep, ServicesDep, SessionDep, limits_of
 from webmail.web.listing import folder_url, user_zone
 from webmail.web.templating import fragment, render, url
 
@@ -93,7 +93,7 @@ async def search_page(
     if not q:
         return render(request, "pages/search.html", context)
     try:
-        parse_search(q)
+        parse_search(q, limits=limits_of(request))
     except QueryError as exc:
         context["error"] = exc.user_message
         return render(request, "pages/search.html", context, status_code=422)
@@ -131,7 +131,7 @@ async def search_results(
 ) -> Response:
     """All-folders results in one page, for browsers without JavaScript."""
     q = request.query_params.get("q", "")
-    query = parse_search(q)
+    query = parse_search(q, limits=limits_of(request))
     folders = folders_in_scope(await store.list_folders(), request.query_params.get("scope", "all"),
                                request.query_params.get("folder", "INBOX"))  # fmt: skip
     hits: list[Hit] = []
@@ -172,7 +172,7 @@ async def search_stream(
     for the user. Closing the stream (Cancel, or leaving the page) cancels what is not done.
     """
     q = request.query_params.get("q", "")
-    query = parse_search(q)
+    query = parse_search(q, limits=limits_of(request))
     folders = folders_in_scope(await store.list_folders(), request.query_params.get("scope", "all"),
                                request.query_params.get("folder", "INBOX"))  # fmt: skip
     tz = user_zone(request, preferences)
@@ -237,7 +237,7 @@ async def save_search(request: Request, services: ServicesDep, session: SessionD
     name = str(form.get("name", "")).strip()[:100] or q[:100]
     destination = url(request, folder_url(folder)) + "?" + urlencode({"q": q})
     try:
-        parse_search(q)
+        parse_search(q, limits=limits_of(request))
     except QueryError as exc:
         raise QueryError(f"This search cannot be saved: {exc.user_message}") from exc
     if not await services.saved_searches.save(session.user, name, q, folder):
