@@ -94,7 +94,7 @@ class TestBadMessages:
         uid = put(imap, raw)
         page = signed_in.get(f"/compose?forward=INBOX/{uid}")
         assert page.status_code == 200
-        carried = re.findall(r'<li data-attachment="[^"]+">p\d+\.bin ', page.text)
+        carried = re.findall(r'<li class="attachment file-card" data-attachment="[^"]+">', page.text)
         assert 0 < len(carried) <= settings.max_forward_attachments
         assert f"only the first {settings.max_forward_attachments}" in page.text
 
