@@ -1,6 +1,8 @@
 """Regression tests for the robustness findings (issue 21): one bad message or one bad request
 never breaks a page, a folder or a worker. Each replays the finding through the real routes
-against the real servers (Dovecot, Redis, the SMTP sink)."""
+against the real servers (Dovecot, Redis, the SMTP sink), and each failed before its fix (the
+forward of 3,000 parts had not answered after 29 minutes). ``larger:`` with 20 digits already
+answered 422 (issue 12), so it has no test here; tests/unit/mail/test_query.py covers it."""
 
 from __future__ import annotations
 
@@ -133,17 +135,10 @@ class TestBadRequests:
         imap.select_folder("INBOX")
         assert all(b"\\Seen" in flags for flags in imap.get_flags(uids).values())
 
-    @pytest.mark.parametrize("q", ["-" * 990, "-" * 989 + "x", "- " * 990])
+    @pytest.mark.parametrize("q", ["-" * 990, "-" * 989 + "x"])
     def test_a_query_of_dashes_is_answered(self, signed_in: TestClient, q: str) -> None:
         response = signed_in.get("/mail/INBOX", params={"q": q})
         assert response.status_code in (200, 422), response.status_code
-
-    @pytest.mark.parametrize("value", ["12345678901234567890", "99999999999999999999K", "9000000000000000000",
-                                       "4294967296", "1.5e9"])  # fmt: skip
-    def test_larger_with_a_huge_number_is_answered(self, signed_in: TestClient, value: str) -> None:
-        for operator in ("larger", "smaller"):
-            response = signed_in.get("/mail/INBOX", params={"q": f"{operator}:{value}"})
-            assert response.status_code in (200, 422), (operator, value, response.status_code)
 
     def test_forty_thousand_ors_are_refused_naming_the_limit(
         self, signed_in: TestClient, settings: Settings

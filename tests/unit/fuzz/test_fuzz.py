@@ -34,7 +34,7 @@ def test_sanitising_twice_changes_nothing_and_stays_harmless(html: str, allow_re
 @settings(deadline=None)  # a loaded machine; the bounds are what the properties check
 @given(st.integers(min_value=1, max_value=300), st.sampled_from(["div", "td", "B", "font"]), HTML)
 def test_the_nesting_bound_is_exact(depth: int, tag: str, inside: str) -> None:
-    flat = re.sub(r"</?[a-zA-Z]", "", inside)  # text without tags of its own
+    flat = inside.replace("<", "")  # text without tags of its own
     assert not too_complex(f"<{tag}>" * depth + flat + f"</{tag}>" * depth, 1_000_000, depth)
     assert too_complex(f"<{tag} x=1>" * (depth + 1) + flat, 1_000_000, depth)
     assert "<" + tag not in html_as_text(f"<{tag}>" * depth + flat)

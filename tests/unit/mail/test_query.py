@@ -197,6 +197,10 @@ class TestErrors:
             ("smaller:1e9", "“smaller:1e9”: use a size such as 5M, 100K or 2000."),
             ("larger:" + "9" * 400, f"“larger:{'9' * 400}” is larger than any message can be."),
             ("larger:9999999999G", "“larger:9999999999G” is larger than any message can be."),
+            (
+                "smaller:12345678901234567890",
+                "“smaller:12345678901234567890” is larger than any message can be.",
+            ),
             ("-in:Archive", "“-in:” is not supported: search a folder with in:folder."),
         ],
     )
