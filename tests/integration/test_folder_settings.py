@@ -156,3 +156,26 @@ def test_special_folders_chosen_by_hand(
     uid = put(imap, "Back to normal")
     assert signed_in.post(f"/mail/INBOX/{uid}/delete", data={"csrf_token": token}).status_code == 303
     assert subjects(imap, imap_server.folder("Trash")) == ["Back to normal"]
+
+
+def test_a_folder_holding_a_special_folder_keeps_its_name(
+    signed_in: TestClient, imap: IMAPClient, imap_server: IMAPServer
+) -> None:
+    """Renaming or deleting it would take the special folder along."""
+    old = imap_server.folder("Old mail")
+    post(signed_in, "/settings/folders", name="Old mail")
+    post(signed_in, "/settings/folders", name="Bin", parent=old)
+    bin_folder = imap_server.folder("Old mail/Bin")
+    fields = {"drafts": "", "sent": "", "archive": "", "junk": "", "trash": bin_folder}
+    assert post(signed_in, "/settings/folders/special", **fields) == "Special folders saved."
+    put(imap, "Kept", bin_folder)
+    row = signed_in.get("/settings/folders").text.split(f'data-folder="{old}"', 1)[1].split("</tr>", 1)[0]
+    assert "Holds a special folder" in row
+    assert "/settings/folders/delete" not in row and "/settings/folders/rename" not in row  # noqa: PT018
+
+    for action, extra in (("delete", {}), ("delete", {"confirm": "1"}), ("rename", {"name": "Older"})):
+        said = post(signed_in, f"/settings/folders/{action}", folder=old, **extra)
+        verb = "renamed" if action == "rename" else "deleted"
+        assert said.startswith(f"Old mail holds Bin, a special folder, and cannot be {verb}."), said
+    assert {old, bin_folder} <= names(imap)
+    assert subjects(imap, bin_folder) == ["Kept"]

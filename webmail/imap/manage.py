@@ -2,7 +2,7 @@
 
 New folders go into the personal namespace (RFC 2342): on a server that keeps every folder below
 ``INBOX.``, a top-level "Projects" is ``INBOX.Projects``. Special folders are never renamed or
-deleted here: other mail programs find them by their names.
+deleted here, nor the folders they lie in: other mail programs find them by their names.
 """
 
 from __future__ import annotations
@@ -28,6 +28,24 @@ class FolderRefusedError(IMAPError):
     deleted, a name that is empty or holds the delimiter, a parent that does not exist."""
 
     status_code = 409
+
+
+def special_within(folder: Folder, folders: list[Folder]) -> Folder | None:
+    """The special folder that keeps ``folder`` from being renamed or deleted: itself, or one
+    inside it (which would go along); None if there is none."""
+    if folder.special_use is not None:
+        return folder
+    return next((f for f in folders if f.special_use is not None and _below(folder, f.name)), None)
+
+
+def _keep_special(folder: Folder, folders: list[Folder], doing: str, why: str) -> None:
+    special = special_within(folder, folders)
+    if special is folder:
+        raise FolderRefusedError(f"{folder.label} is a special folder{why}")
+    if special is not None:
+        raise FolderRefusedError(
+            f"{folder.label} holds {special.label}, a special folder, and cannot be {doing}."
+        )
 
 
 def _find(folders: list[Folder], name: str) -> Folder | None:
@@ -73,10 +91,7 @@ def rename_folder(
     current = _find(folders, folder)
     if current is None:
         raise FolderRefusedError(f"There is no folder called “{spaces.path(folder)}”.")
-    if current.special_use is not None:
-        raise FolderRefusedError(
-            f"{current.label} is a special folder; other mail programs rely on its name."
-        )
+    _keep_special(current, folders, "renamed", "; other mail programs rely on its name.")
     target = full_name(folders, spaces, parent, name)
     if target == folder:
         return folder
@@ -104,8 +119,7 @@ def delete_folder(conn: IMAPConnection, folder: str, chosen: SpecialChoices | No
     current = _find(folders, folder)
     if current is None:
         raise FolderRefusedError(f"There is no folder called “{namespaces(client).path(folder)}”.")
-    if current.special_use is not None:
-        raise FolderRefusedError(f"{current.label} is a special folder and cannot be deleted.")
+    _keep_special(current, folders, "deleted", " and cannot be deleted.")
     children = [f for f in folders if _below(current, f.name)]
     _leave(conn, folder)
     with map_imap_errors():

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from webmail.account.preferences import Preferences
-from webmail.imap.manage import FolderExistsError, FolderRefusedError
+from webmail.imap.manage import FolderExistsError, FolderRefusedError, special_within
 from webmail.imap.types import SPECIAL_NAMES, Folder, SpecialUse
 from webmail.web.csrf import csrf_protect
 from webmail.web.deps import MailStoreDep, PreferencesDep, ServicesDep, SessionDep
@@ -51,6 +51,8 @@ async def folder_settings(
         "session": session,
         "folders": folders,
         "specials": specials,
+        # Folders holding a special one keep their names too: no Rename or Delete for them.
+        "holding": {f.name for f in folders if f.special_use is None and special_within(f, folders)},
         "choosable": [f for f in folders if f.selectable and f.name.upper() != "INBOX"],
         "parents": [f for f in folders if f.name.upper() != "INBOX" or f.delimiter],
         "done": message.text if message is not None and not message.error else "",
@@ -100,7 +102,8 @@ async def delete_folder(
 ) -> Response:
     folders = await store.folder_overview()
     current = _named(folders, folder)
-    if current is not None and current.special_use is None and confirm != "1":
+    # A folder that is or holds a special one is refused at once, not after a question.
+    if current is not None and special_within(current, folders) is None and confirm != "1":
         inside = [
             f
             for f in folders
