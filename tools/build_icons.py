@@ -71,6 +71,7 @@ ICONS = {
     "storage": "hard-drive",
     "identity": "at-sign",
     "users": "users",
+    "undo": "undo-2",
 }
 # On each symbol: a <use> clones the symbol, not the sprite's root, into the page. No fill here:
 # the page's .icon sets it (none), so a pressed star can fill itself.

@@ -50,6 +50,7 @@ from webmail.web.routes import (
     message,
     organize,
     search,
+    transfer,
 )
 from webmail.web.routes import contacts as contact_routes
 from webmail.web.routes import filters as filter_routes
@@ -140,6 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(compose.router)
     app.include_router(filter_routes.router)
     app.include_router(vacation_routes.router)
+    app.include_router(transfer.router)  # before the mailbox: /mail/{folder}/export is not a folder
     app.include_router(search.router, dependencies=[Depends(note_vacation)])
     app.include_router(organize.router)
     app.include_router(message.router, dependencies=[Depends(note_vacation)])

@@ -34,6 +34,7 @@ WebmailError                                     500  the base: user_message, st
  │    ├── FolderMissingError                     409  an action needs a folder the account lacks
  │    ├── MessageGoneError                       404  the UID is not in the folder (moved or deleted)
  │    ├── UIDValidityChangedError                409  the UIDs were renumbered since the link was made
+ │    ├── QuotaExceededError                     507  APPEND/COPY/MOVE refused: the mailbox is over quota
  │    ├── ProtocolError                          502  the server answered NO/BAD or something unexpected
  │    ├── imap.manage.FolderExistsError          409  a create or rename would land on an existing folder
  │    └── imap.manage.FolderRefusedError         409  a folder change the app does not make

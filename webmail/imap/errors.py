@@ -80,6 +80,14 @@ class UIDValidityChangedError(IMAPError):
     user_message = "This folder was reset on the server; the list has been reloaded."
 
 
+class QuotaExceededError(IMAPError):
+    """Raised when APPEND, COPY or MOVE fails because the mailbox is over its quota
+    (``[OVERQUOTA]``, RFC 5530, or the server's own words for it)."""
+
+    status_code = 507
+    user_message = "Your mailbox is full: the mail server has no room for more. Nothing was lost."
+
+
 class ProtocolError(IMAPError):
     """Raised when the server answers NO/BAD or something we cannot parse."""
 
@@ -145,10 +153,28 @@ def map_imap_errors() -> Iterator[None]:
         # abort: the connection is gone (BYE, EOF); OSError covers refused and reset.
         raise _counted(UnavailableError()) from exc
     except imaplib.IMAP4.error as exc:
+        if is_over_quota(exc):
+            raise _counted(QuotaExceededError()) from exc
         if names_missing_folder(exc):
             raise _counted(FolderNotFoundError()) from exc
         parsed = _LIBRARY_MESSAGE.match(_raw(exc).decode("utf-8", "replace"))
         raise _counted(refused(parsed["command"].upper() if parsed else "command", exc)) from exc
+
+
+_QUOTA_WORDS = (b"[overquota]", b"quota exceeded", b"over quota", b"mailbox is full", b"mailbox full")
+
+
+def is_over_quota(error: BaseException | bytes | str) -> bool:
+    """Whether a NO answer says the quota is exceeded: ``[OVERQUOTA]`` (RFC 5530) or, from
+    servers without response codes, their usual words for it."""
+    text = error if isinstance(error, bytes | str) else _raw(error)
+    lowered = (text.encode(errors="replace") if isinstance(text, str) else text).lower()
+    return any(words in lowered for words in _QUOTA_WORDS)
+
+
+def server_words(error: BaseException, limit: int = 200) -> str:
+    """The server's own words in a NO/BAD answer (response code and all), for a report line."""
+    return _raw(error).decode("utf-8", "replace").strip()[:limit]
 
 
 def _counted(error: IMAPError) -> IMAPError:

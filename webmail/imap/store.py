@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
-from webmail.imap import drafts, manage, messages, metrics, organize
+import anyio.to_thread
+
+from webmail.imap import drafts, manage, messages, metrics, organize, transfer
 from webmail.imap.cache import PageCache
-from webmail.imap.errors import FolderNotFoundError, MessageGoneError
+from webmail.imap.errors import FolderNotFoundError, MessageGoneError, QuotaExceededError
 from webmail.imap.folders import list_folders, namespaces
 from webmail.imap.messages import FetchedMessage
 from webmail.imap.organize import MoveResult
 from webmail.imap.pool import IMAPConnection, IMAPPool
+from webmail.imap.transfer import ExportMeta, ImportReport
 from webmail.imap.types import (
     Credentials,
     Folder,
@@ -24,10 +29,23 @@ from webmail.imap.types import (
     find_special,
 )
 from webmail.imap.uidset import UIDSet
+from webmail.mail.mbox import ImportEntry
 from webmail.mail.structure import BodyPart
 from webmail.mail.transfer import StreamDecoder
 
 STREAM_CHUNK = 1024 * 1024
+IMPORT_BATCH = 50  # messages appended per connection checkout (others get the connection in between)
+
+
+@dataclass(frozen=True)
+class ExportPiece:
+    """A message being exported, in one piece or (for a large one) several: ``first`` carries
+    the start of the message, ``last`` its end."""
+
+    meta: ExportMeta
+    data: bytes
+    first: bool
+    last: bool
 
 
 @dataclass
@@ -386,3 +404,95 @@ class MailStore:
         tail = decoder.finish()
         if tail:
             yield tail
+
+    async def export_uids(self, folder: str, criteria: list[Any] | None = None) -> list[int]:
+        """What an export of ``folder`` (or of the hits of ``criteria``) takes, oldest first;
+        FolderNotFoundError before anything is streamed."""
+        return await self.pool.run(
+            self.credentials, lambda conn: transfer.export_uids(conn, folder, criteria), "export"
+        )
+
+    async def export(self, folder: str, uids: Sequence[int]) -> AsyncIterator[ExportPiece]:
+        """The messages ``uids`` of ``folder`` in UID order, a few megabytes fetched at a time;
+        messages gone meanwhile are left out."""
+        uids = sorted(set(uids))
+        for start in range(0, len(uids), transfer.META_BATCH):
+            batch = list(uids[start : start + transfer.META_BATCH])
+
+            def meta_work(conn: IMAPConnection, wanted: list[int] = batch) -> list[ExportMeta]:
+                return transfer.export_meta(conn, folder, wanted)
+
+            metas = await self.pool.run(self.credentials, meta_work, "export")
+            group: list[ExportMeta] = []
+            for meta in metas:
+                if meta.size > transfer.BODY_BATCH_BYTES:
+                    async for piece in self._export_group(folder, group):
+                        yield piece
+                    group = []
+                    async for piece in self._export_large(folder, meta):
+                        yield piece
+                    continue
+                group.append(meta)
+                if sum(m.size for m in group) >= transfer.BODY_BATCH_BYTES:
+                    async for piece in self._export_group(folder, group):
+                        yield piece
+                    group = []
+            async for piece in self._export_group(folder, group):
+                yield piece
+
+    async def _export_group(self, folder: str, group: list[ExportMeta]) -> AsyncIterator[ExportPiece]:
+        if not group:
+            return
+        wanted = [meta.uid for meta in group]
+        bodies = await self.pool.run(
+            self.credentials, lambda conn: transfer.export_bodies(conn, folder, wanted), "export"
+        )
+        for meta in group:
+            body = bodies.pop(meta.uid, None)
+            if body is not None:
+                yield ExportPiece(meta, body, True, True)
+
+    async def _export_large(self, folder: str, meta: ExportMeta) -> AsyncIterator[ExportPiece]:
+        first = True
+        pending: bytes | None = None
+        try:
+            async for chunk in self.stream(folder, meta.uid, ""):
+                if pending is not None:
+                    yield ExportPiece(meta, pending, first, False)
+                    first = False
+                pending = chunk
+        except MessageGoneError:
+            if first:
+                return  # expunged before its first byte: left out like the others
+            raise
+        if pending is not None:
+            yield ExportPiece(meta, pending, first, True)
+
+    async def import_messages(self, folder: str, entries: Iterator[ImportEntry]) -> ImportReport:
+        """Append what ``entries`` yields (read in a thread: it reads the upload) to ``folder``.
+
+        Stops at a full mailbox, with the reason and the count left over in the report."""
+        report = ImportReport()
+        known = await self.pool.run(
+            self.credentials, lambda conn: transfer.folder_message_ids(conn, folder), "import"
+        )
+
+        def take() -> deque[ImportEntry]:
+            return deque(islice(entries, IMPORT_BATCH))
+
+        while True:
+            batch = await anyio.to_thread.run_sync(take)
+            if not batch:
+                break
+            try:
+
+                def work(conn: IMAPConnection, queued: deque[ImportEntry] = batch) -> None:
+                    transfer.import_entries(conn, folder, queued, known, report)
+
+                await self.pool.run(self.credentials, work, "import")
+            except QuotaExceededError:
+                report.stopped = "mailbox full"
+                rest = await anyio.to_thread.run_sync(lambda: sum(1 for _ in entries))
+                report.remaining = len(batch) + rest
+                break
+        return report

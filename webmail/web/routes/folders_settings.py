@@ -14,6 +14,7 @@ from webmail.imap.types import SPECIAL_NAMES, Folder, SpecialUse
 from webmail.web.csrf import csrf_protect
 from webmail.web.deps import MailStoreDep, PreferencesDep, ServicesDep, SessionDep
 from webmail.web.flash import flash, take_flash
+from webmail.web.listing import folder_url
 from webmail.web.templating import render, url
 
 router = APIRouter(dependencies=[Depends(csrf_protect)])
@@ -59,6 +60,7 @@ async def folder_settings(
         "error": message.text if message is not None and message.error else "",
         "total_size": sum(f.size or 0 for f in folders),
         "sizes_known": any(f.size is not None for f in folders),
+        "folder_url": folder_url,
     }
     return render(request, "pages/folders.html", context)
 

@@ -16,6 +16,7 @@ from webmail.imap.messages import FetchedMessage
 from webmail.imap.store import MailStore
 from webmail.imap.types import MessageSummary
 from webmail.limits import Limits
+from webmail.mail.mbox import ZipStream
 from webmail.mail.query import QueryError, parse_search
 from webmail.mail.render import PREVIEWABLE, MessageView, attachment_name, build_view, highlight_view
 from webmail.mail.tags import valid_keyword
@@ -154,7 +155,7 @@ async def download_all(
         raise MessageGoneError("This message has no attachments.")
 
     async def zipped() -> AsyncIterator[bytes]:
-        buffer = _Drain()
+        buffer = ZipStream()
         names: set[str] = set()
         with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
             for part in parts:
@@ -169,32 +170,6 @@ async def download_all(
     subject = fetched.summary.subject or f"message-{uid}"
     headers = {"Content-Disposition": content_disposition("attachment", f"{subject[:80]}.zip")}
     return StreamingResponse(zipped(), media_type="application/zip", headers=headers)
-
-
-class _Drain:
-    """A write-only file for ZipFile whose bytes are handed out as they are written."""
-
-    def __init__(self) -> None:
-        self._chunks: list[bytes] = []
-        self._position = 0
-
-    def write(self, data: bytes) -> int:
-        self._chunks.append(bytes(data))
-        self._position += len(data)
-        return len(data)
-
-    def tell(self) -> int:
-        return self._position
-
-    def flush(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def take(self) -> bytes:
-        data, self._chunks = b"".join(self._chunks), []
-        return data
 
 
 def _unique(name: str, taken: set[str]) -> str:

@@ -1,0 +1,159 @@
+"""Export a folder, a search's hits or a selection (mboxrd or a zip of .eml), and import into a
+folder (mbox, .eml or a zip of them). Both stream: the export is written while it is fetched,
+the import read from the spooled upload one message at a time."""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi.responses import Response, StreamingResponse
+
+from webmail.errors import FormError
+from webmail.imap.organize import parse_uid_set
+from webmail.imap.store import ExportPiece
+from webmail.mail.mbox import (
+    MboxrdBody,
+    ZipStream,
+    eml_name,
+    from_line,
+    header_value,
+    read_upload,
+    sender_of,
+    status_headers,
+    zip_time,
+)
+from webmail.mail.query import parse_search
+from webmail.web.csrf import csrf_protect
+from webmail.web.deps import MailStoreDep, SessionDep
+from webmail.web.listing import folder_url
+from webmail.web.routes.mailbox import canonical, find_folder
+from webmail.web.routes.message import content_disposition
+from webmail.web.templating import render, url
+
+router = APIRouter(dependencies=[Depends(csrf_protect)])
+
+FORMATS = {"mbox": "application/mbox", "zip": "application/zip"}
+FLUSH_BYTES = 256 * 1024
+MAX_SELECTION = 1_000_000
+
+
+@router.get("/mail/{folder:path}/export")
+async def export_messages(request: Request, folder: str, store: MailStoreDep) -> Response:
+    params = request.query_params
+    kind = params.get("format", "mbox")
+    if kind not in FORMATS:
+        raise FormError("format", "Export as mbox or zip.")
+    folder = canonical(folder)
+    q = params.get("q", "").strip()
+    selection = params.get("uids", "").strip()
+    if selection:
+        try:
+            chosen = parse_uid_set(selection, limit=MAX_SELECTION)
+        except ValueError as exc:
+            raise FormError("uids", "The selection to export is not a list of messages.") from exc
+        await store.export_uids(folder, ["UID", "1"])  # FolderNotFoundError before streaming
+        uids = chosen  # those gone meanwhile are left out
+        label = "selection"
+    elif q:
+        uids = await store.export_uids(folder, parse_search(q[:1000]).criteria)
+        label = "search"
+    else:
+        uids = await store.export_uids(folder)
+        label = ""
+    name = folder.rsplit("/", 1)[-1] or "mail"
+    filename = f"{name} {label}.{kind}" if label else f"{name}.{kind}"
+    pieces = store.export(folder, uids)
+    body = mbox_bytes(pieces) if kind == "mbox" else zip_bytes(pieces)
+    headers = {
+        "Content-Disposition": content_disposition("attachment", filename),
+        "X-Content-Type-Options": "nosniff",
+        "X-Export-Messages": str(len(uids)),
+        "Cache-Control": "no-store",
+    }
+    return StreamingResponse(body, media_type=FORMATS[kind], headers=headers)
+
+
+async def mbox_bytes(pieces: AsyncIterator[ExportPiece]) -> AsyncIterator[bytes]:
+    out: list[bytes] = []
+    size = 0
+    writer = MboxrdBody()
+    async for piece in pieces:
+        if piece.first:
+            writer = MboxrdBody()
+            out.append(from_line(sender_of(piece.data), piece.meta.when) + status_headers(piece.meta.flags))
+        out.append(writer.feed(piece.data))
+        if piece.last:
+            out.append(writer.finish())
+        size += len(piece.data)
+        if size >= FLUSH_BYTES:
+            yield b"".join(out)
+            out, size = [], 0
+    if out:
+        yield b"".join(out)
+
+
+async def zip_bytes(pieces: AsyncIterator[ExportPiece]) -> AsyncIterator[bytes]:
+    sink = ZipStream()
+    count = 0
+    with zipfile.ZipFile(
+        sink, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1, allowZip64=True
+    ) as archive:
+        entry = None
+        async for piece in pieces:
+            if piece.first:
+                count += 1
+                info = zipfile.ZipInfo(
+                    eml_name(count, piece.meta.when, header_value(piece.data, b"subject")),
+                    zip_time(piece.meta.when),
+                )
+                info.compress_type = zipfile.ZIP_DEFLATED
+                entry = archive.open(info, "w", force_zip64=True)
+            assert entry is not None
+            entry.write(piece.data)
+            if piece.last:
+                entry.close()
+                entry = None
+            data = sink.take()
+            if data:
+                yield data
+    yield sink.take()
+
+
+UploadDep = Annotated[UploadFile, File()]
+
+
+@router.get("/mail/{folder:path}/import")
+async def import_form(request: Request, folder: str, session: SessionDep, store: MailStoreDep) -> Response:
+    folders, current = await find_folder(store, folder)
+    return render(
+        request,
+        "pages/import.html",
+        {"session": session, "current": current, "report": None, **_links(request, current.name)},
+    )
+
+
+@router.post("/mail/{folder:path}/import")
+async def import_messages(
+    request: Request, folder: str, session: SessionDep, store: MailStoreDep, file: UploadDep
+) -> Response:
+    folders, current = await find_folder(store, folder)
+    entries = read_upload(file.file, file.filename or "")
+    report = await store.import_messages(current.name, entries)
+    context = {
+        "session": session,
+        "current": current,
+        "report": report,
+        "filename": file.filename or "",
+        **_links(request, current.name),
+    }
+    return render(request, "pages/import.html", context)
+
+
+def _links(request: Request, folder: str) -> dict[str, str]:
+    return {
+        "folder_link": url(request, folder_url(folder)),
+        "import_url": url(request, folder_url(folder) + "/import"),
+    }
