@@ -726,6 +726,7 @@ function controlKey(element) {
       const response = await fetch(saveButton.dataset.url, { method: "POST", body: draftData(), credentials: "same-origin" });
       const text = await response.text();
       status.textContent = response.ok ? `Draft saved at ${new Date().toLocaleTimeString()}` : text;
+      if (response.status === 507) dirty = true;  // mailbox full: tried again at the next autosave, the browser copy stays
     } catch (error) {
       dirty = true;
       status.textContent = "Not saved: no connection. The text is kept in this browser.";

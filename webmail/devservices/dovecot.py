@@ -242,15 +242,18 @@ class Dovecot:
     def config_path(self) -> Path:
         return self.root / "dovecot.conf"
 
-    def add_user(self, username: str, password: str) -> None:
-        """Create (or change the password of) a mail user; the Maildir appears on first login."""
+    def add_user(self, username: str, password: str, *, quota_kb: int | None = None) -> None:
+        """Create (or change the password of) a mail user; the Maildir appears on first login.
+
+        ``quota_kb`` gives this user a storage quota of their own (instead of the server's)."""
         if any(ch in username + password for ch in ":/\n\r") or username.startswith("."):
             raise ValueError("user names and passwords may not hold ':', '/' or newlines")
         with self._lock:
             changed = username in self.passwords
             self.passwords[username] = password
             tmp = self.root / "users" / f".{username}.tmp"
-            tmp.write_text(f"{username}:{{PLAIN}}{password}::::::\n")
+            extra = f"userdb_quota_rule=*:storage={quota_kb}K" if quota_kb is not None else ""
+            tmp.write_text(f"{username}:{{PLAIN}}{password}::::::{extra}\n")
             tmp.chmod(0o644)
             tmp.replace(self.root / "users" / username)
             if self.flavour == "courier":
@@ -260,10 +263,10 @@ class Dovecot:
             if changed:
                 time.sleep(1.1)  # let Dovecot's once-a-second re-read see the new password
 
-    def new_user(self, password: str = "secret") -> str:
-        """A fresh user with an empty mailbox, for tests."""
+    def new_user(self, password: str = "secret", *, quota_kb: int | None = None) -> str:
+        """A fresh user with an empty mailbox, for tests (with a small quota of its own if asked)."""
         username = f"t-{uuid.uuid4().hex[:12]}@test"
-        self.add_user(username, password)
+        self.add_user(username, password, quota_kb=quota_kb)
         return username
 
     def doveadm(self, *args: str) -> str:

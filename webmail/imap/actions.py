@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from webmail.imap.errors import FolderMissingError
+from webmail.imap.errors import FolderMissingError, QuotaExceededError
 from webmail.imap.organize import MoveResult
 from webmail.imap.store import MailStore
 from webmail.imap.types import Folder
@@ -118,7 +118,10 @@ class MailboxActions:
         """Copy to the folder called ``to``, the originals staying; FolderMissingError if there
         is no such folder."""
         target = _selectable(await self.store.list_folders(), to)
-        copied = await self.store.copy(folder, uids, target.name)
+        try:
+            copied = await self.store.copy(folder, uids, target.name)
+        except QuotaExceededError as exc:
+            return ActionOutcome("copy", folder, len(uids), target, refused=exc.user_message)
         return ActionOutcome("copy", folder, len(uids), target, copied=copied)
 
     async def undo(
@@ -144,7 +147,10 @@ class MailboxActions:
         return ActionOutcome("undo", source, count, moves=moves)
 
     async def _move(self, action: Action, folder: str, uids: Sequence[int], target: Folder) -> ActionOutcome:
-        moved = await self.store.move(folder, uids, target.name)
+        try:
+            moved = await self.store.move(folder, uids, target.name)
+        except QuotaExceededError as exc:  # the messages stay where they were
+            return ActionOutcome(action, folder, len(uids), target, refused=exc.user_message)
         return ActionOutcome(action, folder, len(uids), target, (moved,))
 
 

@@ -85,7 +85,7 @@ class QuotaExceededError(IMAPError):
     (``[OVERQUOTA]``, RFC 5530, or the server's own words for it)."""
 
     status_code = 507
-    user_message = "Your mailbox is full: the mail server has no room for more. Nothing was lost."
+    user_message = "Mailbox full: the mail server has no room for more messages."
 
 
 class ProtocolError(IMAPError):
@@ -109,12 +109,16 @@ def names_missing_folder(exc: BaseException) -> bool:
     return any(words in text for words in _MISSING_FOLDER)
 
 
-def refused(command: str, answer: object, doing: str = "The mail server refused this") -> ProtocolError:
+def refused(
+    command: str, answer: object, doing: str = "The mail server refused this"
+) -> ProtocolError | QuotaExceededError:
     """The error for ``command`` answered NO or BAD, logged with the server's words, which the
     user sees after ``doing``. ``command`` is the command's name only: its arguments (folder
-    names, search words) may be personal."""
+    names, search words) may be personal. A refusal for the quota says so in words of its own."""
     text = server_text(answer)
     logger.warning("IMAP %s refused: %s", command, text or "(no text)")
+    if is_over_quota(text):
+        return QuotaExceededError(f"{QuotaExceededError.user_message} The messages stay where they were.")
     words = _RESPONSE_CODE.sub("", text)
     return ProtocolError(f"{doing}: “{words}”" if words else f"{doing}.")
 
@@ -170,11 +174,6 @@ def is_over_quota(error: BaseException | bytes | str) -> bool:
     text = error if isinstance(error, bytes | str) else _raw(error)
     lowered = (text.encode(errors="replace") if isinstance(text, str) else text).lower()
     return any(words in lowered for words in _QUOTA_WORDS)
-
-
-def server_words(error: BaseException, limit: int = 200) -> str:
-    """The server's own words in a NO/BAD answer (response code and all), for a report line."""
-    return _raw(error).decode("utf-8", "replace").strip()[:limit]
 
 
 def _counted(error: IMAPError) -> IMAPError:

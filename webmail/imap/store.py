@@ -18,6 +18,7 @@ from webmail.imap.folders import list_folders, namespaces
 from webmail.imap.messages import FetchedMessage
 from webmail.imap.organize import MoveResult
 from webmail.imap.pool import IMAPConnection, IMAPPool
+from webmail.imap.quota import Quota, get_quota
 from webmail.imap.transfer import ExportMeta, ImportReport
 from webmail.imap.types import (
     Credentials,
@@ -121,6 +122,10 @@ class MailStore:
             return list_folders(conn.client, chosen=self.special_choices)
 
         return await self.pool.run(self.credentials, work, "list_folders")
+
+    async def quota(self) -> Quota | None:
+        """The mailbox's quota (None without QUOTA or without a limit)."""
+        return await self.pool.run(self.credentials, lambda conn: get_quota(conn.client), "quota")
 
     async def folder_overview(self) -> list[Folder]:
         """All folders with counts and sizes (for the folder settings page)."""

@@ -17,7 +17,7 @@ from typing import Any
 
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
-from webmail.imap.errors import QuotaExceededError, is_over_quota, map_imap_errors, server_words
+from webmail.imap.errors import QuotaExceededError, is_over_quota, map_imap_errors, server_text
 from webmail.imap.messages import fetch_range, fetch_uids, search_uids
 from webmail.imap.pool import IMAPConnection
 from webmail.mail.mbox import DELETED, ImportEntry, message_id_of
@@ -145,7 +145,7 @@ def _import_one(
         except IMAPClientError as exc:
             if is_over_quota(exc):
                 raise QuotaExceededError() from exc
-            report.refused.append((entry.label, f"the mail server refused it: {server_words(exc)}"))
+            report.refused.append((entry.label, f"the mail server refused it: {server_text(exc)[:200]}"))
             return
     if message_id:
         known.add(message_id)

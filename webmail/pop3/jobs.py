@@ -29,7 +29,7 @@ from webmail.db.repos import POP3AccountRepository
 from webmail.events import POP3Progress, publish
 from webmail.imap.background import background_connection
 from webmail.imap.cap import SyncLease
-from webmail.imap.errors import AuthFailedError, IMAPError, MailboxBusyError
+from webmail.imap.errors import AuthFailedError, IMAPError, MailboxBusyError, QuotaExceededError
 from webmail.imap.importer import FolderTarget
 from webmail.pop3.client import POP3Server
 from webmail.pop3.destination import Destinations
@@ -62,6 +62,7 @@ HINTS = {
     "consent": "Agree to keeping your mailbox password on this page, or ask the operator.",
     "imap_auth": "Your mailbox no longer accepts the stored password: sign in again to refresh it.",
     "busy": "Your mailbox had no free connection; the next try comes later.",
+    "quota": "The remaining messages stay on the POP3 server: free up space and the next fetch goes on.",
 }
 
 
@@ -96,6 +97,7 @@ def error_kind(exc: Exception) -> str:
         ("consent", NoBackgroundCredentialError),
         ("imap_auth", AuthFailedError),
         ("busy", MailboxBusyError),
+        ("quota", QuotaExceededError),
     ):
         if isinstance(exc, types):
             return kind

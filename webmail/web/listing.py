@@ -176,6 +176,7 @@ async def list_context(
             conversations.append([])
         conversations[-1].append(row)
     return {
+        "quota": await store.quota(),
         "saved_searches": await saved_search_counts(
             store, folders, await _saved(request), limits_of(request)
         ),

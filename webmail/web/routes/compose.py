@@ -26,7 +26,7 @@ from starlette.datastructures import FormData, UploadFile
 from webmail.account.identities import SenderIdentity, default_of, pick_for_reply
 from webmail.auth.sessions import Session
 from webmail.errors import WebmailError
-from webmail.imap.errors import FolderMissingError
+from webmail.imap.errors import FolderMissingError, QuotaExceededError
 from webmail.imap.store import MailStore
 from webmail.imap.types import split_ref
 from webmail.limits import Limits
@@ -385,7 +385,14 @@ async def save_draft(
             "This mailbox has no Drafts folder; the text is kept in this browser only.", status_code=409
         )
     state.draft.attachments = services.uploads.attachments(session.user, state.draft_id)
-    await store.save_draft(folder, await draft_bytes(state, limits_of(request)), state.draft_id)
+    try:
+        await store.save_draft(folder, await draft_bytes(state, limits_of(request)), state.draft_id)
+    except QuotaExceededError:
+        return Response(
+            "Not saved in Drafts: mailbox full. The text stays here and in this browser; free up space to save it.",
+            status_code=507,
+            media_type="text/plain",
+        )
     return Response("Draft saved", media_type="text/plain")
 
 
