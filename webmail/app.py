@@ -50,6 +50,7 @@ from webmail.web.routes import (
     message,
     organize,
     search,
+    storage,
     transfer,
 )
 from webmail.web.routes import contacts as contact_routes
@@ -136,6 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(settings_routes.router)
     app.include_router(account_routes.router)
     app.include_router(folders_settings.router)
+    app.include_router(storage.router)
     app.include_router(identity_routes.router)
     app.include_router(contact_routes.router)
     app.include_router(compose.router)

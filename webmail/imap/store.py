@@ -11,7 +11,7 @@ from typing import Any
 
 import anyio.to_thread
 
-from webmail.imap import drafts, manage, messages, metrics, organize, transfer
+from webmail.imap import drafts, manage, messages, metrics, organize, storage, transfer
 from webmail.imap.cache import PageCache
 from webmail.imap.errors import FolderNotFoundError, MessageGoneError, QuotaExceededError
 from webmail.imap.folders import list_folders, namespaces
@@ -19,6 +19,7 @@ from webmail.imap.messages import FetchedMessage
 from webmail.imap.organize import MoveResult
 from webmail.imap.pool import IMAPConnection, IMAPPool
 from webmail.imap.quota import Quota, get_quota
+from webmail.imap.storage import StorageOverview
 from webmail.imap.transfer import ExportMeta, ImportReport
 from webmail.imap.types import (
     Credentials,
@@ -126,6 +127,34 @@ class MailStore:
     async def quota(self) -> Quota | None:
         """The mailbox's quota (None without QUOTA or without a limit)."""
         return await self.pool.run(self.credentials, lambda conn: get_quota(conn.client), "quota")
+
+    async def storage_overview(self) -> StorageOverview:
+        """What takes the space: folders by size, the largest messages and attachments, the bins.
+
+        One folder per connection checkout, so other requests get the connection in between."""
+        cache = storage.size_cache(self.credentials.username)
+        folders = [f for f in await self.folder_overview() if f.selectable]
+        sizes: list[storage.FolderSize] = []
+        largest: list[storage.LargeMessage] = []
+        for folder in folders:
+
+            def work(
+                conn: IMAPConnection, f: Folder = folder
+            ) -> tuple[list[storage.FolderSize], list[storage.LargeMessage]]:
+                size = storage.folder_sizes(conn, [f], cache)
+                top = storage.largest_in(conn, f, cache, storage.LARGEST_PER_FOLDER)
+                return size, storage.describe(conn, f, top)
+
+            size, top = await self.pool.run(self.credentials, work, "storage")
+            sizes += size
+            largest += top
+        sizes.sort(key=lambda item: -item.size)
+        largest.sort(key=lambda item: -item.size)
+        by_attachments = sorted((m for m in largest if m.attachment_bytes), key=lambda m: -m.attachment_bytes)
+        bins = [item for item in sizes if item.folder.special_use in ("\\Trash", "\\Junk")]
+        return storage.StorageOverview(
+            sizes, largest[: storage.LARGEST_SHOWN], by_attachments[: storage.ATTACHMENTS_SHOWN], bins
+        )
 
     async def folder_overview(self) -> list[Folder]:
         """All folders with counts and sizes (for the folder settings page)."""

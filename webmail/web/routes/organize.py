@@ -161,6 +161,8 @@ def back_to(request: Request, form: FormData, folder: str) -> str:
     value = str(form.get("next", ""))
     if value == list_url or (value.startswith(list_url + "?") and "\\" not in value):
         return value
+    if value == url(request, "/settings/storage"):  # "Free up space" lists messages of every folder
+        return value
     return list_url
 
 
