@@ -17,6 +17,7 @@ from webmail.account.identities import IdentityService
 from webmail.account.preferences import PreferencesService
 from webmail.account.remote_content import RemoteContentService
 from webmail.account.searches import SavedSearchService
+from webmail.archive.jobs import ArchiveRules
 from webmail.auth.crypto import ServerCipher
 from webmail.auth.login import LoginService
 from webmail.auth.ratelimit import LoginRateLimiter
@@ -40,6 +41,7 @@ from webmail.web.observe import RequestLogMiddleware
 from webmail.web.rootpath import RootPathMiddleware
 from webmail.web.routes import accounts as account_routes
 from webmail.web.routes import (
+    archive,
     clients,
     compose,
     events,
@@ -101,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             identities=IdentityService(db, settings.imap_host),
             contacts=ContactService(db, settings.imap_host),
             pop3=ExternalAccounts(settings, db),
+            archive_rules=ArchiveRules(settings, db),
             uploads=UploadStore.from_settings(settings),
             outbox=Outbox(settings, db),
             pages=pages,
@@ -138,6 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(account_routes.router)
     app.include_router(folders_settings.router)
     app.include_router(storage.router)
+    app.include_router(archive.router)
     app.include_router(identity_routes.router)
     app.include_router(contact_routes.router)
     app.include_router(compose.router)

@@ -109,6 +109,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     from rq import Worker
 
+    from webmail.archive.jobs import enqueue_due as enqueue_due_rules
     from webmail.db.session import create_db_engine, create_sessionmaker
     from webmail.pop3.jobs import SCHEDULER_SECONDS, enqueue_due, job_queue
     from webmail.redis import create_sync_redis
@@ -128,6 +129,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
                 enqueue_due(settings, db, queue)
             except Exception:
                 logging.getLogger("webmail.worker").exception("scheduling POP3 fetches failed")
+            try:
+                enqueue_due_rules(settings, db, queue)  # each rule once a day
+            except Exception:
+                logging.getLogger("webmail.worker").exception("scheduling auto-archive rules failed")
             if stop.wait(SCHEDULER_SECONDS):
                 return
 

@@ -157,6 +157,10 @@ class Keys:
         """The rq queue name of ``webmail worker``."""
         return f"{self.prefix}:jobs"
 
+    def archive_job_id(self, rule_id: int) -> str:
+        """The rq job id of one auto-archive rule's run (global in Redis, so prefixed)."""
+        return re.sub(r"[^\w-]", "_", self.prefix) + f"-archive-{rule_id}"
+
     def pop3_job_id(self, account_id: int) -> str:
         """rq job ids are global in Redis (``rq:job:<id>``), not per queue: the prefix keeps
         installations (and test runs) sharing one Redis apart."""

@@ -193,3 +193,27 @@ class POP3Run(Base):
     deleted: Mapped[int] = mapped_column(Integer, default=0)
     bytes: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+
+
+class ArchiveRule(Base):
+    """Auto-archive: in ``folder``, messages older than ``older_than_days`` (by arrival, INTERNALDATE)
+    go to the Archive (``layout`` flat, year or month), to Trash, or are deleted for good; run
+    daily by the worker and on "Run now"."""
+
+    __tablename__ = "archive_rules"
+
+    id: Mapped[IntPK]
+    user_id: Mapped[UserID]
+    folder: Mapped[str] = mapped_column(String(1000))
+    older_than_days: Mapped[int] = mapped_column(Integer)
+    only_read: Mapped[bool] = mapped_column(Boolean, default=False)
+    skip_starred: Mapped[bool] = mapped_column(Boolean, default=True)
+    action: Mapped[str] = mapped_column(String(20), default="archive")  # archive trash delete
+    layout: Mapped[str] = mapped_column(String(10), default="flat")  # flat year month (for archive)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[CreatedAt]
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)
+    last_outcome: Mapped[str | None] = mapped_column(String(500), nullable=True)  # in words
+    last_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The last moving run's moves, for Undo: [[target folder, [new UIDs]], ...] (empty once undone).
+    last_moves: Mapped[list[Any]] = mapped_column(JSON, default=list)

@@ -9,6 +9,7 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from webmail.db.models import (
+    ArchiveRule,
     CollectedAddress,
     Contact,
     Identity,
@@ -21,7 +22,7 @@ from webmail.db.models import (
     utcnow,
 )
 
-OwnedRow = TypeVar("OwnedRow", CollectedAddress, Contact, Identity, POP3Account, SavedSearch)
+OwnedRow = TypeVar("OwnedRow", ArchiveRule, CollectedAddress, Contact, Identity, POP3Account, SavedSearch)
 
 
 def _owned(session: Session, model: type[OwnedRow], user_id: int, row_id: int) -> OwnedRow | None:
@@ -271,3 +272,40 @@ class POP3AccountRepository:
         self.session.execute(
             delete(POP3Run).where(POP3Run.account_id == run.account_id, POP3Run.id.not_in(kept))
         )
+
+
+class ArchiveRuleRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def for_user(self, user_id: int) -> list[ArchiveRule]:
+        query = (
+            select(ArchiveRule)
+            .where(ArchiveRule.user_id == user_id)
+            .order_by(ArchiveRule.folder, ArchiveRule.id)
+        )
+        return list(self.session.scalars(query))
+
+    def get(self, user_id: int, rule_id: int) -> ArchiveRule | None:
+        return _owned(self.session, ArchiveRule, user_id, rule_id)
+
+    def add(self, rule: ArchiveRule) -> ArchiveRule:
+        self.session.add(rule)
+        self.session.flush()
+        return rule
+
+    def delete(self, user_id: int, rule_id: int) -> bool:
+        rule = _owned(self.session, ArchiveRule, user_id, rule_id)
+        if rule is None:
+            return False
+        self.session.delete(rule)
+        self.session.flush()
+        return True
+
+    def due(self, before: datetime) -> list[int]:
+        """Enabled rules that have not run since ``before`` (the daily run)."""
+        query = select(ArchiveRule.id).where(
+            ArchiveRule.enabled.is_(True),
+            or_(ArchiveRule.last_run_at.is_(None), ArchiveRule.last_run_at < before),
+        )
+        return list(self.session.scalars(query))

@@ -124,6 +124,18 @@ class MailStore:
 
         return await self.pool.run(self.credentials, work, "list_folders")
 
+    async def total_size(self, folder: str, uids: Sequence[int]) -> int:
+        """The sum of RFC822.SIZE of ``uids`` (a rule's preview), a batch per connection checkout."""
+        total = 0
+        for start in range(0, len(uids), transfer.META_BATCH):
+            batch = list(uids[start : start + transfer.META_BATCH])
+
+            def work(conn: IMAPConnection, wanted: list[int] = batch) -> int:
+                return sum(meta.size for meta in transfer.export_meta(conn, folder, wanted))
+
+            total += await self.pool.run(self.credentials, work, "sizes")
+        return total
+
     async def quota(self) -> Quota | None:
         """The mailbox's quota (None without QUOTA or without a limit)."""
         return await self.pool.run(self.credentials, lambda conn: get_quota(conn.client), "quota")

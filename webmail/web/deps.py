@@ -16,6 +16,7 @@ from webmail.account.identities import IdentityService
 from webmail.account.preferences import Preferences, PreferencesService
 from webmail.account.remote_content import RemoteContentService
 from webmail.account.searches import SavedSearchService
+from webmail.archive.jobs import ArchiveRules
 from webmail.auth.errors import SessionExpiredError
 from webmail.auth.login import LoginService
 from webmail.auth.sessions import Session, SessionStore
@@ -53,6 +54,7 @@ class Services:
     identities: IdentityService
     contacts: ContactService
     pop3: ExternalAccounts
+    archive_rules: ArchiveRules
     uploads: UploadStore
     outbox: Outbox
     pages: PageCache
