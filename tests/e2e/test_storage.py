@@ -1,0 +1,88 @@
+"""Space on the server in the browser: the quota bar's colours, the auto-archive preview, an
+export downloaded from the list's menu. Screenshots go under pytest-playwright's output folder."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from imapclient import IMAPClient
+from playwright.sync_api import Page, expect
+
+from tests.conftest import MailUser
+from tests.e2e.conftest import sign_in
+from tests.e2e.test_mail_screens import axe_findings
+from webmail.devservices import DevServices
+
+pytestmark = pytest.mark.e2e
+KB = 1024
+
+
+@pytest.fixture
+def browser_context_args(browser_context_args: dict[str, object]) -> dict[str, object]:
+    return {**browser_context_args, "bypass_csp": True}  # so axe-core can be injected
+
+
+def fill(services: DevServices, user: MailUser, sizes: list[int], *, days_ago: int = 0) -> None:
+    client = IMAPClient("127.0.0.1", services.dovecot.imap_port, ssl=False)
+    client.login(user.username, user.password)
+    for i, size in enumerate(sizes):
+        raw = f"From: a@example.org\r\nSubject: filler {i}\r\n\r\n".encode() + (b"x" * 76 + b"\r\n") * (
+            size // 78
+        )
+        client.append("INBOX", raw, msg_time=datetime.now(UTC) - timedelta(days=days_ago))
+    client.logout()
+
+
+@pytest.mark.parametrize(
+    ("used_kb", "level", "colour"),
+    [(850, "warning", "rgb(143, 91, 0)"), (970, "critical", "rgb(180, 35, 24)")],
+)
+def test_quota_bar_colours(
+    page: Page,
+    live_server: str,
+    services: DevServices,
+    output_path: str,
+    used_kb: int,
+    level: str,
+    colour: str,
+) -> None:
+    user = MailUser(services.dovecot.new_user("pw", quota_kb=1000), "pw")
+    fill(services, user, [used_kb * KB])
+    page.set_viewport_size({"width": 1440, "height": 900})
+    sign_in(page, live_server, user)
+    quota = page.locator(".quota")
+    expect(quota).to_have_attribute("data-quota", level)
+    expect(quota.locator(".quota-text")).to_have_css("color", colour)
+    expect(quota.get_by_role("link")).to_have_attribute("href", "/settings/storage")
+    page.screenshot(path=Path(output_path) / f"quota-{level}.png")
+    assert axe_findings(page) == []
+    quota.get_by_role("link").click()
+    expect(page.get_by_role("heading", name="Free up space")).to_be_visible()
+    page.screenshot(path=Path(output_path) / f"storage-{level}.png", full_page=True)
+    assert axe_findings(page) == []
+
+
+def test_archive_preview_and_export_download(
+    page: Page, live_server: str, services: DevServices, output_path: str
+) -> None:
+    user = MailUser(services.dovecot.new_user("pw"), "pw")
+    fill(services, user, [2 * KB, 2 * KB, 2 * KB], days_ago=400)
+    fill(services, user, [2 * KB], days_ago=1)
+    page.set_viewport_size({"width": 1440, "height": 900})
+    sign_in(page, live_server, user)
+    page.locator(".folder-more summary").click()
+    with page.expect_download() as info:
+        page.get_by_role("listitem").filter(has_text="Export folder as mbox").click()
+    download = info.value
+    assert download.suggested_filename == "INBOX.mbox"
+    content = Path(download.path()).read_bytes()
+    assert content.startswith(b"From a@example.org ")
+    assert content.count(b"\nFrom a@example.org ") == 3
+    page.goto(f"{live_server}/settings/archive")
+    page.get_by_label("Messages older than (days)").fill("365")
+    page.get_by_role("button", name="Preview").click()
+    expect(page.locator(".archive-preview")).to_contain_text("3 messages")
+    page.screenshot(path=Path(output_path) / "archive-preview.png", full_page=True)
+    assert axe_findings(page) == []
