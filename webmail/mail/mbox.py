@@ -34,6 +34,7 @@ STATUS_HEADERS = (b"status", b"x-status", b"x-mozilla-status", b"x-mozilla-statu
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 _FROM_QUOTED = re.compile(rb"^>*From ")
+_LINE_START_FROM = re.compile(rb"(?m)^(?=>*From )")
 _FIELD = re.compile(rb"^[!-9;-~]+[ \t]*:")
 _ADDRESS = re.compile(r"<?([^\s<>@]+@[^\s<>@]+)>?")
 _NAME_UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
@@ -104,14 +105,9 @@ class MboxrdBody:
 
     @staticmethod
     def _lines(data: bytes) -> bytes:
-        out = []
-        for line in data.splitlines(keepends=True):
-            if line.endswith(b"\r\n"):
-                line = line[:-2] + b"\n"
-            if _FROM_QUOTED.match(line):
-                line = b">" + line
-            out.append(line)
-        return b"".join(out)
+        # Lines end in LF only here: splitting on every line boundary Python knows (form feed,
+        # U+2028 bytes...) would quote a "From " the reader does not see as a line start.
+        return _LINE_START_FROM.sub(b">", data.replace(b"\r\n", b"\n"))
 
 
 def eml_name(index: int, when: datetime | None, subject: str) -> str:
