@@ -1069,3 +1069,34 @@ function iconHref(name) {
     form.requestSubmit();
   });
 })();
+
+// Import: the upload's progress, then "Importing…" while the server appends; the report replaces
+// the page's content. Without JavaScript the form posts as usual and the report page comes back.
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (!(form instanceof HTMLFormElement) || !form.matches("[data-import-form]") || !window.XMLHttpRequest || !window.DOMParser) return;
+  const box = form.querySelector("[data-import-progress]");
+  if (!box) return;
+  event.preventDefault();
+  const bar = box.querySelector("progress");
+  const status = box.querySelector("[data-import-status]");
+  const request = new XMLHttpRequest();
+  request.open("POST", form.action);
+  box.hidden = false;
+  form.querySelector('button[type="submit"]').disabled = true;
+  status.textContent = "Uploading…";
+  request.upload.addEventListener("progress", (progress) => {
+    if (!progress.lengthComputable) return;
+    bar.value = Math.round((progress.loaded * 100) / progress.total);
+    bar.textContent = `${bar.value} %`;
+    if (progress.loaded === progress.total) status.textContent = "Importing… (large files take a while)";
+  });
+  request.addEventListener("load", () => {
+    const page = new DOMParser().parseFromString(request.responseText, "text/html");
+    const fresh = page.querySelector("main");
+    const current = document.querySelector("main");
+    if (fresh && current) current.replaceWith(fresh); else form.submit();
+  });
+  request.addEventListener("error", () => { status.textContent = "The upload failed: check the connection and try again."; form.querySelector('button[type="submit"]').disabled = false; });
+  request.send(new FormData(form));
+});

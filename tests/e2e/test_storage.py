@@ -86,3 +86,29 @@ def test_archive_preview_and_export_download(
     expect(page.locator(".archive-preview")).to_contain_text("3 messages")
     page.screenshot(path=Path(output_path) / "archive-preview.png", full_page=True)
     assert axe_findings(page) == []
+
+
+def test_import_shows_progress_then_the_report(
+    page: Page, live_server: str, services: DevServices, tmp_path: Path
+) -> None:
+    user = MailUser(services.dovecot.new_user("pw"), "pw")
+    mbox = b"".join(
+        b"From a@example.org Sat Jan  4 10:00:00 2020\nSubject: imported %d\nMessage-ID: <i%d@x>\n\n" % (i, i)
+        + b"z" * 300_000
+        + b"\n\n"
+        for i in range(3)
+    )
+    upload = tmp_path / "three.mbox"
+    upload.write_bytes(mbox + b"From b@example.org Sat Jan  4 10:00:00 2020\nnot a header\n\n")
+    sign_in(page, live_server, user)
+    page.goto(f"{live_server}/mail/INBOX/import")
+    page.get_by_label("File").set_input_files(str(upload))
+    page.evaluate("() => { window.stayed = true; }")
+    page.get_by_role("button", name="Import").click()
+    report = page.locator("[data-import-report]")
+    expect(report).to_have_attribute("data-imported", "3")
+    expect(report).to_have_attribute("data-refused", "1")
+    expect(page.locator(".import-refused")).to_contain_text("message 4 of the mbox file")
+    assert page.evaluate(
+        "() => window.stayed === true"
+    )  # the upload went by XHR with progress, no navigation
