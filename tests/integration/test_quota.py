@@ -134,8 +134,7 @@ def test_copy_over_quota_says_so_and_keeps_the_messages(
     )
     words = flash_after(small_client, response)
     assert (
-        words
-        == "Mailbox full: the mail server has no room for more messages. The messages stay where they were."
+        words == "The mail server refused to copy the messages: “Quota exceeded (mailbox for user is full)”"
     )
     assert subjects(small_imap, "INBOX") == ["big one"]
     assert subjects(small_imap, "Archive") == []

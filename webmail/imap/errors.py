@@ -114,13 +114,12 @@ def refused(
 ) -> ProtocolError | QuotaExceededError:
     """The error for ``command`` answered NO or BAD, logged with the server's words, which the
     user sees after ``doing``. ``command`` is the command's name only: its arguments (folder
-    names, search words) may be personal. A refusal for the quota says so in words of its own."""
+    names, search words) may be personal. A refusal for the quota is a QuotaExceededError."""
     text = server_text(answer)
     logger.warning("IMAP %s refused: %s", command, text or "(no text)")
-    if is_over_quota(text):
-        return QuotaExceededError(f"{QuotaExceededError.user_message} The messages stay where they were.")
     words = _RESPONSE_CODE.sub("", text)
-    return ProtocolError(f"{doing}: “{words}”" if words else f"{doing}.")
+    error = QuotaExceededError if is_over_quota(text) else ProtocolError
+    return error(f"{doing}: “{words}”" if words else f"{doing}.")
 
 
 def server_text(answer: object) -> str:
