@@ -12,8 +12,8 @@ from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
 
 from webmail.errors import FormError
-from webmail.imap.organize import parse_uid_set
 from webmail.imap.store import ExportPiece
+from webmail.imap.uidset import parse_uid_set
 from webmail.mail.mbox import (
     MboxrdBody,
     ZipStream,
@@ -51,10 +51,11 @@ async def export_messages(request: Request, folder: str, store: MailStoreDep) ->
     selection = params.get("uids", "").strip()
     if selection:
         try:
-            chosen = parse_uid_set(selection, limit=MAX_SELECTION)
+            chosen = await store.existing(
+                folder, parse_uid_set(selection, max_ranges=MAX_SELECTION), MAX_SELECTION
+            )
         except ValueError as exc:
             raise FormError("uids", "The selection to export is not a list of messages.") from exc
-        await store.export_uids(folder, ["UID", "1"])  # FolderNotFoundError before streaming
         uids = chosen  # those gone meanwhile are left out
         label = "selection"
     elif q:
