@@ -1100,3 +1100,26 @@ document.addEventListener("submit", (event) => {
   request.addEventListener("error", () => { status.textContent = "The upload failed: check the connection and try again."; form.querySelector('button[type="submit"]').disabled = false; });
   request.send(new FormData(form));
 });
+
+// Settings: the theme chosen shows at once (it is saved with the form); the notifications page
+// asks the browser and says what it answered.
+document.addEventListener("change", (event) => {
+  const input = event.target;
+  if (!(input instanceof HTMLInputElement) || input.name !== "theme" || !input.closest("[data-theme-choice]")) return;
+  document.documentElement.dataset.theme = input.value;
+  const meta = document.querySelector('meta[name="color-scheme"]');
+  if (meta) meta.content = input.value === "system" ? "light dark" : input.value;
+});
+(function notificationSettings() {
+  const state = document.getElementById("notify-state");
+  const button = document.getElementById("notify-on");
+  if (!state || !button) return;
+  function show() {
+    if (!("Notification" in window)) { state.textContent = "This browser cannot show notifications."; return; }
+    const words = { granted: "Notifications are on for this browser.", denied: "This browser was told not to show notifications; change it in the browser's site settings.", default: "Notifications are off for this browser." };
+    state.textContent = words[Notification.permission] || words.default;
+    button.hidden = Notification.permission !== "default";
+  }
+  button.addEventListener("click", () => Notification.requestPermission().then(show));
+  show();
+})();

@@ -46,7 +46,7 @@ def test_keyboard_navigation_and_actions(
 
 def test_shortcuts_can_be_turned_off(page: Page, live_server: str, mail_user: MailUser) -> None:
     sign_in(page, live_server, mail_user)
-    page.goto(f"{live_server}/settings")
+    page.goto(f"{live_server}/settings/keyboard")
     page.get_by_label("Keyboard shortcuts").uncheck()
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("status")).to_contain_text("Settings saved.")

@@ -28,6 +28,7 @@ from webmail.web.formatting import (
     recipients,
     relative_date,
 )
+from webmail.web.settings_nav import SECTIONS, current_section
 
 STATIC_DIR = PROJECT_ROOT / "static"
 templates = Jinja2Blocks(
@@ -51,6 +52,16 @@ def url(request: Request, path: str) -> str:
     return f"{request.scope.get('root_path', '')}{path}"
 
 
+def app_path(request: Request) -> str:
+    """The request's path inside the app (without the root path)."""
+    root, path = request.scope.get("root_path", ""), request.url.path
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
+def settings_section(request: Request) -> str:
+    return current_section(app_path(request))
+
+
 def count(value: int | None) -> str:
     return "" if value is None else f"{value:,}"
 
@@ -68,6 +79,9 @@ def vacation_notice(request: Request) -> tuple[Any, bool] | None:
 templates.env.globals["static_url"] = static_url
 templates.env.globals["vacation_notice"] = vacation_notice
 templates.env.globals["url"] = url
+templates.env.globals["settings_sections"] = SECTIONS
+templates.env.globals["settings_section"] = settings_section
+templates.env.globals["app_path"] = app_path
 templates.env.filters["count"] = count
 templates.env.filters["listdate"] = list_date
 templates.env.filters["fulldate"] = full_date

@@ -1,0 +1,105 @@
+"""The settings (issue 15): a navigation of sections beside the page (on phones the list, then
+the page), each section saved in place with a quiet confirmation and applied after a reload;
+every section at desktop and phone size, light and dark, fits, passes axe-core and is kept as
+a screenshot."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.conftest import MailUser
+from tests.e2e.conftest import sign_in
+from tests.e2e.test_compose_screens import screen_problems
+from tests.e2e.test_mail_screens import SIZES, imap_for
+from webmail.devservices import DevServices
+
+SECTIONS = ["", "/general", "/reading", "/writing", "/keyboard", "/notifications", "/identities", "/folders",
+            "/accounts", "/accounts/new", "/filters", "/vacation"]  # fmt: skip
+
+
+def test_a_section_saves_in_place_and_applies_after_reload(
+    page: Page, live_server: str, services: DevServices, mail_user: MailUser
+) -> None:
+    imap = imap_for(services, mail_user)
+    imap.append("INBOX", b"From: a@example.org\r\nSubject: Threaded\r\nMessage-ID: <t@x>\r\n\r\nhi\r\n")
+    imap.logout()
+    sign_in(page, live_server, mail_user)
+    page.goto(f"{live_server}/settings")
+    page.get_by_role("link", name="Reading").click()
+    expect(page).to_have_url(f"{live_server}/settings/reading")
+    expect(page.get_by_role("link", name="Reading")).to_have_attribute("aria-current", "page")
+    page.get_by_label("Group messages into conversations").check()
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(".saved-quiet")).to_have_text("Settings saved.")
+    expect(page).to_have_url(f"{live_server}/settings/reading")  # saved in place, no new page
+    page.reload()
+    expect(page.get_by_label("Group messages into conversations")).to_be_checked()
+    expect(page.locator(".saved-quiet")).to_have_count(0)  # the confirmation is said once
+    page.goto(f"{live_server}/mail/INBOX")
+    expect(page.locator(".segmented a[aria-current]")).to_contain_text("Conversations")  # the default now
+
+    # Other sections keep their values: the reading form did not switch the shortcuts off.
+    page.goto(f"{live_server}/settings/general")
+    page.get_by_label("Dark").check()
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")  # shown at once
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(".saved-quiet")).to_be_visible()
+    page.goto(f"{live_server}/mail/INBOX")
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    page.goto(f"{live_server}/settings/keyboard")
+    expect(page.get_by_label("Keyboard shortcuts")).to_be_checked()
+    expect(page.get_by_label("Group messages into conversations")).to_have_count(0)
+
+
+def test_a_refused_value_is_shown_beside_its_field(page: Page, live_server: str, mail_user: MailUser) -> None:
+    sign_in(page, live_server, mail_user)
+    page.goto(f"{live_server}/settings/general")
+    page.locator("#page_size").evaluate("box => box.removeAttribute('min')")  # past the browser's check
+    page.locator("#page_size").fill("5")
+    page.get_by_role("button", name="Save").click()
+    field_error = page.locator("#page_size-error .field-error")
+    expect(field_error).to_contain_text("Messages per page")
+    expect(page.locator("#page_size")).to_have_value("5")  # the form kept what was typed
+    expect(page.get_by_role("alert")).to_have_count(2)  # the summary and the field's own words, once each
+    expect(page.locator(".topbar")).to_be_visible()  # inside the app's chrome
+
+
+def test_phones_list_the_sections_then_show_one(
+    browser: Browser, live_server: str, mail_user: MailUser
+) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    try:
+        sign_in(page, live_server, mail_user)
+        page.goto(f"{live_server}/settings")
+        listing = page.get_by_role("navigation", name="Settings sections")
+        expect(listing).to_be_visible()
+        expect(page.locator(".settings-section")).to_be_hidden()
+        listing.get_by_role("link", name="Writing").click()
+        expect(page.get_by_role("heading", name="Writing")).to_be_visible()
+        page.locator(".phone-back").click()
+        expect(page).to_have_url(f"{live_server}/settings")
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_every_settings_section_fits_passes_axe_and_is_kept(
+    browser: Browser, live_server: str, mail_user: MailUser, output_path: str, theme: str
+) -> None:
+    context = browser.new_context(color_scheme=theme, bypass_csp=True)  # so axe can be injected
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    try:
+        sign_in(page, live_server, mail_user)
+        for size, (width, height) in SIZES.items():
+            page.set_viewport_size({"width": width, "height": height})
+            for section in SECTIONS:
+                page.goto(f"{live_server}/settings{section}")
+                name = section.strip("/").replace("/", "-") or "index"
+                problems += screen_problems(page, output_path, f"settings-{name}-{size}-{theme}")
+        assert problems == [], "\n".join(problems)
+    finally:
+        context.close()
