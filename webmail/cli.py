@@ -275,7 +275,7 @@ def _serve_demo(settings: Settings, port: int, pop3_port: int) -> None:
     import uvicorn
 
     from webmail.app import create_app
-    from webmail.devservices.seed import DEMO_USERS
+    from webmail.config import DEMO_USERS
 
     user, password = DEMO_USERS[0]
     print()

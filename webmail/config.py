@@ -23,6 +23,8 @@ from pydantic_settings import (
 from webmail.limits import DEFAULT_LIMITS, Limits
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The users `make demo` creates (login, password); the sign-in page offers the first in demo mode.
+DEMO_USERS = (("demo@example.test", "demo"), ("bob@example.test", "demo"))
 Security = Literal["tls", "starttls", "none"]
 MIN_SECRET_KEY_LENGTH = 32
 SENTINEL_URL = re.compile(r"redis\+sentinel://([^@/]*@)?[^/@,]+:\d+(,[^/@,]+:\d+)*/[^/]+(/\d+)?")

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import re
 import time
 
+import pytest
 import redis
 from fastapi.testclient import TestClient
 
@@ -126,7 +128,7 @@ class TestSession:
         assert len(pool) == 1
         response = signed_in.post("/logout", data={"csrf_token": token})
         assert response.status_code == 303
-        assert response.headers["location"] == "/login"
+        assert response.headers["location"] == "/login?signed_out=1"
         assert not r.exists(f"{settings.redis_prefix}:sess:{sid}")
         assert len(pool) == 0
         signed_in.cookies.clear()
@@ -205,3 +207,40 @@ class TestCSRF:
             "/logout", data={"csrf_token": token}, headers={"Origin": "https://evil.example"}
         )
         assert response.status_code == 403
+
+
+class TestDeepLinks:
+    """The page a signed-out browser asked for is where signing in lands, for this app's paths only."""
+
+    def test_the_asked_for_page_survives_sign_in(self, client: TestClient, mail_user: MailUser) -> None:
+        asked = client.get("/mail/Archive?page=2")
+        assert asked.headers["location"] == "/login?next=%2Fmail%2FArchive%3Fpage%3D2"
+        page = client.get(asked.headers["location"]).text
+        assert '<input type="hidden" name="next" value="/mail/Archive?page=2">' in page
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+        form = {"username": mail_user.username, "password": mail_user.password, "csrf_token": token}
+        signed_in = client.post("/login", data={**form, "next": "/mail/Archive?page=2"})
+        assert signed_in.headers["location"] == "/mail/Archive?page=2"
+
+    @pytest.mark.parametrize(
+        "target",
+        ["https://evil.example/", "//evil.example/mail", "/\\evil.example", "/\\\\evil.example", "mail/INBOX",
+         "/login", "javascript:alert(1)", "/mail/INBOX\r\nSet-Cookie: x=1"],
+    )  # fmt: skip
+    def test_other_sites_are_never_a_destination(
+        self, client: TestClient, mail_user: MailUser, target: str
+    ) -> None:
+        page = client.get("/login", params={"next": target}).text
+        assert 'name="next"' not in page
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+        form = {"username": mail_user.username, "password": mail_user.password, "csrf_token": token}
+        signed_in = client.post("/login", data={**form, "next": target})
+        assert signed_in.headers["location"] == "/mail/INBOX"
+
+    def test_sign_out_says_so(self, signed_in: TestClient) -> None:
+        token = session_token(signed_in)
+        gone = signed_in.post("/logout", data={"csrf_token": token})
+        page = signed_in.get(gone.headers["location"])
+        assert "You are signed out" in page.text
+        assert page.headers["cache-control"] == "no-store"
+        assert 'name="password"' in page.text

@@ -129,7 +129,7 @@ def test_sign_in_list_and_open_under_the_sub_path(
         assert "appURL" in served.text
 
         signed_out = client.post("/logout", data={"csrf_token": session_token(client)})  # type: ignore[arg-type]
-        assert signed_out.headers["location"] == f"{ROOT_PATH}/login"
+        assert signed_out.headers["location"] == f"{ROOT_PATH}/login?signed_out=1"
         assert client.get("/mail/INBOX").status_code == 303
 
 

@@ -14,9 +14,9 @@ from typing import cast
 
 from imapclient import IMAPClient
 
+from webmail.config import DEMO_USERS
 from webmail.devservices.dovecot import Dovecot
 
-DEMO_USERS = (("demo@example.test", "demo"), ("bob@example.test", "demo"))
 ANCHOR = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 EXTRA_FOLDERS = ("Projects", "Projects/Website", "Receipts", "Familie/Urlaub 2025")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from urllib.parse import urlencode, urlsplit
 
 import redis
 from fastapi import FastAPI, Request
@@ -39,6 +40,22 @@ def render_error(
     return render(request, "pages/error.html", context, status_code=status_code, headers=headers)
 
 
+def come_back(request: Request) -> str:
+    """``?next=`` for the sign-in page: the page a signed-out browser asked for (a plain GET;
+    for htmx the page it shows), to land on after signing in."""
+    if request.method != "GET":
+        return ""
+    target = request.headers.get("hx-current-url", "") if HtmxDetails(request) else str(request.url)
+    parts = urlsplit(target)
+    if HtmxDetails(request) and parts.netloc != request.url.netloc:
+        return ""
+    root = request.scope.get("root_path", "")
+    path = parts.path[len(root) :] if root and parts.path.startswith(root) else parts.path
+    if path in ("", "/", "/mail/INBOX", "/events") or not path.startswith("/"):
+        return ""
+    return "?" + urlencode({"next": path + (f"?{parts.query}" if parts.query else "")})
+
+
 async def handle_webmail_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, WebmailError)
     if isinstance(exc, CredentialsRejectedError):
@@ -47,7 +64,7 @@ async def handle_webmail_error(request: Request, exc: Exception) -> Response:
             await request.app.state.services.sessions.destroy(session.sid, session.user)
         return redirect(request, url(request, "/login?expired=1"), full_page=True)
     if isinstance(exc, SessionExpiredError):
-        return redirect(request, url(request, "/login"), full_page=True)
+        return redirect(request, url(request, "/login") + come_back(request), full_page=True)
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimitedError) else {}
     field = exc.field if isinstance(exc, FormError) else None
     return render_error(request, exc.user_message, exc.status_code, headers, field=field)

@@ -3,12 +3,14 @@ special folders by hand."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from webmail.account.preferences import Preferences
+from webmail.imap.errors import ProtocolError
 from webmail.imap.manage import FolderExistsError, FolderRefusedError, special_within
 from webmail.imap.types import SPECIAL_NAMES, Folder, SpecialUse
 from webmail.web.csrf import csrf_protect
@@ -37,12 +39,30 @@ SPECIAL_FIELDS: dict[SpecialUse, str] = {
 }  # fmt: skip
 
 
-@router.get("/settings/folders")
-async def folder_settings(
-    request: Request, session: SessionDep, store: MailStoreDep, preferences: PreferencesDep
+@dataclass(frozen=True)
+class Refused:
+    """A create or rename the server (or our checks) refused: shown beside the form's name
+    field, the form filled in as it was sent. ``folder`` is the renamed one ("" for create)."""
+
+    words: str
+    name: str
+    parent: str
+    folder: str = ""
+
+
+# What a create or rename can be refused for; the words say why (the server's own, for a NO).
+REFUSALS = (FolderExistsError, FolderRefusedError, ProtocolError)
+
+
+async def folders_page(
+    request: Request,
+    session: SessionDep,
+    store: MailStoreDep,
+    preferences: Preferences,
+    refused: Refused | None = None,
 ) -> Response:
     folders = await store.folder_overview()
-    message = await take_flash(request)
+    message = await take_flash(request) if refused is None else None
     specials = [
         (SPECIAL_FIELDS[use], SPECIAL_NAMES[use], preferences.special_folders.get(use, ""),
          next((f for f in folders if f.use == use), None))
@@ -58,32 +78,53 @@ async def folder_settings(
         "parents": [f for f in folders if f.name.upper() != "INBOX" or f.delimiter],
         "done": message.text if message is not None and not message.error else "",
         "error": message.text if message is not None and message.error else "",
+        "refused": refused,
         "total_size": sum(f.size or 0 for f in folders),
         "sizes_known": any(f.size is not None for f in folders),
         "folder_url": folder_url,
     }
-    return render(request, "pages/folders.html", context)
+    return render(request, "pages/folders.html", context, status_code=422 if refused else 200)
+
+
+@router.get("/settings/folders")
+async def folder_settings(
+    request: Request, session: SessionDep, store: MailStoreDep, preferences: PreferencesDep
+) -> Response:
+    return await folders_page(request, session, store, preferences)
 
 
 @router.post("/settings/folders")
 async def create_folder(
-    request: Request, store: MailStoreDep, name: FormText = "", parent: FormText = ""
+    request: Request,
+    session: SessionDep,
+    store: MailStoreDep,
+    preferences: PreferencesDep,
+    name: FormText = "",
+    parent: FormText = "",
 ) -> Response:
     try:
         created = await store.create_folder(parent, name)
-    except (FolderExistsError, FolderRefusedError) as exc:
-        return await back(request, exc.user_message, error=True)
+    except REFUSALS as exc:
+        refused = Refused(exc.user_message, name, parent)
+        return await folders_page(request, session, store, preferences, refused)
     return await back(request, f"Folder “{(await store.namespaces()).path(created)}” created.")
 
 
 @router.post("/settings/folders/rename")
 async def rename_folder(
-    request: Request, store: MailStoreDep, folder: FormText = "", name: FormText = "", parent: FormText = ""
+    request: Request,
+    session: SessionDep,
+    store: MailStoreDep,
+    preferences: PreferencesDep,
+    folder: FormText = "",
+    name: FormText = "",
+    parent: FormText = "",
 ) -> Response:
     try:
         renamed = await store.rename_folder(folder, parent, name)
-    except (FolderExistsError, FolderRefusedError) as exc:
-        return await back(request, exc.user_message, error=True)
+    except REFUSALS as exc:
+        refused = Refused(exc.user_message, name, parent, folder)
+        return await folders_page(request, session, store, preferences, refused)
     spaces = await store.namespaces()
     return await back(request, f"“{spaces.path(folder)}” is now “{spaces.path(renamed)}”.")
 
