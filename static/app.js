@@ -1123,3 +1123,15 @@ document.addEventListener("change", (event) => {
   button.addEventListener("click", () => Notification.requestPermission().then(show));
   show();
 })();
+
+// POP3 account: the port follows the security choice, unless someone typed a port of their own.
+(function portFollowsSecurity() {
+  const security = document.querySelector("select[data-ports]");
+  const port = document.getElementById("port");
+  if (!security || !port) return;
+  const ports = JSON.parse(security.dataset.ports);
+  const defaults = new Set(Object.values(ports).map(String));
+  security.addEventListener("change", () => {
+    if (!port.value || defaults.has(port.value)) port.value = ports[security.value] || port.value;
+  });
+})();

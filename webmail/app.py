@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from webmail.account.contacts import ContactService
+from webmail.account.demo import seed_demo_data
 from webmail.account.identities import IdentityService
 from webmail.account.preferences import PreferencesService
 from webmail.account.remote_content import RemoteContentService
@@ -110,6 +111,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             watchers=watchers,
             filters=FilterService(settings, redis),
         )
+        if settings.demo:
+            services = app.state.services
+            await seed_demo_data(services.contacts, services.identities, services.saved_searches)
         try:
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(_maintain_pool, pool, settings)

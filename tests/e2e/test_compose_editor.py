@@ -62,7 +62,7 @@ def test_recipient_suggestions_from_the_address_book(
     page.locator("#new-emails").fill("jim@example.org")
     page.locator("#new-groups").fill("Team")
     page.get_by_role("button", name="Add", exact=True).click()
-    expect(page.locator("table.contacts")).to_contain_text("Jim Beam")
+    expect(page.locator(".contact-list")).to_contain_text("Jim Beam")
 
     page.goto(f"{live_server}/compose")
     page.locator("#to").type("jan")

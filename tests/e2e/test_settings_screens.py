@@ -14,6 +14,7 @@ from tests.e2e.test_compose_screens import screen_problems
 from tests.e2e.test_mail_screens import SIZES, imap_for
 from webmail.devservices import DevServices
 
+PAGES = ["/contacts", "/compose/outbox", "/help/clients"]
 SECTIONS = ["", "/general", "/reading", "/writing", "/keyboard", "/notifications", "/identities", "/folders",
             "/accounts", "/accounts/new", "/filters", "/vacation"]  # fmt: skip
 
@@ -96,10 +97,25 @@ def test_every_settings_section_fits_passes_axe_and_is_kept(
         sign_in(page, live_server, mail_user)
         for size, (width, height) in SIZES.items():
             page.set_viewport_size({"width": width, "height": height})
-            for section in SECTIONS:
-                page.goto(f"{live_server}/settings{section}")
-                name = section.strip("/").replace("/", "-") or "index"
-                problems += screen_problems(page, output_path, f"settings-{name}-{size}-{theme}")
+            for path in [f"/settings{section}" for section in SECTIONS] + PAGES:
+                page.goto(f"{live_server}{path}")
+                name = path.strip("/").replace("/", "-")
+                problems += screen_problems(page, output_path, f"{name}-{size}-{theme}")
         assert problems == [], "\n".join(problems)
     finally:
         context.close()
+
+
+def test_a_folder_name_the_server_refuses_is_explained_in_place(
+    page: Page, live_server: str, mail_user: MailUser, output_path: str
+) -> None:
+    sign_in(page, live_server, mail_user)
+    page.goto(f"{live_server}/settings/folders")
+    page.get_by_label("Name", exact=True).fill("x" * 300)
+    page.get_by_role("button", name="Create").click()
+    error = page.locator("#new-folder-error")
+    expect(error).to_have_text("The mail server refused: mailbox name too long.")
+    expect(page.get_by_text("mailbox name too long")).to_have_count(1)  # said once
+    expect(page.get_by_label("Name", exact=True)).to_have_value("x" * 300)
+    expect(page.locator(".topbar")).to_be_visible()
+    assert screen_problems(page, output_path, "folder-refused-desktop") == []

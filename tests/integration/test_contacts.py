@@ -91,7 +91,11 @@ def test_recipients_are_collected_and_can_be_promoted(signed_in: TestClient, fri
             "body": "Hello"}  # fmt: skip
     assert signed_in.post("/compose/send", data=form).status_code == 303
     page = signed_in.get("/contacts").text
-    assert f"Good Friend &lt;{friend.username}&gt;" in page
+    collected = page.split('id="collected"', 1)[1]
+    assert (
+        f'<span class="contact-name">Good Friend</span><span class="hint">{friend.username}</span>'
+        in collected
+    )
     assert signed_in.get("/contacts/suggest?q=good").json()[0]["value"] == f"Good Friend <{friend.username}>"
     collected_id = page.split('data-collected="', 1)[1].split('"', 1)[0]
     assert post(signed_in, f"/contacts/collected/{collected_id}/promote").status_code == 303

@@ -18,6 +18,7 @@ from webmail.config import DEMO_USERS
 from webmail.devservices.dovecot import Dovecot
 
 ANCHOR = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+TAGS_BY_DAY = {0: b"$label2", 3: b"$label1", 7: b"$label4", 9: b"$label3"}  # Work, Important, To do, Personal
 EXTRA_FOLDERS = ("Projects", "Projects/Website", "Receipts", "Familie/Urlaub 2025")
 
 PEOPLE = [
@@ -158,6 +159,10 @@ class DemoMailbox:
             flags.append(b"\\Flagged")
         if b"\\Seen" in flags and self.rng.random() < 0.15:
             flags.append(b"\\Answered")
+        # A few tags, from the date (not the random stream, which keeps the mail as it was).
+        tag = TAGS_BY_DAY.get(date.toordinal() % 11)
+        if tag is not None:
+            flags.append(tag)
         return tuple(flags)
 
     def _date(self) -> datetime:

@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from webmail.auth.sessions import Session
 from webmail.db.models import POP3Account
-from webmail.pop3.form import AccountForm
+from webmail.pop3.form import DEFAULT_PORTS, AccountForm
 from webmail.web.csrf import csrf_protect
 from webmail.web.deps import PreferencesDep, ServicesDep, SessionDep
 from webmail.web.forms import posted_fields
@@ -45,6 +45,7 @@ async def _form_page(
         "errors": errors or {},
         "test": test,
         "security_choices": SECURITY_CHOICES,
+        "default_ports": DEFAULT_PORTS,
         "master_user": services.settings.uses_master_user,
         "settings": services.settings,
         "history": await services.pop3.history(account.id) if account else [],
