@@ -162,6 +162,7 @@ def test_select_all_results_of_a_search_tags_exactly_them(
     page.goto(f"{live_server}/settings")
     page.get_by_label("Messages per page (20–200)").fill("20")
     page.get_by_role("button", name="Save").click()
+    expect(page.locator(".saved-quiet")).to_be_visible()  # saved in place: wait for it before leaving
     page.goto(f"{live_server}/mail/INBOX")
     box = page.locator('form.search input[name="q"]')
     box.fill("needle")
