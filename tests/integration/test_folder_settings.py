@@ -170,7 +170,7 @@ def test_a_folder_holding_a_special_folder_keeps_its_name(
     fields = {"drafts": "", "sent": "", "archive": "", "junk": "", "trash": bin_folder}
     assert post(signed_in, "/settings/folders/special", **fields) == "Special folders saved."
     put(imap, "Kept", bin_folder)
-    row = signed_in.get("/settings/folders").text.split(f'data-folder="{old}"', 1)[1].split("</tr>", 1)[0]
+    row = signed_in.get("/settings/folders").text.split(f'data-folder="{old}"', 1)[1].split("</li>", 1)[0]
     assert "Holds a special folder" in row
     assert "/settings/folders/delete" not in row and "/settings/folders/rename" not in row  # noqa: PT018
 
