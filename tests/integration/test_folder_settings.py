@@ -177,6 +177,6 @@ def test_a_folder_holding_a_special_folder_keeps_its_name(
     for action, extra in (("delete", {}), ("delete", {"confirm": "1"}), ("rename", {"name": "Older"})):
         said = post(signed_in, f"/settings/folders/{action}", folder=old, **extra)
         verb = "renamed" if action == "rename" else "deleted"
-        assert said.startswith(f"Old mail holds Bin, a special folder, and cannot be {verb}."), said
+        assert f"Old mail holds Bin, a special folder, and cannot be {verb}." in said, said
     assert {old, bin_folder} <= names(imap)
     assert subjects(imap, bin_folder) == ["Kept"]
