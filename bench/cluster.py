@@ -21,6 +21,7 @@ Run: .venv/bin/python bench/cluster.py [--messages 50000] [--seconds 60] [--idle
 from __future__ import annotations
 
 import argparse
+import html
 import os
 import random
 import re
@@ -175,16 +176,22 @@ def warm_cache(services: DevServices, workdir: Path, messages: int, rounds: int)
         raw.logout()
 
 
-def load_test(services: DevServices, workdir: Path, seconds: float, workers: int) -> None:
+def load_test(
+    services: DevServices, workdir: Path, seconds: float, workers: int, users_prefix: str = ""
+) -> None:
+    """Lists are asked for as htmx partials (HX-Target: message-list), messages as the reader
+    partial plus the body frame: what a browser asks for on a click."""
+    from bench.cpu import FRAME, Meter, html_small
+
     print(f"\n== 2. 20 users for {seconds:.0f} s on {workers} workers ==")
     users = []
     for n in range(20):
-        username, password = f"load{n}@example.test", "pw"
+        username, password = f"{users_prefix}load{n}@example.test", "pw"
         services.dovecot.add_user(username, password)
         client = IMAPClient("127.0.0.1", services.dovecot.imap_port, ssl=False)
         client.login(username, password)
         for i in range(300):
-            client.append("INBOX", small(i))
+            client.append("INBOX", html_small(i))
         client.logout()
         users.append((username, password))
 
@@ -235,12 +242,15 @@ def load_test(services: DevServices, workdir: Path, seconds: float, workers: int
             else:
                 uid = rng.randrange(1, 301)
                 client.fetch([uid], [*SUMMARY_ITEMS, "BODY.PEEK[HEADER]"])
-                client.fetch([uid], ["BODY.PEEK[1]"])
+                client.fetch([uid], ["BODY.PEEK[2]"])  # the HTML alternative
             return True
 
         return step
 
+    raw_meter = Meter(services, None)
+    before = raw_meter.read()
     raw_count, raw_lat, _ = run_loops(raw_step)
+    raw_dovecot = (raw_meter.read()["dovecot"] - before["dovecot"]) / max(raw_count, 1)
     for client in raw_clients:
         client.logout()
 
@@ -255,7 +265,7 @@ def load_test(services: DevServices, workdir: Path, seconds: float, workers: int
             counts: dict[str, int] = {}
             for line in out.splitlines()[1:]:
                 parts = line.split()
-                if len(parts) >= 2 and parts[1] == "imap" and parts[0].startswith("load"):
+                if len(parts) >= 2 and parts[1] == "imap" and parts[0].startswith(f"{users_prefix}load"):
                     counts[parts[0]] = counts.get(parts[0], 0) + 1
             maximum[0] = max([maximum[0], *counts.values()])
             time.sleep(0.1)
@@ -266,19 +276,27 @@ def load_test(services: DevServices, workdir: Path, seconds: float, workers: int
         def app_step(index: int) -> Callable[[random.Random], bool]:
             client = clients[index]
             reader = {"HX-Request": "true", "HX-Target": "reader"}
+            listing = {"HX-Request": "true", "HX-Target": "message-list"}
 
             def step(rng: random.Random) -> bool:
                 if rng.random() < 0.5:
-                    response = client.get(f"/mail/INBOX?page={rng.randrange(1, 6)}")
-                else:
-                    response = client.get(f"/mail/INBOX/{rng.randrange(1, 301)}", headers=reader)
-                return response.status_code == 200
+                    response = client.get(f"/mail/INBOX?page={rng.randrange(1, 6)}", headers=listing)
+                    return response.status_code == 200
+                uid = rng.randrange(1, 301)
+                response = client.get(f"/mail/INBOX/{uid}", headers=reader)
+                frame = FRAME.search(response.text)
+                if response.status_code != 200 or frame is None:
+                    return False
+                return client.get(html.unescape(frame.group(1))).status_code == 200
 
             return step
 
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
+        meter = Meter(services, os.getsid(process.pid))
+        before = meter.read()
         app_count, app_lat, app_errors = run_loops(app_step)
+        after = meter.read()
         stop_watch.set()
         watcher.join(5)
         for client in clients:
@@ -288,10 +306,14 @@ def load_test(services: DevServices, workdir: Path, seconds: float, workers: int
     app_rps, raw_rps = app_count / seconds, raw_count / seconds
     _, app_p95 = summary(app_lat)
     _, raw_p95 = summary(raw_lat)
+    cpu = {name: (after[name] - before[name]) / max(app_count, 1) for name in ("app", "dovecot", "redis")}
     print(
-        f"app: {app_rps:7.1f} req/s  p95 {app_p95:6.1f} ms  errors {app_errors}  max IMAP connections per user at Dovecot {maximum[0]}"
+        f"app: {app_rps:7.1f} clicks/s  p95 {app_p95:6.1f} ms  errors {app_errors}  max IMAP connections per user at Dovecot {maximum[0]}"
     )
-    print(f"raw: {raw_rps:7.1f} ops/s  p95 {raw_p95:6.1f} ms")
+    print(
+        f"     server CPU per click: app {cpu['app']:.2f} ms, dovecot {cpu['dovecot']:.2f} ms, redis {cpu['redis']:.2f} ms"
+    )
+    print(f"raw: {raw_rps:7.1f} ops/s  p95 {raw_p95:6.1f} ms  dovecot CPU per op {raw_dovecot:.2f} ms")
     print(f"throughput ratio app/raw: {app_rps / raw_rps:4.2f}x")
 
 

@@ -62,14 +62,15 @@ def small(i: int) -> bytes:
     ).encode()
 
 
-def write_maildir(services: DevServices, count: int) -> None:
-    """Write ``count`` messages into the user's Maildir; the newsletter lands in the middle."""
+def write_maildir(services: DevServices, count: int, make: Callable[[int], bytes] | None = None) -> None:
+    """Write ``count`` messages (``make(i)``, else ``small(i)``) into the user's Maildir; the
+    newsletter lands in the middle."""
     home = services.dovecot.root / "mail" / USER / "Maildir"
     for sub in ("cur", "new", "tmp"):
         (home / sub).mkdir(parents=True, exist_ok=True)
     now = int(time.time()) - count
     for i in range(count):
-        raw = newsletter() if i == count // 2 else small(i)
+        raw = newsletter() if i == count // 2 else (make or small)(i)
         (home / "cur" / f"{now + i}.M{i}P1.bench,S={len(raw)}:2,S").write_bytes(raw)
     if os.geteuid() == 0:
         nobody = pwd.getpwnam("nobody")

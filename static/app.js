@@ -244,7 +244,7 @@ document.addEventListener("click", (event) => {
       s: () => {
         const readerStar = document.querySelector('#reader-flags input[value="flagged"]');
         if (readerStar) readerStar.form.requestSubmit();
-        else { const star = cursor() && cursor().querySelector("form.star"); if (star) star.requestSubmit(); }
+        else { const star = cursor() && cursor().querySelector(".star-button"); if (star) star.click(); }
       },
       e: () => actOn("archive"),
       "#": () => actOn("delete"),
@@ -314,6 +314,44 @@ document.addEventListener("submit", async (event) => {
     rows.forEach((row) => { row.hidden = false; });
     flash("Cannot reach the webmail server. Nothing was changed.");
   }
+});
+
+// The list's rows carry no forms: one #row-tools form (archive, delete, read) is moved into the row
+// under the pointer or keyboard focus, with that row's UIDs; it goes back beside the list before
+// htmx replaces a row, so it is never swapped away with it.
+function placeTools(row) {
+  const tools = document.getElementById("row-tools");
+  if (!tools || !row || row.classList.contains("open")) return null;
+  if (tools.parentElement !== row) row.appendChild(tools);
+  tools.elements.uid.value = row.dataset.uids || row.dataset.uid;
+  tools.hidden = false;
+  return tools;
+}
+function parkTools() {
+  const tools = document.getElementById("row-tools");
+  const list = tools && tools.closest("#message-list ul.messages");
+  if (list) { tools.hidden = true; list.after(tools); }
+}
+["mouseover", "focusin"].forEach((type) => document.addEventListener(type, (event) => {
+  const row = event.target instanceof Element ? event.target.closest("#message-list li.msg") : null;
+  if (row) placeTools(row);
+}));
+document.addEventListener("htmx:beforeSwap", parkTools);
+// Opening a message: that row is about to be the open one, which shows no quick actions.
+document.addEventListener("htmx:beforeRequest", (event) => {
+  if (event.detail.target && event.detail.target.id === "reader") parkTools();
+});
+document.addEventListener("htmx:oobBeforeSwap", parkTools);
+// A row's star submits #row-star or #row-unstar naming its UID (without JavaScript: the bulk action
+// and back to the list); here it sets the message's flag and the answer updates the row in place.
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (!(form instanceof HTMLFormElement) || !["row-star", "row-unstar"].includes(form.id) || !window.htmx) return;
+  const uid = event.submitter && event.submitter.value;
+  if (!uid) return;
+  event.preventDefault();
+  htmx.ajax("POST", `${form.dataset.flags}/${uid}/flags`,
+    { source: form, swap: "none", values: { flag: "flagged", value: form.dataset.value } });
 });
 
 // Drag rows onto a folder in the folder pane to move them there.
@@ -516,7 +554,7 @@ function controlKey(element) {
     row.classList.remove("swiping", "swipe-archive", "swipe-delete");
     row.style.transform = "";
     if (Math.abs(dx) < row.offsetWidth * 0.35) return;
-    const form = row.querySelector("form.quick");
+    const form = placeTools(row);
     const button = form && form.querySelector(`button[value="${dx > 0 ? "archive" : "delete"}"]`);
     if (button) form.requestSubmit(button);
   });

@@ -27,7 +27,7 @@ from webmail.config import Settings, get_settings
 from webmail.db.migrate import upgrade
 from webmail.db.session import create_db_engine, create_sessionmaker
 from webmail.imap import handover
-from webmail.imap.cache import PageCache
+from webmail.imap.cache import PageCache, ViewCache
 from webmail.imap.cap import ConnectionCap
 from webmail.imap.pool import IMAPPool
 from webmail.imap.watch import Watchers
@@ -88,6 +88,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pages = PageCache(
             redis, settings.redis_prefix, ServerCipher(settings.secret_key.get_secret_value(), "page-cache")
         )
+        views = ViewCache(
+            redis, settings.redis_prefix, ServerCipher(settings.secret_key.get_secret_value(), "view-cache")
+        )
         watchers = Watchers(settings, holder=holder)
         limiter = LoginRateLimiter(redis, settings)
         app.state.services = Services(
@@ -108,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             uploads=UploadStore.from_settings(settings),
             outbox=Outbox(settings, db),
             pages=pages,
+            views=views,
             watchers=watchers,
             filters=FilterService(settings, redis),
         )
@@ -154,6 +158,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(transfer.router)  # before the mailbox: /mail/{folder}/export is not a folder
     app.include_router(search.router, dependencies=[Depends(note_vacation)])
     app.include_router(organize.router)
+    app.include_router(message.frames)
     app.include_router(message.router, dependencies=[Depends(note_vacation)])
     app.include_router(mailbox.router, dependencies=[Depends(note_vacation)])
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

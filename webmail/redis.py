@@ -230,3 +230,18 @@ class Keys:
         folder_id = hashlib.sha1(folder.encode(), usedforsecurity=False).hexdigest()[:16]
         variant_id = hashlib.sha1(variant.encode(), usedforsecurity=False).hexdigest()[:20]
         return f"{self.prefix}:page:{user}:{folder_id}:{uidvalidity}:{modseq}:{variant_id}"
+
+    def view_index(self, user: str) -> str:
+        """Set of the user's cached rendered messages, so sign-out can forget them all."""
+        return f"{self.prefix}:views:{user}"
+
+    def message_view(self, user: str, folder: str, uidvalidity: int, uid: int, variant: str) -> str:
+        """A rendered message (``imap/cache.py``); ``folder`` and ``variant`` (any text) are hashed."""
+        folder_id = hashlib.sha1(folder.encode(), usedforsecurity=False).hexdigest()[:16]
+        variant_id = hashlib.sha1(variant.encode(), usedforsecurity=False).hexdigest()[:20]
+        return f"{self.prefix}:view:{user}:{folder_id}:{uidvalidity}:{uid}:{variant_id}"
+
+    def rendered_list(self, user: str, variant: str) -> str:
+        """A rendered message-list partial (``imap/cache.py``); ``variant`` (any text) is hashed."""
+        variant_id = hashlib.sha1(variant.encode(), usedforsecurity=False).hexdigest()[:24]
+        return f"{self.prefix}:listhtml:{user}:{variant_id}"

@@ -45,15 +45,21 @@ def test_key_names_stay_as_they_are() -> None:
     assert re.fullmatch(
         r"wm:page:ann@x:[0-9a-f]{16}:7:42:[0-9a-f]{20}", keys.page("ann@x", "INBOX", 7, 42, "s")
     )
+    assert keys.view_index("ann@x") == "wm:views:ann@x"
+    assert re.fullmatch(
+        r"wm:view:ann@x:[0-9a-f]{16}:7:42:[0-9a-f]{20}", keys.message_view("ann@x", "INBOX", 7, 42, "s")
+    )
 
 
 def test_keys_keep_the_case_of_canonical_names() -> None:
     """On a case-sensitive server Bob and bob are two accounts: nothing of theirs may share a key."""
     keys = Keys("wm")
     for kind in ("user_sessions", "login_failures_user", "connection_cap", "events_channel",
-                 "event_streams", "mailbox_state", "watcher_lock", "page_index", "vacation_state"):  # fmt: skip
+                 "event_streams", "mailbox_state", "watcher_lock", "page_index", "vacation_state",
+                 "view_index"):  # fmt: skip
         assert getattr(keys, kind)("Bob@x") != getattr(keys, kind)("bob@x"), kind
     assert keys.page("Bob@x", "INBOX", 7, 42, "s") != keys.page("bob@x", "INBOX", 7, 42, "s")
+    assert keys.message_view("Bob@x", "INBOX", 7, 42, "s") != keys.message_view("bob@x", "INBOX", 7, 42, "s")
 
 
 def test_page_keys_differ_by_every_part() -> None:

@@ -88,7 +88,14 @@ class SessionStore:
             return None
         sid, _, encoded_key = cookie_value.partition(".")
         key = self.keys.session(sid)
-        data = cast(dict[bytes, bytes], await self.redis.hgetall(key))
+        # One round trip: read it and refresh its idle timer (a session past its idle time is
+        # gone already; a missing key is not created by EXPIRE). Near its end of life it is cut
+        # below the idle time again just after.
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(key)
+            pipe.expire(key, self.settings.session_idle_seconds)
+            fetched, _ = await pipe.execute()
+        data = cast(dict[bytes, bytes], fetched)
         if not data:
             return None
         created = float(data[b"created"])
@@ -107,7 +114,8 @@ class SessionStore:
             )
         except (DecryptionError, ValueError):
             return None
-        await self.redis.expire(key, int(min(self.settings.session_idle_seconds, remaining)) or 1)
+        if remaining < self.settings.session_idle_seconds:
+            await self.redis.expire(key, int(remaining) or 1)
         ip = data.get(b"ip", b"").decode() or None
         return Session(sid, user, password, data[b"csrf"].decode(), created, ip)
 

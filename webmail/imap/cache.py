@@ -15,15 +15,20 @@ only as keyed hashes: a Redis dump alone reveals nothing about anyone's mail.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
 
 from webmail.imap.types import Address, FolderState, MessagePage, MessageSummary, ThreadRow
+from webmail.mail.render import Attachment, BodyBlock, HeaderAddress, Headers, MessageView
 from webmail.redis import Keys
 
 PAGE_TTL_SECONDS = 600
+# Rendered messages: a message under (UIDVALIDITY, UID) never changes, so only memory bounds them.
+VIEW_TTL_SECONDS = 6 * 3600
+VIEW_MAX_BYTES = 1024 * 1024  # sealed; a bigger rendering is not cached
 
 
 class Cipher(Protocol):
@@ -84,11 +89,173 @@ class PageCache:
             await pipe.execute()
 
     async def forget_user(self, user: str) -> None:
-        """Delete every cached page of the user (sign-out)."""
-        keys = await self.redis.smembers(self.keys.page_index(user))
-        if keys:
-            await self.redis.delete(*keys)
-        await self.redis.delete(self.keys.page_index(user))
+        """Delete every cached page and rendered message of the user (sign-out)."""
+        indexes = [self.keys.page_index(user), self.keys.view_index(user)]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for index in indexes:
+                pipe.smembers(index)
+            members = await pipe.execute()
+        keys = [key for found in members for key in found]
+        await self.redis.delete(*keys, *indexes)
+
+    async def get_html(self, key: str) -> bytes | None:
+        """A rendered list partial stored by ``put_html``."""
+        blob = await self.redis.get(key)
+        return self.cipher.open(blob, key) if isinstance(blob, bytes) else None
+
+    async def put_html(self, user: str, key: str, html: bytes) -> None:
+        if len(html) > VIEW_MAX_BYTES:
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(key, self.cipher.seal(html, key), ex=PAGE_TTL_SECONDS)
+            pipe.sadd(self.keys.page_index(user), key)
+            pipe.expire(self.keys.page_index(user), PAGE_TTL_SECONDS)
+            await pipe.execute()
+
+    def html_key(self, user: str, variant: str) -> str:
+        """``variant`` names everything the rendering shows (folder states, query, session...)."""
+        return self.keys.rendered_list(user, self.cipher.tag(variant))
+
+
+@dataclass(frozen=True)
+class CachedView:
+    """A message as rendered for one remote-content mode, and whose remote content it holds."""
+
+    view: MessageView
+    sender: str  # the From address the remote-content allowance goes by
+
+
+class ViewCache:
+    """Rendered messages (sanitised body, structure, attachments, remote-content facts) in Redis.
+
+    Keyed by user, folder, UIDVALIDITY, UID and a variant that names everything the rendering
+    depends on (remote content allowed or not, HTML or plain preferred, the app's URL prefix):
+    a message under a UIDVALIDITY and UID never changes (RFC 3501), so an entry is never stale;
+    flags are mutable and are not in it. Sealed and bound to its key like the pages.
+    """
+
+    def __init__(self, redis: Redis, prefix: str, cipher: Cipher) -> None:
+        self.redis = redis
+        self.keys = Keys(prefix)
+        self.cipher = cipher
+
+    def key(
+        self,
+        user: str,
+        folder: str,
+        uidvalidity: int,
+        uid: int,
+        *,
+        allow_remote: bool,
+        prefer_html: bool,
+        base: str,
+    ) -> str:
+        variant = f"remote={int(allow_remote)}:html={int(prefer_html)}:{base}"
+        return self.keys.message_view(
+            user, self.cipher.tag(folder), uidvalidity, uid, self.cipher.tag(variant)
+        )
+
+    async def get(self, key: str) -> CachedView | None:
+        blob = await self.redis.get(key)
+        plain = self.cipher.open(blob, key) if isinstance(blob, bytes) else None
+        if plain is None:
+            return None
+        try:
+            data = json.loads(plain)
+            return CachedView(view_from_json(data["view"]), str(data["sender"]))
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    async def put(self, user: str, key: str, cached: CachedView) -> None:
+        plain = json.dumps(
+            {"view": view_to_json(cached.view), "sender": cached.sender}, separators=(",", ":")
+        )
+        sealed = self.cipher.seal(plain.encode(), key)
+        if len(sealed) > VIEW_MAX_BYTES:
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(key, sealed, ex=VIEW_TTL_SECONDS)
+            pipe.sadd(self.keys.view_index(user), key)
+            pipe.expire(self.keys.view_index(user), VIEW_TTL_SECONDS)
+            await pipe.execute()
+
+
+def _addresses_to_json(addresses: list[HeaderAddress]) -> list[list[str]]:
+    return [[a.name, a.email] for a in addresses]
+
+
+def _addresses_from_json(data: list[list[str]]) -> list[HeaderAddress]:
+    return [HeaderAddress(str(name), str(email)) for name, email in data]
+
+
+def _headers_to_json(h: Headers) -> dict[str, Any]:
+    return {
+        "all": [list(pair) for pair in h.all],
+        "subject": h.subject,
+        "from": _addresses_to_json(h.from_),
+        "to": _addresses_to_json(h.to),
+        "cc": _addresses_to_json(h.cc),
+        "reply_to": _addresses_to_json(h.reply_to),
+        "date": _date(h.date),
+        "message_id": h.message_id,
+    }
+
+
+def _headers_from_json(d: dict[str, Any]) -> Headers:
+    return Headers(
+        all=[(str(name), str(value)) for name, value in d["all"]],
+        subject=d["subject"],
+        from_=_addresses_from_json(d["from"]),
+        to=_addresses_from_json(d["to"]),
+        cc=_addresses_from_json(d["cc"]),
+        reply_to=_addresses_from_json(d["reply_to"]),
+        date=_undate(d["date"]),
+        message_id=d["message_id"],
+    )
+
+
+def _block_to_json(b: BodyBlock) -> dict[str, Any]:
+    return {
+        "kind": b.kind,
+        "html": b.html,
+        "headers": None if b.headers is None else _headers_to_json(b.headers),
+        "blocks": [_block_to_json(inner) for inner in b.blocks],
+    }
+
+
+def _block_from_json(d: dict[str, Any]) -> BodyBlock:
+    return BodyBlock(
+        kind=d["kind"],
+        html=d["html"],
+        headers=None if d["headers"] is None else _headers_from_json(d["headers"]),
+        blocks=[_block_from_json(inner) for inner in d["blocks"]],
+    )
+
+
+def view_to_json(view: MessageView) -> dict[str, Any]:
+    return {
+        "headers": _headers_to_json(view.headers),
+        "blocks": [_block_to_json(b) for b in view.blocks],
+        "attachments": [[a.section, a.filename, a.content_type, a.size] for a in view.attachments],
+        "has_html": view.has_html,
+        "has_plain_alternative": view.has_plain_alternative,
+        "remote_blocked": view.remote_blocked,
+        "trackers": view.trackers,
+        "notices": view.notices,
+    }
+
+
+def view_from_json(d: dict[str, Any]) -> MessageView:
+    return MessageView(
+        headers=_headers_from_json(d["headers"]),
+        blocks=[_block_from_json(b) for b in d["blocks"]],
+        attachments=[Attachment(str(s), str(f), str(t), int(n)) for s, f, t, n in d["attachments"]],
+        has_html=bool(d["has_html"]),
+        has_plain_alternative=bool(d["has_plain_alternative"]),
+        remote_blocked=int(d["remote_blocked"]),
+        trackers=[str(t) for t in d["trackers"]],
+        notices=[str(n) for n in d["notices"]],
+    )
 
 
 def _date(value: datetime | None) -> str | None:

@@ -339,6 +339,34 @@ class MailStore:
 
         return await self.pool.run(self.credentials, work, "set_flag")
 
+    async def folders_and_summaries(
+        self, folder: str, uids: Sequence[int]
+    ) -> tuple[list[Folder], list[MessageSummary]]:
+        """``list_folders(select=folder)`` and ``summaries(folder, uids)`` in one hop (a message
+        whose rendering is cached needs no more); no summaries if the folder does not exist."""
+
+        def work(conn: IMAPConnection) -> tuple[list[Folder], list[MessageSummary]]:
+            try:
+                found = messages.summaries(conn, folder, uids)
+            except FolderNotFoundError:
+                found = []
+            return list_folders(conn.client), found
+
+        return await self.pool.run(self.credentials, work, "summaries")
+
+    async def set_flag_and_list(
+        self, folder: str, uids: Sequence[int], flag: str, value: bool
+    ) -> list[Folder]:
+        """``set_flag``, then ``list_folders(select=folder)`` on the same connection: the counts
+        already include the change (opening a message marks it read and shows the new counts)."""
+
+        def work(conn: IMAPConnection) -> list[Folder]:
+            messages.set_flag(conn, folder, uids, flag, value)
+            conn.sync(folder)
+            return list_folders(conn.client)
+
+        return await self.pool.run(self.credentials, work, "set_flag")
+
     async def summaries(self, folder: str, uids: Sequence[int]) -> list[MessageSummary]:
         def work(conn: IMAPConnection) -> list[MessageSummary]:
             return messages.summaries(conn, folder, uids)

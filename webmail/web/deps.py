@@ -22,7 +22,7 @@ from webmail.auth.login import LoginService
 from webmail.auth.sessions import Session, SessionStore
 from webmail.config import Settings
 from webmail.imap.actions import MailboxActions
-from webmail.imap.cache import PageCache
+from webmail.imap.cache import PageCache, ViewCache
 from webmail.imap.pool import IMAPPool
 from webmail.imap.store import MailStore
 from webmail.imap.types import Credentials
@@ -58,6 +58,7 @@ class Services:
     uploads: UploadStore
     outbox: Outbox
     pages: PageCache
+    views: ViewCache
     watchers: Watchers
     filters: FilterService
 

@@ -130,7 +130,11 @@ async def list_context(
     folders: list[Folder],
     current: Folder,
     query: ListQuery,
+    *,
+    folder_pane: bool = True,
 ) -> dict[str, Any]:
+    """What the list shows; without ``folder_pane`` (an htmx request for the list alone) not the
+    saved searches' unread counts, which only the folder pane shows."""
     search: Query | None = None
     search_error: str | None = None
     if query.searching:
@@ -176,10 +180,10 @@ async def list_context(
             conversations.append([])
         conversations[-1].append(row)
     return {
-        "quota": await store.quota(),
-        "saved_searches": await saved_search_counts(
-            store, folders, await _saved(request), limits_of(request)
-        ),
+        "quota": await store.quota() if folder_pane else None,
+        "saved_searches": await saved_search_counts(store, folders, await _saved(request), limits_of(request))
+        if folder_pane
+        else [],
         "search": search,
         "search_error": search_error,
         "highlight_words": search.words if search else [],

@@ -31,8 +31,9 @@ from webmail.web.formatting import (
 from webmail.web.settings_nav import SECTIONS, current_section
 
 STATIC_DIR = PROJECT_ROOT / "static"
+# Templates ship with the release: not checked for changes on every render (a stat per template).
 templates = Jinja2Blocks(
-    env=Environment(loader=FileSystemLoader(PROJECT_ROOT / "templates"), autoescape=True)
+    env=Environment(loader=FileSystemLoader(PROJECT_ROOT / "templates"), autoescape=True, auto_reload=False)
 )
 
 

@@ -1,18 +1,24 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import RedirectResponse, Response
+from datetime import UTC, datetime
 
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from webmail.account.preferences import Preferences
+from webmail.auth.sessions import Session
+from webmail.imap import metrics
 from webmail.imap.errors import FolderNotFoundError
 from webmail.imap.store import MailStore
 from webmail.imap.types import Folder
+from webmail.imap.watch import Snapshot
 from webmail.limits import Limits
 from webmail.mail.query import QueryError, parse_search
 from webmail.web.csrf import csrf_protect
-from webmail.web.deps import MailStoreDep, PreferencesDep, SessionDep, limits_of
+from webmail.web.deps import MailStoreDep, PreferencesDep, SessionDep, get_services, limits_of
 from webmail.web.flash import take_flash
 from webmail.web.htmx import partial_block, redirect
-from webmail.web.listing import folder_url, list_context, parse_query
+from webmail.web.listing import folder_url, list_context, parse_query, user_zone
 from webmail.web.templating import render, url
 
 router = APIRouter(dependencies=[Depends(csrf_protect)])
@@ -54,12 +60,48 @@ async def render_folder(
         return redirect(request, destination)
     folders, current = await find_folder(store, folder)
     query = parse_query(request, preferences)
-    context = await list_context(request, store, preferences, folders, current, query)
     block = partial_block(request, PARTIALS)
+    pages = get_services(request).pages
+    variant = (
+        rendered_variant(request, session, preferences, folders, current) if block == "message_list" else None
+    )
+    key = pages.html_key(session.user, variant) if variant is not None else None
+    if key is not None:
+        html = await pages.get_html(key)
+        (metrics.CACHE_HITS if html is not None else metrics.CACHE_MISSES).labels(kind="list_html").inc()
+        if html is not None:
+            return HTMLResponse(html, headers={"Vary": "HX-Request"})
+    context = await list_context(
+        request, store, preferences, folders, current, query, folder_pane=block != "message_list"
+    )
     context.update(
         {"session": session, "message": None, "flash": await take_flash(request) if block is None else None}
     )
-    return render(request, "pages/mailbox.html", context, block_name=block)
+    response = render(request, "pages/mailbox.html", context, block_name=block)
+    if key is not None:
+        await pages.put_html(session.user, key, bytes(response.body))
+    return response
+
+
+def rendered_variant(
+    request: Request, session: Session, preferences: Preferences, folders: list[Folder], current: Folder
+) -> str | None:
+    """Everything a rendered list partial depends on, to cache it under; None if it cannot be:
+    without HIGHESTMODSEQ (CONDSTORE) a change to the folder would go unnoticed.
+
+    Every folder's state (messages, unread, HIGHESTMODSEQ, and the names the move menus list),
+    the current folder's UIDVALIDITY, the URL with its query (page, sort, search), the session
+    (its CSRF token is in the forms), the preferences, and the day in the user's zone (a date
+    shows as a time today)."""
+    if current.highestmodseq is None or current.uidvalidity is None:
+        return None
+    zone = user_zone(request, preferences)
+    today = datetime.now(UTC).astimezone(zone).date().isoformat()
+    return "\n".join([
+        session.sid, session.csrf_token, Snapshot.of(folders).digest(), current.name, str(current.uidvalidity),
+        str(current.highestmodseq), url(request, request.url.path), request.url.query,
+        preferences.model_dump_json(), str(zone), today,
+    ])  # fmt: skip
 
 
 @router.get("/mail/{folder:path}")

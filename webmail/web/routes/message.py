@@ -11,8 +11,9 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from webmail.errors import FormError
+from webmail.imap import metrics
+from webmail.imap.cache import CachedView
 from webmail.imap.errors import MessageGoneError, UIDValidityChangedError
-from webmail.imap.messages import FetchedMessage
 from webmail.imap.store import MailStore
 from webmail.imap.types import MessageSummary
 from webmail.limits import Limits
@@ -30,6 +31,8 @@ from webmail.web.routes.mailbox import canonical, find_folder, pick_folder, rend
 from webmail.web.templating import render, url
 
 router = APIRouter(dependencies=[Depends(csrf_protect)])
+# What a page loads besides itself (the body frame, parts, downloads): no vacation banner to look up.
+frames = APIRouter(dependencies=[Depends(csrf_protect)])
 MAX_OPEN_IN_THREAD = 5  # besides the chosen one: the unread and the newest message of a conversation
 
 FLAGS = {"seen": "\\Seen", "flagged": "\\Flagged"}
@@ -62,40 +65,80 @@ async def load_view(
     uid: int,
     *,
     prefer_html: bool,
-) -> tuple[FetchedMessage, MessageView, bool]:
-    uidvalidity = request.query_params.get("uv", "")
-    fetched = await store.message(
-        folder, uid, prefer_html=prefer_html, uidvalidity=int(uidvalidity) if uidvalidity.isdigit() else None
-    )
-    sender = fetched.summary.from_[0].email if fetched.summary.from_ else ""
-    allow_remote = request.query_params.get("remote") == "1" or (
-        bool(sender) and await services.remote_content.is_allowed(session.user, sender)
-    )
-    resources = fetched.plan.inline_resources
+    uidvalidity: int | None = None,
+    with_summary: bool = False,
+    summary: MessageSummary | None = None,
+) -> tuple[MessageSummary | None, MessageView, bool]:
+    """The message as shown, its summary (with ``with_summary``: current flags, fetched every
+    time unless the caller just fetched it as ``summary``) and whether remote content is loaded.
 
-    def cid_url(content_id: str) -> str | None:
-        part = resources.get(content_id)
-        return message_url(request, folder, uid, f"/part/{part.section}?inline=1") if part else None
+    With a UIDVALIDITY (the folder's, or ``uv`` from the link) the rendering comes from the view
+    cache when the message was rendered before in the same remote-content mode; a new rendering
+    is cached only after IMAP confirmed that UIDVALIDITY.
+    """
+    if uidvalidity is None:
+        uidvalidity = link_uidvalidity(request)
+    explicit = request.query_params.get("remote") == "1"
+    base = url(request, "")
 
-    words = search_words(request.query_params.get("q", ""), limits_of(request))
-
-    def shown() -> MessageView:
-        view = build_view(
-            fetched.header,
-            fetched.plan,
-            fetched.contents,
-            truncated=fetched.truncated,
-            cid_url=cid_url,
-            allow_remote=allow_remote,
-            prefer_html=prefer_html,
-            limits=limits_of(request),
+    def key(allow: bool) -> str:
+        assert uidvalidity is not None
+        return services.views.key(
+            session.user, folder, uidvalidity, uid, allow_remote=allow, prefer_html=prefer_html, base=base
         )
-        if words:
-            highlight_view(view, words)
-        return view
 
-    # Decoding and sanitising is CPU work of any length: a worker thread, never the event loop.
-    return fetched, await anyio.to_thread.run_sync(shown), allow_remote
+    cached = None
+    allow_remote = explicit
+    if uidvalidity is not None:
+        cached = await services.views.get(key(explicit))
+        if cached is not None and not explicit and cached.view.remote_blocked:
+            # Blocked here; the user may always load remote content from this sender.
+            if cached.sender and await services.remote_content.is_allowed(session.user, cached.sender):
+                allow_remote = True
+                cached = await services.views.get(key(True))
+    if cached is not None:
+        metrics.CACHE_HITS.labels(kind="view").inc()
+        view = cached.view
+        if with_summary and summary is None:
+            found = await store.summaries(folder, [uid])
+            if not found:
+                raise MessageGoneError()
+            summary = found[0]
+    else:
+        fetched = await store.message(folder, uid, prefer_html=prefer_html, uidvalidity=uidvalidity)
+        summary = fetched.summary
+        sender = fetched.summary.from_[0].email if fetched.summary.from_ else ""
+        resources = fetched.plan.inline_resources
+
+        def cid_url(content_id: str) -> str | None:
+            part = resources.get(content_id)
+            return message_url(request, folder, uid, f"/part/{part.section}?inline=1") if part else None
+
+        def rendered(allow: bool) -> MessageView:
+            return build_view(
+                fetched.header,
+                fetched.plan,
+                fetched.contents,
+                truncated=fetched.truncated,
+                cid_url=cid_url,
+                allow_remote=allow,
+                prefer_html=prefer_html,
+                limits=limits_of(request),
+            )
+
+        # Decoding and sanitising is CPU work of any length: a worker thread, never the event loop.
+        view = await anyio.to_thread.run_sync(rendered, explicit)
+        # Only a message with remote content asks whether its sender's is always loaded.
+        if view.remote_blocked and sender and await services.remote_content.is_allowed(session.user, sender):
+            allow_remote = True
+            view = await anyio.to_thread.run_sync(rendered, True)
+        if uidvalidity is not None:
+            metrics.CACHE_MISSES.labels(kind="view").inc()
+            await services.views.put(session.user, key(allow_remote), CachedView(view, sender))
+    words = search_words(request.query_params.get("q", ""), limits_of(request))
+    if words:
+        highlight_view(view, words)
+    return summary, view, allow_remote
 
 
 def search_words(q: str, limits: Limits) -> list[str]:
@@ -108,7 +151,7 @@ def search_words(q: str, limits: Limits) -> list[str]:
         return []
 
 
-@router.get("/mail/{folder:path}/{uid:int}/body")
+@frames.get("/mail/{folder:path}/{uid:int}/body")
 async def message_body(
     request: Request, folder: str, uid: int, services: ServicesDep, session: SessionDep, store: MailStoreDep
 ) -> Response:
@@ -122,7 +165,7 @@ async def message_body(
     return response
 
 
-@router.get("/mail/{folder:path}/{uid:int}/part/{section}")
+@frames.get("/mail/{folder:path}/{uid:int}/part/{section}")
 async def download_part(
     request: Request, folder: str, uid: int, section: str, store: MailStoreDep
 ) -> Response:
@@ -145,7 +188,7 @@ async def download_part(
     )
 
 
-@router.get("/mail/{folder:path}/{uid:int}/attachments.zip")
+@frames.get("/mail/{folder:path}/{uid:int}/attachments.zip")
 async def download_all(
     request: Request, folder: str, uid: int, services: ServicesDep, session: SessionDep, store: MailStoreDep
 ) -> Response:
@@ -182,7 +225,7 @@ def _unique(name: str, taken: set[str]) -> str:
     return candidate
 
 
-@router.get("/mail/{folder:path}/{uid:int}/raw")
+@frames.get("/mail/{folder:path}/{uid:int}/raw")
 async def download_raw(folder: str, uid: int, store: MailStoreDep) -> Response:
     size = await store.message_size(folder, uid)
     headers = {
@@ -298,16 +341,23 @@ async def show_message(
     store: MailStoreDep,
     preferences: PreferencesDep,
 ) -> Response:
-    folders = await store.list_folders(select=canonical(folder))
+    if link_uidvalidity(request) is not None:
+        # A link from the list: the rendering is likely cached, so the flags come along now.
+        folders, known = await store.folders_and_summaries(canonical(folder), [uid])
+    else:
+        folders, known = await store.list_folders(select=canonical(folder)), []
     if any(f.name == f"{folder}/{uid}" for f in folders):
         # A folder whose last name part is a number, such as "Archive/2024".
         return await render_folder(request, f"{folder}/{uid}", session, store, preferences)
     current = pick_folder(folders, folder)
     prefer_html = preferences.prefer_html and request.query_params.get("plain") != "1"
     try:
-        fetched, view, allow_remote = await load_view(
-            request, services, session, store, current.name, uid, prefer_html=prefer_html
-        )
+        if link_uidvalidity(request) not in (None, current.uidvalidity):
+            raise UIDValidityChangedError()
+        opened, view, allow_remote = await load_view(
+            request, services, session, store, current.name, uid, prefer_html=prefer_html,
+            uidvalidity=current.uidvalidity, with_summary=True, summary=known[0] if known else None,
+        )  # fmt: skip
     except UIDValidityChangedError:
         destination = url(request, folder_url(current.name)) + "?changed=1"
         return redirect(request, destination)
@@ -323,21 +373,22 @@ async def show_message(
                 and len(views) < MAX_OPEN_IN_THREAD
             ):
                 _, member_view, member_remote = await load_view(
-                    request, services, session, store, current.name, member.uid, prefer_html=prefer_html
-                )
+                    request, services, session, store, current.name, member.uid, prefer_html=prefer_html,
+                    uidvalidity=current.uidvalidity,
+                )  # fmt: skip
                 views[member.uid] = (member_view, message_url(request, current.name, member.uid, "/body")
-                                     + body_query(request, member_remote))  # fmt: skip
-    unseen = [uid] if not fetched.summary.seen else []
+                                     + body_query(request, member_remote, current.uidvalidity))  # fmt: skip
+    assert opened is not None  # with_summary
+    unseen = [uid] if not opened.seen else []
     unseen += [member.uid for member in thread if member.uid in views and not member.seen]
     marked_seen = False
     if preferences.mark_seen == "immediately" and unseen:
-        await store.set_flag(current.name, unseen, "\\Seen", True)
+        folders = await store.set_flag_and_list(current.name, unseen, "\\Seen", True)
+        current = next((f for f in folders if f.name == current.name), current)
         marked_seen = True
     htmx = HtmxDetails(request)
     reader_only = bool(htmx) and htmx.target == "reader"
     if reader_only:
-        folders = await store.list_folders(select=current.name) if marked_seen else folders
-        current = next((f for f in folders if f.name == current.name), current)
         context: dict[str, Any] = {
             "folders": folders,
             "tree": folder_tree(folders, show_all=False),
@@ -350,14 +401,13 @@ async def show_message(
             "oob_updates": True,
         }
     else:
-        if marked_seen:
-            folders = await store.list_folders(select=folder)
-            current = next((f for f in folders if f.name == current.name), current)
         context = await list_context(request, store, preferences, folders, current, query)
-    summary = fetched.summary
+    summary = opened
     if marked_seen:
         summary = replace(summary, flags=summary.flags | {"\\Seen"})
-    body_url = message_url(request, current.name, uid, "/body") + body_query(request, allow_remote)
+    body_url = message_url(request, current.name, uid, "/body") + body_query(
+        request, allow_remote, current.uidvalidity
+    )
     views[uid] = (view, body_url)
     context.update(
         {
@@ -377,8 +427,18 @@ async def show_message(
     return render(request, "pages/mailbox.html", context, block_name=block)
 
 
-def body_query(request: Request, allow_remote: bool) -> str:
+def link_uidvalidity(request: Request) -> int | None:
+    """The UIDVALIDITY the link was made under (``uv``), if it says."""
+    given = request.query_params.get("uv", "")
+    return int(given) if given.isascii() and given.isdigit() else None
+
+
+def body_query(request: Request, allow_remote: bool, uidvalidity: int | None = None) -> str:
+    """The body frame's query: remote content, the UIDVALIDITY (so it is served from the view
+    cache without asking IMAP) and the searched words to highlight."""
     params = {"remote": "1"} if allow_remote else {}
+    if uidvalidity is not None:
+        params["uv"] = str(uidvalidity)
     if request.query_params.get("q"):
         params["q"] = request.query_params["q"]
     return f"?{urlencode(params)}" if params else ""
