@@ -14,6 +14,12 @@ from tests.e2e.test_compose_screens import screen_problems
 from tests.e2e.test_mail_screens import SIZES, imap_for
 from webmail.devservices import DevServices
 
+
+@pytest.fixture
+def browser_context_args(browser_context_args: dict[str, object]) -> dict[str, object]:
+    return {**browser_context_args, "bypass_csp": True}  # so axe-core can be injected
+
+
 PAGES = ["/contacts", "/compose/outbox", "/help/clients"]
 SECTIONS = ["", "/general", "/reading", "/writing", "/keyboard", "/notifications", "/identities", "/folders",
             "/accounts", "/accounts/new", "/filters", "/vacation"]  # fmt: skip

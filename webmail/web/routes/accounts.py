@@ -106,7 +106,7 @@ async def test_connection(request: Request, services: ServicesDep, session: Sess
         return render(
             request,
             "pages/account_form.html",
-            {"test": result, "errors": errors},
+            {"test": result, "errors": errors, "only_result": True},
             block_name="test_result",
         )
     return await _form_page(request, services, session, form, account=stored, errors=errors, test=result)
