@@ -68,7 +68,13 @@ def get_services(request: Request) -> Services:
     return services
 
 
-ServicesDep = Annotated[Services, Depends(get_services)]
+async def _services(request: Request) -> Services:
+    # Dependencies are async: FastAPI runs a plain `def` one in the thread pool, a hop that cost
+    # a quarter of a list request's CPU in the profile.
+    return get_services(request)
+
+
+ServicesDep = Annotated[Services, Depends(_services)]
 
 
 def limits_of(request: Request) -> Limits:
@@ -108,7 +114,7 @@ async def get_preferences(services: ServicesDep, session: SessionDep) -> Prefere
 PreferencesDep = Annotated[Preferences, Depends(get_preferences)]
 
 
-def get_mail_store(services: ServicesDep, session: SessionDep, preferences: PreferencesDep) -> MailStore:
+async def get_mail_store(services: ServicesDep, session: SessionDep, preferences: PreferencesDep) -> MailStore:
     credentials = Credentials(session.user, session.password, session.client_ip)
     return MailStore(services.pool, credentials, services.pages, preferences.special_folders)
 
@@ -116,14 +122,14 @@ def get_mail_store(services: ServicesDep, session: SessionDep, preferences: Pref
 MailStoreDep = Annotated[MailStore, Depends(get_mail_store)]
 
 
-def get_mailbox_actions(store: MailStoreDep) -> MailboxActions:
+async def get_mailbox_actions(store: MailStoreDep) -> MailboxActions:
     return MailboxActions(store)
 
 
 MailboxActionsDep = Annotated[MailboxActions, Depends(get_mailbox_actions)]
 
 
-def get_sieve_account(session: SessionDep) -> SieveAccount:
+async def get_sieve_account(session: SessionDep) -> SieveAccount:
     return SieveAccount(session.user, session.password)
 
 

@@ -149,7 +149,7 @@ class FiltersPage:
         return _done(self.request, what)
 
 
-def get_filters_page(
+async def get_filters_page(
     request: Request,
     services: ServicesDep,
     session: SessionDep,
