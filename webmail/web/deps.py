@@ -114,7 +114,9 @@ async def get_preferences(services: ServicesDep, session: SessionDep) -> Prefere
 PreferencesDep = Annotated[Preferences, Depends(get_preferences)]
 
 
-async def get_mail_store(services: ServicesDep, session: SessionDep, preferences: PreferencesDep) -> MailStore:
+async def get_mail_store(
+    services: ServicesDep, session: SessionDep, preferences: PreferencesDep
+) -> MailStore:
     credentials = Credentials(session.user, session.password, session.client_ip)
     return MailStore(services.pool, credentials, services.pages, preferences.special_folders)
 
