@@ -35,6 +35,7 @@ from webmail.pop3.accounts import ExternalAccounts
 from webmail.redis import Keys, create_redis
 from webmail.sieve.service import FilterService
 from webmail.smtp.outbox import Outbox
+from webmail.smtp.senders import SenderRules
 from webmail.smtp.uploads import UploadStore
 from webmail.web.deps import Services, note_vacation
 from webmail.web.errors import ErrorPageMiddleware, install_error_handlers
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             views=views,
             watchers=watchers,
             filters=FilterService(settings, redis),
+            senders=SenderRules(settings, redis),
         )
         if settings.demo:
             services = app.state.services

@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     # Submission logs in with the user's own IMAP name and password, unless a fixed account is set.
     smtp_username: str = ""
     smtp_password: SecretStr = SecretStr("")
+    # "login": the submission server sends only as the signed-in address (other From addresses are
+    # refused, e.g. Postfix reject_sender_login_mismatch); the identities page and compose say so.
+    smtp_senders: Literal["any", "login"] = "any"
     max_attachment_mb: int = Field(25, ge=1, le=500)
     upload_quota_mb: int = Field(100, ge=1)  # one user's unsent attachments across all drafts
     undo_send_seconds: int = Field(10, ge=0, le=30)  # 0: sent at once, without the worker

@@ -43,6 +43,7 @@ WebmailError                                     500  the base: user_message, st
  ├── smtp.errors.SMTPError                       502  the submission server did not take the message
  │    ├── SMTPAuthError                          502  it refused the user's credentials
  │    ├── RecipientsRefusedError                 422  it refused recipients (``refused``); nothing was sent
+ │    ├── SenderRefusedError                     422  it refused the From address (MAIL FROM) for this login
  │    ├── SMTPUTF8UnsupportedError               422  an address needs SMTPUTF8, which it lacks
  │    └── SMTPUnavailableError                   503  unreachable or dropped
  ├── smtp.outbox.OutboxNotFoundError             404  not waiting in the outbox (any more)

@@ -132,6 +132,10 @@ class Keys:
     def user_sessions(self, user: str) -> str:
         return f"{self.prefix}:usess:{user}"
 
+    def refused_senders(self, user: str) -> str:
+        """Hash: From address (lower case) -> the submission server's words when it refused it."""
+        return f"{self.prefix}:nosend:{user}"
+
     def login_failures_user(self, identity: str) -> str:
         """Failed sign-ins of one account, by its canonical name (``auth.usernames``)."""
         return f"{self.prefix}:rl:u:{identity}"

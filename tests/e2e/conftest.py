@@ -1,14 +1,21 @@
-"""Signing in through the browser; Debian's chromium is set up in tests/conftest.py."""
+"""Signing in through the browser, and the screen checks the screen tests share (Debian's
+chromium itself is set up in tests/conftest.py)."""
 
 from __future__ import annotations
 
 import gc
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import MailUser
+
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+SIZES = {"desktop": (1440, 900), "phone": (390, 844)}
+THEMES = ("light", "dark")
 
 
 def sign_in(page: Page, live_server: str, user: MailUser) -> None:
@@ -26,3 +33,65 @@ def collect_garbage_after_each_test() -> Iterator[None]:
     in whichever test happens to run when the garbage collector does."""
     yield
     gc.collect()
+
+
+def axe_findings(page: Page) -> list[str]:
+    """axe-core's serious and critical findings; the sender's own HTML (the mail frame) is not ours."""
+    if not AXE.is_file():
+        pytest.fail(f"{AXE} is missing: run `make install` (npm ci installs the test tools of package.json)")
+    if not page.evaluate("() => Boolean(window.axe)"):
+        page.add_script_tag(path=str(AXE))
+    result: dict[str, Any] = page.evaluate(
+        """async () => await axe.run({exclude: [["iframe.mail-body"]]}, {resultTypes: ["violations"]})"""
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes'][:4]]}"
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def screen_problems(page: Page, output_path: str, name: str) -> list[str]:
+    """Sideways scrolling and serious axe findings of the page as it is; a screenshot for review."""
+    page.wait_for_timeout(100)
+    page.screenshot(path=Path(output_path) / f"{name}.png")
+    fits = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    problems = [f"{name} scrolls sideways: {fits}"] if fits[0] > fits[1] else []
+    return problems + [f"{name}: {finding}" for finding in axe_findings(page)]
+
+
+def check_screen(page: Page, output_path: str, name: str) -> None:
+    assert screen_problems(page, output_path, name) == []
+
+
+def every_look(page: Page, output_path: str, name: str) -> list[str]:
+    """The page as loaded, in both themes at both sizes (one load, four screenshots: the
+    colour scheme and the width change in place); named ``{name}-{size}-{theme}``."""
+    problems: list[str] = []
+    for size, (width, height) in SIZES.items():
+        page.set_viewport_size({"width": width, "height": height})
+        for theme in THEMES:
+            page.emulate_media(color_scheme=theme)
+            problems += screen_problems(page, output_path, f"{name}-{size}-{theme}")
+    return problems
+
+
+def open_screen_context(browser: Browser, theme: str = "light") -> tuple[Any, Page, list[str]]:
+    """A context for screen checks: the colour scheme asked for, and the CSP bypassed so that
+    axe-core can be injected; the page's script errors are collected in the list returned."""
+    context = browser.new_context(color_scheme=theme, bypass_csp=True)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return context, page, errors
+
+
+@pytest.fixture
+def screen_page(browser: Browser, theme: str) -> Iterator[Page]:
+    """A fresh page in the test's ``theme`` (its parameter) for screenshots and axe-core; a
+    script error on it fails the test."""
+    context, page, errors = open_screen_context(browser, theme)
+    yield page
+    context.close()
+    if errors:
+        pytest.fail(f"script errors: {errors}")

@@ -12,22 +12,9 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import MailUser
-from tests.e2e.conftest import sign_in
-from tests.e2e.test_mail_screens import SIZES, axe_findings, imap_for
+from tests.e2e.conftest import SIZES, check_screen, sign_in
+from tests.e2e.test_mail_screens import imap_for
 from webmail.devservices import DevServices
-
-
-def screen_problems(page: Page, output_path: str, name: str) -> list[str]:
-    """Sideways scrolling and serious axe findings of the page as it is; a screenshot for review."""
-    page.wait_for_timeout(100)
-    page.screenshot(path=Path(output_path) / f"{name}.png")
-    fits = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
-    problems = [f"{name} scrolls sideways: {fits}"] if fits[0] > fits[1] else []
-    return problems + [f"{name}: {finding}" for finding in axe_findings(page)]
-
-
-def check_screen(page: Page, output_path: str, name: str) -> None:
-    assert screen_problems(page, output_path, name) == []
 
 
 def csrf(page: Page) -> str:
@@ -180,29 +167,22 @@ def test_the_from_choice_brings_its_signature(page: Page, live_server: str, mail
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
 def test_compose_fits_passes_axe_and_is_kept(
-    browser: Browser, live_server: str, mail_user: MailUser, output_path: str, theme: str, tmp_path: Path
+    screen_page: Page, live_server: str, mail_user: MailUser, output_path: str, theme: str, tmp_path: Path
 ) -> None:
     (tmp_path / "minutes.pdf").write_bytes(b"%PDF-1.4 minutes")
-    context = browser.new_context(color_scheme=theme, bypass_csp=True)  # so axe can be injected
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
-    try:
-        sign_in(page, live_server, mail_user)
-        for size, (width, height) in SIZES.items():
-            page.set_viewport_size({"width": width, "height": height})
-            page.goto(f"{live_server}/compose")
-            check_screen(page, output_path, f"compose-{size}-{theme}")
-            page.locator("#to").type("Ann Lee <ann@example.org>, not an address,")
-            page.get_by_role("button", name="Cc", exact=True).click()
-            page.locator("#cc").type("bo")
-            page.locator("#subject").fill("Minutes of the meeting")
-            page.locator("#attachments").set_input_files(str(tmp_path / "minutes.pdf"))
-            expect(page.locator("#attachment-list")).to_contain_text("minutes.pdf")
-            page.get_by_role("button", name="Send", exact=True).click()
-            check_screen(page, output_path, f"compose-filled-{size}-{theme}")
-            page.locator(".send-later-menu > summary").click()
-            check_screen(page, output_path, f"compose-send-later-{size}-{theme}")
-        assert problems == []
-    finally:
-        context.close()
+    page = screen_page
+    sign_in(page, live_server, mail_user)
+    for size, (width, height) in SIZES.items():
+        page.set_viewport_size({"width": width, "height": height})
+        page.goto(f"{live_server}/compose")
+        check_screen(page, output_path, f"compose-{size}-{theme}")
+        page.locator("#to").type("Ann Lee <ann@example.org>, not an address,")
+        page.get_by_role("button", name="Cc", exact=True).click()
+        page.locator("#cc").type("bo")
+        page.locator("#subject").fill("Minutes of the meeting")
+        page.locator("#attachments").set_input_files(str(tmp_path / "minutes.pdf"))
+        expect(page.locator("#attachment-list")).to_contain_text("minutes.pdf")
+        page.get_by_role("button", name="Send", exact=True).click()
+        check_screen(page, output_path, f"compose-filled-{size}-{theme}")
+        page.locator(".send-later-menu > summary").click()
+        check_screen(page, output_path, f"compose-send-later-{size}-{theme}")

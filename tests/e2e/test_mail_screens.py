@@ -8,43 +8,23 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from imapclient import IMAPClient
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from tests.conftest import MailUser
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import SIZES, axe_findings, sign_in
 from tests.e2e.test_live_updates import LIVE, wait_for_stream, watch_sse
 from webmail.config import Settings
 from webmail.devservices import DevServices
 from webmail.devservices.seed import seed_user
-
-AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
-SIZES = {"desktop": (1440, 900), "phone": (390, 844)}
 
 
 def imap_for(services: DevServices, user: MailUser) -> IMAPClient:
     client = IMAPClient("127.0.0.1", services.dovecot.imap_port, ssl=False)
     client.login(user.username, user.password)
     return client
-
-
-def axe_findings(page: Page) -> list[str]:
-    """axe-core's serious and critical findings; the sender's own HTML (the mail frame) is not ours."""
-    if not AXE.is_file():
-        pytest.fail(f"{AXE} is missing: run `make install` (npm ci installs the test tools of package.json)")
-    if not page.evaluate("() => Boolean(window.axe)"):
-        page.add_script_tag(path=str(AXE))
-    result: dict[str, Any] = page.evaluate(
-        """async () => await axe.run({exclude: [["iframe.mail-body"]]}, {resultTypes: ["violations"]})"""
-    )
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes'][:4]]}"
-        for v in result["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 def open_first(page: Page, selector: str) -> None:
@@ -83,7 +63,7 @@ def screens(live_server: str) -> dict[str, Callable[[Page], None]]:
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
 def test_every_mail_screen_fits_passes_axe_and_is_kept(
-    browser: Browser,
+    screen_page: Page,
     live_server: str,
     services: DevServices,
     mail_user: MailUser,
@@ -93,26 +73,19 @@ def test_every_mail_screen_fits_passes_axe_and_is_kept(
     imap = imap_for(services, mail_user)
     seed_user(imap, ("Demo User", mail_user.username), count=60, seed=5)
     imap.logout()
-    context = browser.new_context(color_scheme=theme, bypass_csp=True)  # so axe can be injected
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
-    try:
-        sign_in(page, live_server, mail_user)
-        for size, (width, height) in SIZES.items():
-            page.set_viewport_size({"width": width, "height": height})
-            for name, show in screens(live_server).items():
-                show(page)
-                page.wait_for_timeout(150)  # the mail frame sizes itself
-                page.screenshot(path=Path(output_path) / f"{name}-{size}-{theme}.png")
-                fits = page.evaluate(
-                    "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
-                )
-                assert fits[0] <= fits[1], f"{name} at {size} scrolls sideways: {fits}"
-                assert axe_findings(page) == [], f"{name} at {size}, {theme}"
-        assert problems == []
-    finally:
-        context.close()
+    page = screen_page
+    sign_in(page, live_server, mail_user)
+    for size, (width, height) in SIZES.items():
+        page.set_viewport_size({"width": width, "height": height})
+        for name, show in screens(live_server).items():
+            show(page)
+            page.wait_for_timeout(150)  # the mail frame sizes itself
+            page.screenshot(path=Path(output_path) / f"{name}-{size}-{theme}.png")
+            fits = page.evaluate(
+                "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+            )
+            assert fits[0] <= fits[1], f"{name} at {size} scrolls sideways: {fits}"
+            assert axe_findings(page) == [], f"{name} at {size}, {theme}"
 
 
 def test_live_mail_keeps_ticked_rows_and_the_cursor(

@@ -43,7 +43,7 @@ def test_add_account_test_fetch_watch_progress_and_read(
     page.add_init_script("""
         window.__progress = [];
         new MutationObserver(() => {
-          for (const el of document.querySelectorAll('.running')) window.__progress.push(el.textContent.trim());
+          for (const el of document.querySelectorAll('.running, .fetching')) window.__progress.push(el.textContent.trim());
         }).observe(document, {subtree: true, childList: true, characterData: true});
     """)
     sign_in(page, live_server, mail_user)
@@ -72,6 +72,9 @@ def test_add_account_test_fetch_watch_progress_and_read(
     source.put(source_message(1000), source_message(1001))
     page.get_by_role("button", name="Fetch now").click()
     expect(page.locator("#account-status")).to_contain_text("2 imported", timeout=30_000)
+    # "Fetching now" was said while the job waited or ran, and went when it ended, without a reload.
+    assert "Fetching now…" in page.evaluate("window.__progress")
+    expect(page.locator("#account-status .fetching")).to_have_count(0)
     expect(page.locator("#account-status")).to_contain_text(
         re.compile(rf"Imported in total\s*{MESSAGES + 2}")
     )

@@ -9,16 +9,9 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import MailUser
-from tests.e2e.conftest import sign_in
-from tests.e2e.test_compose_screens import screen_problems
-from tests.e2e.test_mail_screens import SIZES, imap_for
+from tests.e2e.conftest import SIZES, open_screen_context, screen_problems, sign_in
+from tests.e2e.test_mail_screens import imap_for
 from webmail.devservices import DevServices
-
-
-@pytest.fixture
-def browser_context_args(browser_context_args: dict[str, object]) -> dict[str, object]:
-    return {**browser_context_args, "bypass_csp": True}  # so axe-core can be injected
-
 
 PAGES = ["/contacts", "/compose/outbox", "/help/clients"]
 SECTIONS = ["", "/general", "/reading", "/writing", "/keyboard", "/notifications", "/identities", "/folders",
@@ -59,6 +52,44 @@ def test_a_section_saves_in_place_and_applies_after_reload(
     expect(page.get_by_label("Group messages into conversations")).to_have_count(0)
 
 
+def test_the_reading_pane_below_or_off_is_saved_and_applied_after_reload(
+    page: Page, live_server: str, services: DevServices, mail_user: MailUser
+) -> None:
+    imap = imap_for(services, mail_user)
+    for i in range(3):
+        imap.append("INBOX", f"From: a@example.org\r\nSubject: Pane {i}\r\n\r\nbody {i}\r\n".encode())
+    imap.logout()
+    page.set_viewport_size({"width": 1440, "height": 900})
+    sign_in(page, live_server, mail_user)
+    page.goto(f"{live_server}/settings/reading")
+    page.get_by_label("Below the list").check()
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(".saved-quiet")).to_be_visible()
+    page.reload()
+    expect(page.get_by_label("Below the list")).to_be_checked()
+    page.goto(f"{live_server}/mail/INBOX")
+    page.locator("#message-list .row-link").first.click()
+    expect(page.locator("#reader article.message")).to_be_visible()
+    listing, reader = page.locator("#message-list").bounding_box(), page.locator("#reader").bounding_box()
+    assert listing and reader
+    assert reader["y"] >= listing["y"] + listing["height"] - 1  # under the list
+    assert abs(reader["x"] - listing["x"]) < 2 and abs(reader["width"] - listing["width"]) < 2
+
+    page.goto(f"{live_server}/settings/reading")
+    page.get_by_label("Off: a message opens in the list's place").check()
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(".saved-quiet")).to_be_visible()
+    page.goto(f"{live_server}/mail/INBOX")
+    expect(page.locator("#reader")).to_be_hidden()
+    list_width = page.locator("#message-list").bounding_box()
+    assert list_width and list_width["width"] > 1000  # the list has the room of both
+    page.locator("#message-list .row-link").first.click()
+    expect(page.locator("#reader article.message")).to_be_visible()
+    expect(page.locator("#message-list")).to_be_hidden()
+    page.locator("#reader .reader-toolbar .back").click()
+    expect(page.locator("#message-list")).to_be_visible()
+
+
 def test_a_refused_value_is_shown_beside_its_field(page: Page, live_server: str, mail_user: MailUser) -> None:
     sign_in(page, live_server, mail_user)
     page.goto(f"{live_server}/settings/general")
@@ -93,28 +124,24 @@ def test_phones_list_the_sections_then_show_one(
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
 def test_every_settings_section_fits_passes_axe_and_is_kept(
-    browser: Browser, live_server: str, mail_user: MailUser, output_path: str, theme: str
+    screen_page: Page, live_server: str, mail_user: MailUser, output_path: str, theme: str
 ) -> None:
-    context = browser.new_context(color_scheme=theme, bypass_csp=True)  # so axe can be injected
-    page = context.new_page()
+    page = screen_page
     problems: list[str] = []
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
-    try:
-        sign_in(page, live_server, mail_user)
-        for size, (width, height) in SIZES.items():
-            page.set_viewport_size({"width": width, "height": height})
-            for path in [f"/settings{section}" for section in SECTIONS] + PAGES:
-                page.goto(f"{live_server}{path}")
-                name = path.strip("/").replace("/", "-")
-                problems += screen_problems(page, output_path, f"{name}-{size}-{theme}")
-        assert problems == [], "\n".join(problems)
-    finally:
-        context.close()
+    sign_in(page, live_server, mail_user)
+    for size, (width, height) in SIZES.items():
+        page.set_viewport_size({"width": width, "height": height})
+        for path in [f"/settings{section}" for section in SECTIONS] + PAGES:
+            page.goto(f"{live_server}{path}")
+            name = path.strip("/").replace("/", "-")
+            problems += screen_problems(page, output_path, f"{name}-{size}-{theme}")
+    assert problems == [], "\n".join(problems)
 
 
 def test_a_folder_name_the_server_refuses_is_explained_in_place(
-    page: Page, live_server: str, mail_user: MailUser, output_path: str
+    browser: Browser, live_server: str, mail_user: MailUser, output_path: str
 ) -> None:
+    context, page, _ = open_screen_context(browser)
     sign_in(page, live_server, mail_user)
     page.goto(f"{live_server}/settings/folders")
     page.get_by_label("Name", exact=True).fill("x" * 300)
@@ -125,3 +152,4 @@ def test_a_folder_name_the_server_refuses_is_explained_in_place(
     expect(page.get_by_label("Name", exact=True)).to_have_value("x" * 300)
     expect(page.locator(".topbar")).to_be_visible()
     assert screen_problems(page, output_path, "folder-refused-desktop") == []
+    context.close()

@@ -7,8 +7,10 @@ from email import message_from_bytes, policy
 from fastapi.testclient import TestClient
 from imapclient import IMAPClient
 
-from tests.conftest import MailUser, session_token
+from tests.conftest import LOCAL_CLIENT, MailUser, make_settings, session_token, sign_in
 from tests.integration.test_compose import friend, inbox_of
+from tests.integration.test_outbox import time_passes, worker_tick
+from webmail.app import create_app
 from webmail.devservices import DevServices
 
 __all__ = ["friend"]
@@ -92,3 +94,52 @@ def test_header_injection_in_the_subject_sends_nothing(
     assert "Line breaks are not allowed in the subject" in response.text
     assert "text</textarea>" in response.text  # nothing written is lost
     assert len(services.smtp.messages) == before
+
+
+def identity_value(page: str, label: str) -> str:
+    return page.split(f">{label}", 1)[0].rsplit('value="', 1)[1].split('"')[0]
+
+
+def test_a_from_address_the_server_refused_is_named_on_identities_and_in_compose(
+    signed_in: TestClient, mail_user: MailUser, friend: MailUser
+) -> None:
+    add_identity(signed_in, name="Me", email=mail_user.username, is_default="on")
+    add_identity(signed_in, name="Old job", email="me@refused.invalid")
+    compose = signed_in.get("/compose").text
+    assert "not accepted by the server" not in compose  # nothing known yet
+    form = {"csrf_token": session_token(signed_in), "identity": identity_value(compose, "Old job"),
+            "to": friend.username, "subject": "Hello", "body": "Hi"}  # fmt: skip
+    response = signed_in.post("/compose/send", data=form)
+    assert response.status_code == 422
+    assert "refused to send as me@refused.invalid" in response.text
+    assert 'value="Hello"' in response.text  # the form is kept
+
+    page = signed_in.get("/settings/identities").text
+    assert "The mail server refused to send as this address: “5.7.1 Sender address rejected" in page
+    compose = signed_in.get("/compose").text
+    assert "Old job &lt;me@refused.invalid&gt; (not accepted by the server)" in compose
+    assert "data-refusal=" in compose
+
+
+def test_a_server_that_sends_only_as_the_login_is_said_and_outbox_refusals_are_kept(
+    services: DevServices, database_url: str, mail_user: MailUser, friend: MailUser
+) -> None:
+    settings = make_settings(services, database_url, smtp_senders="login", undo_send_seconds=5)
+    with TestClient(create_app(settings), follow_redirects=False, client=LOCAL_CLIENT) as client:
+        assert sign_in(client, mail_user).status_code == 303
+        add_identity(client, name="Team", email="team@example.test")
+        page = client.get("/settings/identities").text
+        assert f"Your mail server sends only as <strong>{mail_user.username}</strong>" in page
+        assert "The mail server sends only as" in page  # beside the identity it concerns
+        compose = client.get("/compose").text  # one identity: no choice, the warning under From
+        assert 'class="from-warning"><svg' in compose
+        assert f"The mail server sends only as {mail_user.username}." in compose
+
+        # A refusal met by the outbox's worker is remembered as well.
+        add_identity(client, name="Gone", email="gone@refused.invalid")
+        form = {"csrf_token": session_token(client), "identity": identity_value(client.get("/compose").text, "Gone"),
+                "to": friend.username, "subject": "Later", "body": "Hi"}  # fmt: skip
+        assert client.post("/compose/send", data=form).status_code == 303
+        time_passes(settings)
+        worker_tick(settings)
+        assert "refused to send as this address: “5.7.1" in client.get("/settings/identities").text

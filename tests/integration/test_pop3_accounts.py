@@ -140,6 +140,8 @@ def test_add_fetch_status_history_and_metrics(
         f"/settings/accounts/{account_id}/fetch", data={"csrf_token": session_token(signed_in)}
     )
     assert again.headers["location"].endswith("queued=already")
+    assert "Fetching now…" in signed_in.get(f"/settings/accounts/{account_id}/status").text  # while queued
+    assert "Fetching now…" in signed_in.get("/settings/accounts").text
 
     outcome = fetch(context, account_id)
     assert (outcome.outcome, outcome.imported) == ("ok", 3)

@@ -19,6 +19,7 @@ from webmail.imap.types import SpecialUse
 MarkSeen = Literal["immediately", "delay", "never"]
 Theme = Literal["system", "light", "dark"]  # "system" follows the device (prefers-color-scheme)
 Density = Literal["comfortable", "compact"]
+ReadingPane = Literal["right", "bottom", "off"]  # where an opened message shows on wide screens
 PREFERENCES_TTL_SECONDS = 5.0
 
 
@@ -29,6 +30,7 @@ class Preferences(BaseModel):
     timezone: str = ""  # empty: the browser's (cookie wm_tz), else UTC
     prefer_html: bool = True
     conversations: bool = False
+    reading_pane: ReadingPane = "right"  # "off": the message takes the list's place
     keyboard_shortcuts: bool = True
     compose_html: bool = False
     undo_send_seconds: int | None = Field(

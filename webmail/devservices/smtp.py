@@ -55,6 +55,15 @@ class SMTPSink:
         ok = self.dovecot.passwords.get(login) == auth_data.password.decode()
         return AuthResult(success=ok, handled=False, auth_data=login if ok else None)
 
+    async def handle_MAIL(  # noqa: N802 - aiosmtpd hook name
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, mail_options: list[str]
+    ) -> str:
+        if address.lower().endswith("@refused.invalid"):
+            return "553 5.7.1 Sender address rejected: not owned by user"  # for tests of refused senders
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
     async def handle_RCPT(  # noqa: N802 - aiosmtpd hook name
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:

@@ -20,7 +20,7 @@ from webmail.pop3.client import POP3Server, POP3Session
 from webmail.pop3.destination import Destinations
 from webmail.pop3.errors import POP3Error
 from webmail.pop3.form import AccountForm
-from webmail.pop3.jobs import enqueue_fetch, job_queue
+from webmail.pop3.jobs import enqueue_fetch, fetch_pending, job_queue
 from webmail.pop3.vault import open_password, seal_password
 from webmail.redis import Keys, create_sync_redis
 
@@ -125,6 +125,19 @@ class ExternalAccounts:
                     data = redis.hgetall(self.keys.pop3_progress(account_id))
                     running[account_id] = Progress(int(data.get(b"done", 0)), int(data.get(b"total", 0)))
             return running
+
+        return await anyio.to_thread.run_sync(load)
+
+    async def pending(self, account_ids: list[int]) -> set[int]:
+        """The accounts with a fetch queued or running: "Fetching now" lasts as long as this."""
+
+        def load() -> set[int]:
+            with self._redis() as redis:
+                return {
+                    account_id
+                    for account_id in account_ids
+                    if fetch_pending(self.settings, redis, account_id)
+                }
 
         return await anyio.to_thread.run_sync(load)
 

@@ -303,6 +303,9 @@ def job_queue(settings: Settings, connection: Redis) -> Queue:
     return Queue(Keys(settings.redis_prefix).jobs_queue(), connection=connection)
 
 
+WAITING = (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED)  # not started yet
+
+
 def enqueue_fetch(settings: Settings, queue: Queue, account_id: int) -> bool:
     """Queue a fetch of one account; False if one is queued or running already."""
     job_id = Keys(settings.redis_prefix).pop3_job_id(account_id)
@@ -323,15 +326,23 @@ def enqueue_fetch(settings: Settings, queue: Queue, account_id: int) -> bool:
                 job = Job.fetch(job_id, connection=queue.connection)
             except NoSuchJobError:
                 continue  # finished in between
-            if job.get_status(refresh=True) in (
-                JobStatus.QUEUED,
-                JobStatus.STARTED,
-                JobStatus.SCHEDULED,
-                JobStatus.DEFERRED,
-            ):
+            if job.get_status(refresh=True) in (*WAITING, JobStatus.STARTED):
                 return False
             job.delete()  # a finished, failed or stopped run's leftover
     return False
+
+
+def fetch_pending(settings: Settings, connection: Redis, account_id: int) -> bool:
+    """True from "Fetch now" until the fetch has ended: its job waits in the queue, or the fetch
+    holds the account's lock (the "done" event is published once the lock is gone)."""
+    keys = Keys(settings.redis_prefix)
+    if connection.exists(keys.pop3_lock(account_id)):
+        return True
+    try:
+        job = Job.fetch(keys.pop3_job_id(account_id), connection=connection)
+    except NoSuchJobError:
+        return False
+    return job.get_status(refresh=True) in WAITING
 
 
 def enqueue_due(settings: Settings, db: sessionmaker[Session], queue: Queue) -> int:

@@ -33,6 +33,21 @@ class RecipientsRefusedError(SMTPError):
         super().__init__(f"The mail server refused these recipients: {', '.join(refused)}.")
 
 
+class SenderRefusedError(SMTPError):
+    """Raised when the server refuses the envelope sender (MAIL FROM): it will not send as this
+    address for this login (Postfix's reject_sender_login_mismatch, for one)."""
+
+    status_code = 422
+
+    def __init__(self, sender: str, reason: str) -> None:
+        self.sender = sender
+        self.reason = reason
+        super().__init__(
+            f"The mail server refused to send as {sender}: “{reason}”. Nothing was sent; "
+            "choose another From address."
+        )
+
+
 class SMTPUnavailableError(SMTPError):
     """Raised when the submission server cannot be reached or drops the connection."""
 
@@ -58,6 +73,8 @@ def map_smtp_errors() -> Iterator[None]:
         raise
     except aiosmtplib.SMTPAuthenticationError as exc:
         raise SMTPAuthError() from exc
+    except aiosmtplib.SMTPSenderRefused as exc:
+        raise SenderRefusedError(exc.sender, exc.message) from exc
     except aiosmtplib.SMTPRecipientsRefused as exc:
         raise RecipientsRefusedError([str(r.recipient) for r in exc.recipients]) from exc
     except aiosmtplib.SMTPRecipientRefused as exc:

@@ -34,6 +34,8 @@ from webmail.imap.types import Credentials
 from webmail.mail.compose import addresses_of
 from webmail.redis import Keys
 from webmail.smtp import sending
+from webmail.smtp.senders import record_sync
+from webmail.smtp.submit import envelope_sender
 from webmail.smtp.uploads import UploadStore
 
 PURPOSE = "outbox"
@@ -198,6 +200,8 @@ def deliver(settings: Settings, db: sessionmaker[Session], redis: Redis, outbox_
     except DecryptionError:
         return _finish(db, redis, settings, row, login, "failed", "The server key changed; send it again.")
     outcome = asyncio.run(_send(settings, db, row, Credentials(login, password)))
+    sender = envelope_sender(message_from_bytes(row.message, policy=policy.SMTP))
+    record_sync(redis, Keys(settings.redis_prefix), login, sender, outcome.error)
     status = "sent" if outcome.sent else "failed"
     return _finish(db, redis, settings, row, login, status, outcome.note or None)
 

@@ -31,6 +31,7 @@ from webmail.limits import Limits
 from webmail.pop3.accounts import ExternalAccounts
 from webmail.sieve.service import FilterService, SieveAccount
 from webmail.smtp.outbox import Outbox
+from webmail.smtp.senders import SenderRules
 from webmail.smtp.uploads import UploadStore
 from webmail.web.htmx import HtmxDetails
 
@@ -61,6 +62,7 @@ class Services:
     views: ViewCache
     watchers: Watchers
     filters: FilterService
+    senders: SenderRules
 
 
 def get_services(request: Request) -> Services:

@@ -50,8 +50,8 @@ async def _form_page(
         "settings": services.settings,
         "history": await services.pop3.history(account.id) if account else [],
         "progress": (await services.pop3.progress([account.id])).get(account.id) if account else None,
+        "pending": bool(account and await services.pop3.pending([account.id])),
         "saved": request.query_params.get("saved") == "1",
-        "queued": request.query_params.get("queued"),
         "tz": tz,
     }
     return render(request, "pages/account_form.html", context, status_code=422 if errors else 200)
@@ -66,6 +66,7 @@ async def list_accounts(
         "session": session,
         "accounts": accounts,
         "progress": await services.pop3.progress([a.id for a in accounts]),
+        "pending": await services.pop3.pending([a.id for a in accounts]),
         "enabled": services.settings.pop3_enabled,
         "limit": services.settings.pop3_max_accounts_per_user,
         "deleted": request.query_params.get("deleted") == "1",
@@ -145,6 +146,7 @@ async def account_status(
     context = {
         "account": account,
         "progress": (await services.pop3.progress([account_id])).get(account_id),
+        "pending": bool(await services.pop3.pending([account_id])),
         "history": await services.pop3.history(account_id),
         "tz": user_zone(request, preferences),
         "session": session,

@@ -35,6 +35,7 @@ from webmail.mail.drafting import add_signature, forward_draft, reply_draft
 from webmail.mail.editor import clean_editor_html, html_to_text, text_to_editor_html
 from webmail.mail.render import Headers, attachment_name, decode_part, parse_headers
 from webmail.smtp import sending
+from webmail.smtp.submit import envelope_sender
 from webmail.smtp.uploads import UploadStore
 from webmail.web.csrf import csrf_protect
 from webmail.web.deps import MailStoreDep, PreferencesDep, ServicesDep, SessionDep, limits_of
@@ -266,6 +267,7 @@ async def compose_page(
         "html_mode": state.html_mode,
         "identities": state.identities,
         "identity": state.identity,
+        "senders": await services.senders.rule(session.user),
         "attachments": services.uploads.stored(session.user, state.draft_id),
         "limit_mb": services.settings.max_attachment_mb,
         "ask_attachment": ask_attachment,
@@ -469,6 +471,7 @@ async def send_message(
     outcome = await sending.send(
         outgoing, store, settings=services.settings, uploads=uploads, contacts=services.contacts
     )
+    await services.senders.record(session.user, envelope_sender(outgoing.message), outcome.error)
     if outcome.error is not None:
         # Nothing written is lost: the form comes back filled in, with the reason (and the
         # message is in Drafts in case the browser closes).

@@ -31,6 +31,7 @@ async def _page(
         "editing": editing,
         "form": form,
         "saved": request.query_params.get("saved") == "1",
+        "senders": await services.senders.rule(session.user),
     }
     return render(request, "pages/identities.html", context, status_code=422 if errors else 200)
 

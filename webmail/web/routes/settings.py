@@ -23,7 +23,7 @@ THEME_COOKIE = "wm_theme"
 SECTION_FIELDS = {
     "general": ("theme", "density", "swipe_actions", "page_size", "mark_seen", "mark_seen_delay_seconds",
                 "timezone", "archive_layout"),
-    "reading": ("prefer_html", "conversations"),
+    "reading": ("prefer_html", "conversations", "reading_pane"),
     "writing": ("compose_html", "undo_send_seconds"),
     "keyboard": ("keyboard_shortcuts",),
     "notifications": (),
