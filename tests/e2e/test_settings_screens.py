@@ -71,9 +71,11 @@ def test_the_reading_pane_below_or_off_is_saved_and_applied_after_reload(
     page.locator("#message-list .row-link").first.click()
     expect(page.locator("#reader article.message")).to_be_visible()
     listing, reader = page.locator("#message-list").bounding_box(), page.locator("#reader").bounding_box()
-    assert listing and reader
+    assert listing
+    assert reader
     assert reader["y"] >= listing["y"] + listing["height"] - 1  # under the list
-    assert abs(reader["x"] - listing["x"]) < 2 and abs(reader["width"] - listing["width"]) < 2
+    assert abs(reader["x"] - listing["x"]) < 2
+    assert abs(reader["width"] - listing["width"]) < 2
 
     page.goto(f"{live_server}/settings/reading")
     page.get_by_label("Off: a message opens in the list's place").check()
@@ -82,7 +84,8 @@ def test_the_reading_pane_below_or_off_is_saved_and_applied_after_reload(
     page.goto(f"{live_server}/mail/INBOX")
     expect(page.locator("#reader")).to_be_hidden()
     list_width = page.locator("#message-list").bounding_box()
-    assert list_width and list_width["width"] > 1000  # the list has the room of both
+    assert list_width
+    assert list_width["width"] > 1000  # the list has the room of both
     page.locator("#message-list .row-link").first.click()
     expect(page.locator("#reader article.message")).to_be_visible()
     expect(page.locator("#message-list")).to_be_hidden()
