@@ -30,6 +30,7 @@ from webmail.imap import handover
 from webmail.imap.cache import PageCache, ViewCache
 from webmail.imap.cap import ConnectionCap
 from webmail.imap.pool import IMAPPool
+from webmail.imap.storage import SizeCounter
 from webmail.imap.watch import Watchers
 from webmail.pop3.accounts import ExternalAccounts
 from webmail.redis import Keys, create_redis
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             watchers=watchers,
             filters=FilterService(settings, redis),
             senders=SenderRules(settings, redis),
+            sizes=SizeCounter(redis, settings.redis_prefix),
         )
         if settings.demo:
             services = app.state.services

@@ -249,3 +249,12 @@ class Keys:
         """A rendered message-list partial (``imap/cache.py``); ``variant`` (any text) is hashed."""
         variant_id = hashlib.sha1(variant.encode(), usedforsecurity=False).hexdigest()[:24]
         return f"{self.prefix}:listhtml:{user}:{variant_id}"
+
+    def folder_size(self, user: str, folder: str) -> str:
+        """A folder's counted size (``imap/storage.py``: no STATUS=SIZE); ``folder`` is hashed."""
+        folder_id = hashlib.sha1(folder.encode(), usedforsecurity=False).hexdigest()[:16]
+        return f"{self.prefix}:fsize:{user}:{folder_id}"
+
+    def size_count_lock(self, user: str) -> str:
+        """Held while one worker counts the user's folder sizes."""
+        return f"{self.prefix}:fsize:lock:{user}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -120,6 +121,19 @@ def plain_dovecot() -> Iterator[Dovecot]:
     shutil.rmtree(root, ignore_errors=True)
 
 
+def settled(client: TestClient, seconds: float = 10) -> str:
+    """The page's overview block, as its self-polling asks for it, once nothing is calculating."""
+    deadline = time.monotonic() + seconds
+    while True:
+        block = client.get(
+            "/settings/storage", headers={"HX-Request": "true", "HX-Target": "storage-overview"}
+        ).text
+        if "data-calculating=" not in block:
+            return block
+        assert time.monotonic() < deadline, "the folder sizes were never counted"
+        time.sleep(0.05)
+
+
 def test_without_status_size_or_sort(
     services: DevServices, database_url: str, plain_dovecot: Dovecot
 ) -> None:
@@ -131,8 +145,18 @@ def test_without_status_size_or_sort(
     settings = make_settings(services, database_url, imap_port=plain_dovecot.imap_port)
     with TestClient(create_app(settings), follow_redirects=False, client=LOCAL_CLIENT) as client:
         assert sign_in(client, user).status_code == 303
+        first = client.get("/settings/storage").text  # counted off the request: not there yet
+        assert 'data-calculating="4"' in first  # INBOX, Archive, Trash, Junk; the empty ones are 0
+        assert "Calculating the size of 4 folders…" in first
+        assert set(sizes_on(first).values()) == {0}
+        assert 'data-folder="Trash" data-calculating' in first
+        partial = settled(client)
+        assert 'id="storage-overview"' in partial
+        assert "<html" not in partial  # the self-polling block only
         check_page(client, imap)
         imap.append("INBOX", text_message("new arrival", 100 * KB))  # the counted size follows
+        assert 'data-folder="INBOX" data-calculating' in client.get("/settings/storage").text
+        settled(client)
         assert sizes_on(client.get("/settings/storage").text) == true_sizes(imap)
     imap.logout()
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
@@ -140,33 +140,48 @@ class MailStore:
         """The mailbox's quota (None without QUOTA or without a limit)."""
         return await self.pool.run(self.credentials, lambda conn: get_quota(conn.client), "quota")
 
-    async def storage_overview(self) -> StorageOverview:
+    async def storage_overview(
+        self, folders: Sequence[Folder], counted: Mapping[str, storage.CountedSize]
+    ) -> StorageOverview:
         """What takes the space: folders by size, the largest messages and attachments, the bins.
 
-        One folder per connection checkout, so other requests get the connection in between."""
-        cache = storage.size_cache(self.credentials.username)
-        folders = [f for f in await self.folder_overview() if f.selectable]
+        ``counted`` are the summed sizes known for folders without STATUS=SIZE (or without SORT);
+        those missing come back in ``pending``. One folder per connection checkout, so other
+        requests get the connection in between."""
         sizes: list[storage.FolderSize] = []
         largest: list[storage.LargeMessage] = []
-        for folder in folders:
+        pending: list[Folder] = []
+        for folder in (f for f in folders if f.selectable):
 
             def work(
                 conn: IMAPConnection, f: Folder = folder
-            ) -> tuple[list[storage.FolderSize], list[storage.LargeMessage]]:
-                size = storage.folder_sizes(conn, [f], cache)
-                top = storage.largest_in(conn, f, cache, storage.LARGEST_PER_FOLDER)
-                return size, storage.describe(conn, f, top)
+            ) -> tuple[storage.FolderSize | None, list[storage.LargeMessage] | None]:
+                top = storage.largest_in(conn, f, counted, storage.LARGEST_PER_FOLDER)
+                return storage.folder_size(f, counted), None if top is None else storage.describe(
+                    conn, f, top
+                )
 
             size, top = await self.pool.run(self.credentials, work, "storage")
-            sizes += size
-            largest += top
+            if size is not None:
+                sizes.append(size)
+            largest += top or []
+            if size is None or top is None:
+                pending.append(folder)
         sizes.sort(key=lambda item: -item.size)
         largest.sort(key=lambda item: -item.size)
         by_attachments = sorted((m for m in largest if m.attachment_bytes), key=lambda m: -m.attachment_bytes)
         bins = [item for item in sizes if item.folder.special_use in ("\\Trash", "\\Junk")]
         return storage.StorageOverview(
-            sizes, largest[: storage.LARGEST_SHOWN], by_attachments[: storage.ATTACHMENTS_SHOWN], bins
+            sizes,
+            largest[: storage.LARGEST_SHOWN],
+            by_attachments[: storage.ATTACHMENTS_SHOWN],
+            bins,
+            pending,
         )
+
+    async def count_size(self, folder: str) -> storage.CountedSize:
+        """The summed RFC822.SIZE of ``folder`` and its largest UIDs (a FETCH of every size)."""
+        return await self.pool.run(self.credentials, lambda conn: storage.count_size(conn, folder), "storage")
 
     async def folder_overview(self) -> list[Folder]:
         """All folders with counts and sizes (for the folder settings page)."""

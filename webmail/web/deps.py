@@ -24,6 +24,7 @@ from webmail.config import Settings
 from webmail.imap.actions import MailboxActions
 from webmail.imap.cache import PageCache, ViewCache
 from webmail.imap.pool import IMAPPool
+from webmail.imap.storage import SizeCounter
 from webmail.imap.store import MailStore
 from webmail.imap.types import Credentials
 from webmail.imap.watch import Watchers
@@ -63,6 +64,7 @@ class Services:
     watchers: Watchers
     filters: FilterService
     senders: SenderRules
+    sizes: SizeCounter
 
 
 def get_services(request: Request) -> Services:

@@ -6,8 +6,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from webmail.web.csrf import csrf_protect
-from webmail.web.deps import MailStoreDep, SessionDep
+from webmail.web.deps import MailStoreDep, ServicesDep, SessionDep
 from webmail.web.flash import take_flash
+from webmail.web.htmx import partial_block
 from webmail.web.listing import folder_url
 from webmail.web.templating import render
 
@@ -15,8 +16,14 @@ router = APIRouter(dependencies=[Depends(csrf_protect)])
 
 
 @router.get("/settings/storage")
-async def show_storage(request: Request, session: SessionDep, store: MailStoreDep) -> Response:
-    overview = await store.storage_overview()
+async def show_storage(
+    request: Request, services: ServicesDep, session: SessionDep, store: MailStoreDep
+) -> Response:
+    folders = await store.folder_overview()
+    counted = await services.sizes.known(session.user, folders)
+    overview = await store.storage_overview(folders, counted)
+    if overview.pending:  # counted off the request; the page polls itself meanwhile
+        await services.sizes.start(session.user, [f.name for f in overview.pending], store.count_size)
     context = {
         "session": session,
         "overview": overview,
@@ -24,4 +31,5 @@ async def show_storage(request: Request, session: SessionDep, store: MailStoreDe
         "flash": await take_flash(request),
         "folder_url": folder_url,
     }
-    return render(request, "pages/storage.html", context)
+    block = partial_block(request, {"storage-overview": "overview"})
+    return render(request, "pages/storage.html", context, block_name=block)
