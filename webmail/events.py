@@ -2,7 +2,8 @@
 
 Something happens for a user: the watcher (``imap/watch.py``) sees a folder change or new mail
 in INBOX, a POP3 job (``pop3/jobs.py``) imports messages, the outbox (``smtp/outbox.py``) sent a
-message or gave up on it, a session ended (``auth/sessions.py``). The code that knows calls
+message or gave up on it, an export went on or is ready (``web/routes/transfer.py``,
+``exports/jobs.py``), a session ended (``auth/sessions.py``). The code that knows calls
 ``publish`` with one of the frozen dataclasses below, which goes as JSON on the user's Redis
 pub/sub channel (``Keys.events_channel``). ``GET /events`` (``web/routes/events.py``), in
 whichever web worker holds the browser's stream, reads them with ``subscribe`` and sends each
@@ -30,6 +31,8 @@ from webmail.redis import Keys
 logger = logging.getLogger(__name__)
 
 POP3State = Literal["running", "done"]
+ExportState = Literal["running", "done", "failed", "ready"]
+EXPORT_STATES = ("running", "done", "failed", "ready")
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,31 @@ class OutboxResult:
 
 
 @dataclass(frozen=True)
+class ExportProgress:
+    """An export went on (``running``: ``done`` of ``total`` messages), ended while streamed
+    (``done``), stopped (``failed``), or, in the background, is ready at ``download``.
+
+    ``id`` is the one the page chose for its streamed download, or the background export's."""
+
+    name: ClassVar[str] = "export"
+    id: str
+    done: int
+    total: int
+    state: ExportState
+    download: str = ""
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ExportProgress:
+        state = _text(data, "state")
+        if state not in EXPORT_STATES:
+            raise ValueError(f"unknown export state {state!r}")
+        return cls(
+            _text(data, "id"), _number(data, "done"), _number(data, "total"),
+            cast(ExportState, state), _text(data, "download"),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
 class SessionExpired:
     """One of the user's sessions ended (sign-out, password rejected): each stream checks its own."""
 
@@ -107,13 +135,14 @@ class SessionExpired:
         return cls()
 
 
-Event = MailboxChanged | NewMail | POP3Progress | OutboxResult | SessionExpired
+Event = MailboxChanged | NewMail | POP3Progress | OutboxResult | ExportProgress | SessionExpired
 
 _DECODERS: dict[str, Callable[[dict[str, Any]], Event]] = {
     MailboxChanged.name: MailboxChanged.from_json,
     NewMail.name: NewMail.from_json,
     POP3Progress.name: POP3Progress.from_json,
     OutboxResult.name: OutboxResult.from_json,
+    ExportProgress.name: ExportProgress.from_json,
     SessionExpired.name: SessionExpired.from_json,
 }
 

@@ -3,6 +3,7 @@ export downloaded from the list's menu. Screenshots go under pytest-playwright's
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,7 +13,9 @@ from playwright.sync_api import Page, expect
 
 from tests.conftest import MailUser
 from tests.e2e.conftest import sign_in
+from tests.e2e.test_live_updates import wait_for_stream, watch_sse
 from tests.e2e.test_mail_screens import axe_findings
+from webmail.config import Settings
 from webmail.devservices import DevServices
 
 pytestmark = pytest.mark.e2e
@@ -64,14 +67,27 @@ def test_quota_bar_colours(
     assert axe_findings(page) == []
 
 
-def test_archive_preview_and_export_download(
-    page: Page, live_server: str, services: DevServices, output_path: str
+RECORD_EXPORT_TEXTS = """
+window.__exportTexts = [];
+new MutationObserver(() => {
+  for (const text of document.querySelectorAll("[data-export-text]")) {
+    if (window.__exportTexts[window.__exportTexts.length - 1] !== text.textContent) window.__exportTexts.push(text.textContent);
+  }
+}).observe(document, { subtree: true, childList: true, characterData: true });
+"""
+
+
+def test_archive_preview_and_export_download_with_progress(
+    page: Page, live_server: str, live_settings: Settings, services: DevServices, output_path: str
 ) -> None:
     user = MailUser(services.dovecot.new_user("pw"), "pw")
     fill(services, user, [2 * KB, 2 * KB, 2 * KB], days_ago=400)
-    fill(services, user, [2 * KB], days_ago=1)
+    fill(services, user, [2 * KB] * 37, days_ago=1)
     page.set_viewport_size({"width": 1440, "height": 900})
+    watch_sse(page)
+    page.add_init_script(RECORD_EXPORT_TEXTS)
     sign_in(page, live_server, user)
+    wait_for_stream(page, live_settings, user)
     page.locator(".folder-more summary").click()
     with page.expect_download() as info:
         page.get_by_role("listitem").filter(has_text="Export folder as mbox").click()
@@ -79,7 +95,16 @@ def test_archive_preview_and_export_download(
     assert download.suggested_filename == "INBOX.mbox"
     content = Path(download.path()).read_bytes()
     assert content.startswith(b"From a@example.org ")
-    assert content.count(b"\nFrom a@example.org ") == 3
+    assert content.count(b"\nFrom a@example.org ") == 39
+    progress = page.locator(".export-progress")
+    expect(progress.locator("[data-export-text]")).to_have_text("Exported 40 messages.")
+    expect(progress.locator("progress")).to_have_js_property("value", 40)
+    texts = page.evaluate("() => window.__exportTexts")
+    assert texts[0] == "Preparing the export…"
+    steps = [int(n) for n in re.findall(r"Exporting (\d+) of 40 messages", " ".join(texts))]
+    assert steps == sorted(steps)
+    assert any(0 < n < 40 for n in steps), texts  # seen while it streamed
+    assert axe_findings(page) == []
     page.goto(f"{live_server}/settings/archive")
     page.get_by_label("Messages older than (days)").fill("365")
     page.get_by_role("button", name="Preview").click()

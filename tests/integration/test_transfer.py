@@ -12,9 +12,13 @@ from email.utils import format_datetime
 import pytest
 from fastapi.testclient import TestClient
 from imapclient import IMAPClient
+from redis import Redis
 
 from tests.conftest import MailUser, session_token
+from webmail.config import Settings
 from webmail.devservices import DevServices
+from webmail.events import ExportProgress, decode
+from webmail.redis import Keys
 
 pytestmark = pytest.mark.integration
 
@@ -238,3 +242,34 @@ class TestExportFromTheList:
         assert 'href="/mail/INBOX/export?q=Message&amp;format=mbox"' in searched
         folders = signed_in.get("/settings/folders").text
         assert 'href="/mail/Archive/export?format=mbox"' in folders
+
+    def test_progress_of_a_selection_export_reaches_the_users_events(
+        self, mailbox: IMAPClient, signed_in: TestClient, settings: Settings, mail_user: MailUser
+    ) -> None:
+        fill(mailbox, "INBOX", [message(i) for i in range(5)])
+        response = signed_in.post(
+            "/mail/INBOX/bulk",
+            data={"csrf_token": session_token(signed_in), "action": "export:mbox",
+                  "uid": ["1", "2", "4"], "progress": "page1234abcd"},
+        )  # fmt: skip
+        assert (
+            response.headers["location"]
+            == "/mail/INBOX/export?format=mbox&progress=page1234abcd&uids=1%2C2%2C4"
+        )
+        redis = Redis.from_url(settings.redis_url)
+        listener = redis.pubsub(ignore_subscribe_messages=True)
+        listener.subscribe(Keys(settings.redis_prefix).events_channel(mail_user.username))
+        try:
+            assert listener.get_message(timeout=1) is None  # subscribed
+            assert signed_in.get(response.headers["location"]).content.count(b"\nFrom ") == 2
+            heard = []
+            while (found := listener.get_message(timeout=1)) is not None:
+                heard.append(decode(found["data"]))
+        finally:
+            listener.close()
+            redis.close()
+        assert heard[0] == ExportProgress("page1234abcd", 0, 3, "running")
+        assert heard[-1] == ExportProgress("page1234abcd", 3, 3, "done")
+        assert [e.done for e in heard if isinstance(e, ExportProgress)] == [0, 1, 2, 3]
+        # An id that is not one is ignored: the download is the same, nothing is published.
+        assert signed_in.get("/mail/INBOX/export?format=mbox&progress=../x").status_code == 200

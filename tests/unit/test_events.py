@@ -9,6 +9,7 @@ import pytest
 
 from webmail.events import (
     Event,
+    ExportProgress,
     MailboxChanged,
     NewMail,
     NewMessage,
@@ -27,6 +28,8 @@ EVERY_EVENT: list[Event] = [
     POP3Progress(7, "done"),
     OutboxResult(3, "failed", "Lunch?", "The server said no."),
     OutboxResult(4, "sent", "", ""),
+    ExportProgress("a1b2c3d4e5", 1234, 5000, "running"),
+    ExportProgress("x" * 22, 5000, 5000, "ready", "/settings/storage/exports/x"),
     SessionExpired(),
 ]
 
@@ -52,6 +55,7 @@ class TestWhatTheBrowserReads:
             "NewMail": "newmail",
             "POP3Progress": "pop3",
             "OutboxResult": "outbox",
+            "ExportProgress": "export",
             "SessionExpired": "expired",
         }
 

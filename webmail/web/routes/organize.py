@@ -247,6 +247,9 @@ async def export_chosen(
     """The selection bar's Export: on to the export's download (the whole search or folder for
     "all"), so the CSRF token never lands in a GET URL."""
     params = {"format": kind}
+    progress = str(form.get("progress", ""))
+    if progress:
+        params["progress"] = progress[:64]  # the page's id for the export's progress events
     if form.get("all") == "1":
         if form.get("q"):
             params["q"] = str(form.get("q"))

@@ -4,30 +4,20 @@ the import read from the spooled upload one message at a time."""
 
 from __future__ import annotations
 
-import zipfile
-from collections.abc import AsyncIterator
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
 
 from webmail.errors import FormError
-from webmail.imap.store import ExportPiece
+from webmail.events import ExportProgress, ExportState, publish_async
+from webmail.exports.writers import counted, mbox_bytes, zip_bytes
 from webmail.imap.uidset import parse_uid_set
-from webmail.mail.mbox import (
-    MboxrdBody,
-    ZipStream,
-    eml_name,
-    from_line,
-    header_value,
-    read_upload,
-    sender_of,
-    status_headers,
-    zip_time,
-)
+from webmail.mail.mbox import read_upload
 from webmail.mail.query import parse_search
 from webmail.web.csrf import csrf_protect
-from webmail.web.deps import MailStoreDep, SessionDep
+from webmail.web.deps import MailStoreDep, ServicesDep, SessionDep
 from webmail.web.listing import folder_url
 from webmail.web.routes.mailbox import canonical, find_folder
 from webmail.web.routes.message import content_disposition
@@ -36,12 +26,16 @@ from webmail.web.templating import render, url
 router = APIRouter(dependencies=[Depends(csrf_protect)])
 
 FORMATS = {"mbox": "application/mbox", "zip": "application/zip"}
-FLUSH_BYTES = 256 * 1024
 MAX_SELECTION = 1_000_000
+PROGRESS_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")  # chosen by the page; its events go to this user only
 
 
 @router.get("/mail/{folder:path}/export")
-async def export_messages(request: Request, folder: str, store: MailStoreDep) -> Response:
+async def export_messages(
+    request: Request, folder: str, store: MailStoreDep, services: ServicesDep, session: SessionDep
+) -> Response:
+    """The file, streamed while fetched; with ``progress=<id>`` the page's live events hear how
+    far it is (``ExportProgress``)."""
     params = request.query_params
     kind = params.get("format", "mbox")
     if kind not in FORMATS:
@@ -67,6 +61,16 @@ async def export_messages(request: Request, folder: str, store: MailStoreDep) ->
     name = folder.rsplit("/", 1)[-1] or "mail"
     filename = f"{name} {label}.{kind}" if label else f"{name}.{kind}"
     pieces = store.export(folder, uids)
+    progress = params.get("progress", "")
+    if PROGRESS_ID.fullmatch(progress):
+        total = len(uids)
+        keys = services.sessions.keys
+
+        async def report(done: int, state: ExportState) -> None:
+            event = ExportProgress(progress, done, total, state)
+            await publish_async(services.redis, keys, session.user, event)
+
+        pieces = counted(pieces, total, report)
     body = mbox_bytes(pieces) if kind == "mbox" else zip_bytes(pieces)
     headers = {
         "Content-Disposition": content_disposition("attachment", filename),
@@ -75,52 +79,6 @@ async def export_messages(request: Request, folder: str, store: MailStoreDep) ->
         "Cache-Control": "no-store",
     }
     return StreamingResponse(body, media_type=FORMATS[kind], headers=headers)
-
-
-async def mbox_bytes(pieces: AsyncIterator[ExportPiece]) -> AsyncIterator[bytes]:
-    out: list[bytes] = []
-    size = 0
-    writer = MboxrdBody()
-    async for piece in pieces:
-        if piece.first:
-            writer = MboxrdBody()
-            out.append(from_line(sender_of(piece.data), piece.meta.when) + status_headers(piece.meta.flags))
-        out.append(writer.feed(piece.data))
-        if piece.last:
-            out.append(writer.finish())
-        size += len(piece.data)
-        if size >= FLUSH_BYTES:
-            yield b"".join(out)
-            out, size = [], 0
-    if out:
-        yield b"".join(out)
-
-
-async def zip_bytes(pieces: AsyncIterator[ExportPiece]) -> AsyncIterator[bytes]:
-    sink = ZipStream()
-    count = 0
-    with zipfile.ZipFile(
-        sink, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1, allowZip64=True
-    ) as archive:
-        entry = None
-        async for piece in pieces:
-            if piece.first:
-                count += 1
-                info = zipfile.ZipInfo(
-                    eml_name(count, piece.meta.when, header_value(piece.data, b"subject")),
-                    zip_time(piece.meta.when),
-                )
-                info.compress_type = zipfile.ZIP_DEFLATED
-                entry = archive.open(info, "w", force_zip64=True)
-            assert entry is not None
-            entry.write(piece.data)
-            if piece.last:
-                entry.close()
-                entry = None
-            data = sink.take()
-            if data:
-                yield data
-    yield sink.take()
 
 
 UploadDep = Annotated[UploadFile, File()]
