@@ -58,6 +58,7 @@ ICONS = {
     "clock": "clock",
     "upload": "upload",
     "minimize": "minimize-2",
+    "maximize": "maximize-2",
     "pop-out": "external-link",
     "user": "user",
     "general": "sliders-horizontal",

@@ -34,3 +34,10 @@ def discard_drafts(conn: IMAPConnection, folder: str, draft_id: str) -> int:
     with map_imap_errors():
         versions = _versions(conn, folder, draft_id)
         return expunge_messages(conn, folder, versions) if versions else 0
+
+
+def find_draft(conn: IMAPConnection, folder: str, draft_id: str) -> int | None:
+    """The UID of the newest saved version of a draft, or None if it has none."""
+    with map_imap_errors():
+        versions = _versions(conn, folder, draft_id)
+    return versions[-1] if versions else None

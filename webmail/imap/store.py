@@ -419,6 +419,11 @@ class MailStore:
             self.credentials, lambda conn: drafts.save_draft(conn, folder, raw, draft_id), "draft"
         )
 
+    async def find_draft(self, folder: str, draft_id: str) -> int | None:
+        return await self.pool.run(
+            self.credentials, lambda conn: drafts.find_draft(conn, folder, draft_id), "draft"
+        )
+
     async def discard_drafts(self, folder: str, draft_id: str) -> int:
         return await self.pool.run(
             self.credentials, lambda conn: drafts.discard_drafts(conn, folder, draft_id), "draft"

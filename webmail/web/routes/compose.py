@@ -40,12 +40,15 @@ from webmail.smtp.uploads import UploadStore
 from webmail.web.csrf import csrf_protect
 from webmail.web.deps import MailStoreDep, PreferencesDep, ServicesDep, SessionDep, limits_of
 from webmail.web.flash import UndoSend, flash
+from webmail.web.htmx import HtmxDetails
 from webmail.web.folders import FolderNode, folder_tree
 from webmail.web.listing import folder_url, user_zone
 from webmail.web.templating import render, url
 
 logger = logging.getLogger(__name__)
 router = APIRouter(dependencies=[Depends(csrf_protect)])
+DRAFT_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
+PANEL = "compose-dock"  # HX-Target of the mailbox's panel and inline replies: the form alone
 
 
 @dataclass
@@ -112,6 +115,11 @@ async def compose(
     reopened = split_ref(params.get("draft", ""))
     if reopened is not None:
         return await reopen_draft(request, services, session, store, identities, *reopened)
+    kept = params.get("draft_id", "")  # a draft by its id: "pop out" of the panel, saved just before
+    if DRAFT_ID.fullmatch(kept) and (folder := await drafts_folder(store)) is not None:
+        uid = await store.find_draft(folder, kept)
+        if uid is not None:
+            return await reopen_draft(request, services, session, store, identities, folder, uid)
     as_new = split_ref(params.get("edit", ""))
     if as_new is not None:  # "Edit as new": any message as the start of a new one
         return await reopen_draft(request, services, session, store, identities, *as_new, fresh=True)
@@ -196,7 +204,7 @@ async def reopen_draft(
         return kept.get(name) or str(message.get(name) or "")
 
     draft_id = "" if fresh else header("X-Webmail-Draft")
-    if not re.fullmatch(r"[A-Za-z0-9_-]{8,64}", draft_id):
+    if not DRAFT_ID.fullmatch(draft_id):
         draft_id = secrets.token_urlsafe(12)
     sender = header("From")
     identity = next((i for i in identities if i.email.lower() in sender.lower()), default_of(identities))
@@ -252,8 +260,10 @@ async def compose_page(
     status_code: int = 200,
     ask_attachment: bool = False,
 ) -> Response:
-    """The compose page inside the app's chrome (the folders beside it). ``error`` is a refusal;
-    ``notice`` is neutral news (an undone send, a discarded message brought back)."""
+    """The compose page inside the app's chrome (the folders beside it), or for the mailbox's
+    panel the form alone. ``error`` is a refusal; ``notice`` is neutral news (an undone send, a
+    discarded message brought back)."""
+    panel = bool(HtmxDetails(request)) and HtmxDetails(request).target == PANEL
     context = {
         "reply_kind": state.reply_kind,
         "session": session,
@@ -263,7 +273,7 @@ async def compose_page(
         "error": error,
         "notice": notice,
         "folder_url": folder_url,
-        "tree": await sidebar_tree(store),
+        "tree": [] if panel else await sidebar_tree(store),
         "html_mode": state.html_mode,
         "identities": state.identities,
         "identity": state.identity,
@@ -274,7 +284,8 @@ async def compose_page(
         # Ours: sanitised on the way in, or made from escaped text.
         "editor_html": state.draft.html or text_to_editor_html(state.draft.body),
     }
-    return render(request, "pages/compose.html", context, status_code=status_code)
+    block = "compose_panel" if panel else None
+    return render(request, "pages/compose.html", context, status_code=status_code, block_name=block)
 
 
 async def sidebar_tree(store: MailStore) -> list[FolderNode]:
