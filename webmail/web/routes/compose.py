@@ -40,8 +40,8 @@ from webmail.smtp.uploads import UploadStore
 from webmail.web.csrf import csrf_protect
 from webmail.web.deps import MailStoreDep, PreferencesDep, ServicesDep, SessionDep, limits_of
 from webmail.web.flash import UndoSend, flash
-from webmail.web.htmx import HtmxDetails
 from webmail.web.folders import FolderNode, folder_tree
+from webmail.web.htmx import HtmxDetails
 from webmail.web.listing import folder_url, user_zone
 from webmail.web.templating import render, url
 
