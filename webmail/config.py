@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     # "login": the submission server sends only as the signed-in address (other From addresses are
     # refused, e.g. Postfix reject_sender_login_mismatch); the identities page and compose say so.
     smtp_senders: Literal["any", "login"] = "any"
+    # Each step of a submission (connect, every command, the message's text) waits this long at most.
+    smtp_timeout_seconds: float = Field(30.0, gt=0)
     max_attachment_mb: int = Field(25, ge=1, le=500)
     upload_quota_mb: int = Field(100, ge=1)  # one user's unsent attachments across all drafts
     undo_send_seconds: int = Field(10, ge=0, le=30)  # 0: sent at once, without the worker

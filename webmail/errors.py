@@ -46,6 +46,7 @@ WebmailError                                     500  the base: user_message, st
  │    ├── SenderRefusedError                     422  it refused the From address (MAIL FROM) for this login
  │    ├── SMTPUTF8UnsupportedError               422  an address needs SMTPUTF8, which it lacks
  │    └── SMTPUnavailableError                   503  unreachable or dropped
+ │         └── SMTPOutcomeUnknownError            504  dropped or silent while taking the message: maybe sent
  ├── smtp.outbox.OutboxNotFoundError             404  not waiting in the outbox (any more)
  │  filters and vacation over ManageSieve
  ├── sieve.errors.SieveError                     502  the ManageSieve server said NO (its words shown)

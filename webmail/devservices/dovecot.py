@@ -12,6 +12,7 @@ import os
 import pwd
 import re
 import secrets
+import signal
 import smtplib
 import subprocess
 import threading
@@ -322,8 +323,17 @@ class Dovecot:
         """Stop the master and all its children (as a crash or restart would drop clients)."""
         stop_process_group(self.process)
 
+    def kill(self) -> None:
+        """SIGKILL the master and all its children at once, as a crash would (no goodbye to clients)."""
+        try:
+            os.killpg(os.getpgid(self.process.pid), signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait(10)
+        stop_process_group(self.process)  # children that outlived the signal's delivery
+
     def start(self) -> None:
-        """Start again after ``stop()``, on the same ports with the same users and mail."""
+        """Start again after ``stop()`` or ``kill()``, on the same ports with the same users and mail."""
         self.process = _spawn(self.root)
         for port in self.ports:
             wait_for_port(port, process=self.process)

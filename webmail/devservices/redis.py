@@ -22,12 +22,20 @@ class RedisServer:
     def stop(self) -> None:
         stop_process(self.process)
 
+    def restart(self) -> None:
+        """Kill Redis (SIGKILL, as a crash) and start it again on the same port, empty: it keeps
+        nothing on disk, so every session, lease and lock is gone."""
+        self.process.kill()
+        self.process.wait(10)
+        self.process = start_redis(self.root, port=self.port).process
 
-def start_redis(root: Path, *, replica_of: int | None = None) -> RedisServer:
-    """A Redis of its own; with ``replica_of``, a replica of the Redis on that loopback port."""
+
+def start_redis(root: Path, *, replica_of: int | None = None, port: int | None = None) -> RedisServer:
+    """A Redis of its own (on ``port``, or a free one); with ``replica_of``, a replica of the
+    Redis on that loopback port."""
     binary = find_program("redis-server")
     root.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     replication = ["--replicaof", "127.0.0.1", str(replica_of)] if replica_of else []
     process = subprocess.Popen(
         [

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import aiosmtplib
@@ -55,6 +55,17 @@ class SMTPUnavailableError(SMTPError):
     user_message = "The mail server for sending is unavailable. Your message was not sent; try again."
 
 
+class SMTPOutcomeUnknownError(SMTPUnavailableError):
+    """Raised when the connection drops or the server stops answering while it is being handed
+    the message (after DATA): it may have taken it, so the message must not be sent again by itself."""
+
+    status_code = 504
+    user_message = (
+        "The mail server stopped answering while it was taking the message, so it may or may not "
+        "have gone out. It was not sent again: ask a recipient before you send it once more."
+    )
+
+
 class SMTPUTF8UnsupportedError(SMTPError):
     """Raised when an address needs SMTPUTF8 (non-ASCII before the @) and the server lacks it."""
 
@@ -66,7 +77,9 @@ class SMTPUTF8UnsupportedError(SMTPError):
 
 
 @contextmanager
-def map_smtp_errors() -> Iterator[None]:
+def map_smtp_errors(handing_over: Callable[[], bool] = lambda: False) -> Iterator[None]:
+    """Library errors as ours; ``handing_over`` says whether the message itself was on its way
+    (then a lost connection leaves it unknown whether the server took it)."""
     try:
         yield
     except SMTPError:
@@ -85,6 +98,8 @@ def map_smtp_errors() -> Iterator[None]:
         aiosmtplib.SMTPTimeoutError,
         OSError,
     ) as exc:
+        if handing_over():
+            raise SMTPOutcomeUnknownError() from exc
         raise SMTPUnavailableError() from exc
     except aiosmtplib.SMTPException as exc:
         raise SMTPError(f"The mail server did not accept the message: {exc}") from exc

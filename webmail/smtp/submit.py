@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from email.message import EmailMessage
 from email.utils import getaddresses
+from typing import Any
 
 import aiosmtplib
 from aiosmtplib.email import flatten_message
@@ -27,7 +28,7 @@ async def send_message(
     those, so it must not be sent again), each with the server's reason.
     """
     context = client_context(True) if settings.smtp_security != "none" else None
-    client = aiosmtplib.SMTP(
+    client = _Submission(
         hostname=settings.smtp_host,
         port=settings.smtp_port,
         username=settings.smtp_username or username,
@@ -36,10 +37,10 @@ async def send_message(
         start_tls=settings.smtp_security == "starttls",
         use_tls=settings.smtp_security == "tls",
         tls_context=context,
-        timeout=30,
+        timeout=settings.smtp_timeout_seconds,
     )
     utf8 = needs_smtputf8(message, recipients)
-    with SMTP_LATENCY.time(), _counted(), map_smtp_errors():
+    with SMTP_LATENCY.time(), _counted(), map_smtp_errors(lambda: client.handing_over):
         async with client:
             if utf8 and not client.supports_extension("smtputf8"):
                 raise SMTPUTF8UnsupportedError()
@@ -52,6 +53,17 @@ async def send_message(
                 envelope_sender(message), recipients, data, mail_options=options
             )
     return [f"{address} ({response.message})" for address, response in refused.items()]
+
+
+class _Submission(aiosmtplib.SMTP):
+    """Remembers whether DATA was sent: from then on a dropped connection or a silent server
+    leaves it unknown whether the message went, so nobody may send it again by itself."""
+
+    handing_over = False
+
+    async def data(self, message: str | bytes, /, **options: Any) -> aiosmtplib.SMTPResponse:
+        self.handing_over = True
+        return await super().data(message, **options)
 
 
 @contextmanager
