@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import secrets
 import signal
 import subprocess
@@ -45,9 +46,13 @@ def start_server(
     per_worker: int = 3,
     cap_wait_seconds: float = 5,
     share_with: Server | None = None,
+    extra: dict[str, str] | None = None,
+    file_size_limit: int | None = None,
 ) -> Server:
     """``webmail serve`` as a process group; ``share_with`` makes it another host of that
-    server's installation (its Redis prefix, secret key and database)."""
+    server's installation (its Redis prefix, secret key and database). ``extra`` adds or replaces
+    ``WEBMAIL_*`` variables; ``file_size_limit`` caps in bytes every file its processes write
+    (RLIMIT_FSIZE: a write past it fails with EFBIG, as on a full disk)."""
     database = f"sqlite:///{tmp_path / 'workers.db'}"
     upgrade(database)
     port = free_port()
@@ -65,13 +70,24 @@ def start_server(
             "WEBMAIL_IMAP_CAP_WAIT_SECONDS": str(cap_wait_seconds),
             "WEBMAIL_IMAP_LEASE_SECONDS": str(lease_seconds),
             "WEBMAIL_LOGIN_MAX_FAILURES_PER_IP": "1000",
+            **(extra or {}),
         }
     )
+
+    def limit_files() -> None:
+        if file_size_limit is not None:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
+
     command = [sys.executable, "-m", "webmail.cli", "serve", "--port", str(port), "--workers", str(workers)]
     log_path = tmp_path / f"server-{port}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=limit_files if file_size_limit is not None else None,
         )
     server = Server(f"http://127.0.0.1:{port}", process, prefix, secret_key, log_path)
     try:

@@ -15,6 +15,7 @@ WebmailError                                     500  the base: user_message, st
  │    └── pop3.accounts.TooManyAccountsError     409  the POP3 accounts allowed per user
  ├── mail.query.QueryError                       422  part of a search query is not understood
  ├── mail.compose.ComposeError                   422  the compose form cannot become a message
+ │    └── smtp.uploads.UploadsFullError          507  the attachments' disk is full (or a file passes its size limit)
  │  signing in and sessions
  ├── auth.errors.AuthError                       401  no valid signed-in session
  │    ├── SessionExpiredError                    401  the cookie is missing, tampered with or expired

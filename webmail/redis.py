@@ -75,6 +75,11 @@ class _SentinelRedis(redis.Redis):
 
 
 OPTIONS: dict[str, Any] = {"socket_connect_timeout": 2, "socket_timeout": 5, "health_check_interval": 30}
+# A plain Redis: after it restarted, every pooled connection is dead, and redis-py (8.x) would not
+# retry a command on a fresh one, so each stale connection failed one request. A few quick retries
+# on a fresh connection; a Redis that is really gone is still reported within a second.
+PLAIN_RETRIES = 3
+PLAIN_BACKOFF = {"cap": 0.5, "base": 0.05}
 SENTINEL_OPTIONS: dict[str, Any] = {"socket_connect_timeout": 2, "socket_timeout": 2}
 
 
@@ -82,7 +87,10 @@ def create_redis(settings: Settings) -> redis.asyncio.Redis:
     """The asyncio client of the web workers."""
     target = sentinel_target(settings.redis_url)
     if target is None:
-        return redis.asyncio.Redis.from_url(settings.redis_url, **OPTIONS)
+        plain = redis.asyncio.retry.Retry(ExponentialBackoff(**PLAIN_BACKOFF), PLAIN_RETRIES)
+        return redis.asyncio.Redis.from_url(
+            settings.redis_url, retry=plain, retry_on_error=RETRY_ON, **OPTIONS
+        )
     retry = redis.asyncio.retry.Retry(ExponentialBackoff(cap=2, base=0.2), RETRIES)
     sentinel = redis.asyncio.sentinel.Sentinel(target.sentinels, sentinel_kwargs=SENTINEL_OPTIONS)  # type: ignore[no-untyped-call]
     client: redis.asyncio.Redis = sentinel.master_for(
@@ -101,7 +109,8 @@ def create_sync_redis(settings: Settings, **options: Any) -> redis.Redis:
     """The blocking client of threads and of ``webmail worker`` (rq); ``options`` as redis-py's."""
     target = sentinel_target(settings.redis_url)
     if target is None:
-        return redis.Redis.from_url(settings.redis_url, **options)
+        plain = redis.retry.Retry(ExponentialBackoff(**PLAIN_BACKOFF), PLAIN_RETRIES)
+        return redis.Redis.from_url(settings.redis_url, retry=plain, retry_on_error=RETRY_ON, **options)
     retry = redis.retry.Retry(ExponentialBackoff(cap=2, base=0.2), RETRIES)
     sentinel = redis.sentinel.Sentinel(target.sentinels, sentinel_kwargs=SENTINEL_OPTIONS)  # type: ignore[no-untyped-call]
     client: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
@@ -192,6 +201,11 @@ class Keys:
     def connection_queue(self, user: str) -> str:
         """Sorted set of the requests waiting for one of the user's connections, best first."""
         return f"{self.prefix}:capq:{user}"
+
+    def cap_settling(self) -> str:
+        """Set for a few seconds after Redis lost its data: no connection slot is granted meanwhile
+        (``imap/cap.py``)."""
+        return f"{self.prefix}:capsettle"
 
     def lease_holder(self, holder: str) -> str:
         """Kept alive by a worker while it runs; leases of a holder whose key lapsed are void."""

@@ -85,12 +85,25 @@ local function settle()
 end
 """
 
-# ARGV[5..8]: lease, queue member ('' before the first claim), priority, wait ms.
-# Returns {'granted'} | {'queued', member[, idle lease whose holder is to let go]}.
+# After Redis lost its data (a restart), connections opened before it hold no lease any more
+# until their workers notice, at their next beat (``handover.py``: every second, and a second's
+# pause to subscribe again): no slot is granted for this long, or the cap could be passed.
+SETTLE_SECONDS = 3.0
+
+# KEYS[4]: the settling flag. ARGV[5..9]: lease, queue member ('' before the first claim),
+# priority, wait ms, settling ms.
+# Returns {'granted'} | {'queued', member[, idle lease whose holder is to let go]} | {'settling'}.
 _CLAIM = (
     _PRELUDE
     + """
 local lease, member = ARGV[5], ARGV[6]
+-- A worker's own holder key gone means Redis forgot every lease (or the worker stalled past its
+-- key's life): let all workers close what they opened before, then grant again.
+local own = string.match(lease, '^(.+)/[^/]+$')
+if own ~= nil and redis.call('EXISTS', holders .. own) == 0 then
+  redis.call('SET', KEYS[4], 1, 'PX', tonumber(ARGV[9]))
+end
+if redis.call('EXISTS', KEYS[4]) == 1 then return {'settling'} end
 tidy()
 settle()
 if redis.call('ZSCORE', cap, lease) then return {'granted'} end
@@ -263,7 +276,7 @@ class ConnectionCap:
         """Take a slot for ``ticket`` if one is free and no better request waits; otherwise put
         the ticket in the user's queue (or keep it there) and name an idle connection to hand over."""
         reply = await self._claim(
-            keys=_user_keys(self.keys, user),
+            keys=[*_user_keys(self.keys, user), self.keys.cap_settling()],
             args=[*_head(self.keys, self.ttl_ms, self.limit), *_claim_args(ticket)],
         )
         return _claimed(ticket, reply)
@@ -377,8 +390,9 @@ class SyncLease:
     def _claim(self, ticket: Ticket) -> Claim:
         reply = self.redis.eval(
             _CLAIM,
-            3,
+            4,
             *_user_keys(self.keys, self.user),
+            self.keys.cap_settling(),
             *_head(self.keys, self.ttl_ms, self.limit),
             *_claim_args(ticket),
         )
@@ -417,13 +431,15 @@ def _head(keys: Keys, ttl_ms: int, limit: int) -> list[str | int]:
 
 
 def _claim_args(ticket: Ticket) -> list[str | int]:
-    return [ticket.lease, ticket.member, int(ticket.priority), ticket.wait_ms]
+    return [ticket.lease, ticket.member, int(ticket.priority), ticket.wait_ms, int(SETTLE_SECONDS * 1000)]
 
 
 def _claimed(ticket: Ticket, reply: list[bytes]) -> Claim:
     if reply[0] == b"granted":
         ticket.served()
         return Claim(True)
+    if reply[0] == b"settling":
+        return Claim(False)  # asked again shortly, as a queued request is
     ticket.queued(reply[1].decode())
     return Claim(False, reply[2].decode() if len(reply) > 2 else None)
 

@@ -10,6 +10,7 @@ included, so uploads running side by side cannot pass it together.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import re
@@ -24,6 +25,24 @@ from anyio import AsyncFile
 
 from webmail.config import Settings
 from webmail.mail.compose import Attachment, ComposeError
+
+# The disk of the uploads folder is full, the user's disk quota there is, or a file passes the
+# process's file size limit (RLIMIT_FSIZE; Python ignores SIGXFSZ, so the write fails with EFBIG).
+FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+class UploadsFullError(ComposeError):
+    """Raised when the server has no room to store an attachment (its disk is full, or the file
+    passes its file size limit); what was written is kept, the file is not."""
+
+    status_code = 507
+
+    def __init__(self, filename: str) -> None:
+        super().__init__(
+            f"The server has no room to store “{filename}” right now, so it is not attached. "
+            "Your text is kept; try attaching it again later, or send the message without it."
+        )
+
 
 DRAFT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 CHUNK = 1024 * 1024
@@ -102,7 +121,12 @@ class UploadStore:
         self, user: str, draft_id: str, filename: str, content_type: str, chunks: AsyncIterator[bytes]
     ) -> StoredAttachment:
         folder = self.folder(user, draft_id)
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            if exc.errno in FULL:
+                raise UploadsFullError(_safe_name(filename)) from exc
+            raise
         existing = [int(p.stem) for p in folder.glob("*.json")]
         number = str(max(existing, default=0) + 1)
         budget = self.limit_bytes - self.used(user, draft_id)
@@ -120,15 +144,25 @@ class UploadStore:
                         checked = size
                         await self._check_quota(out, user, filename)
                 await self._check_quota(out, user, filename)
-        except BaseException:
-            path.unlink(missing_ok=True)
+            path.rename(folder / number)
+            stored = StoredAttachment(
+                number, _safe_name(filename), content_type or "application/octet-stream", size
+            )
+            (folder / f"{number}.json").write_text(json.dumps(asdict(stored)))
+        except OSError as exc:
+            self._forget(folder, number, path)
+            if exc.errno in FULL:
+                raise UploadsFullError(_safe_name(filename)) from exc
             raise
-        path.rename(folder / number)
-        stored = StoredAttachment(
-            number, _safe_name(filename), content_type or "application/octet-stream", size
-        )
-        (folder / f"{number}.json").write_text(json.dumps(asdict(stored)))
+        except BaseException:
+            self._forget(folder, number, path)
+            raise
         return stored
+
+    def _forget(self, folder: Path, number: str, partial: Path) -> None:
+        """A file that could not be stored whole leaves nothing behind."""
+        for path in (partial, folder / number, folder / f"{number}.json"):
+            path.unlink(missing_ok=True)
 
     async def _check_quota(self, out: AsyncFile[bytes], user: str, filename: str) -> None:
         await out.flush()

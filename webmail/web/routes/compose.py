@@ -36,7 +36,7 @@ from webmail.mail.editor import clean_editor_html, html_to_text, text_to_editor_
 from webmail.mail.render import Headers, attachment_name, decode_part, parse_headers
 from webmail.smtp import sending
 from webmail.smtp.submit import envelope_sender
-from webmail.smtp.uploads import UploadStore
+from webmail.smtp.uploads import UploadsFullError, UploadStore
 from webmail.web.csrf import csrf_protect
 from webmail.web.deps import MailStoreDep, PreferencesDep, ServicesDep, SessionDep, limits_of
 from webmail.web.flash import UndoSend, flash
@@ -95,7 +95,10 @@ async def carry_attachments(
     parts = [part for part in fetched.plan.attachments if not part.is_multipart]
     for part in parts[:limit]:
         chunks = store.stream(folder, uid, part.section, part.encoding)
-        await uploads.save(user, draft_id, attachment_name(part), part.content_type, chunks)
+        try:
+            await uploads.save(user, draft_id, attachment_name(part), part.content_type, chunks)
+        except UploadsFullError as exc:
+            return exc.user_message
     if len(parts) > limit:
         return (f"The original has {len(parts)} attachments; only the first {limit} are forwarded. "
                 "Forward it as an attachment to send them all.")  # fmt: skip
@@ -323,7 +326,8 @@ async def upload_attachment(
             raise uploads.too_large(session.user, draft_id, name)
         await uploads.save(session.user, draft_id, name, content_type, request.stream())
     except ComposeError as exc:
-        return attachments_partial(request, services, session, draft_id, exc.user_message, 413)
+        status = exc.status_code if isinstance(exc, UploadsFullError) else 413
+        return attachments_partial(request, services, session, draft_id, exc.user_message, status)
     return attachments_partial(request, services, session, draft_id)
 
 
@@ -441,6 +445,8 @@ async def send_message(
         state = await state_of(services, session, fields)
         try:
             await form_attachments(form, services.uploads, session.user, state.draft_id)
+        except UploadsFullError as exc:  # the text is fine: Drafts keeps it too
+            return await kept_as_draft(request, services, session, store, state, exc.user_message, 507)
         except WebmailError as exc:
             return await compose_page(request, services, session, store, state, error=exc.user_message,
                                 status_code=exc.status_code)  # fmt: skip
