@@ -269,7 +269,10 @@ class TestBruteForceAroundSignInLimits:
 
     def test_ipv6_clients_are_counted_per_64(self, services: DevServices, database_url: str) -> None:
         """Behind the operator's proxy, one host rotating through addresses of its /64."""
-        settings = make_settings(services, database_url, trusted_proxies=["127.0.0.1"])
+        # A small per-network limit: each failure past the first few waits a growing delay.
+        settings = make_settings(
+            services, database_url, trusted_proxies=["127.0.0.1"], login_max_failures_per_ip=6
+        )
         with app_client_from(settings, "127.0.0.1") as client:
             statuses = []
             for n in range(settings.login_max_failures_per_ip + 1):
