@@ -15,13 +15,14 @@ RUN python3 -m venv .venv && .venv/bin/pip install -e .
 FROM python:3.11-slim
 # Only the installed app and its virtual environment: no compiler, headers or build cache.
 RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin webmail \
-    && mkdir -p /var/lib/webmail/uploads \
-    && chown webmail /var/lib/webmail/uploads
+    && mkdir -p /var/lib/webmail/uploads /var/lib/webmail/exports \
+    && chown webmail /var/lib/webmail/uploads /var/lib/webmail/exports
 COPY --from=build /app /app
 WORKDIR /app
 ENV PATH=/app/.venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
-    WEBMAIL_UPLOAD_DIR=/var/lib/webmail/uploads
+    WEBMAIL_UPLOAD_DIR=/var/lib/webmail/uploads \
+    WEBMAIL_EXPORT_DIR=/var/lib/webmail/exports
 USER webmail
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \

@@ -59,6 +59,7 @@ from webmail.web.routes import (
     transfer,
 )
 from webmail.web.routes import contacts as contact_routes
+from webmail.web.routes import exports as export_routes
 from webmail.web.routes import filters as filter_routes
 from webmail.web.routes import identities as identity_routes
 from webmail.web.routes import settings as settings_routes
@@ -160,6 +161,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(filter_routes.router)
     app.include_router(vacation_routes.router)
     app.include_router(transfer.router)  # before the mailbox: /mail/{folder}/export is not a folder
+    app.include_router(export_routes.router)
     app.include_router(search.router, dependencies=[Depends(note_vacation)])
     app.include_router(organize.router)
     app.include_router(message.frames)

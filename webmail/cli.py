@@ -111,6 +111,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     from webmail.archive.jobs import enqueue_due as enqueue_due_rules
     from webmail.db.session import create_db_engine, create_sessionmaker
+    from webmail.exports.jobs import tend as tend_exports
     from webmail.pop3.jobs import SCHEDULER_SECONDS, enqueue_due, job_queue
     from webmail.redis import create_sync_redis
     from webmail.smtp.outbox import TICK_SECONDS, deliver_due
@@ -133,6 +134,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
                 enqueue_due_rules(settings, db, queue)  # each rule once a day
             except Exception:
                 logging.getLogger("webmail.worker").exception("scheduling auto-archive rules failed")
+            try:
+                tend_exports(settings, connection)  # expired ones deleted, those whose run died queued again
+            except Exception:
+                logging.getLogger("webmail.worker").exception("tending background exports failed")
             if stop.wait(SCHEDULER_SECONDS):
                 return
 

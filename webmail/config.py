@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     undo_send_seconds: int = Field(10, ge=0, le=30)  # 0: sent at once, without the worker
     # Attachments of messages being written; shared storage when workers run on several hosts.
     upload_dir: Path = PROJECT_ROOT / "var" / "uploads"
+    # Background exports (written by the worker, downloaded from the web), a folder per user;
+    # shared storage when they run on several hosts. Deleted this long after they are made.
+    export_dir: Path = PROJECT_ROOT / "var" / "exports"
+    export_retention_hours: int = Field(72, ge=1, le=90 * 24)
 
     # Background fetches log in as "<user>*<master>" (Dovecot master user) instead of using a
     # stored copy of the user's password, when set.

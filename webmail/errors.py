@@ -26,6 +26,7 @@ WebmailError                                     500  the base: user_message, st
  ├── account.contacts.ContactNotFoundError       404  not (or no longer) the user's contact
  ├── account.identities.IdentityNotFoundError    404  not (or no longer) the user's identity
  ├── archive.jobs.RuleNotFoundError              404  not (or no longer) the user's auto-archive rule
+ ├── exports.files.ExportNotFoundError           404  not (or no longer) the user's background export
  │  the mailbox over IMAP
  ├── imap.errors.IMAPError                       502  an IMAP operation failed
  │    ├── AuthFailedError                        401  wrong user name or password

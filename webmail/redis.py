@@ -272,3 +272,11 @@ class Keys:
     def size_count_lock(self, user: str) -> str:
         """Held while one worker counts the user's folder sizes."""
         return f"{self.prefix}:fsize:lock:{user}"
+
+    def export_lock(self, export_id: str) -> str:
+        """Held (and renewed) by the worker writing a background export."""
+        return f"{self.prefix}:export:lock:{export_id}"
+
+    def export_queued(self, export_id: str) -> str:
+        """Set while a run of a background export waits in the queue (no second one is queued)."""
+        return f"{self.prefix}:export:queued:{export_id}"

@@ -4,6 +4,7 @@ export downloaded from the list's menu. Screenshots go under pytest-playwright's
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,12 +12,14 @@ import pytest
 from imapclient import IMAPClient
 from playwright.sync_api import Page, expect
 
-from tests.conftest import MailUser
+from tests.conftest import MailUser, fresh_database, make_settings, serve_in_thread
 from tests.e2e.conftest import sign_in
 from tests.e2e.test_live_updates import wait_for_stream, watch_sse
 from tests.e2e.test_mail_screens import axe_findings
 from webmail.config import Settings
+from webmail.db.session import create_db_engine, create_sessionmaker
 from webmail.devservices import DevServices
+from webmail.exports.jobs import run_export
 
 pytestmark = pytest.mark.e2e
 KB = 1024
@@ -137,3 +140,49 @@ def test_import_shows_progress_then_the_report(
     assert page.evaluate(
         "() => window.stayed === true"
     )  # the upload went by XHR with progress, no navigation
+
+
+def test_background_export_is_listed_announced_and_downloaded(
+    page: Page, services: DevServices, tmp_path_factory: pytest.TempPathFactory, output_path: str
+) -> None:
+    settings = make_settings(
+        services, fresh_database(tmp_path_factory), export_dir=tmp_path_factory.mktemp("exports"),
+        imap_master_user=services.dovecot.master_user, imap_master_password=services.dovecot.master_password,
+    )  # fmt: skip
+    user = MailUser(services.dovecot.new_user("pw"), "pw")
+    fill(services, user, [2 * KB, 3 * KB, 4 * KB])
+    page.set_viewport_size({"width": 1440, "height": 900})
+    watch_sse(page)
+    with serve_in_thread(settings) as server:
+        sign_in(page, server, user)
+        page.goto(f"{server}/settings/storage")
+        page.locator('tr[data-folder="INBOX"]').get_by_role("button", name="In the background").click()
+        expect(page.locator("[data-flash]")).to_contain_text("Exporting INBOX.mbox in the background")
+        item = page.locator(".storage-exports li")
+        expect(item).to_contain_text("waiting for its turn")
+        page.wait_for_function("() => window.__sseOpen === true")
+        export_id = item.get_attribute("data-export-id")
+        assert export_id
+        with ThreadPoolExecutor(max_workers=1) as worker:  # the worker's job, in a thread of its own
+            worker.submit(run_export_now, settings, user.username, export_id).result()
+        toast = page.locator(".export-ready")
+        expect(toast).to_contain_text("Your export of 3 messages is ready.")
+        expect(item).to_have_attribute("data-state", "ready")  # the list followed by itself
+        expect(item).to_contain_text("3 messages")
+        page.screenshot(path=Path(output_path) / "storage-export-ready.png", full_page=True)
+        assert axe_findings(page) == []
+        with page.expect_download() as info:
+            toast.get_by_role("link", name="Download").click()
+        assert info.value.suggested_filename == "INBOX.mbox"
+        assert Path(info.value.path()).read_bytes().count(b"From a@example.org ") == 3
+        page.goto("about:blank")  # the live stream ends before the server does
+
+
+def run_export_now(settings: Settings, user: str, export_id: str) -> None:
+    engine = create_db_engine(settings.database_url)
+    try:
+        job = run_export(settings, create_sessionmaker(engine), user, export_id)
+        assert job is not None
+        assert job.state == "ready"
+    finally:
+        engine.dispose()

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import base64
 import time
 import zipfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from typing import Any, BinaryIO
 
 from webmail.events import ExportState
 from webmail.imap.store import ExportPiece
@@ -107,3 +109,124 @@ async def counted(
         await report(done, "failed")
         raise
     await report(done, "done")
+
+
+class FileSink:
+    """``zipfile.ZipFile``'s file over an open file whose first ``offset`` bytes are written
+    already: no seek, so ZipFile writes data descriptors, and positions count from the file's
+    start, so the directory it writes at the end fits the entries of earlier runs."""
+
+    def __init__(self, out: BinaryIO, offset: int) -> None:
+        self.out = out
+        self.position = offset
+
+    def write(self, data: bytes) -> int:
+        self.out.write(data)
+        self.position += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.position
+
+    def flush(self) -> None:
+        self.out.flush()
+
+    def close(self) -> None:
+        pass
+
+
+def entry_to_json(info: zipfile.ZipInfo) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for name in info.__slots__:
+        if not hasattr(info, name):
+            continue
+        value = getattr(info, name)
+        data[name] = {"b64": base64.b64encode(value).decode()} if isinstance(value, bytes) else value
+    return data
+
+
+def entry_from_json(data: dict[str, Any]) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(str(data["filename"]), tuple(data["date_time"]))
+    for name, value in data.items():
+        if name in info.__slots__:
+            if isinstance(value, dict):
+                value = base64.b64decode(value["b64"])
+            elif isinstance(value, list):
+                value = tuple(value)
+            setattr(info, name, value)
+    return info
+
+
+class ZipAppender:
+    """A zip of .eml files written over several runs: each run goes on after the entries an
+    earlier one wrote (``entries``, kept in the manifest) and the last writes the directory."""
+
+    def __init__(self, out: BinaryIO, offset: int, entries: list[dict[str, Any]]) -> None:
+        self.archive = zipfile.ZipFile(
+            FileSink(out, offset), "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1, allowZip64=True
+        )
+        for data in entries:
+            info = entry_from_json(data)
+            self.archive.filelist.append(info)
+            self.archive.NameToInfo[info.filename] = info
+
+    async def write(self, pieces: AsyncIterator[ExportPiece]) -> AsyncGenerator[int, None]:
+        """Write ``pieces``, yielding each finished message's UID."""
+        entry = None
+        async for piece in pieces:
+            if piece.first:
+                info = zipfile.ZipInfo(
+                    eml_name(
+                        len(self.archive.filelist) + 1, piece.meta.when, header_value(piece.data, b"subject")
+                    ),
+                    zip_time(piece.meta.when),
+                )
+                info.compress_type = zipfile.ZIP_DEFLATED
+                entry = self.archive.open(info, "w", force_zip64=True)
+            assert entry is not None
+            entry.write(piece.data)
+            if piece.last:
+                entry.close()
+                entry = None
+                yield piece.meta.uid
+
+    def entries(self) -> list[dict[str, Any]]:
+        return [entry_to_json(info) for info in self.archive.filelist]
+
+    def finish(self) -> None:
+        self.archive.close()  # the central directory
+
+    def abandon(self) -> None:
+        """Leave the file as it is (a later run goes on): no directory written when collected."""
+        self.archive.fp = None
+
+
+class MboxAppender:
+    """mboxrd written over several runs: each message is whole on its own, so a run goes on at
+    the end of the file an earlier one left."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self.out = out
+
+    async def write(self, pieces: AsyncIterator[ExportPiece]) -> AsyncGenerator[int, None]:
+        """Write ``pieces``, yielding each finished message's UID."""
+        writer = MboxrdBody()
+        async for piece in pieces:
+            if piece.first:
+                writer = MboxrdBody()
+                self.out.write(
+                    from_line(sender_of(piece.data), piece.meta.when) + status_headers(piece.meta.flags)
+                )
+            self.out.write(writer.feed(piece.data))
+            if piece.last:
+                self.out.write(writer.finish())
+                yield piece.meta.uid
+
+    def entries(self) -> list[dict[str, Any]]:
+        return []
+
+    def finish(self) -> None:
+        pass
+
+    def abandon(self) -> None:
+        pass

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
@@ -506,7 +506,25 @@ class MailStore:
             self.credentials, lambda conn: transfer.export_uids(conn, folder, criteria), "export"
         )
 
-    async def export(self, folder: str, uids: Sequence[int]) -> AsyncIterator[ExportPiece]:
+    async def export_plan(
+        self, folder: str, criteria: list[Any] | None, selection: UIDSet | None, limit: int
+    ) -> tuple[int, list[int]]:
+        """A background export's fixed list: the folder's UIDVALIDITY and the UIDs of the
+        selection (those that exist), of the search hits, or of the whole folder, oldest first."""
+
+        def work(conn: IMAPConnection) -> tuple[int, list[int]]:
+            state = conn.sync(folder)
+            if selection is not None:
+                return state.uidvalidity, organize.existing_uids(conn, folder, selection, limit)
+            return state.uidvalidity, transfer.export_uids(conn, folder, criteria)
+
+        return await self.pool.run(self.credentials, work, "export")
+
+    async def uidvalidity(self, folder: str) -> int:
+        """The folder's UIDVALIDITY (its UIDs name the same messages while it stays)."""
+        return await self.pool.run(self.credentials, lambda conn: conn.sync(folder).uidvalidity, "export")
+
+    async def export(self, folder: str, uids: Sequence[int]) -> AsyncGenerator[ExportPiece, None]:
         """The messages ``uids`` of ``folder`` in UID order, a few megabytes fetched at a time;
         messages gone meanwhile are left out."""
         uids = sorted(set(uids))

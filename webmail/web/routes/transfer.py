@@ -5,6 +5,7 @@ the import read from the spooled upload one message at a time."""
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Request, UploadFile
@@ -13,6 +14,7 @@ from fastapi.responses import Response, StreamingResponse
 from webmail.errors import FormError
 from webmail.events import ExportProgress, ExportState, publish_async
 from webmail.exports.writers import counted, mbox_bytes, zip_bytes
+from webmail.imap.store import ExportPiece
 from webmail.imap.uidset import parse_uid_set
 from webmail.mail.mbox import read_upload
 from webmail.mail.query import parse_search
@@ -60,7 +62,7 @@ async def export_messages(
         label = ""
     name = folder.rsplit("/", 1)[-1] or "mail"
     filename = f"{name} {label}.{kind}" if label else f"{name}.{kind}"
-    pieces = store.export(folder, uids)
+    pieces: AsyncIterator[ExportPiece] = store.export(folder, uids)
     progress = params.get("progress", "")
     if PROGRESS_ID.fullmatch(progress):
         total = len(uids)
