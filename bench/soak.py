@@ -1,42 +1,173 @@
-"""Soak: many users with a realistic mix against real worker processes, on loopback (issue 21).
+"""Soak: many users with a realistic mix against real `webmail serve` workers, on loopback (issue 21).
 
-Each simulated user signs in, keeps one live-update stream (/events) open, and loops over a
-weighted mix: list a page, open a message, search, flag and unflag, move to Trash and undo,
-write a message with an attachment to themselves. Every few seconds a sampler records the
-workers' RSS, Redis's client count and the most IMAP connections one user has at Dovecot.
+Each simulated user (asyncio + httpx, one client per user) signs in, keeps its live-update
+stream (/events) open for the whole run, and loops over a weighted mix with a think time between
+actions: list a page, the next page, open a message, search, flag or unflag, move to Trash and
+undo, write a message with an attachment to themselves. A sampler records, every few seconds,
+the workers' RSS, Redis's client count and the most IMAP connections one user has at Dovecot
+(``doveadm who``).
 
-Prints throughput, p50/p95/p99 per action, errors (any 5xx, any transport error), and the
-samples over time with first-vs-last ratios (flat memory and Redis clients: no leak).
+Prints throughput, p50/p95/p99 per action and overall, errors (any 5xx, any transport error), the
+samples over time, and first/last/max of each sample after warm-up (flat: no leak). A 60-second
+version runs in the suite (tests/integration/test_soak.py) and asserts on ``SoakReport``.
 
-Run: .venv/bin/python bench/soak.py [--users 200] [--seconds 600] [--workers 4]
+Run: .venv/bin/python bench/soak.py [--users 200] [--seconds 600] [--workers 4] [--think 2]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
+import pwd
+import random
 import re
 import statistics
+import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx2 as httpx
-from imapclient import IMAPClient
 from redis import Redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.cluster import serve, sign_in, stop
-from bench.reading import small
+from bench.cluster import serve, stop
 from webmail.devservices import DevServices
 
+PASSWORD = "soak-pw"
 SESSION_TOKEN = re.compile(r'"X-CSRF-Token": "([^"]+)"')
+LOGIN_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 ROW = re.compile(r'data-uid="(\d+)"')
+UNDO = re.compile(r'<form method="post" action="([^"]*/undo)">(.*?)</form>', re.S)
+HIDDEN = re.compile(r'name="(\w+)" value="([^"]*)"')
 # (action, weight): reading dominates, as it does for people.
-MIX = [("list", 30), ("open", 30), ("search", 10), ("flag", 10), ("move", 8), ("compose", 4), ("page2", 8)]
+MIX = [("list", 30), ("open", 30), ("page2", 8), ("search", 10), ("flag", 10), ("move", 8), ("compose", 4)]
+ATTACHMENT = b"Notes for the meeting.\n" * 900  # about 20 kB
+
+
+@dataclass(frozen=True)
+class SoakConfig:
+    users: int = 200
+    seconds: float = 600
+    workers: int = 4
+    messages: int = 120  # per user
+    think_seconds: float = 2.0  # mean pause between one user's actions
+    sample_seconds: float = 5.0
+    seed: int = 21
+
+
+@dataclass(frozen=True)
+class Sample:
+    at: float  # seconds since the load began
+    rss_kib: int  # the server process and its workers
+    redis_clients: int
+    max_imap_per_user: int
+
+
+@dataclass
+class SoakReport:
+    config: SoakConfig
+    latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    errors: Counter[str] = field(default_factory=Counter)  # "action status" -> count
+    refusals: Counter[str] = field(default_factory=Counter)  # 4xx: "action status" -> count
+    samples: list[Sample] = field(default_factory=list)
+    streams_opened: int = 0
+    streams_refused: int = 0
+    events: int = 0
+    elapsed: float = 0.0
+
+    @property
+    def requests(self) -> int:
+        return sum(len(values) for values in self.latencies.values())
+
+    @property
+    def error_count(self) -> int:
+        return sum(self.errors.values())
+
+    def settled(self) -> list[Sample]:
+        """The samples after warm-up (the first quarter of the run: caches and pools filling)."""
+        return [s for s in self.samples if s.at >= self.config.seconds / 4] or self.samples
+
+    def max_imap_per_user(self) -> int:
+        return max((s.max_imap_per_user for s in self.samples), default=0)
+
+    def print(self, write: Callable[[str], object] = print) -> None:
+        c = self.config
+        write(
+            f"\n== soak: {c.users} users, {c.seconds:.0f} s, {c.workers} workers, think {c.think_seconds} s =="
+        )
+        write(f"requests {self.requests}  throughput {self.requests / max(self.elapsed, 1e-9):.1f}/s  "
+              f"errors {self.error_count} {dict(self.errors) if self.errors else ''}")  # fmt: skip
+        write(f"4xx answers {sum(self.refusals.values())} {dict(self.refusals) if self.refusals else ''}")
+        write(
+            f"live streams opened {self.streams_opened} (refused {self.streams_refused}), events {self.events}"
+        )
+        everything = [v for values in self.latencies.values() for v in values]
+        for action, values in [*sorted(self.latencies.items()), ("all", everything)]:
+            p50, p95, p99 = percentiles(values)
+            errors = sum(n for key, n in self.errors.items() if key.split()[0] == action)
+            write(f"{action:<8} n={len(values):6d}  p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  p99 {p99:7.1f} ms"
+                  f"  errors {errors if action != 'all' else self.error_count}")  # fmt: skip
+        write("t(s)   RSS(MiB)  redis clients  max IMAP conns/user")
+        for s in self.samples:
+            write(f"{s.at:5.0f}  {s.rss_kib / 1024:8.1f}  {s.redis_clients:13d}  {s.max_imap_per_user:19d}")
+        settled = self.settled()
+        if settled:
+            for name, values in (
+                ("RSS MiB", [s.rss_kib / 1024 for s in settled]),
+                ("Redis clients", [float(s.redis_clients) for s in settled]),
+                ("IMAP conns/user", [float(s.max_imap_per_user) for s in settled]),
+            ):
+                write(
+                    f"after warm-up {name:<16} first {values[0]:8.1f}  last {values[-1]:8.1f}  max {max(values):8.1f}"
+                )
+
+
+def percentiles(values: list[float]) -> tuple[float, float, float]:
+    if not values:
+        return (0.0, 0.0, 0.0)
+    if len(values) == 1:
+        return (values[0], values[0], values[0])
+    q = statistics.quantiles(values, n=100, method="inclusive")
+    return (q[49], q[94], q[98])
+
+
+def message(user: str, i: int) -> bytes:
+    return (
+        f"From: Sender {i % 37} <sender{i % 37}@example.org>\r\nTo: {user}\r\n"
+        f"Subject: Message number {i}\r\nDate: Mon, 2 Mar 2026 10:{i % 60:02d}:00 +0000\r\n"
+        f"Message-ID: <soak{i}.{abs(hash(user)) % 10**8}@example.org>\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+        f"Hello, this is message {i}.\r\n" + "A line of ordinary text.\r\n" * (i % 20)
+    ).encode()
+
+
+def seed_users(services: DevServices, config: SoakConfig) -> list[str]:
+    """The users and their INBOXes, written straight into Maildirs (Dovecot indexes them on first login)."""
+    names = []
+    now = int(time.time()) - config.messages
+    for n in range(config.users):
+        name = f"soak{n}@example.test"
+        services.dovecot.add_user(name, PASSWORD)
+        home = services.dovecot.root / "mail" / name
+        for sub in ("cur", "new", "tmp"):
+            (home / "Maildir" / sub).mkdir(parents=True, exist_ok=True)
+        for i in range(config.messages):
+            raw = message(name, i)
+            flags = "S" if i % 3 else ""
+            (home / "Maildir" / "cur" / f"{now + i}.M{i}P1.soak,S={len(raw)}:2,{flags}").write_bytes(raw)
+        if os.geteuid() == 0:
+            nobody = pwd.getpwnam("nobody")
+            for path in [home, *home.rglob("*")]:
+                os.chown(path, nobody.pw_uid, nobody.pw_gid)
+        names.append(name)
+    return names
 
 
 def rss_kib(root_pid: int) -> int:
@@ -48,66 +179,184 @@ def rss_kib(root_pid: int) -> int:
         except OSError:
             continue
         pid = int(status.parent.name)
-        ppid = int(re.search(r"PPid:\s+(\d+)", text).group(1))  # type: ignore[union-attr]
-        if pid == root_pid or ppid == root_pid:
+        parent = re.search(r"PPid:\s+(\d+)", text)
+        if pid == root_pid or (parent and int(parent.group(1)) == root_pid):
             found = re.search(r"VmRSS:\s+(\d+)", text)
             total += int(found.group(1)) if found else 0
     return total
 
 
+def max_imap_per_user(services: DevServices) -> int:
+    try:
+        who = services.dovecot.doveadm("who", "-1")
+    except subprocess.CalledProcessError:  # anvil's answer timed out under load: no sample
+        return 0
+    per_user: Counter[str] = Counter()
+    for line in who.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) >= 2 and fields[1] == "imap":
+            per_user[fields[0]] += 1
+    return max(per_user.values(), default=0)
+
+
 class User:
-    def __init__(self, url: str, name: str, password: str) -> None:
+    def __init__(self, url: str, name: str, rng: random.Random, report: SoakReport) -> None:
         self.name = name
-        self.client = sign_in(url, name, password)
-        page = self.client.get("/mail/INBOX").text
-        token = SESSION_TOKEN.search(page)
-        assert token, "no CSRF token on the list page"
-        self.token = token.group(1)
-        self.uids = [int(uid) for uid in ROW.findall(page)]
+        self.rng = rng
+        self.report = report
+        self.client = httpx.AsyncClient(base_url=url, follow_redirects=False, timeout=60)
+        self.token = ""
+        self.uids: list[int] = []
         self.turn = 0
 
-    def step(self, action: str) -> httpx.Response:
+    async def sign_in(self) -> None:
+        page = await self.client.get("/login")
+        token = LOGIN_TOKEN.search(page.text)
+        assert token, "no CSRF token on the sign-in page"
+        data = {"username": self.name, "password": PASSWORD, "csrf_token": token.group(1)}
+        response = await self.client.post("/login", data=data)
+        assert response.status_code == 303, (self.name, response.status_code, response.text[:300])
+        inbox = await self.client.get("/mail/INBOX")
+        found = SESSION_TOKEN.search(inbox.text)
+        assert found, "no CSRF token on the list page"
+        self.token = found.group(1)
+        self.uids = [int(uid) for uid in ROW.findall(inbox.text)]
+
+    async def step(self, action: str) -> int:
+        """One action; its status (the worst of its requests)."""
         self.turn += 1
-        uid = self.uids[self.turn % len(self.uids)]
+        uid = self.uids[self.turn % len(self.uids)] if self.uids else 1
         headers = {"X-CSRF-Token": self.token}
+        c = self.client
         if action == "list":
-            return self.client.get("/mail/INBOX")
+            page = await c.get("/mail/INBOX")
+            self.uids = [int(u) for u in ROW.findall(page.text)] or self.uids
+            return page.status_code
         if action == "page2":
-            return self.client.get("/mail/INBOX?page=2")
+            return (await c.get("/mail/INBOX", params={"page": "2"})).status_code
         if action == "open":
-            return self.client.get(f"/mail/INBOX/{uid}")
+            opened = await c.get(f"/mail/INBOX/{uid}")
+            body = await c.get(f"/mail/INBOX/{uid}/body")
+            return max(opened.status_code, body.status_code)
         if action == "search":
-            return self.client.get("/mail/INBOX", params={"q": f"number {self.turn % 50}"})
+            return (await c.get("/mail/INBOX", params={"q": f"number {self.rng.randrange(120)}"})).status_code
         if action == "flag":
             value = "1" if self.turn % 2 else "0"
-            return self.client.post(f"/mail/INBOX/{uid}/flags", data={"flag": "flagged", "value": value},
-                                    headers=headers)  # fmt: skip
+            data = {"flag": "flagged", "value": value}
+            return (await c.post(f"/mail/INBOX/{uid}/flags", data=data, headers=headers)).status_code
         if action == "move":
-            moved = self.client.post(f"/mail/INBOX/{uid}/delete", headers=headers)
-            page = self.client.get("/mail/INBOX").text
-            undo = re.search(r'action="([^"]*/undo)">(.*?)</form>', page, re.S)
+            moved = await c.post(f"/mail/INBOX/{uid}/delete", headers=headers)
+            page = await c.get("/mail/INBOX")
+            statuses = [moved.status_code, page.status_code]
+            undo = UNDO.search(page.text)
             if undo:
-                fields = dict(re.findall(r'name="(\w+)" value="([^"]*)"', undo.group(2)))
-                self.client.post(undo.group(1), data=fields, headers=headers)
-                self.uids = [int(u) for u in ROW.findall(self.client.get("/mail/INBOX").text)] or self.uids
-            return moved
-        form = {"to": self.name, "subject": f"Soak {self.turn}", "body": "See the attached notes."}
-        return self.client.post("/compose/send", data=form, headers=headers,
-                                files={"attachments": ("notes.txt", b"x" * 20_000, "text/plain")})  # fmt: skip
+                fields = dict(HIDDEN.findall(undo.group(2)))
+                fields["csrf_token"] = self.token
+                statuses.append((await c.post(undo.group(1), data=fields, headers=headers)).status_code)
+                listing = await c.get("/mail/INBOX")
+                statuses.append(listing.status_code)
+                self.uids = [int(u) for u in ROW.findall(listing.text)] or self.uids
+            return max(statuses)
+        form = {"to": self.name, "subject": f"Soak {self.turn}", "body": "See the attached notes.",
+                "csrf_token": self.token}  # fmt: skip
+        files = {"attachments": ("notes.txt", ATTACHMENT, "text/plain")}
+        return (await c.post("/compose/send", data=form, files=files, headers=headers)).status_code
 
+    async def work(self, weights: list[str], stop_at: float) -> None:
+        while (left := stop_at - time.monotonic()) > 0:
+            await asyncio.sleep(min(left, self.rng.expovariate(1 / self.report.config.think_seconds)))
+            if time.monotonic() >= stop_at:
+                return
+            action = self.rng.choice(weights)
+            started = time.perf_counter()
+            try:
+                status = await self.step(action)
+            except httpx.HTTPError as exc:
+                status = 599
+                self.report.errors[f"{action} {type(exc).__name__}"] += 1
+            self.report.latencies[action].append((time.perf_counter() - started) * 1000)
+            if 500 <= status < 599:
+                self.report.errors[f"{action} {status}"] += 1
+            elif 400 <= status < 500:
+                self.report.refusals[f"{action} {status}"] += 1
 
-def hold_stream(url: str, cookies: httpx.Cookies, stop_at: float, opened: list[int]) -> None:
-    """One live-update stream, read until the end of the run (reopened if it ends)."""
-    with httpx.Client(base_url=url, cookies=cookies, timeout=30) as client:
+    async def listen(self, stop_at: float) -> None:
+        """The live-update stream, open for the whole run (opened again if it ends)."""
         while time.monotonic() < stop_at:
             try:
-                with client.stream("GET", "/events") as response:
-                    opened.append(response.status_code)
-                    for _ in response.iter_lines():
-                        if time.monotonic() >= stop_at:
-                            return
+                async with self.client.stream("GET", "/events", timeout=None) as response:
+                    if response.status_code != 200:
+                        self.report.streams_refused += 1
+                        await asyncio.sleep(2)
+                        continue
+                    self.report.streams_opened += 1
+                    async for line in response.aiter_lines():
+                        if line.startswith("event:"):
+                            self.report.events += 1
             except httpx.HTTPError:
-                time.sleep(1)
+                await asyncio.sleep(1)
+
+
+async def sample(services: DevServices, redis: Redis, pid: int, report: SoakReport, began: float,
+                 stop_at: float) -> None:  # fmt: skip
+    while True:
+        rss, clients, imap = await asyncio.gather(
+            asyncio.to_thread(rss_kib, pid),
+            asyncio.to_thread(lambda: len(redis.client_list())),
+            asyncio.to_thread(max_imap_per_user, services),
+        )
+        report.samples.append(Sample(time.monotonic() - began, rss, clients, imap))
+        if time.monotonic() + report.config.sample_seconds > stop_at:
+            return
+        await asyncio.sleep(report.config.sample_seconds)
+
+
+async def drive(
+    services: DevServices, url: str, pid: int, names: list[str], config: SoakConfig
+) -> SoakReport:
+    report = SoakReport(config)
+    weights = [action for action, weight in MIX for _ in range(weight)]
+    users = [
+        User(url, name, random.Random(config.seed * 100_003 + n), report) for n, name in enumerate(names)
+    ]
+    gate = asyncio.Semaphore(20)  # sign-ins ten or twenty at a time, as a morning would bring them
+
+    async def sign_in(user: User) -> None:
+        async with gate:
+            await user.sign_in()
+
+    await asyncio.gather(*(sign_in(user) for user in users))
+    redis = Redis.from_url(services.redis.url)
+    began = time.monotonic()
+    stop_at = began + config.seconds
+    try:
+        tasks = [asyncio.create_task(user.listen(stop_at)) for user in users]
+        await asyncio.sleep(1)  # the streams open (and their watchers start) before the load
+        await asyncio.gather(
+            *(user.work(weights, stop_at) for user in users),
+            sample(services, redis, pid, report, began, stop_at),
+        )
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        report.elapsed = time.monotonic() - began
+    finally:
+        redis.close()
+        await asyncio.gather(*(user.client.aclose() for user in users))
+    return report
+
+
+def run_soak(
+    services: DevServices, config: SoakConfig, workdir: Path, extra: dict[str, str] | None = None
+) -> SoakReport:
+    """Seed the users, start ``config.workers`` workers, drive the load, stop them; the report."""
+    names = seed_users(services, config)
+    url, process = serve(services, workdir, workers=config.workers, prefix=f"soak{os.getpid()}",
+                         extra={"WEBMAIL_UNDO_SEND_SECONDS": "0", **(extra or {})})  # fmt: skip
+    try:
+        return asyncio.run(drive(services, url, process.pid, names, config))
+    finally:
+        stop(process)
 
 
 def main() -> None:
@@ -116,97 +365,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=600)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--messages", type=int, default=120, help="per user")
+    parser.add_argument("--think", type=float, default=2.0, help="mean seconds between one user's actions")
+    parser.add_argument("--sample", type=float, default=5.0, help="seconds between samples")
     args = parser.parse_args()
-    weights = [action for action, weight in MIX for _ in range(weight)]
-    with DevServices() as services, tempfile.TemporaryDirectory() as tmp:
-        names = []
-        for n in range(args.users):
-            name = f"soak{n}@example.test"
-            services.dovecot.add_user(name, "pw")
-            imap = IMAPClient("127.0.0.1", services.dovecot.imap_port, ssl=False)
-            imap.login(name, "pw")
-            for i in range(args.messages):
-                imap.append("INBOX", small(i))
-            imap.logout()
-            names.append(name)
-        url, process = serve(services, Path(tmp), workers=args.workers, prefix="soak",
-                             extra={"WEBMAIL_UNDO_SEND_SECONDS": "0"})  # fmt: skip
-        redis = Redis.from_url(services.redis.url)
-        try:
-            users = [User(url, name, "pw") for name in names]
-            stop_at = time.monotonic() + args.seconds
-            latencies: dict[str, list[float]] = defaultdict(list)
-            errors: dict[str, int] = defaultdict(int)
-            samples: list[tuple[float, int, int, int]] = []
-            opened: list[int] = []
-            lock = threading.Lock()
-
-            def loop(index: int, user: User) -> None:
-                turn = index
-                while time.monotonic() < stop_at:
-                    turn += 7
-                    action = weights[turn % len(weights)]
-                    started = time.perf_counter()
-                    try:
-                        status = user.step(action).status_code
-                    except httpx.HTTPError:
-                        status = 599
-                    with lock:
-                        latencies[action].append((time.perf_counter() - started) * 1000)
-                        if status >= 500:
-                            errors[action] += 1
-
-            def sample() -> None:
-                began = time.monotonic()
-                while time.monotonic() < stop_at:
-                    who = services.dovecot.doveadm("who", "-1")
-                    per_user: dict[str, int] = defaultdict(int)
-                    for line in who.splitlines()[1:]:
-                        fields = line.split()
-                        if len(fields) >= 2 and fields[1] == "imap":
-                            per_user[fields[0]] += 1
-                    samples.append((time.monotonic() - began, rss_kib(process.pid), len(redis.client_list()),
-                                    max(per_user.values(), default=0)))  # fmt: skip
-                    time.sleep(5)
-
-            threads = [threading.Thread(target=loop, args=(i, u), daemon=True) for i, u in enumerate(users)]
-            threads += [threading.Thread(target=hold_stream, args=(url, u.client.cookies, stop_at, opened),
-                                         daemon=True) for u in users]  # fmt: skip
-            threads.append(threading.Thread(target=sample, daemon=True))
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join(args.seconds + 120)
-        finally:
-            stop(process)
-            redis.close()
-    report(args, latencies, errors, samples, opened)
-
-
-def report(
-    args: argparse.Namespace,
-    latencies: dict[str, list[float]],
-    errors: dict[str, int],
-    samples: list[tuple[float, int, int, int]],
-    opened: list[int],
-) -> None:
-    total = sum(len(values) for values in latencies.values())
-    print(f"\n== soak: {args.users} users, {args.seconds:.0f} s, {args.workers} workers ==")
-    print(f"requests {total}  throughput {total / args.seconds:.1f}/s  errors {sum(errors.values())}  "
-          f"streams opened {len(opened)} (not 200: {sum(1 for s in opened if s != 200)})")  # fmt: skip
-    for action, values in sorted(latencies.items()):
-        q = statistics.quantiles(values, n=100) if len(values) > 1 else values * 99
-        print(f"{action:<8} n={len(values):6d}  p50 {q[49]:7.1f} ms  p95 {q[94]:7.1f} ms  p99 {q[98]:7.1f} ms"
-              f"  errors {errors.get(action, 0)}")  # fmt: skip
-    print("t(s)   RSS(MiB)  redis clients  max IMAP conns/user")
-    for at, rss, clients, conns in samples:
-        print(f"{at:5.0f}  {rss / 1024:8.1f}  {clients:13d}  {conns:19d}")
-    if len(samples) >= 4:
-        settled = samples[len(samples) // 4]  # after warm-up
-        last = samples[-1]
-        print(
-            f"last/after-warm-up: RSS {last[1] / settled[1]:.2f}x  Redis clients {last[2] / max(settled[2], 1):.2f}x"
-        )
+    config = SoakConfig(args.users, args.seconds, args.workers, args.messages, args.think, args.sample)
+    # Dovecot's per user+IP limit well above the app's own cap, so only the app's cap is measured.
+    with DevServices(max_userip_connections=50) as services, tempfile.TemporaryDirectory() as tmp:
+        report = run_soak(services, config, Path(tmp))
+    report.print()
 
 
 if __name__ == "__main__":
