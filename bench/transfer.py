@@ -1,5 +1,6 @@
 """Benchmark: export and import through `webmail serve` against a bare imapclient loop.
 
+Also the background export (what `webmail worker` runs, here in this process).
 The baselines, measured in the same run on the same messages, are the least any exporter or
 importer does over IMAP: UID FETCH BODY.PEEK[] in batches of 200 on a warm connection (the bytes
 counted, not written anywhere), and one APPEND per message with its flags and date. The app
@@ -26,7 +27,12 @@ from imapclient import IMAPClient
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.cluster import signed_in_client, start_server, stop_server
+from webmail.config import load_settings
+from webmail.db.migrate import upgrade
+from webmail.db.session import create_db_engine, create_sessionmaker
 from webmail.devservices import DevServices
+from webmail.exports.files import ExportKind
+from webmail.exports.jobs import files_of, run_export
 
 MB = 1024 * 1024
 
@@ -52,6 +58,29 @@ def report(name: str, seconds: float, count: int, size: int, baseline: float | N
     print(
         f"{name:<28} {seconds:7.2f} s  {count / seconds:8.0f} msg/s  {size / MB / seconds:7.1f} MB/s{ratio}"
     )
+
+
+def background_export(services: DevServices, folder: Path, user: str, kind: ExportKind) -> float:
+    """What `webmail worker` does for a background export (master-user login, chunks written
+    and fsynced to the data folder), run here; its seconds."""
+    env = {key.removeprefix("WEBMAIL_").lower(): value for key, value in services.env().items()}
+    settings = load_settings(
+        **env, database_url=f"sqlite:///{folder / 'bench-exports.db'}", export_dir=folder / f"exports-{kind}",
+        redis_prefix=f"b{os.getpid()}", secret_key="bench-" * 8,
+        imap_master_user=services.dovecot.master_user, imap_master_password=services.dovecot.master_password,
+    )  # fmt: skip
+    upgrade(settings.database_url)
+    job = files_of(settings, user).create("INBOX", kind, f"INBOX.{kind}", "", "")
+    engine = create_db_engine(settings.database_url)
+    try:
+        started = time.perf_counter()
+        done = run_export(settings, create_sessionmaker(engine), user, job.id)
+        seconds = time.perf_counter() - started
+    finally:
+        engine.dispose()
+    assert done is not None
+    assert done.state == "ready", done
+    return seconds
 
 
 def main() -> None:
@@ -103,6 +132,10 @@ def main() -> None:
                         total,
                         base_export,
                     )
+                background: tuple[ExportKind, ...] = ("mbox", "zip")
+                for kind in background:
+                    seconds = background_export(services, Path(folder), user, kind)
+                    report(f"background export {kind}", seconds, len(uids), total, base_export)
                 # ---- import
                 when = datetime(2026, 1, 1, tzinfo=UTC)
                 started = time.perf_counter()

@@ -152,9 +152,13 @@ def test_zip_in_two_runs_is_the_streamed_zip(
     assert run(settings, mail_user.username, job.id, max_chunks=1) is not None
     with open(files.part(job.id), "ab") as out:
         out.write(b"PK\x03\x04 half an entry")
+    assert files.directory(job.id).stat().st_size == files.load(job.id).directory_offset  # type: ignore[union-attr]
+    with open(files.directory(job.id), "ab") as sidecar:
+        sidecar.write(b'{"filename": "from the run that died"}\n')
     done = run(settings, mail_user.username, job.id)
     assert done is not None
     assert done.state == "ready"
+    assert not files.directory(job.id).exists()
     kept = zipfile.ZipFile(io.BytesIO(app.get(f"/settings/storage/exports/{job.id}").content))
     assert kept.testzip() is None
     streamed = zipfile.ZipFile(io.BytesIO(app.get("/mail/INBOX/export?format=zip").content))
@@ -210,6 +214,11 @@ def test_delete_and_no_background_login(
     assert files.load(job.id) is None
     assert run(settings, mail_user.username, job.id) is None  # a queued run finds nothing to do
     assert sorted(p.name for p in files.folder.iterdir()) == []
+    for _ in range(jobs.MAX_EXPORTS_PER_USER):
+        start(app, files, "zip")
+    refused = app.post("/mail/INBOX/export", data={"csrf_token": session_token(app), "format": "mbox"})
+    assert refused.status_code == 409
+    assert "You keep 5 exports already" in refused.text
     plain = make_settings(services, database_url, export_dir=settings.export_dir)  # no master user
     with TestClient(create_app(plain), follow_redirects=False, client=LOCAL_CLIENT) as client:
         assert sign_in(client, mail_user).status_code == 303

@@ -17,7 +17,7 @@ import re
 import secrets
 import shutil
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -56,7 +56,7 @@ class ExportJob:
     position: int = 0  # how many of ``uids`` (in order) are in the file
     written: int = 0  # messages in the file (those expunged meanwhile are left out)
     offset: int = 0  # the file's length after ``position``
-    zip_entries: list[dict[str, Any]] = field(default_factory=list)  # the zip's directory so far
+    directory_offset: int = 0  # the length of ``<id>.zipdir`` (the zip's entries so far) after ``position``
     finished: str = ""
     error: str = ""
 
@@ -93,6 +93,27 @@ class ExportFiles:
     def part(self, export_id: str) -> Path:
         return self.folder / f"{export_id}.part"
 
+    def directory(self, export_id: str) -> Path:
+        """A zip export's entries so far (JSON lines), for the directory its last run writes."""
+        return self.folder / f"{export_id}.zipdir"
+
+    def read_directory(self, job: ExportJob) -> list[dict[str, Any]]:
+        """The entries up to the manifest's checkpoint (a dead run's later lines are cut off)."""
+        path = self.directory(job.id)
+        if not path.exists():
+            return []
+        with open(path, "r+b") as sidecar:
+            sidecar.truncate(job.directory_offset)
+            return [json.loads(line) for line in sidecar.read().splitlines() if line]
+
+    def add_directory(self, job: ExportJob, entries: list[dict[str, Any]]) -> int:
+        """Append ``entries`` durably; the sidecar's new length."""
+        with open(self.directory(job.id), "ab") as sidecar:
+            sidecar.write(b"".join(json.dumps(entry).encode() + b"\n" for entry in entries))
+            sidecar.flush()
+            os.fsync(sidecar.fileno())
+            return sidecar.tell()
+
     def result(self, job: ExportJob) -> Path:
         return self.folder / f"{job.id}.{job.kind}"
 
@@ -115,7 +136,9 @@ class ExportFiles:
             job = ExportJob(**data)
         except (OSError, ValueError, TypeError):
             return None
-        return job if job.owner == self.owner and job.id == export_id else None
+        if job.owner != self.owner or job.id != export_id or job.kind not in ("mbox", "zip"):
+            return None
+        return job
 
     def save(self, job: ExportJob) -> None:
         """Replace the manifest in one step (a crash leaves the old one or the new one)."""
@@ -140,7 +163,7 @@ class ExportFiles:
         return sorted((job for job in found if job is not None), key=lambda job: job.created, reverse=True)
 
     def delete(self, job: ExportJob) -> None:
-        for path in (self.part(job.id), self.result(job), self.manifest(job.id)):
+        for path in (self.part(job.id), self.directory(job.id), self.result(job), self.manifest(job.id)):
             path.unlink(missing_ok=True)
 
 

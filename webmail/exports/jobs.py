@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from webmail.auth.background import background_credentials
 from webmail.config import Settings
 from webmail.db.repos import UserRepository
-from webmail.errors import WebmailError
+from webmail.errors import LimitReachedError, WebmailError
 from webmail.events import ExportProgress, ExportState, publish
 from webmail.exports.files import ExportFiles, ExportJob, ExportKind, every_job, sweep
 from webmail.exports.writers import MboxAppender, ZipAppender
@@ -44,6 +44,7 @@ RUN_LOCK_SECONDS = 60
 QUEUED_SECONDS = 600
 JOB_TIMEOUT_SECONDS = 6 * 3600
 MAX_MESSAGES = 5_000_000
+MAX_EXPORTS_PER_USER = 5  # kept or under way: each can be as large as the mailbox
 
 
 def download_path(job: ExportJob) -> str:
@@ -65,6 +66,10 @@ def start(
 ) -> ExportJob:
     """A new background export of ``folder`` (the hits of ``query``, or the UIDs ``selection``),
     queued for the worker (blocking: from the web, in a thread)."""
+    if len(files.jobs()) >= MAX_EXPORTS_PER_USER:
+        raise LimitReachedError(
+            f"You keep {MAX_EXPORTS_PER_USER} exports already: download and delete one under Free up space first."
+        )
     name = folder.rsplit("/", 1)[-1] or "mail"
     label = " selection" if selection else " search" if query else ""
     job = files.create(folder, kind, f"{name}{label}.{kind}", query, selection)
@@ -145,7 +150,9 @@ class Run:
             out.truncate(job.offset)  # what a dead run wrote after its last checkpoint
             out.seek(job.offset)
             writer = (
-                MboxAppender(out) if job.kind == "mbox" else ZipAppender(out, job.offset, job.zip_entries)
+                MboxAppender(out)
+                if job.kind == "mbox"
+                else ZipAppender(out, job.offset, self.files.read_directory(job))
             )
             chunks = 0
             while job.position < len(uids):
@@ -161,6 +168,7 @@ class Run:
             _sync(out)
             size = out.tell()
         os.replace(self.files.part(job.id), self.files.result(job))
+        self.files.directory(job.id).unlink(missing_ok=True)
         job = self.files.update(job, state="ready", finished=datetime.now(UTC).isoformat(), offset=size)
         logger.info("export %s ready: %d messages", job.id, job.written)
         return job
@@ -192,9 +200,11 @@ class Run:
             await stream.aclose()
             await pieces.aclose()
         _sync(out)
+        entries = writer.new_entries()
+        directory = self.files.add_directory(job, entries) if entries else job.directory_offset
         job = self.files.update(
             job, state="running", position=last, written=job.written + written, offset=out.tell(),
-            zip_entries=writer.entries(),
+            directory_offset=directory,
         )  # fmt: skip
         self.tell(job)
         return job

@@ -169,6 +169,7 @@ class ZipAppender:
             info = entry_from_json(data)
             self.archive.filelist.append(info)
             self.archive.NameToInfo[info.filename] = info
+        self.told = len(self.archive.filelist)
 
     async def write(self, pieces: AsyncIterator[ExportPiece]) -> AsyncGenerator[int, None]:
         """Write ``pieces``, yielding each finished message's UID."""
@@ -190,8 +191,11 @@ class ZipAppender:
                 entry = None
                 yield piece.meta.uid
 
-    def entries(self) -> list[dict[str, Any]]:
-        return [entry_to_json(info) for info in self.archive.filelist]
+    def new_entries(self) -> list[dict[str, Any]]:
+        """The entries written since the last call (for the manifest's sidecar)."""
+        fresh = self.archive.filelist[self.told :]
+        self.told = len(self.archive.filelist)
+        return [entry_to_json(info) for info in fresh]
 
     def finish(self) -> None:
         self.archive.close()  # the central directory
@@ -222,7 +226,7 @@ class MboxAppender:
                 self.out.write(writer.finish())
                 yield piece.meta.uid
 
-    def entries(self) -> list[dict[str, Any]]:
+    def new_entries(self) -> list[dict[str, Any]]:
         return []
 
     def finish(self) -> None:
