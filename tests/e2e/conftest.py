@@ -54,25 +54,30 @@ def axe_findings(page: Page) -> list[str]:
 def screen_problems(page: Page, output_path: str, name: str) -> list[str]:
     """Sideways scrolling and serious axe findings of the page as it is; a screenshot for review."""
     page.wait_for_timeout(100)
-    page.screenshot(path=Path(output_path) / f"{name}.png")
+    page.screenshot(path=Path(output_path) / f"{name}.png", full_page=True)
     fits = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
     problems = [f"{name} scrolls sideways: {fits}"] if fits[0] > fits[1] else []
     return problems + [f"{name}: {finding}" for finding in axe_findings(page)]
 
 
-def check_screen(page: Page, output_path: str, name: str) -> None:
-    assert screen_problems(page, output_path, name) == []
+def both_themes(page: Page, output_path: str, name: str) -> list[str]:
+    """The page as it is, light and dark (the colour scheme changes in place, no reload);
+    named ``{name}-{theme}``."""
+    problems: list[str] = []
+    for theme in THEMES:
+        page.emulate_media(color_scheme=theme)
+        problems += screen_problems(page, output_path, f"{name}-{theme}")
+    page.emulate_media(color_scheme="light")
+    return problems
 
 
 def every_look(page: Page, output_path: str, name: str) -> list[str]:
     """The page as loaded, in both themes at both sizes (one load, four screenshots: the
-    colour scheme and the width change in place); named ``{name}-{size}-{theme}``."""
+    width changes in place too); named ``{name}-{size}-{theme}``."""
     problems: list[str] = []
     for size, (width, height) in SIZES.items():
         page.set_viewport_size({"width": width, "height": height})
-        for theme in THEMES:
-            page.emulate_media(color_scheme=theme)
-            problems += screen_problems(page, output_path, f"{name}-{size}-{theme}")
+        problems += both_themes(page, output_path, f"{name}-{size}")
     return problems
 
 
@@ -87,10 +92,10 @@ def open_screen_context(browser: Browser, theme: str = "light") -> tuple[Any, Pa
 
 
 @pytest.fixture
-def screen_page(browser: Browser, theme: str) -> Iterator[Page]:
-    """A fresh page in the test's ``theme`` (its parameter) for screenshots and axe-core; a
-    script error on it fails the test."""
-    context, page, errors = open_screen_context(browser, theme)
+def screen_page(browser: Browser) -> Iterator[Page]:
+    """A fresh page for screenshots and axe-core (see both_themes); a script error on it fails
+    the test."""
+    context, page, errors = open_screen_context(browser)
     yield page
     context.close()
     if errors:

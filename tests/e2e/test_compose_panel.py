@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import MailUser
-from tests.e2e.conftest import every_look, open_screen_context, screen_problems, sign_in
+from tests.e2e.conftest import both_themes, every_look, open_screen_context, sign_in
 from tests.e2e.test_mail_screens import imap_for
 from tests.integration.test_compose import inbox_of
 from webmail.devservices import DevServices
@@ -113,12 +113,7 @@ def test_a_reply_opens_under_the_message_follows_to_the_dock_and_pops_out(
     expect(reply.locator(".chip")).to_have_text("Bob")
     expect(page.locator("#body")).to_be_focused()
     page.keyboard.type("Friday suits me.")
-    problems: list[str] = []
-    for theme in ("light", "dark"):
-        page.emulate_media(color_scheme=theme)
-        problems += screen_problems(page, output_path, f"reply-inline-desktop-{theme}")
-    assert problems == []
-    page.emulate_media(color_scheme="light")
+    assert both_themes(page, output_path, "reply-inline-desktop") == []
 
     # Reading another message: the reply waits in the dock, minimised, with its text.
     open_message(page, "The quarterly report")

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from pathlib import Path
 
-import pytest
 from imapclient import IMAPClient
 from playwright.sync_api import Page, expect
 
 from tests.conftest import MailUser
-from tests.e2e.conftest import SIZES, axe_findings, sign_in
+from tests.e2e.conftest import SIZES, both_themes, sign_in
 from tests.e2e.test_live_updates import LIVE, wait_for_stream, watch_sse
 from webmail.config import Settings
 from webmail.devservices import DevServices
@@ -61,31 +59,22 @@ def screens(live_server: str) -> dict[str, Callable[[Page], None]]:
     }
 
 
-@pytest.mark.parametrize("theme", ["light", "dark"])
 def test_every_mail_screen_fits_passes_axe_and_is_kept(
-    screen_page: Page,
-    live_server: str,
-    services: DevServices,
-    mail_user: MailUser,
-    output_path: str,
-    theme: str,
+    screen_page: Page, live_server: str, services: DevServices, mail_user: MailUser, output_path: str
 ) -> None:
     imap = imap_for(services, mail_user)
     seed_user(imap, ("Demo User", mail_user.username), count=60, seed=5)
     imap.logout()
     page = screen_page
+    problems: list[str] = []
     sign_in(page, live_server, mail_user)
     for size, (width, height) in SIZES.items():
         page.set_viewport_size({"width": width, "height": height})
         for name, show in screens(live_server).items():
             show(page)
             page.wait_for_timeout(150)  # the mail frame sizes itself
-            page.screenshot(path=Path(output_path) / f"{name}-{size}-{theme}.png")
-            fits = page.evaluate(
-                "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
-            )
-            assert fits[0] <= fits[1], f"{name} at {size} scrolls sideways: {fits}"
-            assert axe_findings(page) == [], f"{name} at {size}, {theme}"
+            problems += both_themes(page, output_path, f"{name}-{size}")
+    assert problems == [], "\n".join(problems)
 
 
 def test_live_mail_keeps_ticked_rows_and_the_cursor(

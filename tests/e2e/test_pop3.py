@@ -51,7 +51,10 @@ def test_add_account_test_fetch_watch_progress_and_read(
     page.get_by_role("link", name="Mail from other accounts (POP3)").click()
     page.get_by_role("link", name="Add a POP3 account").click()
     page.get_by_label("POP3 server").fill("127.0.0.1")
+    page.get_by_label("Security", exact=True).select_option("tls")
+    expect(page.get_by_label("Port", exact=True)).to_have_value("995")  # the port follows the choice
     page.get_by_label("Security", exact=True).select_option("none")
+    expect(page.get_by_label("Port", exact=True)).to_have_value("110")
     page.get_by_label("Port", exact=True).fill(str(services.dovecot.pop3_port))
     page.get_by_label("User name").fill(source.user.username)
     page.get_by_label("Password", exact=True).fill("wrong")

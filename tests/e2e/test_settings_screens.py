@@ -5,15 +5,17 @@ a screenshot."""
 
 from __future__ import annotations
 
-import pytest
 from playwright.sync_api import Browser, Page, expect
+from redis import Redis
 
 from tests.conftest import MailUser
-from tests.e2e.conftest import SIZES, open_screen_context, screen_problems, sign_in
+from tests.e2e.conftest import SIZES, both_themes, open_screen_context, screen_problems, sign_in
 from tests.e2e.test_mail_screens import imap_for
+from webmail.config import Settings
 from webmail.devservices import DevServices
+from webmail.redis import Keys
 
-PAGES = ["/contacts", "/compose/outbox", "/help/clients"]
+PAGES = ["/contacts", "/compose", "/compose/outbox", "/help/clients"]
 SECTIONS = ["", "/general", "/reading", "/writing", "/keyboard", "/notifications", "/identities", "/folders",
             "/accounts", "/accounts/new", "/filters", "/vacation"]  # fmt: skip
 
@@ -53,8 +55,9 @@ def test_a_section_saves_in_place_and_applies_after_reload(
 
 
 def test_the_reading_pane_below_or_off_is_saved_and_applied_after_reload(
-    page: Page, live_server: str, services: DevServices, mail_user: MailUser
+    screen_page: Page, live_server: str, services: DevServices, mail_user: MailUser, output_path: str
 ) -> None:
+    page = screen_page
     imap = imap_for(services, mail_user)
     for i in range(3):
         imap.append("INBOX", f"From: a@example.org\r\nSubject: Pane {i}\r\n\r\nbody {i}\r\n".encode())
@@ -76,6 +79,7 @@ def test_the_reading_pane_below_or_off_is_saved_and_applied_after_reload(
     assert reader["y"] >= listing["y"] + listing["height"] - 1  # under the list
     assert abs(reader["x"] - listing["x"]) < 2
     assert abs(reader["width"] - listing["width"]) < 2
+    assert both_themes(page, output_path, "reading-pane-bottom-desktop") == []
 
     page.goto(f"{live_server}/settings/reading")
     page.get_by_label("Off: a message opens in the list's place").check()
@@ -89,6 +93,7 @@ def test_the_reading_pane_below_or_off_is_saved_and_applied_after_reload(
     page.locator("#message-list .row-link").first.click()
     expect(page.locator("#reader article.message")).to_be_visible()
     expect(page.locator("#message-list")).to_be_hidden()
+    assert both_themes(page, output_path, "reading-pane-off-desktop") == []
     page.locator("#reader .reader-toolbar .back").click()
     expect(page.locator("#message-list")).to_be_visible()
 
@@ -125,19 +130,28 @@ def test_phones_list_the_sections_then_show_one(
         context.close()
 
 
-@pytest.mark.parametrize("theme", ["light", "dark"])
 def test_every_settings_section_fits_passes_axe_and_is_kept(
-    screen_page: Page, live_server: str, mail_user: MailUser, output_path: str, theme: str
+    screen_page: Page, live_server: str, live_settings: Settings, mail_user: MailUser, output_path: str
 ) -> None:
     page = screen_page
     problems: list[str] = []
     sign_in(page, live_server, mail_user)
+    # Two identities, one with an address the submission server refused before.
+    token = page.locator('input[name="csrf_token"]').first.get_attribute("value") or ""
+    for name, email in (("Ann Lee", mail_user.username), ("Old job", "ann@refused.invalid")):
+        fields = {"csrf_token": token, "name": name, "email": email, "signature_text": f"{name}\nDesk 4",
+                  "signature_html": "", "reply_to": "", "is_default": "on" if name == "Ann Lee" else ""}  # fmt: skip
+        assert page.request.post(f"{live_server}/settings/identities", form=fields).ok
+    refused = Redis.from_url(live_settings.redis_url)
+    refused.hset(Keys(live_settings.redis_prefix).refused_senders(mail_user.username), "ann@refused.invalid",
+                 "5.7.1 Sender address rejected: not owned by user")  # fmt: skip
+    refused.close()
     for size, (width, height) in SIZES.items():
         page.set_viewport_size({"width": width, "height": height})
         for path in [f"/settings{section}" for section in SECTIONS] + PAGES:
             page.goto(f"{live_server}{path}")
             name = path.strip("/").replace("/", "-")
-            problems += screen_problems(page, output_path, f"{name}-{size}-{theme}")
+            problems += both_themes(page, output_path, f"{name}-{size}")
     assert problems == [], "\n".join(problems)
 
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from playwright.sync_api import Page, expect
 
 from tests.conftest import MailUser
-from tests.e2e.conftest import SIZES, screen_problems, sign_in
+from tests.e2e.conftest import SIZES, both_themes, sign_in
 
 
 def test_a_deep_link_is_kept_through_sign_in(page: Page, live_server: str, mail_user: MailUser) -> None:
@@ -36,14 +35,13 @@ def test_back_after_sign_out_shows_the_sign_in_page(
     expect(page).to_have_url(re.compile(r"/login"))
 
 
-@pytest.mark.parametrize("theme", ["light", "dark"])
 def test_sign_in_and_out_pages_fit_pass_axe_and_are_kept(
-    screen_page: Page, live_server: str, output_path: str, theme: str
+    screen_page: Page, live_server: str, output_path: str
 ) -> None:
     problems: list[str] = []
     for size, (width, height) in SIZES.items():
         screen_page.set_viewport_size({"width": width, "height": height})
         for name, path in (("sign-in", "/login"), ("signed-out", "/login?signed_out=1")):
             screen_page.goto(f"{live_server}{path}")
-            problems += screen_problems(screen_page, output_path, f"{name}-{size}-{theme}")
+            problems += both_themes(screen_page, output_path, f"{name}-{size}")
     assert problems == [], "\n".join(problems)

@@ -126,6 +126,11 @@ def test_form_names_each_problem_and_creates_nothing(
     assert "Enter the password of the POP3 account" in text
     assert "needs your agreement" in text
     assert "No other accounts yet" in signed_in.get("/settings/accounts").text
+    # A refusal keeps the password that was typed (it is not asked for twice).
+    fields.update(password="typed-secret", consent="on")
+    again = signed_in.post("/settings/accounts", data=fields)
+    assert again.status_code == 422
+    assert 'value="typed-secret"' in again.text
 
 
 def test_add_fetch_status_history_and_metrics(
