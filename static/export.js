@@ -1,4 +1,5 @@
-// Exports: how far a streamed download is, and a background export that is ready.
+// Exports: how far a streamed download is, and a background export that is ready; how far an
+// import is while the server appends (the upload's own progress is app.js's).
 // The browser downloads the file as usual (the page stays); the page names the export with an
 // id of its own (?progress=, or a form field for the selection bar), and the server tells that
 // id's progress over the page's live events (GET /events, "export" events, webmail/events.py).
@@ -74,7 +75,18 @@
     if (!source || heard.has(source)) return;
     heard.add(source);
     source.addEventListener("export", onExport);
+    source.addEventListener("import", onImport);
   });
+
+  // An import's form carries its id; while the server appends, its status says how far it is.
+  function onImport(message) {
+    let data;
+    try { data = JSON.parse(message.data); } catch (error) { return; }
+    const field = Array.from(document.querySelectorAll('form[data-import-form] input[name="progress"]')).find((input) => input.value === data.id);
+    const status = field && field.form.querySelector("[data-import-status]");
+    if (!status) return;
+    status.textContent = `Importing… ${number(data.done)} message${data.done === 1 ? "" : "s"} of the file so far, ${number(data.imported)} imported.`;
+  }
 
   function onExport(message) {
     let data;

@@ -2,8 +2,8 @@
 
 Something happens for a user: the watcher (``imap/watch.py``) sees a folder change or new mail
 in INBOX, a POP3 job (``pop3/jobs.py``) imports messages, the outbox (``smtp/outbox.py``) sent a
-message or gave up on it, an export went on or is ready (``web/routes/transfer.py``,
-``exports/jobs.py``), a session ended (``auth/sessions.py``). The code that knows calls
+message or gave up on it, an export or import went on, or an export is ready
+(``web/routes/transfer.py``, ``exports/jobs.py``), a session ended (``auth/sessions.py``). The code that knows calls
 ``publish`` with one of the frozen dataclasses below, which goes as JSON on the user's Redis
 pub/sub channel (``Keys.events_channel``). ``GET /events`` (``web/routes/events.py``), in
 whichever web worker holds the browser's stream, reads them with ``subscribe`` and sends each
@@ -125,6 +125,21 @@ class ExportProgress:
 
 
 @dataclass(frozen=True)
+class ImportProgress:
+    """An import went on: ``done`` messages of the file dealt with, ``imported`` of them added.
+    ``id`` is the one the import form carried."""
+
+    name: ClassVar[str] = "import"
+    id: str
+    done: int
+    imported: int
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ImportProgress:
+        return cls(_text(data, "id"), _number(data, "done"), _number(data, "imported"))
+
+
+@dataclass(frozen=True)
 class SessionExpired:
     """One of the user's sessions ended (sign-out, password rejected): each stream checks its own."""
 
@@ -135,7 +150,9 @@ class SessionExpired:
         return cls()
 
 
-Event = MailboxChanged | NewMail | POP3Progress | OutboxResult | ExportProgress | SessionExpired
+Event = (
+    MailboxChanged | NewMail | POP3Progress | OutboxResult | ExportProgress | ImportProgress | SessionExpired
+)
 
 _DECODERS: dict[str, Callable[[dict[str, Any]], Event]] = {
     MailboxChanged.name: MailboxChanged.from_json,
@@ -143,6 +160,7 @@ _DECODERS: dict[str, Callable[[dict[str, Any]], Event]] = {
     POP3Progress.name: POP3Progress.from_json,
     OutboxResult.name: OutboxResult.from_json,
     ExportProgress.name: ExportProgress.from_json,
+    ImportProgress.name: ImportProgress.from_json,
     SessionExpired.name: SessionExpired.from_json,
 }
 

@@ -17,7 +17,7 @@ from redis import Redis
 from tests.conftest import MailUser, session_token
 from webmail.config import Settings
 from webmail.devservices import DevServices
-from webmail.events import ExportProgress, decode
+from webmail.events import ExportProgress, ImportProgress, decode
 from webmail.redis import Keys
 
 pytestmark = pytest.mark.integration
@@ -273,3 +273,33 @@ class TestExportFromTheList:
         assert [e.done for e in heard if isinstance(e, ExportProgress)] == [0, 1, 2, 3]
         # An id that is not one is ignored: the download is the same, nothing is published.
         assert signed_in.get("/mail/INBOX/export?format=mbox&progress=../x").status_code == 200
+
+    def test_progress_of_an_import_reaches_the_users_events(
+        self, signed_in: TestClient, settings: Settings, mail_user: MailUser
+    ) -> None:
+        page = signed_in.get("/mail/INBOX/import").text
+        progress = re.search(r'name="progress" value="([0-9a-f]{16})"', page)
+        assert progress, page
+        mbox = b"".join(
+            b"From s@example.org Sat Jan  4 10:00:00 2020\n" + message(i).replace(b"\r\n", b"\n") + b"\n"
+            for i in range(120)
+        )
+        redis = Redis.from_url(settings.redis_url)
+        listener = redis.pubsub(ignore_subscribe_messages=True)
+        listener.subscribe(Keys(settings.redis_prefix).events_channel(mail_user.username))
+        try:
+            assert listener.get_message(timeout=1) is None  # subscribed
+            response = signed_in.post(
+                "/mail/INBOX/import",
+                files={"file": ("many.mbox", mbox, "application/mbox")},
+                data={"csrf_token": session_token(signed_in), "progress": progress.group(1)},
+            )
+            assert counts(response.text)["imported"] == "120"
+            heard = []
+            while (found := listener.get_message(timeout=1)) is not None:
+                heard.append(decode(found["data"]))
+        finally:
+            listener.close()
+            redis.close()
+        mine = [e for e in heard if isinstance(e, ImportProgress) and e.id == progress.group(1)]
+        assert [(e.done, e.imported) for e in mine] == [(50, 50), (100, 100), (120, 120)]

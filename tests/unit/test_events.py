@@ -10,6 +10,7 @@ import pytest
 from webmail.events import (
     Event,
     ExportProgress,
+    ImportProgress,
     MailboxChanged,
     NewMail,
     NewMessage,
@@ -30,6 +31,7 @@ EVERY_EVENT: list[Event] = [
     OutboxResult(4, "sent", "", ""),
     ExportProgress("a1b2c3d4e5", 1234, 5000, "running"),
     ExportProgress("x" * 22, 5000, 5000, "ready", "/settings/storage/exports/x"),
+    ImportProgress("a1b2c3d4e5", 150, 148),
     SessionExpired(),
 ]
 
@@ -56,6 +58,7 @@ class TestWhatTheBrowserReads:
             "POP3Progress": "pop3",
             "OutboxResult": "outbox",
             "ExportProgress": "export",
+            "ImportProgress": "import",
             "SessionExpired": "expired",
         }
 

@@ -580,8 +580,14 @@ class MailStore:
         if pending is not None:
             yield ExportPiece(meta, pending, first, True)
 
-    async def import_messages(self, folder: str, entries: Iterator[ImportEntry]) -> ImportReport:
-        """Append what ``entries`` yields (read in a thread: it reads the upload) to ``folder``.
+    async def import_messages(
+        self,
+        folder: str,
+        entries: Iterator[ImportEntry],
+        progress: Callable[[ImportReport], Awaitable[None]] | None = None,
+    ) -> ImportReport:
+        """Append what ``entries`` yields (read in a thread: it reads the upload) to ``folder``,
+        calling ``progress`` with the report so far after each batch.
 
         Stops at a full mailbox, with the reason and the count left over in the report."""
         report = ImportReport()
@@ -602,6 +608,8 @@ class MailStore:
                     transfer.import_entries(conn, folder, queued, known, report)
 
                 await self.pool.run(self.credentials, work, "import")
+                if progress is not None:
+                    await progress(report)
             except QuotaExceededError:
                 report.stopped = "mailbox full"
                 rest = await anyio.to_thread.run_sync(lambda: sum(1 for _ in entries))

@@ -5,16 +5,18 @@ the import read from the spooled upload one message at a time."""
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
 
 from webmail.errors import FormError
-from webmail.events import ExportProgress, ExportState, publish_async
+from webmail.events import ExportProgress, ExportState, ImportProgress, publish_async
 from webmail.exports.writers import counted, mbox_bytes, zip_bytes
 from webmail.imap.store import ExportPiece
+from webmail.imap.transfer import ImportReport
 from webmail.imap.uidset import parse_uid_set
 from webmail.mail.mbox import read_upload
 from webmail.mail.query import parse_search
@@ -84,6 +86,7 @@ async def export_messages(
 
 
 UploadDep = Annotated[UploadFile, File()]
+ProgressDep = Annotated[str, Form()]
 
 
 @router.get("/mail/{folder:path}/import")
@@ -98,11 +101,29 @@ async def import_form(request: Request, folder: str, session: SessionDep, store:
 
 @router.post("/mail/{folder:path}/import")
 async def import_messages(
-    request: Request, folder: str, session: SessionDep, store: MailStoreDep, file: UploadDep
+    request: Request,
+    folder: str,
+    session: SessionDep,
+    services: ServicesDep,
+    store: MailStoreDep,
+    file: UploadDep,
+    progress: ProgressDep = "",
 ) -> Response:
+    """Import the upload; with ``progress=<id>`` (the form carries one) the page's live events
+    hear how far it is (``ImportProgress``)."""
     folders, current = await find_folder(store, folder)
     entries = read_upload(file.file, file.filename or "")
-    report = await store.import_messages(current.name, entries)
+    tell = None
+    if PROGRESS_ID.fullmatch(progress):
+        keys = services.sessions.keys
+
+        async def tell(report: ImportReport) -> None:
+            done = report.imported + report.skipped + len(report.refused)
+            await publish_async(
+                services.redis, keys, session.user, ImportProgress(progress, done, report.imported)
+            )
+
+    report = await store.import_messages(current.name, entries, tell)
     context = {
         "session": session,
         "current": current,
@@ -117,4 +138,5 @@ def _links(request: Request, folder: str) -> dict[str, str]:
     return {
         "folder_link": url(request, folder_url(folder)),
         "import_url": url(request, folder_url(folder) + "/import"),
+        "progress_id": secrets.token_hex(8),  # names this page's import in its live events
     }
