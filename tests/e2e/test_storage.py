@@ -13,9 +13,8 @@ from imapclient import IMAPClient
 from playwright.sync_api import Page, expect
 
 from tests.conftest import MailUser, fresh_database, make_settings, serve_in_thread
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import axe_findings, sign_in
 from tests.e2e.test_live_updates import wait_for_stream, watch_sse
-from tests.e2e.test_mail_screens import axe_findings
 from webmail.config import Settings
 from webmail.db.session import create_db_engine, create_sessionmaker
 from webmail.devservices import DevServices
@@ -92,6 +91,7 @@ def test_archive_preview_and_export_download_with_progress(
     sign_in(page, live_server, user)
     wait_for_stream(page, live_settings, user)
     page.locator(".folder-more summary").click()
+    page.screenshot(path=Path(output_path) / "export-menu.png")
     with page.expect_download() as info:
         page.get_by_role("listitem").filter(has_text="Export folder as mbox").click()
     download = info.value
@@ -102,6 +102,7 @@ def test_archive_preview_and_export_download_with_progress(
     progress = page.locator(".export-progress")
     expect(progress.locator("[data-export-text]")).to_have_text("Exported 40 messages.")
     expect(progress.locator("progress")).to_have_js_property("value", 40)
+    page.screenshot(path=Path(output_path) / "export-done.png")
     texts = page.evaluate("() => window.__exportTexts")
     assert texts[0] == "Preparing the export…"
     steps = [int(n) for n in re.findall(r"Exporting (\d+) of 40 messages", " ".join(texts))]
