@@ -158,13 +158,18 @@ def test_a_worker_killed_mid_request_leaves_the_others_serving_and_frees_its_lea
     assert server.process.poll() is None
 
 
-def test_redis_restarted_empty_signs_users_in_again_and_the_cap_and_watcher_recover(
+def test_redis_down_then_back_empty_signs_users_in_again_and_the_cap_and_watcher_recover(
     server: Server, own: DevServices, user: MailUser
 ) -> None:
     seed(own, user.username, user.password, count=3)
     with signed_in_client(server.url, user.username, user.password) as client:
         assert client.get("/mail/INBOX").status_code == 200
-        own.redis.restart()  # SIGKILL; it keeps nothing on disk: sessions, leases and locks are gone
+        own.redis.kill()
+        down = client.get("/mail/INBOX")
+        assert down.status_code == 503, down.text[:300]
+        assert "briefly unavailable" in down.text
+        assert "default-src" in down.headers["content-security-policy"]
+        own.redis.start()  # it kept nothing on disk: sessions, leases and locks are gone
         again = client.get("/mail/INBOX")
         assert again.status_code == 303, again.text[:300]
         assert again.headers["location"].startswith("/login")

@@ -22,12 +22,19 @@ class RedisServer:
     def stop(self) -> None:
         stop_process(self.process)
 
-    def restart(self) -> None:
-        """Kill Redis (SIGKILL, as a crash) and start it again on the same port, empty: it keeps
-        nothing on disk, so every session, lease and lock is gone."""
+    def kill(self) -> None:
+        """SIGKILL, as a crash: clients see their connections drop."""
         self.process.kill()
         self.process.wait(10)
+
+    def start(self) -> None:
+        """Start again after ``kill()`` or ``stop()``, on the same port, empty: it keeps nothing
+        on disk, so every session, lease and lock is gone."""
         self.process = start_redis(self.root, port=self.port).process
+
+    def restart(self) -> None:
+        self.kill()
+        self.start()
 
 
 def start_redis(root: Path, *, replica_of: int | None = None, port: int | None = None) -> RedisServer:
