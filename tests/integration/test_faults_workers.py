@@ -158,6 +158,28 @@ def test_a_worker_killed_mid_request_leaves_the_others_serving_and_frees_its_lea
     assert server.process.poll() is None
 
 
+def listen_for(client: httpx.Client, lines: list[str]) -> None:
+    """The user's live-update stream in a thread; its lines go to ``lines``."""
+
+    def listen() -> None:
+        try:
+            with client.stream("GET", "/events") as stream:
+                for line in stream.iter_lines():
+                    lines.append(line)
+        except httpx.TransportError:
+            pass  # the test is over and closed its client
+
+    threading.Thread(target=listen, daemon=True).start()
+    assert wait_until(lambda: ": subscribed" in lines, 15), lines
+
+
+def deliver(own: DevServices, user: MailUser, subject: str) -> None:
+    imap = IMAPClient("127.0.0.1", own.dovecot.imap_port, ssl=False)
+    imap.login(user.username, user.password)
+    imap.append("INBOX", f"From: b@example.org\r\nSubject: {subject}\r\n\r\nhi\r\n".encode())
+    imap.logout()
+
+
 def test_redis_down_then_back_empty_signs_users_in_again_and_the_cap_and_watcher_recover(
     server: Server, own: DevServices, user: MailUser
 ) -> None:
@@ -186,22 +208,26 @@ def test_redis_down_then_back_empty_signs_users_in_again_and_the_cap_and_watcher
             ), (response.status_code, response.text[:300])
         assert watch.maximum <= CAP
         lines: list[str] = []
-
-        def listen() -> None:
-            with client.stream("GET", "/events") as stream:
-                for line in stream.iter_lines():
-                    lines.append(line)
-                    if line == "event: newmail":
-                        return
-
-        threading.Thread(target=listen, daemon=True).start()
-        assert wait_until(lambda: ": subscribed" in lines, 15), lines
+        listen_for(client, lines)
         time.sleep(1)  # the watcher's first look at the mailbox
-        imap = IMAPClient("127.0.0.1", own.dovecot.imap_port, ssl=False)
-        imap.login(user.username, user.password)
-        imap.append("INBOX", b"From: b@example.org\r\nSubject: after the restart\r\n\r\nhi\r\n")
-        imap.logout()
+        deliver(own, user, "after the restart")
         assert wait_until(lambda: "event: newmail" in lines, 20), lines
+
+
+def test_mail_that_came_while_dovecot_was_down_is_announced_once_it_is_back(
+    server: Server, own: DevServices, user: MailUser
+) -> None:
+    with signed_in_client(server.url, user.username, user.password) as client:
+        lines: list[str] = []
+        listen_for(client, lines)
+        time.sleep(1)  # the watcher's first look at the mailbox
+        deliver(own, user, "before")
+        assert wait_until(lambda: lines.count("event: newmail") == 1, 15), lines
+        own.dovecot.kill()  # under the watcher's IDLE
+        own.dovecot.start()
+        deliver(own, user, "while it was away")
+        assert wait_until(lambda: lines.count("event: newmail") == 2, 20), lines
+        assert any("while it was away" in line for line in lines if line.startswith("data:"))
 
 
 def test_an_uploads_folder_without_room_refuses_the_file_in_words_and_keeps_the_text(

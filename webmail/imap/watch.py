@@ -104,8 +104,9 @@ class MailboxWatcher(threading.Thread):
             while not self._stopping.is_set() and self._keep_lock() and self._wanted():
                 try:
                     if client is None:
+                        # The snapshot outlives a lost connection: what changed while the server
+                        # was gone (new mail, above all) is published once it is back.
                         client = self._connect()
-                        snapshot = None
                         if client is None:
                             continue  # every connection of the user is busy: queue again
                     with map_imap_errors():
