@@ -227,3 +227,20 @@ def test_delete_and_no_background_login(
         )
         assert refused.status_code == 409
         assert "Background" in refused.text
+
+
+def test_a_run_whose_lock_another_took_stops(settings: Settings, files: ExportFiles) -> None:
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        run = jobs.Run(settings, redis, files, "x" * 24)
+        redis.set(run.lock, run.token, ex=60)
+        run.renew()  # its own: kept
+        assert redis.ttl(run.lock) > 0
+        redis.set(run.lock, "another run", ex=60)  # it stalled, the lock lapsed, another took it
+        run.renewed = 0.0
+        with pytest.raises(jobs.LockLostError):
+            run.renew()
+        run.release()
+        assert redis.get(run.lock) == b"another run"  # not its to delete
+    finally:
+        redis.close()

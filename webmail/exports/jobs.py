@@ -100,6 +100,16 @@ def tend(settings: Settings, redis: Redis) -> int:
     return queued
 
 
+# Only the run holding the lock (its token as the value) extends or deletes it.
+RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
+RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+
+
+class LockLostError(Exception):
+    """Raised inside a run whose lock lapsed (it stalled longer than RUN_LOCK_SECONDS): it stops,
+    whatever it wrote after its last checkpoint is cut off by the run that goes on."""
+
+
 @dataclass
 class Run:
     """One run of one export: its files, the lock it holds, how it tells the user."""
@@ -117,10 +127,15 @@ class Run:
         return Keys(self.settings.redis_prefix).export_lock(self.export_id)
 
     def renew(self) -> None:
+        """Keep the lock while writing; LockLostError if it lapsed and another run took it."""
         now = time.monotonic()
         if now - self.renewed >= RUN_LOCK_SECONDS / 4:
-            self.redis.set(self.lock, self.token, ex=RUN_LOCK_SECONDS)
+            if not self.redis.eval(RENEW, 1, self.lock, self.token, RUN_LOCK_SECONDS * 1000):
+                raise LockLostError()
             self.renewed = now
+
+    def release(self) -> None:
+        self.redis.eval(RELEASE, 1, self.lock, self.token)
 
     def tell(self, job: ExportJob) -> None:
         state: ExportState = (
@@ -155,15 +170,19 @@ class Run:
                 else ZipAppender(out, job.offset, self.files.read_directory(job))
             )
             chunks = 0
-            while job.position < len(uids):
-                if not self.files.manifest(job.id).exists():  # the user deleted it meanwhile
-                    writer.abandon()
-                    return job
-                if self.max_chunks is not None and chunks >= self.max_chunks:
-                    writer.abandon()
-                    return job  # left for a later run
-                job = await self._chunk(store, job, uids, writer, out)
-                chunks += 1
+            try:
+                while job.position < len(uids):
+                    if not self.files.manifest(job.id).exists():  # the user deleted it meanwhile
+                        writer.abandon()
+                        return job
+                    if self.max_chunks is not None and chunks >= self.max_chunks:
+                        writer.abandon()
+                        return job  # left for a later run
+                    job = await self._chunk(store, job, uids, writer, out)
+                    chunks += 1
+            except BaseException:
+                writer.abandon()  # the next run goes on from the last checkpoint
+                raise
             writer.finish()
             _sync(out)
             size = out.tell()
@@ -248,6 +267,9 @@ def run_export(
             job = anyio.run(go, job)
         except (UnavailableError, MailboxBusyError) as exc:  # the scheduler queues it again
             logger.warning("export %s waits: %s", job.id, exc.user_message)
+        except LockLostError:
+            logger.warning("export %s: another run took over", job.id)
+            return files.load(job.id)
         except WebmailError as exc:
             latest = files.load(job.id) or job  # with what the run wrote before it stopped
             job = files.update(
@@ -255,8 +277,7 @@ def run_export(
             )
             logger.warning("export %s stopped: %s", job.id, exc.user_message)
         finally:
-            if redis.get(run.lock) == run.token.encode():
-                redis.delete(run.lock)
+            run.release()
         if not files.manifest(job.id).exists():
             files.delete(job)  # deleted while it ran: nothing of it stays
             return None
