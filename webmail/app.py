@@ -53,6 +53,7 @@ from webmail.web.routes import (
     login,
     mailbox,
     message,
+    offline,
     organize,
     search,
     storage,
@@ -149,6 +150,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(clients.router)  # before the mailbox: /mail/config-v1.1.xml is Thunderbird's
     app.include_router(login.router)
+    app.include_router(offline.router)
     app.include_router(events.router)
     app.include_router(settings_routes.router)
     app.include_router(account_routes.router)

@@ -40,6 +40,12 @@ class Preferences(BaseModel):
     theme: Theme = "system"
     density: Density = "comfortable"  # list rows with a preview line, or one line each
     swipe_actions: bool = True  # on touch screens: swipe a row right to archive, left to delete
+    # The copy of recent mail kept on the device for reading offline (static/sw.js).
+    offline_storage: bool = True
+    offline_messages: int = Field(200, ge=20, le=2000)
+    offline_size_mb: int = Field(50, ge=5, le=2000)
+    offline_attachment_kb: int = Field(512, ge=0, le=10240)  # attachments up to this size come along
+    offline_folders: list[str] = Field(default_factory=list, max_length=50)  # besides INBOX
     # Special folders chosen by hand (use to folder name); the others are found on the server.
     special_folders: dict[SpecialUse, str] = Field(default_factory=dict)
 

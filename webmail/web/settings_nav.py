@@ -19,7 +19,7 @@ class Section:
 
 SECTIONS = (
     Section("general", "General", "/settings/general", "general", "Theme, density, time zone, list"),
-    Section("reading", "Reading", "/settings/reading", "reading", "HTML mail, conversations, reading pane"),
+    Section("reading", "Reading", "/settings/reading", "reading", "HTML mail, conversations, offline"),
     Section("writing", "Writing", "/settings/writing", "writing", "Editor, undo send, signatures"),
     Section("identities", "Identities and signatures", "/settings/identities", "identity", "From addresses"),
     Section("folders", "Folders", "/settings/folders", "folder", "Create, rename, show or hide"),

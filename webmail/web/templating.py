@@ -28,6 +28,7 @@ from webmail.web.formatting import (
     recipients,
     relative_date,
 )
+from webmail.web.offline import OFFLINE_KEY_HEADER, request_offline_key, static_version
 from webmail.web.settings_nav import SECTIONS, current_section
 
 STATIC_DIR = PROJECT_ROOT / "static"
@@ -83,6 +84,8 @@ templates.env.globals["url"] = url
 templates.env.globals["settings_sections"] = SECTIONS
 templates.env.globals["settings_section"] = settings_section
 templates.env.globals["app_path"] = app_path
+templates.env.globals["offline_key"] = request_offline_key
+templates.env.globals["static_version"] = static_version
 templates.env.filters["count"] = count
 templates.env.filters["listdate"] = list_date
 templates.env.filters["fulldate"] = full_date
@@ -112,6 +115,9 @@ def render(
         request, name, context, status_code=status_code, block_name=block_name, headers=headers
     )
     response.headers["Vary"] = "HX-Request"
+    key = request_offline_key(request)
+    if key:  # the service worker files a signed-in user's pages under this key (web/offline.py)
+        response.headers[OFFLINE_KEY_HEADER] = key
     return response
 
 

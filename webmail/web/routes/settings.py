@@ -23,17 +23,29 @@ THEME_COOKIE = "wm_theme"
 SECTION_FIELDS = {
     "general": ("theme", "density", "swipe_actions", "page_size", "mark_seen", "mark_seen_delay_seconds",
                 "timezone", "archive_layout"),
-    "reading": ("prefer_html", "conversations", "reading_pane"),
+    "reading": ("prefer_html", "conversations", "reading_pane", "offline_storage", "offline_messages",
+                "offline_size_mb", "offline_attachment_kb", "offline_folders"),
     "writing": ("compose_html", "undo_send_seconds"),
     "keyboard": ("keyboard_shortcuts",),
     "notifications": (),
 }  # fmt: skip
-CHECKBOXES = {"prefer_html", "conversations", "keyboard_shortcuts", "compose_html", "swipe_actions"}
+CHECKBOXES = {
+    "prefer_html",
+    "conversations",
+    "keyboard_shortcuts",
+    "compose_html",
+    "swipe_actions",
+    "offline_storage",
+}
 LABELS = {
     "page_size": "Messages per page",
     "mark_seen_delay_seconds": "Delay",
     "timezone": "Time zone",
     "undo_send_seconds": "Undo send",
+    "offline_messages": "Messages kept",
+    "offline_size_mb": "Space",
+    "offline_attachment_kb": "Attachments",
+    "offline_folders": "Folders kept offline",
 }
 
 
@@ -77,6 +89,8 @@ def posted_value(form: FormData, name: str, current: Any) -> Any:
         return form.get(name) == "on"
     if name == "undo_send_seconds":
         return form.get(name) or None
+    if name == "offline_folders":
+        return [line.strip() for line in str(form.get(name, "")).splitlines() if line.strip()]
     if name == "timezone":
         return form.get(name, "")
     return form.get(name, current)
