@@ -109,6 +109,15 @@ def test_archive_preview_and_export_download_with_progress(
     assert steps == sorted(steps)
     assert any(0 < n < 40 for n in steps), texts  # seen while it streamed
     assert axe_findings(page) == []
+    # Two rows ticked, exported from the selection bar (a form post that redirects to the file).
+    page.locator("#message-list li[data-uid] input.select").nth(0).check()
+    page.locator("#message-list li[data-uid] input.select").nth(1).check()
+    page.locator(".selection-bar .more-menu summary").click()
+    with page.expect_download() as chosen:
+        page.locator(".selection-bar").get_by_role("button", name="Export as mbox").click()
+    assert chosen.value.suggested_filename == "INBOX selection.mbox"
+    assert Path(chosen.value.path()).read_bytes().count(b"From a@example.org ") == 2
+    expect(page.locator(".export-progress [data-export-text]").last).to_have_text("Exported 2 messages.")
     page.goto(f"{live_server}/settings/archive")
     page.get_by_label("Messages older than (days)").fill("365")
     page.get_by_role("button", name="Preview").click()

@@ -173,7 +173,19 @@ def test_exports_are_their_owners_only_and_go_after_the_retention_time(
     imap = IMAPClient("127.0.0.1", services.dovecot.imap_port, ssl=False)
     imap.login(mail_user.username, mail_user.password)
     imap.append("INBOX", b"From: a@example.org\r\nSubject: mine\r\n\r\nmine\r\n")
+    imap.append("INBOX", b"From: b@example.org\r\nSubject: other\r\n\r\nother\r\n")
     imap.logout()
+    for fields, name in (
+        ({"q": "subject:other"}, "INBOX search.mbox"),
+        ({"uids": "2"}, "INBOX selection.mbox"),
+    ):
+        app.post("/mail/INBOX/export", data={"csrf_token": session_token(app), "format": "mbox", **fields})
+        chosen = files.jobs()[0]
+        done = run(settings, mail_user.username, chosen.id)
+        assert done is not None
+        assert (done.filename, done.written) == (name, 1)
+        assert b"Subject: other" in app.get(f"/settings/storage/exports/{chosen.id}").content
+        files.delete(chosen)
     job = start(app, files, "mbox")
     assert app.get(f"/settings/storage/exports/{job.id}").status_code == 409  # not ready yet
     assert run(settings, mail_user.username, job.id) is not None
