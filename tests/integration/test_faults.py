@@ -204,7 +204,7 @@ class TestSMTPFaults:
     def sender(
         self, own: DevServices, database_url: str, user: MailUser, smtp: tuple[int, SMTPState]
     ) -> Iterator[TestClient]:
-        settings = make_settings(own, database_url, smtp_port=smtp[0], smtp_timeout_seconds=2)
+        settings = make_settings(own, database_url, smtp_port=smtp[0], smtp_timeout_seconds=1)
         with TestClient(create_app(settings), follow_redirects=False) as client:
             assert sign_in(client, user).status_code == 303
             yield client
@@ -240,7 +240,7 @@ class TestSMTPFaults:
     ) -> None:
         with faulty_smtp() as (port, _):
             pass  # closed again: the port refuses connections now
-        settings = make_settings(own, database_url, smtp_port=port, smtp_timeout_seconds=2)
+        settings = make_settings(own, database_url, smtp_port=port, smtp_timeout_seconds=1)
         with TestClient(create_app(settings), follow_redirects=False) as client:
             assert sign_in(client, user).status_code == 303
             page = self.send(client, "Unreachable")
