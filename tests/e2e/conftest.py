@@ -51,22 +51,23 @@ def axe_findings(page: Page) -> list[str]:
     ]
 
 
-def screen_problems(page: Page, output_path: str, name: str) -> list[str]:
-    """Sideways scrolling and serious axe findings of the page as it is; a screenshot for review."""
+def screen_problems(page: Page, output_path: str, name: str, *, full_page: bool = False) -> list[str]:
+    """Sideways scrolling and serious axe findings of the page as it is; a screenshot for review
+    (``full_page`` for long pages without sticky bars, which would show mid-page)."""
     page.wait_for_timeout(100)
-    page.screenshot(path=Path(output_path) / f"{name}.png", full_page=True)
+    page.screenshot(path=Path(output_path) / f"{name}.png", full_page=full_page)
     fits = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
     problems = [f"{name} scrolls sideways: {fits}"] if fits[0] > fits[1] else []
     return problems + [f"{name}: {finding}" for finding in axe_findings(page)]
 
 
-def both_themes(page: Page, output_path: str, name: str) -> list[str]:
+def both_themes(page: Page, output_path: str, name: str, *, full_page: bool = False) -> list[str]:
     """The page as it is, light and dark (the colour scheme changes in place, no reload);
     named ``{name}-{theme}``."""
     problems: list[str] = []
     for theme in THEMES:
         page.emulate_media(color_scheme=theme)
-        problems += screen_problems(page, output_path, f"{name}-{theme}")
+        problems += screen_problems(page, output_path, f"{name}-{theme}", full_page=full_page)
     page.emulate_media(color_scheme="light")
     return problems
 

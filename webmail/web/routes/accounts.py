@@ -23,7 +23,7 @@ router = APIRouter(dependencies=[Depends(csrf_protect)])
 SECURITY_CHOICES = [
     ("tls", "POP3S: encrypted from the start (port 995)"),
     ("starttls", "STARTTLS: plain connection made secure (port 110)"),
-    ("none", "No encryption (only this server's own machine, or if the operator allows it)"),
+    ("none", "None (only where the operator allows it)"),
 ]
 
 
