@@ -92,13 +92,17 @@
     let data;
     try { data = JSON.parse(message.data); } catch (error) { return; }
     if (data.state === "ready") {
+      // A plain notice shown before ("… in the background") gives way; one with Undo stays.
+      document.querySelectorAll(".toast:not(.export-progress)").forEach((toast) => { if (!toast.querySelector("form")) toast.remove(); });
       const box = document.createElement("div");
       box.className = "toast export-ready";
       box.setAttribute("role", "status");
       const text = document.createElement("span");
       text.textContent = `Your export of ${number(data.total)} messages is ready.`;
       const link = document.createElement("a");
-      link.href = data.download.startsWith("/") && !data.download.startsWith("//") ? data.download : "#";
+      // The worker names the path in the app; the page knows where the app is mounted.
+      const path = data.download.startsWith("/") && !data.download.startsWith("//") ? data.download : "";
+      link.href = path ? (document.body.dataset.root || "") + path : "#";
       link.setAttribute("download", "");
       link.textContent = "Download";
       box.append(text, link);

@@ -13,7 +13,7 @@ from imapclient import IMAPClient
 from playwright.sync_api import Page, expect
 
 from tests.conftest import MailUser, fresh_database, make_settings, serve_in_thread
-from tests.e2e.conftest import axe_findings, sign_in
+from tests.e2e.conftest import axe_findings, both_themes, screen_problems, sign_in
 from tests.e2e.test_live_updates import wait_for_stream, watch_sse
 from webmail.config import Settings
 from webmail.db.session import create_db_engine, create_sessionmaker
@@ -179,8 +179,10 @@ def test_background_export_is_listed_announced_and_downloaded(
         expect(toast).to_contain_text("Your export of 3 messages is ready.")
         expect(item).to_have_attribute("data-state", "ready")  # the list followed by itself
         expect(item).to_contain_text("3 messages")
-        page.screenshot(path=Path(output_path) / "storage-export-ready.png", full_page=True)
-        assert axe_findings(page) == []
+        assert both_themes(page, output_path, "storage-export-ready") == []
+        page.set_viewport_size({"width": 390, "height": 844})
+        assert screen_problems(page, output_path, "storage-export-ready-phone") == []
+        page.set_viewport_size({"width": 1440, "height": 900})
         with page.expect_download() as info:
             toast.get_by_role("link", name="Download").click()
         assert info.value.suggested_filename == "INBOX.mbox"
