@@ -20,7 +20,7 @@ from imapclient import IMAPClient
 from redis import Redis
 
 from tests.conftest import MailUser, flash_after, make_settings, session_token, sign_in
-from tests.faults import Relay, SMTPState, Tripwire, faulty_smtp
+from tests.faults import Action, Relay, SMTPState, Tripwire, faulty_smtp
 from tests.integration.test_compose import inbox_of
 from tests.integration.test_pop3 import source_message
 from tests.integration.test_pop3_accounts import Source, add_account
@@ -72,7 +72,7 @@ def put(own: DevServices, user: MailUser, subject: str, folder: str = "INBOX") -
     return uid
 
 
-def crash(own: DevServices, *, restart: bool):  # type: ignore[no-untyped-def]
+def crash(own: DevServices, *, restart: bool) -> Action:
     """The Tripwire's action: SIGKILL Dovecot (and start it again before the app notices)."""
 
     def action(relay: Relay) -> None:
@@ -91,8 +91,7 @@ def relayed(own: DevServices, wire: Tripwire, database_url: str) -> Settings:
 
 @pytest.fixture
 def app(relayed: Settings, user: MailUser) -> Iterator[TestClient]:
-    settings = relayed
-    with TestClient(create_app(settings), follow_redirects=False) as client:
+    with TestClient(create_app(relayed), follow_redirects=False) as client:
         assert sign_in(client, user).status_code == 303
         yield client
 
