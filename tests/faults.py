@@ -29,6 +29,11 @@ class Relay:
     client: socket.socket
     upstream: socket.socket
     held: bool = False  # tripped: the client's end stays open until the action is done
+    tripped_on: bytes = b""  # the chunk that tripped it (not passed on, unless the action does)
+
+    def pass_on(self) -> None:
+        """Let the tripping bytes reach the server after all (to fault after it acted on them)."""
+        self.upstream.sendall(self.tripped_on)
 
     @property
     def client_port(self) -> int:
@@ -96,7 +101,7 @@ class Tripwire:
             while chunk := relay.client.recv(65536):
                 trip = self._take(chunk)
                 if trip is not None:
-                    relay.held = True
+                    relay.held, relay.tripped_on = True, chunk
                     trip(relay)
                     self.tripped.set()
                     return
@@ -121,7 +126,8 @@ class Tripwire:
     def _to_client(self, relay: Relay) -> None:
         try:
             while chunk := relay.upstream.recv(65536):
-                relay.client.sendall(chunk)
+                if not relay.held:  # after a trip the server's answers are lost on the way
+                    relay.client.sendall(chunk)
         except OSError:
             pass
         finally:

@@ -83,6 +83,19 @@ def crash(own: DevServices, *, restart: bool) -> Action:
     return action
 
 
+def crash_after(own: DevServices) -> Action:
+    """Let Dovecot act on the command, then SIGKILL it before its answer reaches the app (and
+    start it again): the app cannot know the command was carried out."""
+
+    def action(relay: Relay) -> None:
+        relay.pass_on()
+        time.sleep(0.3)
+        own.dovecot.kill()
+        own.dovecot.start()
+
+    return action
+
+
 @pytest.fixture
 def relayed(own: DevServices, wire: Tripwire, database_url: str) -> Settings:
     """The app's settings: Dovecot through the Tripwire."""
@@ -144,6 +157,39 @@ class TestDovecotKilled:
         assert flash_after(app, sent) == "Message sent."
         assert [m.rcpt_tos for m in own.smtp.messages[before:]] == [("far@example.org",)]
         assert len(inbox_of(own, user, "Sent")) == 1
+
+    def test_killed_after_filing_the_sent_copy_before_answering_it_is_filed_once(
+        self, app: TestClient, own: DevServices, wire: Tripwire, user: MailUser
+    ) -> None:
+        before = len(own.smtp.messages)
+        wire.arm(SENT_APPEND, crash_after(own))
+        form = {
+            "csrf_token": session_token(app),
+            "to": "far@example.org",
+            "subject": "Filed",
+            "body": WRITTEN,
+        }
+        sent = app.post("/compose/send", data=form)
+        assert wire.tripped.is_set()
+        assert sent.status_code == 303, sent.text[:300]
+        assert flash_after(app, sent).startswith("Message sent.")
+        assert len(own.smtp.messages) == before + 1
+        assert len(inbox_of(own, user, "Sent")) == 1
+
+    def test_killed_after_a_move_before_answering_the_message_is_moved_once(
+        self, app: TestClient, own: DevServices, wire: Tripwire, user: MailUser
+    ) -> None:
+        uid = put(own, user, "Moved once")
+        kept = put(own, user, "Stays")
+        app.get("/mail/INBOX")
+        wire.arm(rb"UID MOVE ", crash_after(own))
+        moved = app.post(f"/mail/INBOX/{uid}/delete", headers={"X-CSRF-Token": session_token(app)})
+        assert wire.tripped.is_set()
+        assert moved.status_code == 303, moved.text[:300]
+        assert flash_after(app, moved) == "Moved to Trash."
+        assert [b"Moved once" in raw for raw in inbox_of(own, user, "Trash")] == [True]
+        assert [b"Stays" in raw for raw in inbox_of(own, user)] == [True]
+        assert f'data-uid="{kept}"' in app.get("/mail/INBOX").text
 
     def test_down_after_the_message_went_it_says_sent_and_why_no_copy(
         self, app: TestClient, own: DevServices, wire: Tripwire, user: MailUser
