@@ -533,7 +533,9 @@ document.querySelectorAll("form.compose-form").forEach(initCompose);
   }
   async function request(url, init = {}) {
     const response = await fetch(url, { credentials: "same-origin", ...init, headers: HEADERS });
-    return new DOMParser().parseFromString(await response.text(), "text/html");
+    const page = new DOMParser().parseFromString(await response.text(), "text/html");
+    page.queued = response.status === 204;  // the offline worker (sw.js) keeps it on the device
+    return page;
   }
   const inline = () => Boolean(open && open.section.closest("#inline-compose"));
 
@@ -692,6 +694,11 @@ document.querySelectorAll("form.compose-form").forEach(initCompose);
     footer.removeAttribute("aria-busy");
     form.querySelectorAll(".compose-footer button").forEach((button) => { button.disabled = false; });
     if (!page) { flash("Cannot reach the webmail server. Nothing was sent; the message is still here."); return; }
+    if (page.queued) {  // offline: it goes when the connection is back
+      forget(open.section);
+      flash("No connection: the message waits on this device and goes when the connection is back.", false);
+      return;
+    }
     const again = page.querySelector(".compose-panel");
     if (again) {  // refused, or a question (the attachment reminder): the form back, as the server sent it
       const where = open.section.closest("#inline-compose");
