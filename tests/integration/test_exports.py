@@ -175,10 +175,13 @@ def test_exports_are_their_owners_only_and_go_after_the_retention_time(
     imap.append("INBOX", b"From: a@example.org\r\nSubject: mine\r\n\r\nmine\r\n")
     imap.append("INBOX", b"From: b@example.org\r\nSubject: other\r\n\r\nother\r\n")
     imap.logout()
-    for fields, name in (
+    asked: list[tuple[dict[str, str | list[str]], str]] = [
         ({"q": "subject:other"}, "INBOX search.mbox"),
         ({"uids": "2"}, "INBOX selection.mbox"),
-    ):
+        ({"uid": ["2"], "next": "/mail/INBOX"}, "INBOX selection.mbox"),  # the selection bar's form
+        ({"uid": ["1"], "all": "1", "q": "subject:other"}, "INBOX search.mbox"),  # all it shows
+    ]
+    for fields, name in asked:
         app.post("/mail/INBOX/export", data={"csrf_token": session_token(app), "format": "mbox", **fields})
         chosen = files.jobs()[0]
         done = run(settings, mail_user.username, chosen.id)

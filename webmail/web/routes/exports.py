@@ -28,7 +28,8 @@ STORAGE = "/settings/storage"
 async def start_export(
     request: Request, folder: str, services: ServicesDep, session: SessionDep, store: MailStoreDep
 ) -> Response:
-    """Export in the background (fields ``format``, and ``q`` or ``uids`` as for the download):
+    """Export in the background (fields ``format``, and ``q`` or ``uids`` as for the download, or
+    the selection bar's form):
     the worker writes the file; Free up space lists it, with its download link when ready."""
     form = await request.form()
     asked = str(form.get("format", "mbox"))
@@ -36,7 +37,9 @@ async def start_export(
         raise FormError("format", "Export as mbox or zip.")
     kind: ExportKind = "zip" if asked == "zip" else "mbox"
     _, current = await find_folder(store, folder)
-    selection = str(form.get("uids", "")).strip()
+    # ``uids`` as a set, or the selection bar's ticked ``uid`` fields (``all=1``: what the list shows).
+    ticked = [str(uid) for uid in form.getlist("uid")] if form.get("all") != "1" else []
+    selection = str(form.get("uids", "")).strip() or ",".join(ticked)
     if selection:
         try:
             parse_uid_set(selection, max_ranges=jobs.MAX_MESSAGES)
