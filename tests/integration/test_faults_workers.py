@@ -258,6 +258,14 @@ def test_an_uploads_folder_without_room_refuses_the_file_in_words_and_keeps_the_
         assert "It is kept in Drafts." in words
         assert "notes.txt" in words  # the attachment that fitted is still there
         assert len(own.smtp.messages) == before
+        # A file over 1 MiB is spooled to disk while the form is read, before any route runs.
+        huge = client.post(
+            "/compose/send", data=form, files={"attachments": ("huge.bin", big * 2, "image/jpeg")}
+        )
+        assert huge.status_code == 507, huge.text[:300]
+        assert "no room to store what you sent" in huge.text
+        assert "default-src" in huge.headers["content-security-policy"]
+        assert len(own.smtp.messages) == before
     drafts = inbox_of(own, user, "Drafts")
     assert len(drafts) == 1
     assert b"Holiday photos" in drafts[0]

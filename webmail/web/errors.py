@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from webmail.auth.errors import RateLimitedError, SessionExpiredError
 from webmail.errors import FormError, WebmailError
 from webmail.imap.errors import CredentialsRejectedError
+from webmail.smtp.uploads import FULL as DISK_FULL
 from webmail.web.htmx import HtmxDetails, redirect, retarget
 from webmail.web.templating import render, url
 
@@ -94,6 +95,20 @@ async def handle_redis_unavailable(request: Request, exc: Exception) -> Response
     return render_error(request, message, 503, {"Retry-After": "5"})
 
 
+async def handle_os_error(request: Request, exc: Exception) -> Response:
+    """A full disk (or a file past the server's size limit) while receiving a form, before any
+    route could keep what it carried: say so instead of a bare 500."""
+    assert isinstance(exc, OSError)
+    if exc.errno not in DISK_FULL:
+        return await handle_unexpected_error(request, exc)
+    logger.error("no room on disk on %s %s: %s", request.method, request.url.path, exc)
+    message = (
+        "The server has no room to store what you sent right now, so nothing was saved or sent. "
+        "Go back to find what you wrote, and try again later (or without large attachments)."
+    )
+    return render_error(request, message, 507)
+
+
 async def handle_unexpected_error(request: Request, exc: Exception) -> Response:
     logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return render_error(request, "Something went wrong on our side. Please try again.", 500)
@@ -139,4 +154,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(redis.ConnectionError, handle_redis_unavailable)
     app.add_exception_handler(redis.TimeoutError, handle_redis_unavailable)
     app.add_exception_handler(redis.ReadOnlyError, handle_redis_unavailable)
+    app.add_exception_handler(OSError, handle_os_error)
     # Any other exception: ErrorPageMiddleware, which the app adds inside SecurityHeadersMiddleware.
