@@ -15,7 +15,7 @@ from webmail.config import Settings
 from webmail.devservices import DevServices
 from webmail.redis import Keys
 
-PAGES = ["/contacts", "/compose", "/compose/outbox", "/help/clients"]
+PAGES = ["/contacts", "/compose", "/compose/outbox", "/help/clients", "/mail/INBOX/99999", "/no-such-page"]
 SECTIONS = ["", "/general", "/reading", "/writing", "/keyboard", "/notifications", "/identities", "/folders",
             "/accounts", "/accounts/new", "/filters", "/vacation"]  # fmt: skip
 

@@ -146,3 +146,19 @@ def test_shared_folders_have_a_section_of_their_own(
         for s in section
     ] == [(1, True)]
     assert signed_in.get("/mail/Public.Announcements").status_code == 200
+
+
+def test_an_error_of_a_signed_in_page_is_shown_inside_the_chrome(signed_in: TestClient) -> None:
+    gone = signed_in.get("/mail/INBOX/99999")
+    assert gone.status_code == 404
+    assert "This message was moved or deleted." in gone.text
+    assert 'class="topbar"' in gone.text  # the app's bar and side column, not a bare page
+    assert 'class="sidebar"' in gone.text
+
+
+def test_an_error_without_a_session_has_the_sign_in_look(client: TestClient) -> None:
+    missing = client.get("/no-such-page")
+    assert missing.status_code == 404
+    assert "This page does not exist." in missing.text
+    assert 'class="login-brand"' in missing.text
+    assert 'class="topbar"' not in missing.text

@@ -38,7 +38,10 @@ def render_error(
     if HtmxDetails(request):
         flash = render(request, "partials/_flash.html", context, status_code=status_code, headers=headers)
         return retarget(flash, "#flash")
-    return render(request, "pages/error.html", context, status_code=status_code, headers=headers)
+    session = getattr(request.state, "session", None)  # signed in: the page inside the app's chrome
+    page = "pages/error_app.html" if session is not None else "pages/error.html"
+    context["session"] = session
+    return render(request, page, context, status_code=status_code, headers=headers)
 
 
 def come_back(request: Request) -> str:
