@@ -575,9 +575,19 @@ document.querySelectorAll("form.compose-form").forEach(initCompose);
     form.addEventListener("submit", submit, { signal });
   }
 
+  // A phone's full-screen panel is the whole page for the keyboard and screen readers too.
+  function shieldPage() {
+    const shell = document.querySelector("body > .shell");
+    const covering = Boolean(open) && phone.matches && !inline() && !dock.classList.contains("minimised");
+    if (shell) shell.inert = covering;
+    document.querySelectorAll("body > .topbar").forEach((bar) => { bar.inert = covering; });
+  }
+  phone.addEventListener("change", shieldPage);
+
   function minimise(yes, { focus = true } = {}) {
     if (!open) return;
     dock.classList.toggle("minimised", yes && !inline());
+    shieldPage();
     const button = open.section.querySelector(".compose-minimise");
     button.setAttribute("aria-expanded", String(!yes));
     button.title = yes ? "Restore" : "Minimise";
@@ -626,6 +636,7 @@ document.querySelectorAll("form.compose-form").forEach(initCompose);
     if (box) box.remove();
     dock.classList.remove("minimised");
     open = null;
+    shieldPage();
   }
 
   async function popOut() {

@@ -145,3 +145,18 @@ def test_discard_in_the_panel_then_undo_brings_it_back_there(inbox: Page) -> Non
     expect(page.locator("#body")).to_have_value("Maybe not.")
     page.locator("#compose-dock .compose-close").click()
     expect(page.locator("#compose-dock .compose-panel")).to_have_count(0)
+
+
+def test_on_a_phone_the_panel_is_the_whole_page_until_minimised(inbox: Page) -> None:
+    page = inbox
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.locator(".fab").click()
+    panel = page.locator("#compose-dock .compose-panel")
+    expect(panel).to_be_visible()
+    assert panel.bounding_box() == {"x": 0, "y": 0, "width": 390, "height": 844}
+    expect(page.locator("body > .shell")).to_have_attribute("inert", "")  # the list behind is out of reach
+    page.get_by_role("button", name="Minimise").click()
+    expect(page.locator("body > .shell")).not_to_have_attribute("inert", "")
+    expect(page.locator("#message-list")).to_be_visible()
+    page.locator("#compose-dock .compose-close").click()
+    expect(panel).to_have_count(0)
