@@ -82,6 +82,7 @@ class SoakReport:
     streams_refused: int = 0
     events: int = 0
     elapsed: float = 0.0
+    load: tuple[float, float] = (0.0, 0.0)  # the machine's 1-minute load average at start and end
 
     @property
     def requests(self) -> int:
@@ -102,6 +103,9 @@ class SoakReport:
         c = self.config
         write(
             f"\n== soak: {c.users} users, {c.seconds:.0f} s, {c.workers} workers, think {c.think_seconds} s =="
+        )
+        write(
+            f"machine load average {self.load[0]:.1f} at the start, {self.load[1]:.1f} at the end ({os.cpu_count()} cores)"
         )
         write(f"requests {self.requests}  throughput {self.requests / max(self.elapsed, 1e-9):.1f}/s  "
               f"errors {self.error_count} {dict(self.errors) if self.errors else ''}")  # fmt: skip
@@ -341,6 +345,7 @@ async def drive(
 
     await asyncio.gather(*(sign_in(user) for user in users))
     redis = Redis.from_url(services.redis.url)
+    load_at_start = os.getloadavg()[0]
     began = time.monotonic()
     stop_at = began + config.seconds
     try:
@@ -354,6 +359,7 @@ async def drive(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         report.elapsed = time.monotonic() - began
+        report.load = (load_at_start, os.getloadavg()[0])
     finally:
         redis.close()
         await asyncio.gather(*(user.client.aclose() for user in users))
