@@ -145,6 +145,22 @@ class TestDovecotKilled:
         assert f'data-uid="{uid}"' in app.get("/mail/INBOX").text
         assert app.get(f"/mail/INBOX/{uid}").status_code == 200
 
+    @pytest.mark.parametrize(("suffix", "section"), [("/raw", rb"\[\]"), ("/part/1", rb"\[1\]")])
+    def test_down_as_a_download_starts_is_a_503_not_an_empty_file(
+        self, app: TestClient, own: DevServices, wire: Tripwire, user: MailUser, suffix: str, section: bytes
+    ) -> None:
+        uid = put(own, user, "Downloaded later")
+        assert app.get(f"/mail/INBOX/{uid}").status_code == 200
+        wire.arm(rb"BODY\.PEEK" + section + rb"<0\.", crash(own, restart=False))
+        down = app.get(f"/mail/INBOX/{uid}{suffix}")
+        assert wire.tripped.is_set()
+        assert down.status_code == 503
+        assert "Mail server unavailable" in down.text
+        own.dovecot.start()
+        again = app.get(f"/mail/INBOX/{uid}{suffix}")
+        assert again.status_code == 200
+        assert b"The text of Downloaded later" in again.content
+
     def test_during_send_the_message_goes_once_and_its_copy_is_filed_once(
         self, app: TestClient, own: DevServices, wire: Tripwire, user: MailUser
     ) -> None:

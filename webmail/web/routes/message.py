@@ -183,9 +183,25 @@ async def download_part(
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": PART_CSP,
     }
-    return StreamingResponse(
-        store.stream(folder, uid, section, part.encoding), media_type=content_type, headers=headers
-    )
+    chunks = await primed(store.stream(folder, uid, section, part.encoding))
+    return StreamingResponse(chunks, media_type=content_type, headers=headers)
+
+
+async def primed(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The stream with its first chunk fetched before the answer starts: a mail server (or a
+    message) gone by then answers in words (503, 404), not as a 200 with an empty file."""
+    try:
+        first = await anext(chunks)
+    except StopAsyncIteration:
+        first = b""
+
+    async def rest() -> AsyncIterator[bytes]:
+        if first:
+            yield first
+        async for chunk in chunks:
+            yield chunk
+
+    return rest()
 
 
 @frames.get("/mail/{folder:path}/{uid:int}/attachments.zip")
@@ -233,7 +249,8 @@ async def download_raw(folder: str, uid: int, store: MailStoreDep) -> Response:
         "Content-Length": str(size),
         "X-Content-Type-Options": "nosniff",
     }
-    return StreamingResponse(store.stream(folder, uid, ""), media_type="message/rfc822", headers=headers)
+    chunks = await primed(store.stream(folder, uid, ""))
+    return StreamingResponse(chunks, media_type="message/rfc822", headers=headers)
 
 
 @router.get("/mail/{folder:path}/{uid:int}/source")
