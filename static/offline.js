@@ -94,6 +94,10 @@ if (typeof document !== "undefined") (function () {
   if (!key || !worker) return;
 
   worker.register(body.dataset.sw, { scope: root + "/" }).catch(() => { /* not offered (no TLS, private window) */ });
+  // A page that loaded while the worker was starting is not yet its: ask for it to be.
+  worker.ready.then((registration) => {
+    if (!worker.controller && registration.active) registration.active.postMessage({ type: "claim" });
+  });
 
   const csrf = () => {
     try { return JSON.parse(body.getAttribute("hx-headers") || "{}")["X-CSRF-Token"] || ""; } catch (error) { return ""; }
@@ -239,7 +243,8 @@ if (typeof document !== "undefined") (function () {
   worker.addEventListener("message", (event) => {
     if (event.data && ["queued", "replayed", "synced"].includes(event.data.type)) pending();
   });
-  window.addEventListener("online", () => { banner(); tell({ type: "online" }); });
+  // Back online: send on what waits and look again at once (things changed meanwhile).
+  window.addEventListener("online", () => { banner(); tell({ type: "sync", force: true }); });
   window.addEventListener("offline", banner);
   // Live changes (new mail, flags, expunges) reach the device's copy as they reach the page.
   let soon = null;

@@ -228,9 +228,14 @@ async function orQueue(request, path) {
     entry.at = Date.now();
     await WM.put(state.key, "queue", entry);
     notify({ type: "queued" });
-    if (request.headers.get("HX-Request")) return new Response(null, { status: 204 });
     const next = fields.get("next") || "";
     const back = path === "/compose/send" || entry.gone || !next.startsWith(`${ROOT}/`) ? `${entry.list || `${ROOT}/mail/INBOX`}` : next;
+    if (request.headers.get("HX-Request")) {
+      // A flag stays where it is (offline.js shows it); a message that leaves, or a sent one, goes
+      // back to its list as kept on the device.
+      const away = entry.gone || entry.kind === "send";
+      return away ? new Response("", { status: 200, headers: { "HX-Redirect": back } }) : new Response(null, { status: 204 });
+    }
     return Response.redirect(new URL(back, self.location.origin).href, 303);
   }
 }
@@ -288,12 +293,13 @@ async function notify(message) {
 /* ---- keeping the copy fresh -------------------------------------------------------------- */
 
 let syncing = null;
-let lastSync = 0;
+let lastSync = { at: 0, key: "" };
 
-function sync(force) {
-  if (syncing) return syncing.then(() => (force ? sync(false) : undefined));
-  if (!force && Date.now() - lastSync < 15000) return Promise.resolve();
-  syncing = refreshCopy().catch(() => {}).finally(() => { syncing = null; lastSync = Date.now(); });
+/* At most every 15 s for page loads; at once for live changes and for a new user. */
+function sync(force, key) {
+  if (syncing) return syncing.then(() => (force ? sync(false, key) : undefined));
+  if (!force && key === lastSync.key && Date.now() - lastSync.at < 15000) return Promise.resolve();
+  syncing = refreshCopy().catch(() => {}).finally(() => { syncing = null; lastSync = { at: Date.now(), key }; });
   return syncing;
 }
 
@@ -378,9 +384,10 @@ async function dropMessage(key, cache, id) {
 
 self.addEventListener("message", (event) => {
   const data = event.data || {};
+  if (data.type === "claim") event.waitUntil(self.clients.claim());
   if (data.type === "forget") event.waitUntil(forgetAll());
-  if (data.type === "online") event.waitUntil(replay(data.csrf).then(() => sync(false)));
-  if (data.type === "sync") event.waitUntil(replay(data.csrf).then(() => sync(Boolean(data.force))));
+  if (data.type === "online") event.waitUntil(replay(data.csrf).then(() => sync(false, data.key)));
+  if (data.type === "sync") event.waitUntil(replay(data.csrf).then(() => sync(Boolean(data.force), data.key)));
 });
 
 self.addEventListener("fetch", (event) => {

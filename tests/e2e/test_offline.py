@@ -3,6 +3,7 @@ signed-in user, reads and searches it offline, queues what is done offline and s
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -32,10 +33,7 @@ def context(browser: Browser) -> Iterator[BrowserContext]:
 
 def controlled(page: Page) -> None:
     """Wait until the service worker controls the page."""
-    page.evaluate(
-        """() => navigator.serviceWorker.controller || new Promise((resolve) =>
-             navigator.serviceWorker.addEventListener("controllerchange", resolve))"""
-    )
+    wait_until(page, "async () => navigator.serviceWorker.controller !== null")
 
 
 def wait_until(page: Page, condition: str) -> None:
@@ -53,18 +51,6 @@ def wait_until(page: Page, condition: str) -> None:
     assert done, f"not within {SETTLED} ms: {condition}"
 
 
-def kept_messages(page: Page) -> int:
-    return int(
-        page.evaluate(
-            """async () => {
-              const key = document.body.dataset.offlineKey;
-              if (!key) return -1;
-              return (await self.WMOffline.all(key, "messages")).filter((r) => r.body).length;
-            }"""
-        )
-    )
-
-
 def device_storage(page: Page) -> dict[str, list[str]]:
     result: dict[str, list[str]] = page.evaluate(
         """async () => ({
@@ -79,11 +65,8 @@ def imap_flags(services: DevServices, user: MailUser, folder: str) -> dict[int, 
     client = IMAPClient("127.0.0.1", services.dovecot.imap_port, ssl=False)
     client.login(user.username, user.password)
     client.select_folder(folder)
-    flags = (
-        {uid: data[b"FLAGS"] for uid, data in client.fetch("1:*", ["FLAGS"]).items()}
-        if client.search()
-        else {}
-    )
+    uids = client.search()
+    flags = {uid: data[b"FLAGS"] for uid, data in client.fetch(uids, ["FLAGS"]).items()} if uids else {}
     client.logout()
     return flags
 
@@ -100,6 +83,7 @@ def test_installable_and_read_offline_then_sent_on(
         )
         for n in range(1, 8)
     ]
+    elsewhere = folder_message(services, mail_user, "Projects", message("Plans", "Not kept offline"))
     sign_in(page, live_server, mail_user)
 
     # Installable: a manifest Chromium accepts, and a worker that controls the page.
@@ -123,6 +107,8 @@ def test_installable_and_read_offline_then_sent_on(
     for uid in uids[-5:]:
         page.locator(f'#message-list li[data-uid="{uid}"] .row-link').click()
         expect(page.locator("#reader")).to_contain_text(f"Body number {uids.index(uid) + 1}")
+    page.goto(f"{live_server}/mail/INBOX/{uids[1]}")  # a whole page: kept as it is
+    expect(page.locator("#reader")).to_contain_text("Body number 2 about kiwis")
     wait_until(
         page,
         "async () => (await self.WMOffline.all(document.body.dataset.offlineKey, 'messages')).filter((r) => r.body).length >= 7",
@@ -138,5 +124,114 @@ def test_installable_and_read_offline_then_sent_on(
     page.goto(f"{live_server}/mail/INBOX?q=kiwis")
     expect(page.locator("#offline-search")).to_have_text("1 message saved on this device matches.")
     expect(page.locator("#message-list li[data-uid]")).to_have_count(1)
-    page.goto(f"{live_server}/mail/INBOX/999")
+    page.goto(f"{live_server}/mail/Projects/{elsewhere}")  # a folder not kept offline
     expect(page.locator("h1")).to_have_text("Not available offline")
+    expect(page.locator("main")).to_contain_text("This message is not saved on this device.")
+
+    # Offline changes: a star, an archive from the reader, a star on a message another client
+    # deletes meanwhile, and a message written and sent; all wait on the device.
+    page.goto(f"{live_server}/mail/INBOX")
+    page.locator(f'#message-list li[data-uid="{uids[0]}"] .star-button').click()
+    expect(page.locator(f'#message-list li[data-uid="{uids[0]}"]')).to_have_class(re.compile(r"\bflagged\b"))
+    gone = uids[2]
+    delete_elsewhere(services, mail_user, gone)
+    page.locator(f'#message-list li[data-uid="{gone}"] .star-button').click()
+    expect(page.locator("#offline-pending")).to_contain_text("2 changes wait on this device")
+    page.goto(f"{live_server}/mail/INBOX/{uids[1]}")  # kept as a whole page while online
+    page.locator("#reader .archive-form button").click()
+    expect(page).to_have_url(f"{live_server}/mail/INBOX")
+    expect(page.locator(f'#message-list li[data-uid="{uids[1]}"]')).to_be_hidden()
+    page.goto(f"{live_server}/compose")
+    page.locator("#to").fill("friend@example.org")
+    page.locator("#subject").fill("Written on the train")
+    page.locator("#body").fill("Sent when the train is out of the tunnel.")
+    page.get_by_role("button", name="Send", exact=True).click()
+    expect(page).to_have_url(f"{live_server}/mail/INBOX")
+    expect(page.locator("#offline-pending")).to_contain_text(
+        "1 message waits in the outbox on this device; it is sent when you are back online."
+    )
+
+    # Back online: everything is sent on through the normal routes, once, in order.
+    context.set_offline(False)
+    expect(page.locator("#offline-conflicts")).to_contain_text(
+        "Done offline but not possible now: Star “Note 3”.", timeout=SETTLED
+    )
+    expect(page.locator("#offline-pending")).to_have_count(0, timeout=SETTLED)
+    flags = imap_flags(services, mail_user, "INBOX")
+    assert b"\\Flagged" in flags[uids[0]]
+    assert uids[1] not in flags
+    assert gone not in flags
+    assert any(b"Subject: Note 2" in raw for raw in archived(services, mail_user))
+    sent = [m for m in services.smtp.messages if b"Written on the train" in m.content]
+    assert len(sent) == 1
+    page.reload()
+    expect(page.locator("#message-list")).to_be_visible()
+    assert len([m for m in services.smtp.messages if b"Written on the train" in m.content]) == 1
+
+    # Online, the copy follows the mailbox: what left it is gone from the device, new mail comes.
+    key = page.evaluate("document.body.dataset.offlineKey")
+    records = f"(await self.WMOffline.all('{key}', 'messages'))"
+    wait_until(page, f"async () => !{records}.some((r) => r.uid === {gone} || r.uid === {uids[1]})")
+    append(services, mail_user, message("Arrived while online", "Fresh"))
+    wait_until(page, f"async () => {records}.some((r) => r.subject === 'Arrived while online' && r.body)")
+    context.set_offline(True)
+    page.goto(f"{live_server}/mail/INBOX")
+    expect(page.locator("#message-list")).to_contain_text("Arrived while online")
+    expect(page.locator(f'#message-list li[data-uid="{gone}"]')).to_have_count(0)
+    context.set_offline(False)
+
+    # Signing out leaves nothing of this user's mail on the device.
+    page.goto(f"{live_server}/mail/INBOX")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(re.compile(r"/login"))
+    storage = device_storage(page)
+    assert f"wm-mail-{key}" not in storage["caches"]
+    assert f"wm-offline-{key}" not in storage["databases"]
+    assert storage == {"caches": [], "databases": []}
+
+    # The next person on this browser sees only their own mail, online or not.
+    other = MailUser(services.dovecot.new_user("pw-second-1"), "pw-second-1")
+    append(services, other, message("Hello from B", "Only for the second user", "bo@example.org"))
+    sign_in(page, live_server, other)
+    wait_until(
+        page,
+        "async () => (await self.WMOffline.all(document.body.dataset.offlineKey, 'messages')).length >= 1",
+    )
+    storage = device_storage(page)
+    second = page.evaluate("document.body.dataset.offlineKey")
+    assert second != key
+    assert storage == {"caches": [f"wm-mail-{second}"], "databases": [f"wm-offline-{second}"]}
+    context.set_offline(True)
+    page.goto(f"{live_server}/mail/INBOX")
+    expect(page.locator("#message-list")).to_contain_text("Hello from B")
+    expect(page.locator("#message-list")).not_to_contain_text("Note")
+    page.goto(f"{live_server}/mail/INBOX?q=kiwis")
+    expect(page.locator("#offline-search")).to_have_text("No message saved on this device matches.")
+    context.set_offline(False)
+
+
+def delete_elsewhere(services: DevServices, user: MailUser, uid: int) -> None:
+    client = IMAPClient("127.0.0.1", services.dovecot.imap_port, ssl=False)
+    client.login(user.username, user.password)
+    client.select_folder("INBOX")
+    client.delete_messages([uid])
+    client.expunge()
+    client.logout()
+
+
+def archived(services: DevServices, user: MailUser) -> list[bytes]:
+    client = IMAPClient("127.0.0.1", services.dovecot.imap_port, ssl=False)
+    client.login(user.username, user.password)
+    client.select_folder("Archive")
+    uids = client.search()
+    found = [data[b"RFC822"] for data in client.fetch(uids, ["RFC822"]).values()] if uids else []
+    client.logout()
+    return found
+
+
+def folder_message(services: DevServices, user: MailUser, folder: str, raw: bytes) -> int:
+    client = IMAPClient("127.0.0.1", services.dovecot.imap_port, ssl=False)
+    client.login(user.username, user.password)
+    client.create_folder(folder)
+    client.logout()
+    return append(services, user, raw, folder)

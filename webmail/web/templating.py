@@ -116,7 +116,9 @@ def render(
     )
     response.headers["Vary"] = "HX-Request"
     key = request_offline_key(request)
-    if key:  # the service worker files a signed-in user's pages under this key (web/offline.py)
+    preferences = context.get("preferences")
+    if key and getattr(preferences, "offline_storage", True):
+        # The service worker files a signed-in user's pages under this key (web/offline.py).
         response.headers[OFFLINE_KEY_HEADER] = key
     return response
 
