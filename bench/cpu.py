@@ -9,6 +9,7 @@ processes) and Redis; next to the same IMAP work done by raw imapclient on one w
 
 Operations:
   list partial   GET /mail/INBOX with HX-Request and HX-Target: message-list (what a folder click asks)
+  list after a change  the same, right after another client flagged or unflagged a message of the page
   open by click  GET /mail/INBOX/<uid> with HX-Target: reader, then its /body frame (never opened before)
   re-open        the same click on a message opened before; and its /body frame alone
   newsletter     open by click and re-open of a 100 KB HTML newsletter
@@ -293,6 +294,16 @@ def main() -> None:
             def reopen_body() -> object:
                 return get(frames[opened[next(again) % len(opened)]])
 
+            flips = iter(range(10**9))
+
+            def list_after_change() -> object:
+                """Another client flags or unflags one message of the page, then the list partial:
+                the page's HTML is stale, its other 49 rows are not."""
+                n = next(flips)
+                uid = uids[-1 - n % 50]
+                (raw.add_flags if n % 100 < 50 else raw.remove_flags)([uid], [b"\\Flagged"])
+                return get("/mail/INBOX", LIST)
+
             raw_uid = iter(range(10**9))
             search = "/mail/INBOX?q=from:sender7@example.org"
             print(f"list partial {get('/mail/INBOX', LIST):,} bytes; full page {get('/mail/INBOX'):,} bytes; "
@@ -305,6 +316,7 @@ def main() -> None:
 
             report("list partial", *meter.run(lambda: get("/mail/INBOX", LIST), rounds),
                    meter.run(raw_list, rounds))  # fmt: skip
+            report("list after a change", *meter.run(list_after_change, rounds), None)
             report("open by click", *meter.run(open_click, rounds),
                    meter.run(lambda: raw_open(uids[next(raw_uid) % total]), rounds))  # fmt: skip
             report("re-open by click", *meter.run(reopen_click, rounds), None)

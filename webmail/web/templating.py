@@ -15,6 +15,7 @@ from jinja2_fragments.fastapi import Jinja2Blocks
 
 from webmail.config import PROJECT_ROOT
 from webmail.mail.tags import LABELS, tags_of
+from webmail.web import rows
 from webmail.web.formatting import (
     full_date,
     highlight,
@@ -100,6 +101,7 @@ templates.env.filters["hue"] = hue
 templates.env.filters["participants"] = participants
 templates.env.filters["recipients"] = recipients
 templates.env.globals["LABELS"] = LABELS
+rows.install(templates.env)
 
 
 def render(
