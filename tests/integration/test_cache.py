@@ -74,6 +74,25 @@ def test_flag_set_elsewhere_is_never_served_stale(
     assert re.search(rf'class="msg unseen flagged"\s+data-uid="{uid}"', html)
 
 
+def test_a_flag_change_refreshes_the_kept_page_and_an_arrival_fetches_it_again(
+    two_workers: tuple[TestClient, TestClient], imap: IMAPClient
+) -> None:
+    """Only flags changed (opening a message marks it read): the page kept for the same messages
+    is brought up to date by its flags, not fetched again; a new message is fetched."""
+    first, second = two_workers
+    first.get("/mail/INBOX")
+    uid = imap.search(["SUBJECT", "cached 2"])[0]
+    imap.add_flags([uid], [b"\\Seen", b"\\Flagged"])
+    before_hits, before_misses = hits(), misses()
+    html = second.get("/mail/INBOX").text
+    assert (hits(), misses()) == (before_hits + 1, before_misses)
+    assert re.search(rf'class="msg flagged"\s+data-uid="{uid}"', html)
+    imap.append("INBOX", b"From: b@example.org\r\nSubject: newly arrived\r\n\r\nbody\r\n")
+    html = first.get("/mail/INBOX").text
+    assert misses() == before_misses + 1
+    assert "newly arrived" in html
+
+
 def test_expunge_elsewhere_removes_the_row(
     two_workers: tuple[TestClient, TestClient], imap: IMAPClient
 ) -> None:

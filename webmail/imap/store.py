@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from itertools import islice
 from typing import Any
@@ -63,20 +63,39 @@ class MailStore:
         """The page from the shared cache when the folder is unchanged.
 
         With CONDSTORE, the same HIGHESTMODSEQ means exactly the same messages and flags. Without
-        it, the same UIDNEXT and message count mean the same messages (nothing arrived, so no
-        expunge can hide behind an arrival), and the page's flags are checked with one FETCH.
+        it, or when only the HIGHESTMODSEQ moved, the same UIDNEXT and message count mean the same
+        messages (nothing arrived, so no expunge can hide behind an arrival): the page kept under
+        those is brought up to date with one FETCH of its flags instead of fetched again (opening
+        a message marks it read, which changes the folder's HIGHESTMODSEQ and nothing else).
         """
         if self.cache is None or folder.uidvalidity is None:
             return await fetch()
-        if folder.highestmodseq is not None:
-            state: int | str = folder.highestmodseq
-        elif folder.uidnext is not None and folder.messages is not None:
-            state = f"{folder.uidnext}+{folder.messages}"
-        else:
+        user = self.credentials.username
+        counted = (
+            f"{folder.uidnext}+{folder.messages}"
+            if folder.uidnext is not None and folder.messages is not None
+            else None
+        )
+        state: int | str | None = folder.highestmodseq if folder.highestmodseq is not None else counted
+        if state is None:
             return await fetch()
-        key = self.cache.key(self.credentials.username, folder.name, folder.uidvalidity, state, variant)
+        key = self.cache.key(user, folder.name, folder.uidvalidity, state, variant)
+        same_messages = (
+            self.cache.key(user, folder.name, folder.uidvalidity, counted, variant)
+            if counted is not None
+            else None
+        )
         cached = await self.cache.get(key)
-        if cached is not None and isinstance(state, str):
+        if cached is None and same_messages is not None and same_messages != key:
+            earlier = await self.cache.get(same_messages)
+            if earlier is not None:
+                cached = await self._with_current_flags(self.cache, folder, same_messages, earlier)
+                if cached is not None:
+                    cached = replace(
+                        cached, folder=replace(cached.folder, highestmodseq=folder.highestmodseq)
+                    )
+                    await self.cache.put(user, key, cached)
+        elif cached is not None and same_messages == key:
             cached = await self._with_current_flags(self.cache, folder, key, cached)
         if cached is not None:
             metrics.CACHE_HITS.labels(kind="page").inc()
@@ -85,7 +104,9 @@ class MailStore:
         page = await fetch()
         # Store only if nothing changed while we fetched: the page belongs to this state.
         if page.folder.uidvalidity == folder.uidvalidity and page.folder.exists == folder.messages:
-            await self.cache.put(self.credentials.username, key, page)
+            await self.cache.put(user, key, page)
+            if same_messages is not None and same_messages != key:
+                await self.cache.put(user, same_messages, page)
         return page
 
     async def _with_current_flags(
