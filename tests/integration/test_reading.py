@@ -15,6 +15,7 @@ from imapclient import IMAPClient
 from tests.conftest import IMAPServer, MailUser, session_token
 from tests.integration.test_organize import made
 from webmail.devservices.seed import DemoMailbox, tiny_png
+from webmail.imap import metrics
 
 CORPUS = Path(__file__).parent.parent / "corpus"
 
@@ -42,6 +43,16 @@ def body_of(client: TestClient, uid: int, folder: str = "INBOX", query: str = ""
     response = client.get(f"/mail/{folder}/{uid}/body{query}")
     assert response.status_code == 200, response.text
     return response.text
+
+
+def imap_hops() -> float:
+    """How many times a request checked out an IMAP connection and ran work on it."""
+    return sum(
+        sample.value
+        for family in metrics.IMAP_LATENCY.collect()
+        for sample in family.samples
+        if sample.name.endswith("_count")
+    )
 
 
 def plain_message(subject: str, body: str = "hello", size_pad: int = 0) -> bytes:
@@ -399,6 +410,45 @@ class TestOpening:
         imap.select_folder("INBOX")
         assert b"\\Seen" in imap.get_flags([uid])[uid]
         assert 'title="1 unread"' not in signed_in.get("/mail/INBOX").text
+
+    def test_a_click_in_the_list_is_one_imap_hop(self, signed_in: TestClient, imap: IMAPClient) -> None:
+        """The list's link carries the UIDVALIDITY: the message, marking it read and the new
+        counts come in one checkout of a connection (they were three)."""
+        uid = append(imap, plain_message("One hop"))
+        link = re.search(rf'href="(/mail/INBOX/{uid}\?uv=\d+)"', signed_in.get("/mail/INBOX").text)
+        assert link
+        before = imap_hops()
+        page = signed_in.get(link.group(1), headers={"HX-Request": "true", "HX-Target": "reader"})
+        assert page.status_code == 200
+        assert imap_hops() == before + 1
+        assert "One hop" in page.text
+        assert 'title="1 unread"' not in page.text  # the folder pane's counts, out of band
+        imap.select_folder("INBOX")
+        assert b"\\Seen" in imap.get_flags([uid])[uid]
+        again = signed_in.get(link.group(1), headers={"HX-Request": "true", "HX-Target": "reader"})
+        assert "One hop" in again.text
+        assert imap_hops() == before + 2  # the rendering was cached: flags and counts only
+
+    def test_a_numbered_folder_behind_a_message_link_marks_nothing(
+        self, signed_in: TestClient, imap: IMAPClient, imap_server: IMAPServer
+    ) -> None:
+        parent = imap_server.folder("Numbers")
+        imap.create_folder(parent)
+        uid = append(imap, plain_message("Unread in Numbers"), folder=parent)
+        numbered = f"{parent}/{uid}"  # the name the link's path makes, whatever the server's separator
+        if imap.list_folders("", "")[0][1] != b"/":
+            # A server with another separator refuses "/" in a name: there the link is a message's.
+            with pytest.raises(IMAPClient.Error, match="'/'"):
+                imap.create_folder(numbered)
+            return
+        imap.create_folder(numbered)
+        imap.subscribe_folder(numbered)
+        uidvalidity = int(imap.select_folder(parent)[b"UIDVALIDITY"])
+        response = signed_in.get(f"/mail/{parent}/{uid}?uv={uidvalidity}")
+        assert response.status_code == 200
+        assert 'class="messages"' in response.text or "This folder is empty" in response.text
+        imap.select_folder(parent)
+        assert b"\\Seen" not in imap.get_flags([uid])[uid]
 
     def test_never_mark_seen_setting(self, signed_in: TestClient, imap: IMAPClient) -> None:
         signed_in.post("/settings", data={"csrf_token": session_token(signed_in), "page_size": "50",

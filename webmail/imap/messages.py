@@ -559,6 +559,13 @@ def set_flag(
     return {uid: _flags(found) for uid, found in flags.items()}
 
 
+def mark_seen(conn: IMAPConnection, folder: str, uid: int) -> None:
+    """Mark one message read (opening it); its flags are known to the caller, who just looked
+    at the folder (no NOOP first)."""
+    conn.select(folder, refresh=False)
+    conn.client.add_flags([uid], [b"\\Seen"], silent=True)
+
+
 def flags_of(conn: IMAPConnection, folder: str, uids: Sequence[int]) -> dict[int, frozenset[str]]:
     """The current flags of ``uids`` (those still in the folder)."""
     conn.sync(folder)

@@ -13,7 +13,12 @@ import anyio.to_thread
 
 from webmail.imap import drafts, manage, messages, metrics, organize, storage, transfer
 from webmail.imap.cache import PageCache
-from webmail.imap.errors import FolderNotFoundError, MessageGoneError, QuotaExceededError
+from webmail.imap.errors import (
+    FolderNotFoundError,
+    MessageGoneError,
+    QuotaExceededError,
+    UIDValidityChangedError,
+)
 from webmail.imap.folders import list_folders, namespaces
 from webmail.imap.messages import FetchedMessage
 from webmail.imap.organize import MoveResult
@@ -48,6 +53,18 @@ class ExportPiece:
     data: bytes
     first: bool
     last: bool
+
+
+@dataclass(frozen=True)
+class OpenedMessage:
+    """What ``MailStore.open_message`` found: the folders (counts after marking), the message's
+    summary as it was before (empty if it is gone), the whole message if asked for and whether
+    it was marked read now."""
+
+    folders: list[Folder]
+    summaries: list[MessageSummary]
+    fetched: messages.FetchedMessage | None
+    marked_seen: bool
 
 
 @dataclass
@@ -389,6 +406,48 @@ class MailStore:
             return list_folders(conn.client), found
 
         return await self.pool.run(self.credentials, work, "summaries")
+
+    async def open_message(
+        self, folder: str, uid: int, *, uidvalidity: int, fetch: bool, prefer_html: bool, mark_seen: bool
+    ) -> OpenedMessage:
+        """What a click on a list row needs from IMAP, in one hop: the message's summary (with
+        ``fetch``, the whole message as ``message()`` gives it), marked read if ``mark_seen`` and
+        it was unread, then every folder with counts that include that change.
+
+        Nothing is marked when the folder was renumbered (UIDVALIDITY), or when ``folder/uid``
+        is a folder itself (a folder such as "Archive/2024" whose link looks like a message's).
+        A message that could not be fetched is left to ``message()`` to report.
+        """
+
+        def work(conn: IMAPConnection) -> OpenedMessage:
+            fetched: messages.FetchedMessage | None = None
+            found: list[MessageSummary] = []
+            try:
+                if fetch:
+                    fetched = messages.fetch_message(
+                        conn, folder, uid, prefer_html=prefer_html, uidvalidity=uidvalidity,
+                        limits=self.pool.settings.limits,
+                    )  # fmt: skip
+                    found = [fetched.summary]
+                else:
+                    found = messages.summaries(conn, folder, [uid])
+            except (FolderNotFoundError, MessageGoneError, UIDValidityChangedError):
+                fetched, found = None, []
+            marked = False
+            selected = conn.selected
+            if (
+                mark_seen
+                and found
+                and not found[0].seen
+                and selected is not None
+                and selected.uidvalidity == uidvalidity
+                and not conn.client.list_folders("", f"{folder}/{uid}")
+            ):
+                messages.mark_seen(conn, folder, uid)
+                marked = True
+            return OpenedMessage(list_folders(conn.client), found, fetched, marked)
+
+        return await self.pool.run(self.credentials, work, "message")
 
     async def set_flag_and_list(
         self, folder: str, uids: Sequence[int], flag: str, value: bool

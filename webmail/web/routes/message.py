@@ -10,10 +10,12 @@ import anyio.to_thread
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
+from webmail.auth.sessions import Session
 from webmail.errors import FormError
 from webmail.imap import metrics
 from webmail.imap.cache import CachedView
 from webmail.imap.errors import MessageGoneError, UIDValidityChangedError
+from webmail.imap.messages import FetchedMessage
 from webmail.imap.store import MailStore
 from webmail.imap.types import MessageSummary
 from webmail.limits import Limits
@@ -22,7 +24,7 @@ from webmail.mail.query import QueryError, parse_search
 from webmail.mail.render import PREVIEWABLE, MessageView, attachment_name, build_view, highlight_view
 from webmail.mail.tags import valid_keyword
 from webmail.web.csrf import csrf_protect
-from webmail.web.deps import MailStoreDep, PreferencesDep, ServicesDep, SessionDep, limits_of
+from webmail.web.deps import MailStoreDep, PreferencesDep, Services, ServicesDep, SessionDep, limits_of
 from webmail.web.flash import take_flash
 from webmail.web.folders import folder_tree
 from webmail.web.htmx import HtmxDetails, redirect
@@ -56,6 +58,24 @@ def message_url(request: Request, folder: str, uid: int, suffix: str = "") -> st
     return url(request, f"{folder_url(folder)}/{uid}{suffix}")
 
 
+class Unknown:
+    """Not looked up yet (None means looked up and not there)."""
+
+
+UNKNOWN = Unknown()
+
+
+def view_key(
+    request: Request, services: Services, session: Session, folder: str, uidvalidity: int, uid: int,
+    allow_remote: bool, prefer_html: bool,
+) -> str:  # fmt: skip
+    """The view cache's key of a message's rendering as this request would show it."""
+    return services.views.key(
+        session.user, folder, uidvalidity, uid, allow_remote=allow_remote, prefer_html=prefer_html,
+        base=url(request, ""),
+    )  # fmt: skip
+
+
 async def load_view(
     request: Request,
     services: ServicesDep,
@@ -68,29 +88,29 @@ async def load_view(
     uidvalidity: int | None = None,
     with_summary: bool = False,
     summary: MessageSummary | None = None,
+    looked_up: CachedView | None | Unknown = UNKNOWN,
+    fetched: FetchedMessage | None = None,
 ) -> tuple[MessageSummary | None, MessageView, bool]:
     """The message as shown, its summary (with ``with_summary``: current flags, fetched every
     time unless the caller just fetched it as ``summary``) and whether remote content is loaded.
 
     With a UIDVALIDITY (the folder's, or ``uv`` from the link) the rendering comes from the view
     cache when the message was rendered before in the same remote-content mode; a new rendering
-    is cached only after IMAP confirmed that UIDVALIDITY.
+    is cached only after IMAP confirmed that UIDVALIDITY. A caller that already looked the
+    rendering up (``looked_up``) or fetched the message (``fetched``) passes it on.
     """
     if uidvalidity is None:
         uidvalidity = link_uidvalidity(request)
     explicit = request.query_params.get("remote") == "1"
-    base = url(request, "")
 
     def key(allow: bool) -> str:
         assert uidvalidity is not None
-        return services.views.key(
-            session.user, folder, uidvalidity, uid, allow_remote=allow, prefer_html=prefer_html, base=base
-        )
+        return view_key(request, services, session, folder, uidvalidity, uid, allow, prefer_html)
 
-    cached = None
+    cached: CachedView | None = None
     allow_remote = explicit
-    if uidvalidity is not None:
-        cached = await services.views.get(key(explicit))
+    if uidvalidity is not None and fetched is None:
+        cached = looked_up if not isinstance(looked_up, Unknown) else await services.views.get(key(explicit))
         if cached is not None and not explicit and cached.view.remote_blocked:
             # Blocked here; the user may always load remote content from this sender.
             if cached.sender and await services.remote_content.is_allowed(session.user, cached.sender):
@@ -105,7 +125,8 @@ async def load_view(
                 raise MessageGoneError()
             summary = found[0]
     else:
-        fetched = await store.message(folder, uid, prefer_html=prefer_html, uidvalidity=uidvalidity)
+        if fetched is None:
+            fetched = await store.message(folder, uid, prefer_html=prefer_html, uidvalidity=uidvalidity)
         summary = fetched.summary
         sender = fetched.summary.from_[0].email if fetched.summary.from_ else ""
         resources = fetched.plan.inline_resources
@@ -358,27 +379,45 @@ async def show_message(
     store: MailStoreDep,
     preferences: PreferencesDep,
 ) -> Response:
-    if link_uidvalidity(request) is not None:
-        # A link from the list: the rendering is likely cached, so the flags come along now.
-        folders, known = await store.folders_and_summaries(canonical(folder), [uid])
+    prefer_html = preferences.prefer_html and request.query_params.get("plain") != "1"
+    query = parse_query(request, preferences)
+    linked = link_uidvalidity(request)
+    looked_up: CachedView | None | Unknown = UNKNOWN
+    fetched, marked_early = None, False
+    if linked is not None:
+        # A click in the list: one IMAP hop gets the flags (and the message, unless its
+        # rendering is cached), marks it read and lists the folders with the new counts.
+        explicit = request.query_params.get("remote") == "1"
+        looked_up = await services.views.get(
+            view_key(request, services, session, canonical(folder), linked, uid, explicit, prefer_html)
+        )
+        early = await store.open_message(
+            canonical(folder), uid, uidvalidity=linked, fetch=looked_up is None, prefer_html=prefer_html,
+            mark_seen=preferences.mark_seen == "immediately" and not query.threads,
+        )  # fmt: skip
+        folders, known, fetched, marked_early = (
+            early.folders,
+            early.summaries,
+            early.fetched,
+            early.marked_seen,
+        )
     else:
         folders, known = await store.list_folders(select=canonical(folder)), []
     if any(f.name == f"{folder}/{uid}" for f in folders):
         # A folder whose last name part is a number, such as "Archive/2024".
         return await render_folder(request, f"{folder}/{uid}", session, store, preferences)
     current = pick_folder(folders, folder)
-    prefer_html = preferences.prefer_html and request.query_params.get("plain") != "1"
     try:
-        if link_uidvalidity(request) not in (None, current.uidvalidity):
+        if linked not in (None, current.uidvalidity):
             raise UIDValidityChangedError()
         opened, view, allow_remote = await load_view(
             request, services, session, store, current.name, uid, prefer_html=prefer_html,
             uidvalidity=current.uidvalidity, with_summary=True, summary=known[0] if known else None,
+            looked_up=looked_up if linked == current.uidvalidity else UNKNOWN, fetched=fetched,
         )  # fmt: skip
     except UIDValidityChangedError:
         destination = url(request, folder_url(current.name)) + "?changed=1"
         return redirect(request, destination)
-    query = parse_query(request, preferences)
     thread: list[MessageSummary] = []
     views: dict[int, tuple[MessageView, str]] = {}
     if query.threads:
@@ -400,8 +439,10 @@ async def show_message(
     unseen += [member.uid for member in thread if member.uid in views and not member.seen]
     marked_seen = False
     if preferences.mark_seen == "immediately" and unseen:
-        folders = await store.set_flag_and_list(current.name, unseen, "\\Seen", True)
-        current = next((f for f in folders if f.name == current.name), current)
+        rest = [member for member in unseen if not (marked_early and member == uid)]
+        if rest:
+            folders = await store.set_flag_and_list(current.name, rest, "\\Seen", True)
+            current = next((f for f in folders if f.name == current.name), current)
         marked_seen = True
     htmx = HtmxDetails(request)
     reader_only = bool(htmx) and htmx.target == "reader"
