@@ -409,6 +409,10 @@ def proxied(services: DevServices, postgres_database_url: str) -> Iterator[Proxi
         yield app
 
 
+LAYERS = ("unit", "integration", "e2e")
+
+
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         path = Path(str(item.fspath))
@@ -416,6 +420,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
         elif "e2e" in path.parts:
             item.add_marker(pytest.mark.e2e)
+    # Units, then integration, then the browser tests, after pytest grouped the tests by their
+    # parametrized session fixtures (which put integration tests after browser ones): Playwright's
+    # sync API keeps an event loop running in the main thread for the rest of the session, and
+    # the browser tests' server threads use the global random state that hypothesis guards.
+    items.sort(key=_layer)
+
+
+def _layer(item: pytest.Item) -> int:
+    parts = Path(str(item.fspath)).parts
+    return next((rank for rank, layer in enumerate(LAYERS) if layer in parts), len(LAYERS))
 
 
 T = TypeVar("T")

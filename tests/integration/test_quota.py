@@ -86,7 +86,7 @@ def test_the_bar_turns_amber_then_red_with_a_link(small_client: TestClient, smal
     page = small_client.get("/mail/INBOX").text
     assert quota_of(page) == ("ok", "30")
     assert "of 1000.0 KB" in page or "of 1000 KB" in page
-    assert "Free up space" not in page
+    assert 'href="/settings/storage">Free up space</a>' not in page  # the bar's link, under 80 %
     small_imap.append("INBOX", sized("second", 520 * KB))
     page = small_client.get("/mail/INBOX").text
     assert quota_of(page) == ("warning", "82")
