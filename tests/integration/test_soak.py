@@ -10,7 +10,7 @@ from bench.soak import SoakConfig, run_soak
 from tests.cluster import CAP
 from webmail.devservices import DevServices
 
-CONFIG = SoakConfig(users=20, seconds=60, workers=2, messages=60, think_seconds=1.0, sample_seconds=3)
+CONFIG = SoakConfig(users=12, seconds=60, workers=2, messages=40, think_seconds=1.0, sample_seconds=3)
 
 
 def test_a_minute_of_mixed_load_without_errors_leaks_or_passing_the_cap(tmp_path: Path) -> None:
