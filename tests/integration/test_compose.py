@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from email import message_from_bytes, policy
 
 import pytest
@@ -55,6 +56,20 @@ def test_send_arrives_and_is_kept_in_sent(
     envelope = [m for m in imap_server.smtp.messages if friend.username in m.rcpt_tos][-1]
     assert "hidden@example.org" in envelope.rcpt_tos
     assert len(inbox_of(imap_server, mail_user, imap_server.folder("Sent"))) == 1
+
+
+def test_a_reply_to_mail_without_a_date_names_when_it_arrived(
+    signed_in: TestClient, imap_server: IMAPServer, mail_user: MailUser
+) -> None:
+    imap = IMAPClient("127.0.0.1", imap_server.dovecot.imap_port, ssl=False)
+    imap.login(mail_user.username, mail_user.password)
+    raw = b"From: Dateless <d@example.org>\r\nSubject: No date\r\n\r\nWhen was this?\r\n"
+    arrived = datetime(2026, 3, 2, 10, 30, tzinfo=UTC)
+    uid = int(re.search(rb"APPENDUID \d+ (\d+)", imap.append("INBOX", raw, msg_time=arrived)).group(1))  # type: ignore[union-attr]
+    imap.logout()
+    page = signed_in.get(f"/compose?reply=INBOX/{uid}").text
+    assert "unknown date" not in page
+    assert re.search(r"On Mon, 02 Mar 2026 \d\d:\d\d, Dateless", page)
 
 
 def test_reply_quotes_and_threads(

@@ -10,7 +10,7 @@ import logging
 import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -70,6 +70,8 @@ async def original_text(store: MailStore, folder: str, uid: int) -> tuple[Header
     """The original's headers and its plain text (for quoting)."""
     fetched = await store.message(folder, uid, prefer_html=False)
     headers = parse_headers(fetched.header)
+    if headers.date is None:  # no Date (or none that can be read): when it arrived, as the list shows
+        headers = replace(headers, date=fetched.summary.internaldate)
     texts = []
     for part in fetched.plan.body:
         raw = fetched.contents.get(part.section)
