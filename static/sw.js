@@ -81,12 +81,27 @@ async function keep(key, url, copy, state) {
   if (appPath(url).includes("/part/")) {
     // Attachments come along up to the size the user chose.
     const limits = await WM.get(key, "meta", "state").catch(() => null);
-    const blob = await copy.blob();
-    if (!limits || blob.size > limits.attachment_bytes) return;
-    await cache.put(keptAs(url), new Response(blob, { status: copy.status, headers: copy.headers }));
+    const blob = limits ? await upTo(copy, limits.attachment_bytes) : null;
+    if (blob) await cache.put(keptAs(url), new Response(blob, { status: copy.status, headers: copy.headers }));
     return;
   }
   await cache.put(keptAs(url), copy);
+}
+
+/* The body if it is no larger than `limit` bytes; a larger one is not read to its end. */
+async function upTo(response, limit) {
+  const declared = Number(response.headers.get("Content-Length") || 0);
+  if (declared > limit || !response.body) return null;
+  const reader = response.body.getReader();
+  const chunks = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return new Blob(chunks);
+    size += value.length;
+    if (size > limit) { reader.cancel(); return null; }
+    chunks.push(value);
+  }
 }
 
 async function fromNetwork(event, url, path) {
@@ -231,10 +246,9 @@ async function orQueue(request, path) {
     const next = fields.get("next") || "";
     const back = path === "/compose/send" || entry.gone || !next.startsWith(`${ROOT}/`) ? `${entry.list || `${ROOT}/mail/INBOX`}` : next;
     if (request.headers.get("HX-Request")) {
-      // A flag stays where it is (offline.js shows it); a message that leaves, or a sent one, goes
-      // back to its list as kept on the device.
-      const away = entry.gone || entry.kind === "send";
-      return away ? new Response("", { status: 200, headers: { "HX-Redirect": back } }) : new Response(null, { status: 204 });
+      // A flag stays where it is (offline.js shows it), and so does the compose panel (204: it
+      // says the message waits, static/compose.js); a message that leaves goes back to its list.
+      return entry.gone ? new Response("", { status: 200, headers: { "HX-Redirect": back } }) : new Response(null, { status: 204 });
     }
     return Response.redirect(new URL(back, self.location.origin).href, 303);
   }
@@ -303,8 +317,11 @@ function sync(force, key) {
   return syncing;
 }
 
+// The worker's own requests say so: they take no message meant for the person (web/flash.py).
+const BACKGROUND = { credentials: "same-origin", headers: { "X-Offline-Copy": "1" } };
+
 async function getJSON(path) {
-  const response = await fetch(`${ROOT}${path}`, { credentials: "same-origin", headers: { Accept: "application/json" } });
+  const response = await fetch(`${ROOT}${path}`, BACKGROUND);
   return { status: response.status, data: response.ok ? await response.json() : null };
 }
 
@@ -355,7 +372,7 @@ async function refreshCopy() {
   if (!(await cache.match(`${self.location.origin}${ROOT}/compose`))) await fetchAndKeep(key, cache, `${ROOT}/compose`);
   for (const record of kept) {
     if (record.body) continue;
-    const response = await fetch(`${record.url}/body?uv=${record.uidvalidity}`, { credentials: "same-origin" }).catch(() => null);
+    const response = await fetch(`${record.url}/body?uv=${record.uidvalidity}`, BACKGROUND).catch(() => null);
     if (!response || !response.ok) continue;
     const html = await response.clone().text();
     if (bytes + html.length > state.max_bytes) break;
@@ -367,7 +384,7 @@ async function refreshCopy() {
 }
 
 async function fetchAndKeep(key, cache, path) {
-  const response = await fetch(path, { credentials: "same-origin" }).catch(() => null);
+  const response = await fetch(path, BACKGROUND).catch(() => null);
   if (response && response.ok && response.headers.get("X-Offline-Key") === key) {
     await cache.put(`${self.location.origin}${path}`, response);
   }
@@ -404,7 +421,7 @@ self.addEventListener("fetch", (event) => {
   if (request.method !== "POST") return;
   if (path === "/logout") {
     // Signing out leaves nothing of this user's mail on the device, online or not.
-    event.respondWith(forgetAll().then(() => fetch(request))
+    event.respondWith(forgetAll().catch(() => {}).then(() => fetch(request))
       .catch(() => Response.redirect(new URL(`${ROOT}/login?signed_out=1`, self.location.origin).href, 303)));
   } else if (queueable(path)) {
     event.respondWith(orQueue(request, path));

@@ -27,6 +27,14 @@ def sign_in(page: Page, live_server: str, user: MailUser) -> None:
     expect(page.locator("#message-list")).to_be_visible()
 
 
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
+    """Pages of the ``page`` fixture run without the service worker (static/sw.js): its copy of
+    the mailbox, made in the background, would race each test's own requests and outlive its
+    pages. tests/e2e/test_offline.py runs with it."""
+    return {**browser_context_args, "service_workers": "block"}
+
+
 @pytest.fixture(autouse=True)
 def collect_garbage_after_each_test() -> Iterator[None]:
     """Anything a test leaves unclosed is collected (and reported) at its own teardown, not

@@ -9,7 +9,7 @@ import struct
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import LOCAL_CLIENT, MailUser, make_settings, session_token, sign_in
+from tests.conftest import LOCAL_CLIENT, MailUser, flash_of, make_settings, session_token, sign_in
 from tests.e2e.test_reading import append
 from webmail.app import create_app
 from webmail.devservices import DevServices
@@ -166,3 +166,15 @@ class TestOfflineMessages:
     def test_signed_out_gives_nothing(self, client: TestClient) -> None:
         response = client.get("/offline/messages?folder=INBOX")
         assert response.status_code in (401, 303)
+
+
+def test_the_workers_copy_of_a_page_leaves_its_message_for_the_person(
+    signed_in: TestClient, services: DevServices, mail_user: MailUser
+) -> None:
+    uid = append(services, mail_user, b"From: a@example.org\r\nSubject: Tidy\r\n\r\nx\r\n")
+    moved = signed_in.post(f"/mail/INBOX/{uid}/archive", data={"csrf_token": session_token(signed_in)})
+    assert moved.status_code == 303
+    copy = signed_in.get(moved.headers["location"], headers={"X-Offline-Copy": "1"})
+    assert copy.status_code == 200
+    assert flash_of(copy.text) == ""
+    assert flash_of(signed_in.get(moved.headers["location"]).text).startswith("Archived")

@@ -14,6 +14,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from webmail.auth.sessions import Session
 from webmail.web.deps import get_services
+from webmail.web.offline import OFFLINE_COPY_HEADER
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,8 @@ async def flash(
 async def take_flash(request: Request) -> Flash | None:
     """The message waiting for this page, if any; taking it removes it."""
     session: Session | None = getattr(request.state, "session", None)
-    if session is None:
-        return None
+    if session is None or request.headers.get(OFFLINE_COPY_HEADER):
+        return None  # the service worker's copy of a page: the message is for the person
     payload = await get_services(request).sessions.pop_flash(session.sid)
     if payload is None:
         return None

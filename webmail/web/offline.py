@@ -19,6 +19,7 @@ from webmail.config import PROJECT_ROOT
 
 STATIC_DIR = PROJECT_ROOT / "static"
 OFFLINE_KEY_HEADER = "X-Offline-Key"
+OFFLINE_COPY_HEADER = "X-Offline-Copy"  # the worker's own requests, made in the background
 # What the worker keeps for starting without a connection; the rest of static/ is fetched on use.
 SHELL_FILES = (
     "app.css",
