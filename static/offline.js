@@ -106,6 +106,7 @@ if (typeof document !== "undefined") (function () {
     if (registration.active) registration.active.postMessage({ ...message, key, csrf: csrf() });
   });
   const offline = () => !navigator.onLine || "offlineCopy" in body.dataset;
+  let backOnline = false;  // the connection came back while this page was open
 
   /* A quiet line at the top while the page shows what this device kept. */
   function banner() {
@@ -118,7 +119,13 @@ if (typeof document !== "undefined") (function () {
       line.setAttribute("role", "status");
       body.prepend(line);
     }
-    line.textContent = "Offline — showing mail saved on this device";
+    if (backOnline) {
+      // Back online on a page the device kept: it may be behind the mailbox.
+      const latest = document.createElement("a");
+      latest.href = location.href;
+      latest.textContent = "Show the latest";
+      line.replaceChildren("Back online — this page is the copy saved on this device. ", latest);
+    } else line.textContent = "Offline — showing mail saved on this device";
   }
 
   /* What waits on this device, and what could not be done when it was sent on. */
@@ -241,11 +248,16 @@ if (typeof document !== "undefined") (function () {
   }
 
   worker.addEventListener("message", (event) => {
-    if (event.data && ["queued", "replayed", "synced"].includes(event.data.type)) pending();
+    const kind = event.data && event.data.type;
+    if (kind === "replayed" || kind === "synced") { backOnline = true; banner(); }  // the server answered
+    if (["queued", "replayed", "synced"].includes(kind)) pending();
   });
+  // A kept page keeps trying (the browser's online event does not always come): what waits goes
+  // as soon as the server answers.
+  if ("offlineCopy" in body.dataset) setInterval(() => tell({ type: "sync" }), 10000);
   // Back online: send on what waits and look again at once (things changed meanwhile).
-  window.addEventListener("online", () => { banner(); tell({ type: "sync", force: true }); });
-  window.addEventListener("offline", banner);
+  window.addEventListener("online", () => { backOnline = true; banner(); tell({ type: "sync", force: true }); });
+  window.addEventListener("offline", () => { backOnline = false; banner(); });
   // Live changes (new mail, flags, expunges) reach the device's copy as they reach the page.
   let soon = null;
   document.addEventListener("htmx:sseMessage", (event) => {

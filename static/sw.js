@@ -164,9 +164,13 @@ async function fromDevice(url, path) {
     if (record && record.body) {
       const from = record.from ? `${record.from} <${record.from_email}>` : record.from_email;
       const when = record.date ? new Date(record.date).toLocaleString() : "";
+      const thread = conversation(record, await WM.all(state.key, "messages"));
+      const others = thread.length < 2 ? "" : `<nav class="offline-thread" aria-label="Conversation"><h2>In this conversation, saved on this device</h2><ol>${
+        thread.map((r) => `<li>${r.id === record.id ? `<strong>${escape(r.from || r.from_email)}: ${escape(r.subject || "(no subject)")}</strong>`
+          : `<a href="${escape(r.url)}">${escape(r.from || r.from_email)}: ${escape(r.subject || "(no subject)")}</a>`}</li>`).join("")}</ol></nav>`;
       return page(record.subject || "(no subject)", state.key, `<article class="offline-reader">
 <h1>${escape(record.subject || "(no subject)")}</h1><p class="offline-from">${escape(from)}</p><p class="hint">${escape(when)}</p>
-<iframe class="mail-body" src="${escape(record.url)}/body" title="Message body" sandbox="allow-same-origin" referrerpolicy="no-referrer"></iframe></article>`);
+<iframe class="mail-body" src="${escape(record.url)}/body" title="Message body" sandbox="allow-same-origin" referrerpolicy="no-referrer"></iframe></article>${others}`);
     }
     return unavailable("This message");
   }
@@ -176,6 +180,21 @@ async function fromDevice(url, path) {
     if (folder) return markedKept(folder);
   }
   return unavailable(path.startsWith("/mail/") ? "This folder" : "This page");
+}
+
+/* The kept messages of the record's conversation (joined by In-Reply-To), oldest first. */
+function conversation(record, records) {
+  const byId = new Map(records.filter((r) => r.message_id).map((r) => [r.message_id, r]));
+  const start = (r) => {
+    const seen = new Set();
+    while (r.in_reply_to && byId.has(r.in_reply_to) && !seen.has(r.in_reply_to)) {
+      seen.add(r.in_reply_to);
+      r = byId.get(r.in_reply_to);
+    }
+    return r.message_id || r.id;
+  };
+  const root = start(record);
+  return records.filter((r) => start(r) === root).sort((a, b) => (a.date || "").localeCompare(b.date || ""));
 }
 
 async function fromShell(request) {

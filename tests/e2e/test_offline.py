@@ -18,8 +18,10 @@ from webmail.devservices import DevServices
 SETTLED = 20_000  # ms: the worker's copy after a page load (a few dozen small requests)
 
 
-def message(subject: str, text: str, sender: str = "ann@example.org") -> bytes:
-    return f"From: Ann <{sender}>\r\nTo: me@example.org\r\nSubject: {subject}\r\n\r\n{text}\r\n".encode()
+def message(subject: str, text: str, sender: str = "ann@example.org", headers: str = "") -> bytes:
+    return (
+        f"From: Ann <{sender}>\r\nTo: me@example.org\r\nSubject: {subject}\r\n{headers}\r\n{text}\r\n"
+    ).encode()
 
 
 @pytest.fixture
@@ -79,7 +81,12 @@ def test_installable_and_read_offline_then_sent_on(
         append(
             services,
             mail_user,
-            message(f"Note {n}", f"Body number {n} about kiwis" if n == 2 else f"Body number {n}"),
+            message(
+                f"Note {n}",
+                f"Body number {n} about kiwis" if n == 2 else f"Body number {n}",
+                headers=f"Message-ID: <note-{n}@test>\r\n"
+                + ("In-Reply-To: <note-5@test>\r\n" if n == 6 else ""),
+            ),
         )
         for n in range(1, 8)
     ]
@@ -121,6 +128,8 @@ def test_installable_and_read_offline_then_sent_on(
     page.goto(f"{live_server}/mail/INBOX/{uids[-1]}")
     expect(page.locator("h1")).to_have_text("Note 7")
     expect(page.frame_locator("iframe.mail-body").locator("body")).to_contain_text("Body number 7")
+    page.goto(f"{live_server}/mail/INBOX/{uids[-2]}")  # a reply: its conversation comes along
+    expect(page.locator(".offline-thread li")).to_have_text(["Ann: Note 5", "Ann: Note 6"])
     page.goto(f"{live_server}/mail/INBOX?q=kiwis")
     expect(page.locator("#offline-search")).to_have_text("1 message saved on this device matches.")
     expect(page.locator("#message-list li[data-uid]")).to_have_count(1)
@@ -157,6 +166,7 @@ def test_installable_and_read_offline_then_sent_on(
         "Done offline but not possible now: Star “Note 3”.", timeout=SETTLED
     )
     expect(page.locator("#offline-pending")).to_have_count(0, timeout=SETTLED)
+    expect(page.locator("#offline-banner")).to_contain_text("Back online")
     flags = imap_flags(services, mail_user, "INBOX")
     assert b"\\Flagged" in flags[uids[0]]
     assert uids[1] not in flags

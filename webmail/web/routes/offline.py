@@ -103,4 +103,6 @@ def summary_record(message: MessageSummary) -> dict[str, Any]:
         "flags": sorted(message.flags),
         "size": message.size,
         "attachment": message.has_attachment,
+        "message_id": message.message_id or "",
+        "in_reply_to": message.in_reply_to or "",
     }
