@@ -219,6 +219,19 @@ def test_installable_and_read_offline_then_sent_on(
     expect(page.locator("#offline-search")).to_have_text("No message saved on this device matches.")
     context.set_offline(False)
 
+    # The session ends on the server (here: its cookie is gone): the next look at the server
+    # finds out, and the device forgets the copy.
+    context.clear_cookies()
+    page.evaluate(
+        "() => navigator.serviceWorker.controller.postMessage({type: 'sync', force: true,"
+        " key: document.body.dataset.offlineKey})"
+    )
+    wait_until(
+        page,
+        "async () => (await caches.keys()).every((n) => !n.startsWith('wm-mail-'))"
+        " && (await indexedDB.databases()).every((d) => !d.name.startsWith('wm-offline-'))",
+    )
+
 
 def delete_elsewhere(services: DevServices, user: MailUser, uid: int) -> None:
     client = IMAPClient("127.0.0.1", services.dovecot.imap_port, ssl=False)
