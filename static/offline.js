@@ -258,6 +258,15 @@ if (typeof document !== "undefined") (function () {
   // Back online: send on what waits and look again at once (things changed meanwhile).
   window.addEventListener("online", () => { backOnline = true; banner(); tell({ type: "sync", force: true }); });
   window.addEventListener("offline", () => { backOnline = false; banner(); });
+  // Offline, a link or search a person used loads the whole page, which the device may have kept;
+  // a refresh in the background just waits for the connection.
+  document.addEventListener("htmx:sendError", (event) => {
+    const detail = event.detail || {};
+    const config = detail.requestConfig || {};
+    const source = config.elt instanceof Element ? config.elt : null;
+    if (config.verb !== "get" || !source || !source.closest("a[href], form") || !detail.pathInfo) return;
+    location.assign(detail.pathInfo.finalRequestPath);
+  });
   // Live changes (new mail, flags, expunges) reach the device's copy as they reach the page.
   let soon = null;
   document.addEventListener("htmx:sseMessage", (event) => {

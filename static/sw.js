@@ -115,10 +115,9 @@ async function fromNetwork(event, url, path) {
     }
     return response;
   } catch (error) {
-    if (request.headers.get("HX-Request")) {
-      // htmx asked for part of a page: load the whole page, which this device may have kept.
-      return new Response("", { status: 200, headers: { "HX-Redirect": url.pathname + url.search } });
-    }
+    // htmx asked for part of a page: it fails as without a worker, and the page loads the whole
+    // page (which this device may have kept) if a person asked for it (offline.js).
+    if (request.headers.get("HX-Request")) return Response.error();
     return fromDevice(url, path);
   }
 }

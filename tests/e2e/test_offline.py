@@ -53,6 +53,19 @@ def wait_until(page: Page, condition: str) -> None:
     assert done, f"not within {SETTLED} ms: {condition}"
 
 
+def open_row(page: Page, uid: int, subject: str) -> None:
+    """Open a message from the list as a person does. Opening one marks it read, and the list
+    follows that live: a click the refresh swallows is made again."""
+    for _ in range(3):
+        page.locator(f'#message-list li[data-uid="{uid}"] .row-link').click()
+        try:
+            expect(page.locator("#reader h1")).to_have_text(subject, timeout=3000)
+            return
+        except AssertionError:
+            continue
+    expect(page.locator("#reader h1")).to_have_text(subject)
+
+
 def device_storage(page: Page) -> dict[str, list[str]]:
     result: dict[str, list[str]] = page.evaluate(
         """async () => ({
@@ -112,8 +125,7 @@ def test_installable_and_read_offline_then_sent_on(
     assert [e["errorId"] for e in installability if e["errorId"] != "in-incognito"] == [], installability
 
     for uid in uids[-5:]:
-        page.locator(f'#message-list li[data-uid="{uid}"] .row-link').click()
-        expect(page.locator("#reader")).to_contain_text(f"Body number {uids.index(uid) + 1}")
+        open_row(page, uid, f"Note {uids.index(uid) + 1}")
     page.goto(f"{live_server}/mail/INBOX/{uids[1]}")  # a whole page: kept as it is
     expect(page.locator("#reader")).to_contain_text("Body number 2 about kiwis")
     wait_until(
@@ -128,7 +140,10 @@ def test_installable_and_read_offline_then_sent_on(
     page.goto(f"{live_server}/mail/INBOX/{uids[-1]}")
     expect(page.locator("h1")).to_have_text("Note 7")
     expect(page.frame_locator("iframe.mail-body").locator("body")).to_contain_text("Body number 7")
-    page.goto(f"{live_server}/mail/INBOX/{uids[-2]}")  # a reply: its conversation comes along
+    page.goto(f"{live_server}/mail/INBOX")
+    page.locator(f'#message-list li[data-uid="{uids[-2]}"] .row-link').click()  # htmx, offline
+    expect(page).to_have_url(re.compile(rf"/mail/INBOX/{uids[-2]}\?uv=\d+$"))
+    # A reply: the kept messages of its conversation come along.
     expect(page.locator(".offline-thread li")).to_have_text(["Ann: Note 5", "Ann: Note 6"])
     page.goto(f"{live_server}/mail/INBOX?q=kiwis")
     expect(page.locator("#offline-search")).to_have_text("1 message saved on this device matches.")
