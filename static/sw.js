@@ -438,8 +438,9 @@ self.addEventListener("fetch", (event) => {
   }
   if (request.method !== "POST") return;
   if (path === "/logout") {
-    // Signing out leaves nothing of this user's mail on the device, online or not.
-    event.respondWith(forgetAll().catch(() => {}).then(() => fetch(request))
+    // Signing out sends on what waits (while the session still holds), then leaves nothing of
+    // this user's mail on the device, online or not.
+    event.respondWith(replay("").catch(() => {}).then(() => forgetAll()).catch(() => {}).then(() => fetch(request))
       .catch(() => Response.redirect(new URL(`${ROOT}/login?signed_out=1`, self.location.origin).href, 303)));
   } else if (queueable(path)) {
     event.respondWith(orQueue(request, path));
