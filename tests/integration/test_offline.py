@@ -160,6 +160,22 @@ class TestOfflineMessages:
         again = signed_in.get("/offline/messages?folder=INBOX").json()
         assert "\\Seen" not in again["messages"][0]["flags"]  # the worker's copy reads with PEEK
 
+    def test_as_many_as_the_user_keeps_and_none_with_the_copy_off(
+        self, signed_in: TestClient, services: DevServices, mail_user: MailUser
+    ) -> None:
+        for n in range(23):
+            append(services, mail_user, f"Subject: Many {n}\r\n\r\nx\r\n".encode())
+        token = session_token(signed_in)
+        form = {"csrf_token": token, "offline_storage": "on", "offline_messages": "20",
+                "offline_size_mb": "50", "offline_attachment_kb": "512"}  # fmt: skip
+        assert signed_in.post("/settings/reading", data=form).status_code == 303
+        answer = signed_in.get("/offline/messages?folder=INBOX").json()
+        assert [m["subject"] for m in answer["messages"]] == [f"Many {n}" for n in range(22, 2, -1)]
+        del form["offline_storage"]
+        assert signed_in.post("/settings/reading", data=form).status_code == 303
+        assert signed_in.get("/offline/messages?folder=INBOX").json()["messages"] == []
+        assert "x-offline-key" not in signed_in.get("/mail/INBOX").headers
+
     def test_a_folder_that_is_gone_is_404(self, signed_in: TestClient) -> None:
         assert signed_in.get("/offline/messages?folder=Nowhere").status_code == 404
 
