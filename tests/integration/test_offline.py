@@ -174,7 +174,10 @@ class TestOfflineMessages:
         del form["offline_storage"]
         assert signed_in.post("/settings/reading", data=form).status_code == 303
         assert signed_in.get("/offline/messages?folder=INBOX").json()["messages"] == []
-        assert "x-offline-key" not in signed_in.get("/mail/INBOX").headers
+        inbox = signed_in.get("/mail/INBOX")
+        assert "x-offline-key" not in inbox.headers
+        assert "data-offline-key" not in inbox.text
+        assert "data-offline-forget" in inbox.text  # what the device kept goes too
 
     def test_a_folder_that_is_gone_is_404(self, signed_in: TestClient) -> None:
         assert signed_in.get("/offline/messages?folder=Nowhere").status_code == 404
