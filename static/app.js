@@ -307,7 +307,8 @@ document.addEventListener("submit", async (event) => {
       return;
     }
     const page = new DOMParser().parseFromString(await response.text(), "text/html");
-    const words = page.querySelector(".error-page h1") || page.querySelector(".error");
+    // The error page: on its own (.error-page) or inside the app's chrome (.error-state).
+    const words = page.querySelector(".error-page h1, .error-state h1") || page.querySelector(".error");
     rows.forEach((row) => { row.hidden = false; });
     flash(words ? words.textContent.trim() : "The server refused this; nothing was changed.");
   } catch (error) {

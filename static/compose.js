@@ -135,7 +135,9 @@ function composeKeeping(form, handle) {
     sessionStorage.removeItem("wm-sending");
     if (sending !== draftField.value) localStorage.removeItem(STORE + sending);
   }
-  form.addEventListener("submit", () => {
+  let leaving = null;  // the submit that takes the form away (send, send later, discard)
+  form.addEventListener("submit", (event) => {
+    leaving = event;
     sessionStorage.setItem("wm-sending", draftField.value);
     localStorage.removeItem(STORE + draftField.value);
     dirty = false;
@@ -204,8 +206,10 @@ function composeKeeping(form, handle) {
   }
   if (saveButton) {
     saveButton.addEventListener("click", saveDraft);
-    handle.timers.push(setInterval(() => { if (dirty) saveDraft(); }, 30000));
+    handle.timers.push(setInterval(() => { if (dirty && !(leaving && !leaving.defaultPrevented)) saveDraft(); }, 30000));
     window.addEventListener("pagehide", () => {
+      // Not after a send or a discard went out: a late save would bring the draft back.
+      if (leaving && !leaving.defaultPrevented) return;
       if (dirty && navigator.sendBeacon) navigator.sendBeacon(saveButton.dataset.url, draftData());
     }, { signal: handle.signal });
   }

@@ -427,9 +427,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=_layer)
 
 
+BROWSER_FIXTURES = {"page", "context", "browser", "screen_page"}
+
+
 def _layer(item: pytest.Item) -> int:
+    """unit 0, integration 1, e2e 2; a test with a browser counts as e2e wherever it lives."""
     parts = Path(str(item.fspath)).parts
-    return next((rank for rank, layer in enumerate(LAYERS) if layer in parts), len(LAYERS))
+    rank = next((rank for rank, layer in enumerate(LAYERS) if layer in parts), len(LAYERS))
+    uses_browser = BROWSER_FIXTURES & set(getattr(item, "fixturenames", ()))
+    return max(rank, LAYERS.index("e2e")) if uses_browser else rank
 
 
 T = TypeVar("T")

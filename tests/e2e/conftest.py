@@ -93,7 +93,8 @@ def every_look(page: Page, output_path: str, name: str) -> list[str]:
 def open_screen_context(browser: Browser, theme: str = "light") -> tuple[Any, Page, list[str]]:
     """A context for screen checks: the colour scheme asked for, and the CSP bypassed so that
     axe-core can be injected; the page's script errors are collected in the list returned."""
-    context = browser.new_context(color_scheme=theme, bypass_csp=True)
+    # No transitions: a row's avatar fading under the pointer is not measured half-faded.
+    context = browser.new_context(color_scheme=theme, bypass_csp=True, reduced_motion="reduce")
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
