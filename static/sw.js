@@ -151,8 +151,8 @@ async function fromDevice(url, path) {
     `<h1>Not available offline</h1><p>${what} is not saved on this device. It shows again once you are back online.</p>`, 503);
   if (!state.key || !state.enabled) return unavailable("This page");
   const cache = await caches.open(WM.CACHE_PREFIX + state.key);
-  const kept = await cache.match(keptAs(url));
   const message = path.match(MESSAGE);
+  const kept = (await cache.match(keptAs(url))) || (message && message[3] ? await cache.match(`${url.origin}${url.pathname}`) : undefined);
   if (kept) return message && message[3] ? kept : markedKept(kept);
   if (message && message[3]) {
     return new Response("<!doctype html><p>This part of the message is not saved on this device.</p>",
@@ -167,9 +167,11 @@ async function fromDevice(url, path) {
       const others = thread.length < 2 ? "" : `<nav class="offline-thread" aria-label="Conversation"><h2>In this conversation, saved on this device</h2><ol>${
         thread.map((r) => `<li>${r.id === record.id ? `<strong>${escape(r.from || r.from_email)}: ${escape(r.subject || "(no subject)")}</strong>`
           : `<a href="${escape(r.url)}">${escape(r.from || r.from_email)}: ${escape(r.subject || "(no subject)")}</a>`}</li>`).join("")}</ol></nav>`;
+      const parts = (record.parts || []).length ? `<ul class="offline-attachments" aria-label="Attachments">${record.parts.map((part) =>
+        `<li><a href="${escape(record.url)}/part/${escape(part.section)}" download>${escape(part.name)}</a></li>`).join("")}</ul>` : "";
       return page(record.subject || "(no subject)", state.key, `<article class="offline-reader">
 <h1>${escape(record.subject || "(no subject)")}</h1><p class="offline-from">${escape(from)}</p><p class="hint">${escape(when)}</p>
-<iframe class="mail-body" src="${escape(record.url)}/body" title="Message body" sandbox="allow-same-origin" referrerpolicy="no-referrer"></iframe></article>${others}`);
+<iframe class="mail-body" src="${escape(record.url)}/body" title="Message body" sandbox="allow-same-origin" referrerpolicy="no-referrer"></iframe>${parts}</article>${others}`);
     }
     return unavailable("This message");
   }
@@ -396,9 +398,28 @@ async function refreshCopy() {
     if (bytes + html.length > state.max_bytes) break;
     bytes += html.length;
     await cache.put(`${self.location.origin}${record.url}/body`, response);
-    await WM.put(key, "messages", { ...record, body: true, bytes: html.length, text: textOf(html) });
+    const saved = { ...record, body: true, bytes: html.length, text: textOf(html), parts: [] };
+    if (record.attachment && state.attachment_bytes > 0) bytes += await keepParts(cache, saved, state.max_bytes - bytes);
+    await WM.put(key, "messages", saved);
   }
   notify({ type: "synced" });
+}
+
+/* A kept message's small attachments (as small as the user chose), within the room left. */
+async function keepParts(cache, record, room) {
+  const folder = encodeURIComponent(record.folder);
+  const listed = await getJSON(`/offline/attachments?folder=${folder}&uid=${record.uid}`).catch(() => ({ data: null }));
+  let used = 0;
+  for (const part of (listed.data && listed.data.attachments) || []) {
+    if (used + part.size > room) break;
+    const response = await fetch(`${record.url}/part/${part.section}`, BACKGROUND).catch(() => null);
+    if (!response || !response.ok) continue;
+    await cache.put(`${self.location.origin}${record.url}/part/${part.section}`, response);
+    record.parts.push(part);
+    record.bytes += part.size;
+    used += part.size;
+  }
+  return used;
 }
 
 async function fetchAndKeep(key, cache, path) {

@@ -18,6 +18,14 @@ from webmail.devservices import DevServices
 SETTLED = 20_000  # ms: the worker's copy after a page load (a few dozen small requests)
 
 
+WITH_ATTACHMENT = (
+    b"From: Ann <ann@example.org>\r\nTo: me@example.org\r\nSubject: Trip\r\nMIME-Version: 1.0\r\n"
+    b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nSee the list.\r\n'
+    b'--b\r\nContent-Type: text/plain; name="packing.txt"\r\nContent-Disposition: attachment; filename="packing.txt"\r\n'
+    b"\r\nPacking list: boots\r\n--b--\r\n"
+)
+
+
 def message(subject: str, text: str, sender: str = "ann@example.org", headers: str = "") -> bytes:
     return (
         f"From: Ann <{sender}>\r\nTo: me@example.org\r\nSubject: {subject}\r\n{headers}\r\n{text}\r\n"
@@ -103,6 +111,7 @@ def test_installable_and_read_offline_then_sent_on(
         )
         for n in range(1, 8)
     ]
+    packed = append(services, mail_user, WITH_ATTACHMENT)
     elsewhere = folder_message(services, mail_user, "Projects", message("Plans", "Not kept offline"))
     sign_in(page, live_server, mail_user)
 
@@ -130,7 +139,7 @@ def test_installable_and_read_offline_then_sent_on(
     expect(page.locator("#reader")).to_contain_text("Body number 2 about kiwis")
     wait_until(
         page,
-        "async () => (await self.WMOffline.all(document.body.dataset.offlineKey, 'messages')).filter((r) => r.body).length >= 7",
+        "async () => (await self.WMOffline.all(document.body.dataset.offlineKey, 'messages')).filter((r) => r.body).length >= 8",
     )
 
     context.set_offline(True)
@@ -145,6 +154,11 @@ def test_installable_and_read_offline_then_sent_on(
     expect(page).to_have_url(re.compile(rf"/mail/INBOX/{uids[-2]}\?uv=\d+$"))
     # A reply: the kept messages of its conversation come along.
     expect(page.locator(".offline-thread li")).to_have_text(["Ann: Note 5", "Ann: Note 6"])
+    page.goto(f"{live_server}/mail/INBOX/{packed}")  # its small attachment came along
+    attachment = page.locator(".offline-attachments a", has_text="packing.txt")
+    assert "Packing list" in page.evaluate(
+        "async (href) => (await fetch(href)).text()", attachment.get_attribute("href")
+    )
     page.goto(f"{live_server}/mail/INBOX?q=kiwis")
     expect(page.locator("#offline-search")).to_have_text("1 message saved on this device matches.")
     expect(page.locator("#message-list li[data-uid]")).to_have_count(1)

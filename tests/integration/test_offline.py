@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import LOCAL_CLIENT, MailUser, flash_of, make_settings, session_token, sign_in
+from tests.e2e.test_offline import WITH_ATTACHMENT
 from tests.e2e.test_reading import append
 from webmail.app import create_app
 from webmail.devservices import DevServices
@@ -178,6 +179,20 @@ class TestOfflineMessages:
         assert "x-offline-key" not in inbox.headers
         assert "data-offline-key" not in inbox.text
         assert "data-offline-forget" in inbox.text  # what the device kept goes too
+
+    def test_small_attachments_come_along_up_to_the_chosen_size(
+        self, signed_in: TestClient, services: DevServices, mail_user: MailUser
+    ) -> None:
+        uid = append(services, mail_user, WITH_ATTACHMENT)
+        found = signed_in.get(f"/offline/attachments?folder=INBOX&uid={uid}").json()["attachments"]
+        assert [(a["name"], a["type"]) for a in found] == [("packing.txt", "text/plain")]
+        part = signed_in.get(f"/mail/INBOX/{uid}/part/{found[0]['section']}")
+        assert b"Packing list" in part.content
+        form = {"csrf_token": session_token(signed_in), "offline_storage": "on", "offline_messages": "200",
+                "offline_size_mb": "50", "offline_attachment_kb": "0"}  # fmt: skip
+        assert signed_in.post("/settings/reading", data=form).status_code == 303
+        assert signed_in.get(f"/offline/attachments?folder=INBOX&uid={uid}").json()["attachments"] == []
+        assert signed_in.get("/offline/attachments?folder=INBOX&uid=x").status_code == 422
 
     def test_a_folder_that_is_gone_is_404(self, signed_in: TestClient) -> None:
         assert signed_in.get("/offline/messages?folder=Nowhere").status_code == 404

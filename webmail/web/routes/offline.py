@@ -8,7 +8,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from webmail.errors import FormError
 from webmail.imap.types import MessageSummary
+from webmail.mail.render import attachment_name
 from webmail.web.deps import MailStoreDep, OptionalSessionDep, PreferencesDep, ServicesDep, SessionDep
 from webmail.web.listing import folder_url
 from webmail.web.offline import SHELL_FILES, STATIC_DIR, app_manifest, request_offline_key, static_version
@@ -85,6 +87,25 @@ async def offline_messages(
             "url": url(request, folder_url(current.name)),
             "uidvalidity": current.uidvalidity,
             "messages": [summary_record(m) for m in found[:wanted]],
+        }
+    )
+
+
+@router.get("/offline/attachments")
+async def offline_attachments(request: Request, store: MailStoreDep, preferences: PreferencesDep) -> Response:
+    """The attachments of a kept message small enough to keep with it (the user's size)."""
+    uid = request.query_params.get("uid", "")
+    if not (uid.isascii() and uid.isdigit()):
+        raise FormError("uid", "Which message? A UID is a number.")
+    limit = preferences.offline_attachment_kb * 1024 if preferences.offline_storage else 0
+    fetched = await store.message(request.query_params.get("folder", "INBOX"), int(uid))
+    small = [p for p in fetched.plan.attachments if not p.is_multipart and 0 < p.size <= limit]
+    return JSONResponse(
+        {
+            "attachments": [
+                {"section": p.section, "name": attachment_name(p), "size": p.size, "type": p.content_type}
+                for p in small
+            ]
         }
     )
 
