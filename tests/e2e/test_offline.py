@@ -95,7 +95,7 @@ def imap_flags(services: DevServices, user: MailUser, folder: str) -> dict[int, 
 
 
 def test_installable_and_read_offline_then_sent_on(
-    context: BrowserContext, live_server: str, services: DevServices, mail_user: MailUser
+    context: BrowserContext, live_server: str, services: DevServices, mail_user: MailUser, output_path: str
 ) -> None:
     page = context.new_page()
     uids = [
@@ -146,9 +146,11 @@ def test_installable_and_read_offline_then_sent_on(
     page.goto(f"{live_server}/mail/INBOX")
     expect(page.locator("#offline-banner")).to_have_text("Offline — showing mail saved on this device")
     expect(page.locator("#message-list")).to_contain_text("Note 7")
+    page.screenshot(path=f"{output_path}/offline-inbox.png")  # kept for review
     page.goto(f"{live_server}/mail/INBOX/{uids[-1]}")
     expect(page.locator("h1")).to_have_text("Note 7")
     expect(page.frame_locator("iframe.mail-body").locator("body")).to_contain_text("Body number 7")
+    page.screenshot(path=f"{output_path}/offline-reader.png")  # kept for review
     page.goto(f"{live_server}/mail/INBOX")
     page.locator(f'#message-list li[data-uid="{uids[-2]}"] .row-link').click()  # htmx, offline
     expect(page).to_have_url(re.compile(rf"/mail/INBOX/{uids[-2]}\?uv=\d+$"))
@@ -165,6 +167,7 @@ def test_installable_and_read_offline_then_sent_on(
     page.goto(f"{live_server}/mail/Projects/{elsewhere}")  # a folder not kept offline
     expect(page.locator("h1")).to_have_text("Not available offline")
     expect(page.locator("main")).to_contain_text("This message is not saved on this device.")
+    page.screenshot(path=f"{output_path}/offline-not-kept.png")  # kept for review
 
     # Offline changes: a star, an archive from the reader, a star on a message another client
     # deletes meanwhile, and a message written and sent; all wait on the device.
@@ -188,6 +191,7 @@ def test_installable_and_read_offline_then_sent_on(
     expect(page.locator("#offline-pending")).to_contain_text(
         "1 message waits in the outbox on this device; it is sent when you are back online."
     )
+    page.screenshot(path=f"{output_path}/offline-outbox.png")  # kept for review
 
     # Back online: everything is sent on through the normal routes, once, in order.
     context.set_offline(False)
