@@ -49,6 +49,8 @@ HIDDEN = re.compile(r'name="(\w+)" value="([^"]*)"')
 # (action, weight): reading dominates, as it does for people.
 MIX = [("list", 30), ("open", 30), ("page2", 8), ("search", 10), ("flag", 10), ("move", 8), ("compose", 4)]
 IMAP_POLL_SECONDS = 1.0
+KEEPALIVE_SECONDS = 3.0
+TITLE = re.compile(r"<h1[^>]*>([^<]*)</h1>")
 ATTACHMENT = b"Notes for the meeting.\n" * 900  # about 20 kB
 
 
@@ -77,6 +79,7 @@ class SoakReport:
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: Counter[str] = field(default_factory=Counter)  # "action status" -> count
     refusals: Counter[str] = field(default_factory=Counter)  # 4xx: "action status" -> count
+    error_words: Counter[str] = field(default_factory=Counter)  # what the 5xx pages said
     samples: list[Sample] = field(default_factory=list)
     streams_opened: int = 0
     streams_refused: int = 0
@@ -109,6 +112,8 @@ class SoakReport:
         )
         write(f"requests {self.requests}  throughput {self.requests / max(self.elapsed, 1e-9):.1f}/s  "
               f"errors {self.error_count} {dict(self.errors) if self.errors else ''}")  # fmt: skip
+        if self.error_words:
+            write(f"the 5xx pages said: {dict(self.error_words)}")
         write(f"4xx answers {sum(self.refusals.values())} {dict(self.refusals) if self.refusals else ''}")
         write(
             f"live streams opened {self.streams_opened} (refused {self.streams_refused}), events {self.events}"
@@ -209,10 +214,22 @@ class User:
         self.name = name
         self.rng = rng
         self.report = report
-        self.client = httpx.AsyncClient(base_url=url, follow_redirects=False, timeout=60)
+        # Idle connections are dropped before uvicorn's 5-second keep-alive ends: with both at
+        # 5 s, a request sent as the server closes one is lost (browsers retry those; httpx not).
+        limits = httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS)
+        self.client = httpx.AsyncClient(base_url=url, follow_redirects=False, timeout=60, limits=limits,
+                                        event_hooks={"response": [self._note]})  # fmt: skip
+        self.last_error = ""
         self.token = ""
         self.uids: list[int] = []
         self.turn = 0
+
+    async def _note(self, response: httpx.Response) -> None:
+        """Keep what a 5xx page says (its heading), for the report."""
+        if response.status_code >= 500:
+            await response.aread()
+            found = TITLE.search(response.text)
+            self.last_error = found.group(1).strip() if found else response.text[:80]
 
     async def sign_in(self) -> None:
         page = await self.client.get("/login")
@@ -282,6 +299,7 @@ class User:
             self.report.latencies[action].append((time.perf_counter() - started) * 1000)
             if 500 <= status < 599:
                 self.report.errors[f"{action} {status}"] += 1
+                self.report.error_words[self.last_error] += 1
             elif 400 <= status < 500:
                 self.report.refusals[f"{action} {status}"] += 1
 
