@@ -332,7 +332,11 @@ def serve_in_thread(settings: Settings) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
-        thread.join(10)
+        # Its shutdown must end here, not later inside another test (where a lingering server's
+        # errors were once reported, the services it needed already gone).
+        thread.join(60)
+        if thread.is_alive():
+            pytest.fail("the live server did not stop within 60 s")
 
 
 CHROMIUM = "/usr/bin/chromium"
