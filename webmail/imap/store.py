@@ -392,21 +392,6 @@ class MailStore:
 
         return await self.pool.run(self.credentials, work, "set_flag")
 
-    async def folders_and_summaries(
-        self, folder: str, uids: Sequence[int]
-    ) -> tuple[list[Folder], list[MessageSummary]]:
-        """``list_folders(select=folder)`` and ``summaries(folder, uids)`` in one hop (a message
-        whose rendering is cached needs no more); no summaries if the folder does not exist."""
-
-        def work(conn: IMAPConnection) -> tuple[list[Folder], list[MessageSummary]]:
-            try:
-                found = messages.summaries(conn, folder, uids)
-            except FolderNotFoundError:
-                found = []
-            return list_folders(conn.client), found
-
-        return await self.pool.run(self.credentials, work, "summaries")
-
     async def open_message(
         self, folder: str, uid: int, *, uidvalidity: int, fetch: bool, prefer_html: bool, mark_seen: bool
     ) -> OpenedMessage:
