@@ -172,3 +172,20 @@ def test_two_workers_never_fetch_one_account_at_once(
                 assert earlier.finished_at is not None
                 assert earlier.finished_at <= later.started_at, "two runs of one account overlapped"
     engine.dispose()
+
+
+def test_fetch_now_while_the_last_run_ends_is_no_error(settings: Settings) -> None:
+    """The run's job found, then gone before its status is read (a finished job's hash goes at
+    once): "Fetch now" answers as for a fetch under way, never with an error."""
+    redis = Redis.from_url(settings.redis_url)
+    queue = job_queue(settings, redis)
+    account_id = 999_001
+    assert enqueue_fetch(settings, queue, account_id) is True
+    job_key = f"rq:job:{Keys(settings.redis_prefix).pop3_job_id(account_id)}"
+    redis.hdel(job_key, "status")  # the state between Job.fetch and get_status of an ending run
+    try:
+        assert enqueue_fetch(settings, queue, account_id) is False
+    finally:
+        redis.delete(job_key)
+        queue.empty()
+        redis.close()

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from redis import Redis
 from rq import Queue
-from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.exceptions import DuplicateJobError, InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 from sqlalchemy.orm import Session, sessionmaker
@@ -324,9 +324,10 @@ def enqueue_fetch(settings: Settings, queue: Queue, account_id: int) -> bool:
         except DuplicateJobError:
             try:
                 job = Job.fetch(job_id, connection=queue.connection)
-            except NoSuchJobError:
-                continue  # finished in between
-            if job.get_status(refresh=True) in (*WAITING, JobStatus.STARTED):
+                status = job.get_status(refresh=True)
+            except (NoSuchJobError, InvalidJobOperation):
+                continue  # finished in between (its hash goes at once: result_ttl=0)
+            if status in (*WAITING, JobStatus.STARTED):
                 return False
             job.delete()  # a finished, failed or stopped run's leftover
     return False
