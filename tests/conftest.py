@@ -317,9 +317,12 @@ def serve_in_thread(settings: Settings) -> Iterator[str]:
     """The app with these settings served by uvicorn in a thread; yields its base URL."""
     port = free_port()
     # proxy_headers as `webmail serve` sets it: X-Forwarded-* only through WEBMAIL_TRUSTED_PROXIES.
+    # A server in a thread gets no signal, so an open /events stream never hears of the exit:
+    # after 5 s uvicorn ends what is still open, as `webmail serve` does on SIGTERM.
     config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", proxy_headers=False
-    )
+        create_app(settings), host="127.0.0.1", port=port, log_level="warning", proxy_headers=False,
+        timeout_graceful_shutdown=5,
+    )  # fmt: skip
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
