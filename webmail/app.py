@@ -42,6 +42,7 @@ from webmail.web.deps import Services, note_vacation
 from webmail.web.errors import ErrorPageMiddleware, install_error_handlers
 from webmail.web.observe import RequestLogMiddleware
 from webmail.web.rootpath import RootPathMiddleware
+from webmail.web.route_index import RouteIndex
 from webmail.web.routes import accounts as account_routes
 from webmail.web.routes import (
     archive,
@@ -147,28 +148,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url=None,
     )
     install_error_handlers(app)
-    app.include_router(health.router)
-    app.include_router(clients.router)  # before the mailbox: /mail/config-v1.1.xml is Thunderbird's
-    app.include_router(login.router)
-    app.include_router(offline.router)
-    app.include_router(events.router)
-    app.include_router(settings_routes.router)
-    app.include_router(account_routes.router)
-    app.include_router(folders_settings.router)
-    app.include_router(storage.router)
-    app.include_router(archive.router)
-    app.include_router(identity_routes.router)
-    app.include_router(contact_routes.router)
-    app.include_router(compose.router)
-    app.include_router(filter_routes.router)
-    app.include_router(vacation_routes.router)
-    app.include_router(transfer.router)  # before the mailbox: /mail/{folder}/export is not a folder
-    app.include_router(export_routes.router)
-    app.include_router(search.router, dependencies=[Depends(note_vacation)])
-    app.include_router(organize.router)
-    app.include_router(message.frames)
-    app.include_router(message.router, dependencies=[Depends(note_vacation)])
-    app.include_router(mailbox.router, dependencies=[Depends(note_vacation)])
+    routes = RouteIndex()
+    routes.include(health.router)
+    routes.include(clients.router)  # before the mailbox: /mail/config-v1.1.xml is Thunderbird's
+    routes.include(login.router)
+    routes.include(offline.router)
+    routes.include(events.router)
+    routes.include(settings_routes.router)
+    routes.include(account_routes.router)
+    routes.include(folders_settings.router)
+    routes.include(storage.router)
+    routes.include(archive.router)
+    routes.include(identity_routes.router)
+    routes.include(contact_routes.router)
+    routes.include(compose.router)
+    routes.include(filter_routes.router)
+    routes.include(vacation_routes.router)
+    routes.include(transfer.router)  # before the mailbox: /mail/{folder}/export is not a folder
+    routes.include(export_routes.router)
+    routes.include(search.router, dependencies=[Depends(note_vacation)])
+    routes.include(organize.router)
+    routes.include(message.frames)
+    routes.include(message.router, dependencies=[Depends(note_vacation)])
+    routes.include(mailbox.router, dependencies=[Depends(note_vacation)])
+    app.router.routes.append(routes)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(ErrorPageMiddleware)  # inside the security headers: a 500 carries them too
     app.add_middleware(SecurityHeadersMiddleware)
