@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from fastapi import Request
 
 from webmail.auth.errors import CSRFError, SessionExpiredError
-from webmail.web.deps import OptionalSessionDep
+from webmail.web.deps import get_optional_session
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LOGIN_CSRF_COOKIE = "wm_login_csrf"
@@ -45,11 +45,12 @@ def tokens_match(expected: str | None, submitted: str) -> bool:
     return bool(expected) and bool(submitted) and secrets.compare_digest(expected or "", submitted)
 
 
-async def csrf_protect(request: Request, session: OptionalSessionDep) -> None:
+async def csrf_protect(request: Request) -> None:
     """Router dependency: every unsafe method needs the signed-in session's token."""
     if request.method in SAFE_METHODS:
         return
     check_origin(request)
+    session = await get_optional_session(request)
     if session is None:
         raise SessionExpiredError()
     if not tokens_match(session.csrf_token, await submitted_token(request)):

@@ -90,19 +90,25 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-async def get_optional_session(request: Request, services: ServicesDep) -> Session | None:
-    cached: Session | None = getattr(request.state, "session", None)
-    if cached is not None:
-        return cached
-    session = await services.sessions.load(request.cookies.get(SESSION_COOKIE))
-    request.state.session = session
+# Each dependency below takes the request alone and asks the others directly, each worked out
+# once per request (on ``request.state``). FastAPI solves a dependency's own dependencies again
+# wherever it is used before it looks in its per-request cache: declared as a tree, a message
+# click solved 27 dependencies; as leaves, 6.
+
+
+async def get_optional_session(request: Request) -> Session | None:
+    state = request.state
+    if not hasattr(state, "session"):
+        state.session = await get_services(request).sessions.load(request.cookies.get(SESSION_COOKIE))
+    session: Session | None = state.session
     return session
 
 
 OptionalSessionDep = Annotated[Session | None, Depends(get_optional_session)]
 
 
-async def get_session(session: OptionalSessionDep) -> Session:
+async def get_session(request: Request) -> Session:
+    session = await get_optional_session(request)
     if session is None:
         raise SessionExpiredError()
     return session
@@ -111,16 +117,21 @@ async def get_session(session: OptionalSessionDep) -> Session:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-async def get_preferences(services: ServicesDep, session: SessionDep) -> Preferences:
-    return await services.preferences.get(session.user)
+async def get_preferences(request: Request) -> Preferences:
+    state = request.state
+    if not hasattr(state, "preferences"):
+        session = await get_session(request)
+        state.preferences = await get_services(request).preferences.get(session.user)
+    preferences: Preferences = state.preferences
+    return preferences
 
 
 PreferencesDep = Annotated[Preferences, Depends(get_preferences)]
 
 
-async def get_mail_store(
-    services: ServicesDep, session: SessionDep, preferences: PreferencesDep
-) -> MailStore:
+async def get_mail_store(request: Request) -> MailStore:
+    services, session = get_services(request), await get_session(request)
+    preferences = await get_preferences(request)
     credentials = Credentials(session.user, session.password, session.client_ip)
     return MailStore(services.pool, credentials, services.pages, preferences.special_folders)
 
@@ -128,24 +139,28 @@ async def get_mail_store(
 MailStoreDep = Annotated[MailStore, Depends(get_mail_store)]
 
 
-async def get_mailbox_actions(store: MailStoreDep) -> MailboxActions:
-    return MailboxActions(store)
+async def get_mailbox_actions(request: Request) -> MailboxActions:
+    return MailboxActions(await get_mail_store(request))
 
 
 MailboxActionsDep = Annotated[MailboxActions, Depends(get_mailbox_actions)]
 
 
-async def get_sieve_account(session: SessionDep) -> SieveAccount:
+async def get_sieve_account(request: Request) -> SieveAccount:
+    session = await get_session(request)
     return SieveAccount(session.user, session.password)
 
 
 SieveAccountDep = Annotated[SieveAccount, Depends(get_sieve_account)]
 
 
-async def note_vacation(request: Request, services: ServicesDep, session: OptionalSessionDep) -> None:
+async def note_vacation(request: Request) -> None:
     """Mail screens loaded as a whole page show a banner while the vacation reply is on."""
-    if session is None or request.method != "GET" or HtmxDetails(request):
+    if request.method != "GET" or HtmxDetails(request):
         return
-    request.state.vacation = await services.filters.vacation_notice(
+    session = await get_optional_session(request)
+    if session is None:
+        return
+    request.state.vacation = await get_services(request).filters.vacation_notice(
         SieveAccount(session.user, session.password)
     )
