@@ -8,7 +8,6 @@ from fastapi.testclient import TestClient
 from imapclient import IMAPClient
 
 from tests.conftest import IMAPServer, MailUser
-from webmail.imap.types import special_folders
 
 
 def fill_mailbox(server: IMAPServer, user: MailUser) -> None:
@@ -117,13 +116,10 @@ def test_status_fallback_matches_list_status(imap_server: IMAPServer, mail_user:
     fill_mailbox(imap_server, mail_user)
     client = IMAPClient("127.0.0.1", imap_server.dovecot.imap_port, ssl=False)
     client.login(mail_user.username, mail_user.password)
-    fast = {
-        f.name: (f.messages, f.unseen, f.subscribed, f.special_use)
-        for f in special_folders(folders._list_status(client))
-    }
+    fast = {f.name: (f.messages, f.unseen, f.subscribed, f.special_use) for f in folders.list_folders(client)}
     slow = {
         f.name: (f.messages, f.unseen, f.subscribed, f.special_use)
-        for f in special_folders(folders._list_then_status(client))
+        for f in folders._placed(folders._list_then_status(client), folders.namespaces(client), ())
     }
     client.logout()
     assert fast == slow

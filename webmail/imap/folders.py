@@ -5,7 +5,9 @@ ones decided (``types.special_folders``)."""
 from __future__ import annotations
 
 import weakref
+from collections.abc import Sequence
 from dataclasses import replace
+from functools import lru_cache
 from typing import Any
 
 from imapclient import IMAPClient
@@ -13,7 +15,15 @@ from imapclient.imap_utf7 import decode as decode_utf7
 from imapclient.response_parser import parse_response
 
 from webmail.imap.raw import list_status
-from webmail.imap.types import Folder, Namespace, NamespaceKind, Namespaces, SpecialChoices, special_folders
+from webmail.imap.types import (
+    Folder,
+    Namespace,
+    NamespaceKind,
+    Namespaces,
+    SpecialChoices,
+    SpecialUse,
+    special_folders,
+)  # fmt: skip
 
 STATUS_ITEMS = ("MESSAGES", "UNSEEN", "UIDVALIDITY", "UIDNEXT")
 
@@ -29,13 +39,36 @@ def list_folders(
     ``chosen`` are the special folders the user picked by hand (use to folder name).
     """
     extra = ["SIZE"] if with_size and b"STATUS=SIZE" in client.capabilities() else []
+    choices = tuple(sorted((chosen or {}).items()))
     if b"LIST-STATUS" in client.capabilities():
-        folders = _list_status(client, extra)
-    else:
-        folders = _list_then_status(client, extra)
-    spaces = namespaces(client)
+        listed, status_lines = list_status(client, _list_status_options(client, extra))
+        # The same answer as last time gives the same folders: parsed once (most requests).
+        return list(_listed_folders(_hashable(listed), _hashable(status_lines), namespaces(client), choices))
+    return _placed(_list_then_status(client, extra), namespaces(client), choices)
+
+
+def _placed(
+    folders: Sequence[Folder], spaces: Namespaces, choices: tuple[tuple[SpecialUse, str], ...]
+) -> list[Folder]:
     placed = [replace(folder, namespace=spaces.of(folder.name)) for folder in folders]
-    return sorted(special_folders(placed, chosen), key=lambda folder: folder.sort_key)
+    return sorted(special_folders(placed, dict(choices)), key=lambda folder: folder.sort_key)
+
+
+@lru_cache(maxsize=1024)
+def _listed_folders(
+    listed: tuple[Any, ...], status_lines: tuple[Any, ...], spaces: Namespaces,
+    choices: tuple[tuple[SpecialUse, str], ...],
+) -> tuple[Folder, ...]:  # fmt: skip
+    """A pure function of the server's words (and the user's choices): a hit is exactly what
+    parsing again would give, so the bounded cache is shared by every user of the process."""
+    return tuple(_placed(_parse_list_status(listed, status_lines), spaces, choices))
+
+
+def _hashable(value: Any) -> Any:
+    """imaplib's and imapclient's lists and tuples of bytes as nested tuples."""
+    if isinstance(value, list | tuple):
+        return tuple(_hashable(item) for item in value)
+    return value
 
 
 def namespaces(client: IMAPClient) -> Namespaces:
@@ -68,18 +101,21 @@ def _ask_namespaces(client: IMAPClient) -> Namespaces:
     return Namespaces(personal[0], tuple(ns for ns in found if ns is not personal[0]))
 
 
-def _list_status(client: IMAPClient, extra: list[str] | None = None) -> list[Folder]:
+def _list_status_options(client: IMAPClient, extra: list[str]) -> list[str]:
     options = ["SUBSCRIBED", "CHILDREN"]
     if b"SPECIAL-USE" in client.capabilities():
         options.append("SPECIAL-USE")
-    items = [*STATUS_ITEMS, *(extra or [])]
+    items = [*STATUS_ITEMS, *extra]
     if b"CONDSTORE" in client.capabilities():
         items.append("HIGHESTMODSEQ")
     options.append(f"STATUS ({' '.join(items)})")
-    listed, status_lines = list_status(client, options)
+    return options
+
+
+def _parse_list_status(listed: Sequence[Any], status_lines: Sequence[Any]) -> list[Folder]:
     # Parsed as one response: a name with quotes or brackets comes as a literal, which imaplib
     # keeps as a (line, literal) pair with the rest of its line as the next item.
-    parsed = parse_response(status_lines)
+    parsed = parse_response(list(status_lines))
     counts = {
         _folder_name(name): _pairs(items) for name, items in zip(parsed[::2], parsed[1::2], strict=True)
     }
