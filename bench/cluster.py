@@ -196,9 +196,10 @@ def load_test(
         users.append((username, password))
 
     def run_loops(
-        make_step: Callable[[int], Callable[[random.Random], bool]],
-    ) -> tuple[int, list[float], int]:
-        latencies: list[float] = []
+        make_step: Callable[[int], Callable[[random.Random], tuple[str, bool]]],
+    ) -> tuple[int, dict[str, list[float]], int]:
+        """Each user's loop for ``seconds``; the latencies by kind of step ("list", "open")."""
+        latencies: dict[str, list[float]] = {"list": [], "open": []}
         errors = [0]
         lock = threading.Lock()
         deadline = time.monotonic() + seconds
@@ -208,10 +209,10 @@ def load_test(
             rng = random.Random(index)
             while time.monotonic() < deadline:
                 started = time.perf_counter()
-                ok = step(rng)
+                kind, ok = step(rng)
                 elapsed = (time.perf_counter() - started) * 1000
                 with lock:
-                    latencies.append(elapsed)
+                    latencies[kind].append(elapsed)
                     errors[0] += 0 if ok else 1
 
         threads = [threading.Thread(target=loop, args=(i,)) for i in range(len(users))]
@@ -219,31 +220,32 @@ def load_test(
             thread.start()
         for thread in threads:
             thread.join()
-        return len(latencies), latencies, errors[0]
+        return sum(map(len, latencies.values())), latencies, errors[0]
 
     # Raw: each loop has its own warm connection and does the same IMAP work as the app.
     raw_clients = []
+    uidvalidities = []  # the list's links carry the folder's UIDVALIDITY (uv=), as a click sends it
     for username, password in users:
         client = IMAPClient("127.0.0.1", services.dovecot.imap_port, ssl=False)
         client.login(username, password)
-        client.select_folder("INBOX")
+        uidvalidities.append(client.select_folder("INBOX")[b"UIDVALIDITY"])
         raw_clients.append(client)
 
-    def raw_step(index: int) -> Callable[[random.Random], bool]:
+    def raw_step(index: int) -> Callable[[random.Random], tuple[str, bool]]:
         client = raw_clients[index]
 
-        def step(rng: random.Random) -> bool:
+        def step(rng: random.Random) -> tuple[str, bool]:
             if rng.random() < 0.5:
                 client.noop()
                 total = 300
                 high = total - rng.randrange(0, 5) * 50
                 typ, data = client._imap.fetch(f"{high - 49}:{high}", ITEMS)
                 parse_fetch_response(data, False, False)
-            else:
-                uid = rng.randrange(1, 301)
-                client.fetch([uid], [*SUMMARY_ITEMS, "BODY.PEEK[HEADER]"])
-                client.fetch([uid], ["BODY.PEEK[2]"])  # the HTML alternative
-            return True
+                return "list", True
+            uid = rng.randrange(1, 301)
+            client.fetch([uid], [*SUMMARY_ITEMS, "BODY.PEEK[HEADER]"])
+            client.fetch([uid], ["BODY.PEEK[2]"])  # the HTML alternative
+            return "open", True
 
         return step
 
@@ -273,21 +275,21 @@ def load_test(
     try:
         clients = [sign_in(url, username, password) for username, password in users]
 
-        def app_step(index: int) -> Callable[[random.Random], bool]:
+        def app_step(index: int) -> Callable[[random.Random], tuple[str, bool]]:
             client = clients[index]
             reader = {"HX-Request": "true", "HX-Target": "reader"}
             listing = {"HX-Request": "true", "HX-Target": "message-list"}
 
-            def step(rng: random.Random) -> bool:
+            def step(rng: random.Random) -> tuple[str, bool]:
                 if rng.random() < 0.5:
                     response = client.get(f"/mail/INBOX?page={rng.randrange(1, 6)}", headers=listing)
-                    return response.status_code == 200
+                    return "list", response.status_code == 200
                 uid = rng.randrange(1, 301)
-                response = client.get(f"/mail/INBOX/{uid}", headers=reader)
+                response = client.get(f"/mail/INBOX/{uid}?uv={uidvalidities[index]}", headers=reader)
                 frame = FRAME.search(response.text)
                 if response.status_code != 200 or frame is None:
-                    return False
-                return client.get(html.unescape(frame.group(1))).status_code == 200
+                    return "open", False
+                return "open", client.get(html.unescape(frame.group(1))).status_code == 200
 
             return step
 
@@ -304,8 +306,8 @@ def load_test(
     finally:
         stop(process)
     app_rps, raw_rps = app_count / seconds, raw_count / seconds
-    _, app_p95 = summary(app_lat)
-    _, raw_p95 = summary(raw_lat)
+    _, app_p95 = summary([*app_lat["list"], *app_lat["open"]])
+    _, raw_p95 = summary([*raw_lat["list"], *raw_lat["open"]])
     cpu = {name: (after[name] - before[name]) / max(app_count, 1) for name in ("app", "dovecot", "redis")}
     print(
         f"app: {app_rps:7.1f} clicks/s  p95 {app_p95:6.1f} ms  errors {app_errors}  max IMAP connections per user at Dovecot {maximum[0]}"
@@ -313,7 +315,15 @@ def load_test(
     print(
         f"     server CPU per click: app {cpu['app']:.2f} ms, dovecot {cpu['dovecot']:.2f} ms, redis {cpu['redis']:.2f} ms"
     )
+    print(
+        "     p95 by kind: "
+        + ", ".join(f"{kind} {summary(app_lat[kind])[1]:.1f} ms ({len(app_lat[kind])})" for kind in app_lat)
+    )
     print(f"raw: {raw_rps:7.1f} ops/s  p95 {raw_p95:6.1f} ms  dovecot CPU per op {raw_dovecot:.2f} ms")
+    print(
+        "     p95 by kind: "
+        + ", ".join(f"{kind} {summary(raw_lat[kind])[1]:.1f} ms ({len(raw_lat[kind])})" for kind in raw_lat)
+    )
     print(f"throughput ratio app/raw: {app_rps / raw_rps:4.2f}x")
 
 

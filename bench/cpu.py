@@ -202,7 +202,8 @@ class Profiler:
     def sample(self, name: str, work: Callable[[], object], seconds: float) -> None:
         out = self.workdir / f"{name.replace(' ', '_')}.txt"
         spy = subprocess.Popen(
-            [self.spy, "record", "--pid", str(self.pid), "--format", "raw", "--rate", "250",
+            # --gil: only the thread holding the GIL, so a thread waiting for it is not counted as work.
+            [self.spy, "record", "--pid", str(self.pid), "--format", "raw", "--rate", "250", "--gil",
              "--nonblocking", "--output", str(out), "--duration", str(int(seconds))],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
@@ -242,6 +243,7 @@ def main() -> None:
         url, process = serve(services, workdir, workers=1, prefix="cpu")
         try:
             client = sign_in(url, USER, PASSWORD)
+            uidvalidity = raw.folder_status("INBOX", [b"UIDVALIDITY"])[b"UIDVALIDITY"]
             # The app's one worker is the server's only child: profile that one, not the supervisor.
             worker = process.pid
             meter = Meter(services, os.getsid(process.pid))
@@ -269,8 +271,9 @@ def main() -> None:
             frames: dict[int, str] = {}
 
             def click(uid: int) -> object:
-                """The reader partial, then its body frame, as the browser loads them."""
-                response = client.get(f"/mail/INBOX/{uid}", headers=READER)
+                """The reader partial, then its body frame, as the browser loads them: the list's
+                link carries the folder's UIDVALIDITY (``uv``)."""
+                response = client.get(f"/mail/INBOX/{uid}?uv={uidvalidity}", headers=READER)
                 assert response.status_code == 200, response.status_code
                 found = FRAME.search(response.text)
                 if found:
