@@ -26,6 +26,8 @@ def decode_raw_header(value: bytes) -> str:
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Undeclared 8-bit bytes that reached a str through surrogateescape.
+ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 _FOLDING = re.compile(r"\r?\n[ \t]*")
 # A line break decoded from an encoded word (=0D=0A) would end the header line if a value
 # were ever written back into a header (a reply's References, a Subject).
@@ -38,7 +40,7 @@ def decode_words(value: bytes | str | None) -> str:
         return ""
     if isinstance(value, bytes):
         value = decode_raw_header(value)
-    elif any("\udc80" <= ch <= "\udcff" for ch in value):
+    elif ESCAPED_BYTE.search(value):
         value = decode_raw_header(value.encode("utf-8", "surrogateescape"))
     value = _FOLDING.sub(" ", value)
     if "=?" not in value:

@@ -13,7 +13,7 @@ from html import escape
 
 from webmail.limits import DEFAULT_LIMITS, Limits
 from webmail.mail.charset import decode_bytes
-from webmail.mail.headers import decode_raw_header, decode_words, parse_date
+from webmail.mail.headers import ESCAPED_BYTE, decode_raw_header, decode_words, parse_date
 from webmail.mail.sanitize import SIMPLIFIED_NOTICE, html_as_text, sanitize_html, too_complex
 from webmail.mail.structure import BodyPart, Layout, layout
 from webmail.mail.text import text_to_html
@@ -158,7 +158,7 @@ def parse_addresses(values: list[str], limit: int = MAX_ADDRESSES) -> list[Heade
 
 def _eight_bit(value: str) -> str:
     """Undeclared 8-bit bytes (an internationalised address) as text; no RFC 2047 decoding."""
-    if any("\udc80" <= ch <= "\udcff" for ch in value):
+    if ESCAPED_BYTE.search(value):
         return decode_raw_header(value.encode("utf-8", "surrogateescape"))
     return value
 
