@@ -95,6 +95,40 @@ def test_reopen_shows_the_current_flags(signed_in: TestClient, imap: IMAPClient)
     assert STAR.findall(signed_in.get(f"/mail/INBOX/{uid}?uv={uv}", headers=READER).text) == ["false"]
 
 
+def oob_row(page: str, uid: int) -> str:
+    found = re.search(rf'<li id="msg-{uid}"[^>]*hx-swap-oob="true".*?</li>', page, re.S)
+    assert found, page[-3000:]
+    return found.group(0)
+
+
+def test_opening_from_the_list_updates_the_row_with_its_preview_and_link(
+    signed_in: TestClient, imap: IMAPClient
+) -> None:
+    """Opening an unread message marks it read and swaps its list row: the row keeps its preview
+    and its link the folder's UIDVALIDITY, the first time (fetched) and again (cached view)."""
+    uid = append(imap, html_message("Unread one", "The first words of the unread message"))
+    uv = imap.folder_status("INBOX", [b"UIDVALIDITY"])[b"UIDVALIDITY"]
+    for _ in range(2):
+        row = oob_row(signed_in.get(f"/mail/INBOX/{uid}?uv={uv}", headers=READER).text, uid)
+        assert "The first words of the unread message" in row
+        assert f'href="/mail/INBOX/{uid}?uv={uv}"' in row
+        assert "unseen" not in row.split(">", 1)[0]
+        imap.select_folder("INBOX")
+        imap.remove_flags([uid], [b"\\Seen"])  # unread again, elsewhere
+
+
+def test_a_cached_message_deleted_elsewhere_is_gone(signed_in: TestClient, imap: IMAPClient) -> None:
+    uid = append(imap, plain_message("Soon gone"))
+    uv = imap.folder_status("INBOX", [b"UIDVALIDITY"])[b"UIDVALIDITY"]
+    assert signed_in.get(f"/mail/INBOX/{uid}?uv={uv}", headers=READER).status_code == 200
+    imap.select_folder("INBOX")
+    imap.delete_messages([uid])
+    imap.expunge()
+    gone = signed_in.get(f"/mail/INBOX/{uid}?uv={uv}", headers=READER)
+    assert gone.status_code == 404
+    assert "moved or deleted" in gone.text
+
+
 def test_remote_modes_never_mix(signed_in: TestClient, imap: IMAPClient) -> None:
     uid = append(imap, corpus("remote-images.eml"))
     uv = imap.select_folder("INBOX")[b"UIDVALIDITY"]

@@ -123,6 +123,9 @@ class CachedView:
 
     view: MessageView
     sender: str  # the From address the remote-content allowance goes by
+    # The message's summary when it was rendered: all of it but the flags is as immutable as the
+    # message, so opening it again asks IMAP for the flags alone.
+    summary: MessageSummary | None = None
 
 
 class ViewCache:
@@ -162,13 +165,20 @@ class ViewCache:
             return None
         try:
             data = json.loads(plain)
-            return CachedView(view_from_json(data["view"]), str(data["sender"]))
+            summary = data.get("summary")
+            return CachedView(
+                view_from_json(data["view"]),
+                str(data["sender"]),
+                _summary_from_json(summary) if summary is not None else None,
+            )
         except (ValueError, KeyError, TypeError):
             return None
 
     async def put(self, user: str, key: str, cached: CachedView) -> None:
+        summary = _summary_to_json(cached.summary) if cached.summary is not None else None
         plain = json.dumps(
-            {"view": view_to_json(cached.view), "sender": cached.sender}, separators=(",", ":")
+            {"view": view_to_json(cached.view), "sender": cached.sender, "summary": summary},
+            separators=(",", ":"),
         )
         sealed = self.cipher.seal(plain.encode(), key)
         if len(sealed) > VIEW_MAX_BYTES:

@@ -470,7 +470,8 @@ def fetch_message(
         state = conn.select(folder)
         if state.uidvalidity != uidvalidity:
             raise UIDValidityChangedError()
-    data = fetch_one(conn, folder, uid, [*SUMMARY_ITEMS, "BODY.PEEK[HEADER]"])
+    # With its list row's preview: the reader updates the row when opening marks it read.
+    data = fetch_one(conn, folder, uid, [*summary_items(client), "BODY.PEEK[HEADER]"])
     if not data or b"BODYSTRUCTURE" not in data:
         raise MessageGoneError()
     structure = parse_bodystructure(data[b"BODYSTRUCTURE"], limits)
@@ -493,6 +494,10 @@ def fetch_message(
                 section = key[5:].split(b"]", 1)[0].decode()
                 contents[section] = value or b""
     truncated = frozenset(part.section for part in sections if part.size > TEXT_FETCH_LIMIT)
+    if b"PREVIEW" not in data:
+        shown = preview_part(structure)
+        if shown is not None and shown.section in contents:
+            data[b"PREVIEW"] = preview_text(contents[shown.section], shown)
     summary = summary_from_fetch(uid, data)
     return FetchedMessage(summary, data.get(b"BODY[HEADER]") or b"", structure, plan, contents, truncated)
 

@@ -393,11 +393,13 @@ class MailStore:
         return await self.pool.run(self.credentials, work, "set_flag")
 
     async def open_message(
-        self, folder: str, uid: int, *, uidvalidity: int, fetch: bool, prefer_html: bool, mark_seen: bool
-    ) -> OpenedMessage:
+        self, folder: str, uid: int, *, uidvalidity: int, fetch: bool, prefer_html: bool, mark_seen: bool,
+        known: MessageSummary | None = None,
+    ) -> OpenedMessage:  # fmt: skip
         """What a click on a list row needs from IMAP, in one hop: the message's summary (with
-        ``fetch``, the whole message as ``message()`` gives it), marked read if ``mark_seen`` and
-        it was unread, then every folder with counts that include that change.
+        ``fetch``, the whole message as ``message()`` gives it; given a ``known`` summary of it,
+        only its current flags), marked read if ``mark_seen`` and it was unread, then every
+        folder with counts that include that change.
 
         Nothing is marked when the folder was renumbered (UIDVALIDITY), or when ``folder/uid``
         is a folder itself (a folder such as "Archive/2024" whose link looks like a message's).
@@ -414,6 +416,11 @@ class MailStore:
                         limits=self.pool.settings.limits,
                     )  # fmt: skip
                     found = [fetched.summary]
+                elif known is not None:
+                    # Renumbered meanwhile (UIDVALIDITY): nothing is marked, and the caller
+                    # compares the listed folder's UIDVALIDITY with the link's.
+                    flags = messages.flags_of(conn, folder, [uid])
+                    found = [replace(known, flags=flags[uid])] if uid in flags else []
                 else:
                     found = messages.summaries(conn, folder, [uid])
             except (FolderNotFoundError, MessageGoneError, UIDValidityChangedError):

@@ -155,7 +155,9 @@ async def load_view(
             view = await anyio.to_thread.run_sync(rendered, True)
         if uidvalidity is not None:
             metrics.CACHE_MISSES.labels(kind="view").inc()
-            await services.views.put(session.user, key(allow_remote), CachedView(view, sender))
+            await services.views.put(
+                session.user, key(allow_remote), CachedView(view, sender, fetched.summary)
+            )
     words = search_words(request.query_params.get("q", ""), limits_of(request))
     if words:
         highlight_view(view, words)
@@ -394,6 +396,7 @@ async def show_message(
         early = await store.open_message(
             canonical(folder), uid, uidvalidity=linked, fetch=looked_up is None, prefer_html=prefer_html,
             mark_seen=preferences.mark_seen == "immediately" and not query.threads,
+            known=looked_up.summary if looked_up is not None else None,
         )  # fmt: skip
         folders, known, fetched, marked_early = (
             early.folders,
