@@ -52,7 +52,7 @@ document.addEventListener("htmx:afterSwap", (event) => {
     const article = event.detail.target.querySelector("article.message");
     document.querySelectorAll(".msg.open").forEach((row) => row.classList.remove("open"));
     if (article) {
-      const row = document.getElementById("msg-" + article.dataset.uid)
+      const row = document.querySelector(`#message-list li[data-uid="${article.dataset.uid}"]`)
         || Array.from(document.querySelectorAll("#message-list li[data-uids]")).find((li) => li.dataset.uids.split(",").includes(article.dataset.uid));
       if (row) row.classList.add("open");
     }
@@ -69,7 +69,7 @@ document.addEventListener("htmx:afterSwap", (event) => {
   if (target.id === "message-list") {
     const article = document.querySelector("#reader article.message");
     if (article) {
-      const row = document.getElementById("msg-" + article.dataset.uid);
+      const row = document.querySelector(`#message-list li[data-uid="${article.dataset.uid}"]`);
       if (row) row.classList.add("open");
     }
   }
@@ -140,6 +140,20 @@ document.addEventListener("keydown", (event) => {
     box.focus();
     box.select();
   }
+});
+
+// Links inside a [data-htmx-links] container (the list's rows, its toolbar and pager) are fetched
+// by htmx into the container's hx-target, pushing the URL, as hx-get on each would; their href is
+// the one URL they carry (issue 16: 50 rows, no second copy of it). Without JavaScript they are
+// plain links; a middle, Ctrl or Shift click still opens a new tab or window.
+document.addEventListener("click", (event) => {
+  const link = event.target instanceof Element ? event.target.closest("[data-htmx-links] a[href]") : null;
+  if (!link || !window.htmx || event.defaultPrevented || event.button !== 0) return;
+  if (event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
+  if (link.hasAttribute("download") || link.hasAttribute("hx-get") || link.target || link.closest("[hx-disable]")) return;
+  event.preventDefault();
+  const done = htmx.ajax("GET", link.getAttribute("href"), { source: link });
+  if (done && done.catch) done.catch(() => {});  // htmx shows its own errors (htmx:responseError)
 });
 
 // Shift-click selects the range between the last two clicked rows.
@@ -244,7 +258,7 @@ document.addEventListener("click", (event) => {
       s: () => {
         const readerStar = document.querySelector('#reader-flags input[value="flagged"]');
         if (readerStar) readerStar.form.requestSubmit();
-        else { const star = cursor() && cursor().querySelector(".star-button"); if (star) star.click(); }
+        else { const star = giveStar(cursor()); if (star) star.click(); }
       },
       e: () => actOn("archive"),
       "#": () => actOn("delete"),
@@ -335,8 +349,46 @@ function parkTools() {
 }
 ["mouseover", "focusin"].forEach((type) => document.addEventListener(type, (event) => {
   const row = event.target instanceof Element ? event.target.closest("#message-list li.msg") : null;
-  if (row) placeTools(row);
+  if (!row) return;
+  placeTools(row);
+  giveStar(row);
+  // The rows are sent without draggable and without their dates' long titles (issue 16): a row
+  // under the pointer or the focus gets both before it can be dragged or its date read.
+  if (row.dataset.uid && !row.classList.contains("search-hit")) row.draggable = true;
+  const time = row.querySelector("time[datetime]:not([title])");
+  if (time) time.title = fullDate(time.getAttribute("datetime"), row.closest("[data-tz]"));
 }));
+// An htmx response leaves out the star button of an unstarred row (web/rows.py): it shows only on
+// hover or focus, so it is added then, as the server writes it (_message_row.html); a row that
+// has one keeps it. Not for conversations (no star) or search hits.
+function giveStar(row) {
+  if (!row || !row.matches("#message-list li.msg[data-uid]:not([data-uids], .search-hit)")) return null;
+  let star = row.querySelector(":scope > .star");
+  if (star) return star;
+  const link = row.querySelector(":scope > a");
+  if (!link) return null;
+  const flagged = row.classList.contains("flagged");
+  star = document.createElement("button");
+  star.setAttribute("form", flagged ? "row-unstar" : "row-star");
+  star.name = "uid";
+  star.value = row.dataset.uid;
+  star.className = "star";
+  star.title = flagged ? "Remove the star" : "Star";
+  star.setAttribute("aria-pressed", String(flagged));
+  link.after(star);
+  return star;
+}
+// "Mon, 2 Mar 2026 10:59 (CET)" in the user's zone (the list's data-tz), as the server writes it.
+function fullDate(iso, zoned) {
+  const when = new Date(iso);
+  if (!iso || Number.isNaN(when.getTime())) return "";
+  const options = { weekday: "short", day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short" };
+  let parts;
+  try { parts = new Intl.DateTimeFormat("en-US", { ...options, timeZone: zoned ? zoned.dataset.tz : undefined }).formatToParts(when); }
+  catch (error) { parts = new Intl.DateTimeFormat("en-US", options).formatToParts(when); }
+  const part = Object.fromEntries(parts.map((p) => [p.type, p.value]));
+  return `${part.weekday}, ${part.day} ${part.month} ${part.year} ${part.hour}:${part.minute} (${part.timeZoneName})`;
+}
 document.addEventListener("htmx:beforeSwap", parkTools);
 // Opening a message: that row is about to be the open one, which shows no quick actions.
 document.addEventListener("htmx:beforeRequest", (event) => {
@@ -496,7 +548,7 @@ document.addEventListener("htmx:afterSwap", (event) => {
   const anchor = state.anchor && list.querySelector(`li[data-uid="${state.anchor.uid}"]`);
   list.scrollTop = state.scrolled > 0 && anchor ? anchor.offsetTop - state.anchor.offset : state.scrolled;
 });
-// After htmx settles: it puts the new HTML's attributes back on rows with the same id then.
+// After htmx settles (it puts the new HTML's attributes back on elements with the same id then).
 document.addEventListener("htmx:afterSettle", (event) => {
   const list = event.detail.target;
   if (!list || list.id !== "message-list" || !liveState) return;

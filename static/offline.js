@@ -187,7 +187,7 @@ if (typeof document !== "undefined") (function () {
         if (entry.gone) row.hidden = true;
         if (entry.flag === "flagged") {
           row.classList.toggle("flagged", entry.value === "1");
-          const star = row.querySelector(".star-button");
+          const star = row.querySelector(":scope > .star") || (window.giveStar && window.giveStar(row));
           if (star) star.setAttribute("aria-pressed", entry.value === "1" ? "true" : "false");
         }
         if (entry.flag === "seen") row.classList.toggle("unseen", entry.value !== "1");

@@ -3,11 +3,13 @@ JavaScript through the shared forms app.js drives, and without it through plain 
 
 from __future__ import annotations
 
+import re
+
 from imapclient import IMAPClient
 from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import MailUser
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import SIZES, THEMES, both_themes, sign_in
 from webmail.devservices import DevServices
 
 
@@ -62,3 +64,65 @@ def test_without_javascript_the_star_is_a_form_post(
     assert all(b"\\Flagged" in flags for flags in imap.get_flags(imap.search(["ALL"])).values())
     context.close()
     imap.logout()
+
+
+def swap_in_the_same_list(page: Page) -> None:
+    """The list again through htmx (the view toggle's "List", a link of the list's data-htmx-links):
+    the rows as a folder click gets them, lean (web/rows.py lean_markup)."""
+    page.locator("#message-list ul.messages").evaluate("(list) => { list.dataset.before = '1'; }")
+    page.locator(".view-toggle a", has_text="List").click()
+    expect(page.locator("#message-list ul.messages:not([data-before])")).to_have_count(1)
+    expect(page).to_have_url(re.compile(r"/mail/INBOX(\?.*)?$"))
+
+
+def test_a_list_from_htmx_looks_and_works_as_a_page_load(
+    screen_page: Page, live_server: str, services: DevServices, mail_user: MailUser, output_path: str
+) -> None:
+    """The lean rows of an htmx response (no unstarred star buttons, no draggable, no date
+    titles: app.js adds them on hover or focus) look exactly as the page load's, in both themes
+    and both sizes, pass axe, and star, drag and title as before."""
+    imap = fill(services, mail_user, *(f"Lean row {i}" for i in range(6)))
+    imap.select_folder("INBOX")
+    imap.add_flags(imap.search(["SUBJECT", "Lean row 2"]), [b"\\Flagged"])
+    page = screen_page
+    sign_in(page, live_server, mail_user)
+    problems: list[str] = []
+    for size, (width, height) in SIZES.items():
+        page.set_viewport_size({"width": width, "height": height})
+        page.goto(f"{live_server}/mail/INBOX")
+        page.mouse.move(1, 1)
+        loaded = {theme: shot(page, theme) for theme in THEMES}
+        swap_in_the_same_list(page)
+        page.mouse.move(1, 1)
+        for theme in THEMES:
+            assert shot(page, theme) == loaded[theme], f"{size} {theme}: the htmx list looks different"
+        problems += both_themes(page, output_path, f"lean-list-{size}")
+    assert problems == [], "\n".join(problems)
+    page.set_viewport_size({"width": 1440, "height": 900})
+    rows = page.locator("#message-list li.msg")
+    expect(rows.locator(":scope > .star")).to_have_count(1)  # the starred row's, as the server sent it
+    row = page.locator("#message-list li.msg", has_text="Lean row 4")
+    row.hover()
+    assert row.evaluate("(li) => li.draggable")
+    assert re.fullmatch(
+        r"\w{3}, \d+ \w{3} \d{4} \d\d:\d\d \(.+\)", row.locator("time").get_attribute("title") or ""
+    )
+    row.get_by_role("button", name="Star").click()
+    expect(row.get_by_role("button", name="Remove the star")).to_have_attribute("aria-pressed", "true")
+    imap.select_folder("INBOX")
+    assert b"\\Flagged" in next(iter(imap.get_flags(imap.search(["SUBJECT", "Lean row 4"])).values()))
+    # Keyboard: "s" stars the cursor's row, whose star app.js adds first.
+    page.evaluate("() => document.activeElement && document.activeElement.blur()")
+    page.keyboard.press("j")
+    first = rows.first
+    expect(first).to_have_class(re.compile(r"\bcursor\b"))
+    page.keyboard.press("s")
+    expect(first).to_have_class(re.compile(r"\bflagged\b"))
+    imap.logout()
+
+
+def shot(page: Page, theme: str) -> bytes:
+    page.emulate_media(color_scheme=theme)
+    image = page.locator("#message-list").screenshot(animations="disabled")
+    page.emulate_media(color_scheme="light")
+    return image

@@ -172,11 +172,11 @@ def test_installable_and_read_offline_then_sent_on(
     # Offline changes: a star, an archive from the reader, a star on a message another client
     # deletes meanwhile, and a message written and sent; all wait on the device.
     page.goto(f"{live_server}/mail/INBOX")
-    page.locator(f'#message-list li[data-uid="{uids[0]}"] .star-button').click()
+    page.locator(f'#message-list li[data-uid="{uids[0]}"] > .star').click()
     expect(page.locator(f'#message-list li[data-uid="{uids[0]}"]')).to_have_class(re.compile(r"\bflagged\b"))
     gone = uids[2]
     delete_elsewhere(services, mail_user, gone)
-    page.locator(f'#message-list li[data-uid="{gone}"] .star-button').click()
+    page.locator(f'#message-list li[data-uid="{gone}"] > .star').click()
     expect(page.locator("#offline-pending")).to_contain_text("2 changes wait on this device")
     page.goto(f"{live_server}/mail/INBOX/{uids[1]}")  # kept as a whole page while online
     page.locator("#reader .archive-form button").click()

@@ -3,7 +3,7 @@
 A list page is re-rendered whenever anything in the folder changes (opening a message marks it
 read), yet 49 of its 50 rows are the same as before; rendering a row is most of the page's CPU.
 A row's HTML is a pure function of the key below (the summary with its flags, the links, the
-searched words, the zone and today's date there, the root path), so a hit is exactly what a new
+searched words, the zone and today's date there, the root path, whether htmx asked), so a hit is exactly what a new
 rendering would give, and sharing the bounded per-process cache cannot show anyone anything
 that is not theirs: the key holds all of it.
 """
@@ -55,6 +55,14 @@ rows = RowCache()
 
 def install(env: Environment) -> None:
     env.globals["message_row"] = message_row
+    env.globals["lean_markup"] = lean_markup
+
+
+def lean_markup(request: Any) -> bool:
+    """Whether htmx asked (JavaScript is on the other side): the list then leaves out what only a
+    browser without it needs, such as an unstarred row's star button (app.js adds it on hover or
+    focus, the only time it shows) and the hidden fields of the star forms (app.js posts the flag)."""
+    return bool(request.headers.get("HX-Request") == "true")
 
 
 @pass_context
@@ -72,16 +80,17 @@ def message_row(
     """``partials/_message_row.html`` for ``m`` in the list (not out of band)."""
     request = context["request"]
     today = datetime.now(UTC).astimezone(tz).date()
+    lean = lean_markup(request)
     key = (
         m, row_base, row_query, outgoing, open_uid == m.uid, tuple(highlight_words), str(tz), today,
-        request.scope.get("root_path", ""),
+        request.scope.get("root_path", ""), lean,
     )  # fmt: skip
     row = rows.get(key)
     if row is None:
         values: dict[str, Any] = {
             "request": request, "m": m, "row_base": row_base, "row_query": row_query,
             "outgoing": outgoing, "open_uid": open_uid, "tz": tz, "highlight_words": list(highlight_words),
-            "oob": False, "depth": 0, "thread_size": 0,
+            "oob": False, "depth": 0, "thread_size": 0, "lean": lean,
         }  # fmt: skip
         row = Markup(context.environment.get_template(ROW_TEMPLATE).render(values))  # noqa: S704 - autoescaped template output
         rows.put(key, row)

@@ -11,7 +11,8 @@ from webmail.imap.types import Address, MessageSummary
 from webmail.web import rows
 from webmail.web.templating import templates
 
-REQUEST = SimpleNamespace(scope={"root_path": "/webmail"})
+REQUEST = SimpleNamespace(scope={"root_path": "/webmail"}, headers={})
+HTMX = SimpleNamespace(scope={"root_path": "/webmail"}, headers={"HX-Request": "true"})
 INCLUDED = (
     '{% from "macros/folders.html" import icon with context %}'
     '{% with depth = 0, thread_size = 0, oob = False %}{% include "partials/_message_row.html" %}{% endwith %}'
@@ -82,6 +83,22 @@ def test_anything_the_row_shows_changes_its_key() -> None:
     assert "unseen" in variants[1]
     assert "unseen" not in variants[0]
     assert "&lt;b&gt;on&lt;/b&gt;" in variants[0]  # still autoescaped
+
+
+def test_htmx_gets_the_lean_row_under_its_own_key() -> None:
+    """Asked by htmx (JavaScript on), an unstarred row comes without its star button (app.js adds
+    it on hover or focus); a page load, maybe without JavaScript, has it; a starred row always."""
+    unstarred, starred = summary(), summary(flags=frozenset({"\\Seen", "\\Flagged"}))
+    page = render(CACHED, unstarred)
+    lean = render(CACHED, unstarred, request=HTMX)
+    assert 'class="star"' in page
+    assert 'class="star"' not in lean
+    assert page.replace(lean.removesuffix("</li>"), "").startswith("<button")
+    assert len(rows.rows) == 2
+    assert 'class="star" title="Remove the star"' in render(CACHED, starred, request=HTMX)
+    assert render(CACHED, unstarred) == page  # each from its own entry
+    assert render(CACHED, unstarred, request=HTMX) == lean
+    assert len(rows.rows) == 3
 
 
 def test_the_cache_keeps_only_the_most_recent_rows() -> None:
