@@ -96,7 +96,7 @@ def test_reopen_shows_the_current_flags(signed_in: TestClient, imap: IMAPClient)
 
 
 def oob_row(page: str, uid: int) -> str:
-    found = re.search(rf'<li id="msg-{uid}"[^>]*hx-swap-oob="true".*?</li>', page, re.S)
+    found = re.search(rf'<li [^>]*data-uid="{uid}" hx-swap-oob="[^"]*".*?</li>', page, re.S)
     assert found, page[-3000:]
     return found.group(0)
 
