@@ -281,7 +281,11 @@ def main() -> None:
                     get(frames[uid])
                 return response
 
+            # Messages never opened, on list pages 5 and on; a click is on a row that was listed
+            # first (so the server has their previews at hand, as after any list).
             fresh = iter(u for u in reversed(uids[: total - 200]) if u != big_uid)
+            for page in range(5, 5 + (rounds + 3 * 2) // 50 + 2):
+                get(f"/mail/INBOX?page={page}", LIST)
             opened: list[int] = []
 
             def open_click() -> object:
