@@ -14,11 +14,12 @@ only as keyed hashes: a Redis dump alone reveals nothing about anyone's mail.
 
 from __future__ import annotations
 
-import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+import orjson
 from redis.asyncio import Redis
 
 from webmail.imap.types import Address, FolderState, MessagePage, MessageSummary, ThreadRow
@@ -55,10 +56,10 @@ class PageCache:
     async def _load(self, key: str) -> Any:
         blob = await self.redis.get(key)
         plain = self.cipher.open(blob, key) if isinstance(blob, bytes) else None
-        return None if plain is None else json.loads(plain)
+        return None if plain is None else orjson.loads(plain)
 
     def _sealed(self, key: str, data: Any) -> bytes:
-        return self.cipher.seal(json.dumps(data, separators=(",", ":")).encode(), key)
+        return self.cipher.seal(orjson.dumps(data), key)
 
     async def get(self, key: str) -> MessagePage | None:
         try:
@@ -67,10 +68,13 @@ class PageCache:
         except (ValueError, KeyError, TypeError):
             return None
 
-    async def put(self, user: str, key: str, page: MessagePage) -> None:
+    async def put(self, user: str, keys: Sequence[str], page: MessagePage) -> None:
+        """Store ``page`` under each of ``keys`` (written out once, sealed to each key)."""
+        plain = orjson.dumps(page_to_json(page))
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.set(key, self._sealed(key, page_to_json(page)), ex=PAGE_TTL_SECONDS)
-            pipe.sadd(self.keys.page_index(user), key)
+            for key in keys:
+                pipe.set(key, self.cipher.seal(plain, key), ex=PAGE_TTL_SECONDS)
+            pipe.sadd(self.keys.page_index(user), *keys)
             pipe.expire(self.keys.page_index(user), PAGE_TTL_SECONDS)
             await pipe.execute()
 
@@ -164,7 +168,7 @@ class ViewCache:
         if plain is None:
             return None
         try:
-            data = json.loads(plain)
+            data = orjson.loads(plain)
             summary = data.get("summary")
             return CachedView(
                 view_from_json(data["view"]),
@@ -176,11 +180,8 @@ class ViewCache:
 
     async def put(self, user: str, key: str, cached: CachedView) -> None:
         summary = _summary_to_json(cached.summary) if cached.summary is not None else None
-        plain = json.dumps(
-            {"view": view_to_json(cached.view), "sender": cached.sender, "summary": summary},
-            separators=(",", ":"),
-        )
-        sealed = self.cipher.seal(plain.encode(), key)
+        plain = orjson.dumps({"view": view_to_json(cached.view), "sender": cached.sender, "summary": summary})
+        sealed = self.cipher.seal(plain, key)
         if len(sealed) > VIEW_MAX_BYTES:
             return
         async with self.redis.pipeline(transaction=False) as pipe:

@@ -106,14 +106,17 @@ class MailStore:
         if cached is None and same_messages is not None and same_messages != key:
             earlier = await self.cache.get(same_messages)
             if earlier is not None:
-                cached = await self._with_current_flags(self.cache, folder, same_messages, earlier)
-                if cached is not None:
+                current = await self._with_current_flags(folder, earlier)
+                if current is not None:
                     cached = replace(
-                        cached, folder=replace(cached.folder, highestmodseq=folder.highestmodseq)
+                        current, folder=replace(current.folder, highestmodseq=folder.highestmodseq)
                     )
-                    await self.cache.put(user, key, cached)
+                    await self.cache.put(user, [key, same_messages], cached)
         elif cached is not None and same_messages == key:
-            cached = await self._with_current_flags(self.cache, folder, key, cached)
+            current = await self._with_current_flags(folder, cached)
+            if current is not None and current != cached:
+                await self.cache.put(user, [key], current)
+            cached = current
         if cached is not None:
             metrics.CACHE_HITS.labels(kind="page").inc()
             return cached
@@ -121,14 +124,10 @@ class MailStore:
         page = await fetch()
         # Store only if nothing changed while we fetched: the page belongs to this state.
         if page.folder.uidvalidity == folder.uidvalidity and page.folder.exists == folder.messages:
-            await self.cache.put(user, key, page)
-            if same_messages is not None and same_messages != key:
-                await self.cache.put(user, same_messages, page)
+            await self.cache.put(user, [key] if same_messages in (None, key) else [key, same_messages], page)
         return page
 
-    async def _with_current_flags(
-        self, cache: PageCache, folder: Folder, key: str, page: MessagePage
-    ) -> MessagePage | None:
+    async def _with_current_flags(self, folder: Folder, page: MessagePage) -> MessagePage | None:
         """``page`` with its messages' flags as they are now; None if one of them is gone."""
         uids = [m.uid for m in page.messages]
 
@@ -138,10 +137,7 @@ class MailStore:
         flags = await self.pool.run(self.credentials, work, "flags") if uids else {}
         if set(flags) != set(uids):
             return None
-        current = page.with_flags(flags)
-        if current != page:
-            await cache.put(self.credentials.username, key, current)
-        return current
+        return page.with_flags(flags)
 
     async def list_folders(self, *, select: str | None = None) -> list[Folder]:
         """All folders with counts; ``select`` names the folder about to be shown.
