@@ -358,6 +358,30 @@ function parkTools() {
   const time = row.querySelector("time[datetime]:not([title])");
   if (time) time.title = fullDate(time.getAttribute("datetime"), row.closest("[data-tz]"));
 }));
+// An htmx response's rows come without their checkbox (web/rows.py lean_markup): each row gets
+// it, as _message_row.html writes it, when it is inserted (a mutation observer runs before the
+// browser paints and before htmx settles, so nothing sees a row without it).
+function giveBox(row) {
+  const pick = row.querySelector(":scope > .pick");
+  if (!pick || pick.querySelector("input") || !row.dataset.uid || row.dataset.uids) return;
+  const box = document.createElement("input");
+  box.type = "checkbox";
+  box.className = "select";
+  box.name = "uid";
+  box.value = row.dataset.uid;
+  box.setAttribute("form", "bulk-form");
+  box.setAttribute("aria-labelledby", `sel-label sub-${row.dataset.uid}`);
+  pick.prepend(box);
+}
+function completeRows(node) {
+  if (!(node instanceof Element)) return;
+  if (node.matches("li.msg")) { if (node.closest("#message-list")) giveBox(node); return; }
+  if (node.closest("#message-list") || node.querySelector("#message-list")) node.querySelectorAll("li.msg").forEach(giveBox);
+}
+new MutationObserver((records) => records.forEach((record) => record.addedNodes.forEach(completeRows)))
+  .observe(document.documentElement, { childList: true, subtree: true });
+if (document.body) completeRows(document.body);
+
 // An htmx response leaves out the star button of an unstarred row (web/rows.py): it shows only on
 // hover or focus, so it is added then, as the server writes it (_message_row.html); a row that
 // has one keeps it. Not for conversations (no star) or search hits.

@@ -111,6 +111,15 @@ def test_a_list_from_htmx_looks_and_works_as_a_page_load(
     expect(row.get_by_role("button", name="Remove the star")).to_have_attribute("aria-pressed", "true")
     imap.select_folder("INBOX")
     assert b"\\Flagged" in next(iter(imap.get_flags(imap.search(["SUBJECT", "Lean row 4"])).values()))
+    # The checkboxes app.js gave the rows: a click, a shift-click range, the page's box.
+    expect(rows.locator("input.select")).to_have_count(6)
+    rows.nth(0).locator(".pick").click()
+    rows.nth(2).locator(".pick").click(modifiers=["Shift"])
+    expect(page.locator(".selected-count")).to_have_text("3 selected")
+    page.locator("#select-page").check()
+    expect(page.locator("#message-list input.select:checked")).to_have_count(6)
+    page.locator("#select-page").uncheck()
+    expect(page.locator("#message-list input.select:checked")).to_have_count(0)
     # Keyboard: "s" stars the cursor's row, whose star app.js adds first.
     page.evaluate("() => document.activeElement && document.activeElement.blur()")
     page.keyboard.press("j")

@@ -59,9 +59,10 @@ def install(env: Environment) -> None:
 
 
 def lean_markup(request: Any) -> bool:
-    """Whether htmx asked (JavaScript is on the other side): the list then leaves out what only a
-    browser without it needs, such as an unstarred row's star button (app.js adds it on hover or
-    focus, the only time it shows) and the hidden fields of the star forms (app.js posts the flag)."""
+    """Whether htmx asked (JavaScript is on the other side): the list then leaves out what app.js
+    adds from the row's data-uid, as the template writes it: each row's checkbox (as the row is
+    inserted) and an unstarred row's star button (on hover or focus, the only time it shows); and
+    the hidden fields of the star forms (app.js posts the flag with the page's token)."""
     return bool(request.headers.get("HX-Request") == "true")
 
 
