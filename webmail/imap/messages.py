@@ -23,6 +23,7 @@ from webmail.imap.pool import IMAPConnection
 from webmail.imap.raw import (
     fetch_sequence_set,
     quoted_string,
+    uid_flags,
     uid_search,
     uid_sort,
     uid_thread,
@@ -574,7 +575,7 @@ def mark_seen(conn: IMAPConnection, folder: str, uid: int) -> None:
 def flags_of(conn: IMAPConnection, folder: str, uids: Sequence[int]) -> dict[int, frozenset[str]]:
     """The current flags of ``uids`` (those still in the folder)."""
     conn.sync(folder)
-    return {int(uid): _flags(found) for uid, found in conn.client.get_flags(list(uids)).items()}
+    return {uid: _flags(found) for uid, found in uid_flags(conn.client, uids).items()}
 
 
 def neighbour(

@@ -10,11 +10,13 @@ wrap them in ``map_imap_errors()`` as usual.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from typing import Any, cast
 
 from imapclient import IMAPClient
-from imapclient.imapclient import _quoted
-from imapclient.response_parser import parse_message_list, parse_response
+from imapclient.imapclient import _quoted, join_message_ids
+from imapclient.response_parser import parse_fetch_response, parse_message_list, parse_response
 
 from webmail.imap.errors import refused
 
@@ -39,6 +41,40 @@ def fetch_sequence_set(client: IMAPClient, sequence_set: str, item_list: str, *,
     if typ != "OK":
         raise refused("UID FETCH" if uid else "FETCH", data)
     return list(data)
+
+
+# One FETCH answer of UID FETCH (FLAGS) as imaplib keeps it: "12 (UID 345 FLAGS (\\Seen $x))",
+# the items in any order, MODSEQ maybe among them. Flags are atoms: no literal, no parenthesis.
+_FETCH_ITEMS = re.compile(rb"\d+ \((.*)\)", re.S)
+_UID_ITEM = re.compile(rb"(?:^| )UID (\d+)")
+_FLAGS_ITEM = re.compile(rb"(?:^| )FLAGS \(([^()]*)\)")
+
+
+def uid_flags(client: IMAPClient, uids: Sequence[int]) -> dict[int, tuple[bytes, ...]]:
+    """``UID FETCH <uids> (FLAGS)``: the flags of each of ``uids`` still there, as imapclient's
+    ``get_flags`` gives them. Its general parser took 0.4 ms for a page of 50; these answers are
+    read with two regular expressions, and any other shape is left to that parser. An answer
+    without UID is the server telling of another message (RFC 3501 7.4.2): not one asked for."""
+    if not uids:
+        return {}
+    typ, data = client._imap.uid("FETCH", join_message_ids(list(uids)), "(FLAGS)")
+    if typ != "OK":
+        raise refused("UID FETCH", data)
+    found: dict[int, tuple[bytes, ...]] = {}
+    other: list[Any] = []
+    for line in data:
+        items = _FETCH_ITEMS.fullmatch(line) if isinstance(line, bytes) else None
+        uid = _UID_ITEM.search(items.group(1)) if items else None
+        flags = _FLAGS_ITEM.search(items.group(1)) if items else None
+        if uid is not None and flags is not None:
+            found[int(uid.group(1))] = tuple(flags.group(1).split())
+        elif line is not None:
+            other.append(line)
+    if other:
+        for values in parse_fetch_response(other, False, False).values():
+            if b"UID" in values and b"FLAGS" in values:
+                found[int(values[b"UID"])] = tuple(values[b"FLAGS"])
+    return found
 
 
 def uid_search(client: IMAPClient, arguments: list[bytes]) -> list[int]:
