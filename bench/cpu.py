@@ -337,6 +337,7 @@ def main() -> None:
                 profiler = Profiler(worker, Path(args.profile))
                 seconds = args.profile_seconds
                 profiler.sample("list partial", lambda: get("/mail/INBOX", LIST), seconds)
+                profiler.sample("list after a change", list_after_change, seconds)
                 profiler.sample("open by click", open_click, seconds)
                 profiler.sample("re-open by click", reopen_click, seconds)
                 profiler.sample("re-open body", reopen_body, seconds)
