@@ -5,13 +5,15 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from datetime import date
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from fastapi import Request, Response
-from jinja2 import Environment, FileSystemLoader
+from jinja2 import Environment, FileSystemLoader, pass_context
+from jinja2.runtime import Context
 from jinja2_fragments import render_block
 from jinja2_fragments.fastapi import Jinja2Blocks
+from markupsafe import Markup
 
 from webmail.config import PROJECT_ROOT
 from webmail.mail.tags import LABELS, tags_of
@@ -50,6 +52,27 @@ def static_url(request: Request, path: str) -> str:
     return f"{request.scope.get('root_path', '')}/static/{path}?v={_static_version(path)}"
 
 
+@pass_context
+def icon(context: Context, name: str, size: int = 18) -> Markup:
+    """An icon from the sprite (static/icons.svg). The CSS sizes it: .icon is 18 px, [width] picks
+    another size (14, 16, 20, 24, 40, 48), so the default size writes no width and none a height."""
+    return _icon(context["request"].scope.get("root_path", ""), name, size)
+
+
+@lru_cache(maxsize=1024)
+def _icon(root_path: str, name: str, size: int) -> Markup:
+    # A template function, not a macro: a page draws dozens, and a macro call costs Jinja a
+    # context and an escape per value (the reader's 24 icons were a third of its rendering).
+    href = f"{root_path}/static/icons.svg?v={_static_version('icons.svg')}#{name}"
+    if size == 18:
+        return Markup('<svg class="icon icon-{}" aria-hidden="true"><use href="{}"/></svg>').format(
+            name, href
+        )
+    return Markup('<svg class="icon icon-{}" aria-hidden="true" width="{}"><use href="{}"/></svg>').format(
+        name, size, href
+    )
+
+
 def url(request: Request, path: str) -> str:
     """An app URL with the configured root path (``WEBMAIL_ROOT_PATH``)."""
     return f"{request.scope.get('root_path', '')}{path}"
@@ -80,6 +103,7 @@ def vacation_notice(request: Request) -> tuple[Any, bool] | None:
 
 
 templates.env.globals["static_url"] = static_url
+templates.env.globals["icon"] = icon
 templates.env.globals["vacation_notice"] = vacation_notice
 templates.env.globals["url"] = url
 templates.env.globals["settings_sections"] = SECTIONS

@@ -13,10 +13,7 @@ from webmail.web.templating import templates
 
 REQUEST = SimpleNamespace(scope={"root_path": "/webmail"}, headers={})
 HTMX = SimpleNamespace(scope={"root_path": "/webmail"}, headers={"HX-Request": "true"})
-INCLUDED = (
-    '{% from "macros/folders.html" import icon with context %}'
-    '{% with depth = 0, thread_size = 0, oob = False %}{% include "partials/_message_row.html" %}{% endwith %}'
-)
+INCLUDED = '{% with depth = 0, thread_size = 0, oob = False %}{% include "partials/_message_row.html" %}{% endwith %}'
 CACHED = (
     "{{ message_row(m, row_base=row_base, row_query=row_query, outgoing=outgoing, open_uid=open_uid,"
     " tz=tz, highlight_words=highlight_words) }}"
