@@ -358,12 +358,15 @@ function parkTools() {
   const time = row.querySelector("time[datetime]:not([title])");
   if (time) time.title = fullDate(time.getAttribute("datetime"), row.closest("[data-tz]"));
 }));
-// An htmx response's rows come without their checkbox (web/rows.py lean_markup): each row gets
-// it, as _message_row.html writes it, when it is inserted (a mutation observer runs before the
-// browser paints and before htmx settles, so nothing sees a row without it).
+// An htmx response's rows come without their checkbox and their subject's id, which labels it
+// (web/rows.py lean_markup): each row gets them, as _message_row.html writes them, when it is
+// inserted (a mutation observer runs before the browser paints and before htmx settles, so nothing
+// sees a row without them).
 function giveBox(row) {
   const pick = row.querySelector(":scope > .pick");
   if (!pick || pick.querySelector("input") || !row.dataset.uid || row.dataset.uids) return;
+  const subject = row.querySelector(":scope > a .subject");
+  if (subject && !subject.id) subject.id = `sub-${row.dataset.uid}`;
   const box = document.createElement("input");
   box.type = "checkbox";
   box.className = "select";
@@ -491,12 +494,64 @@ function countSelection() {
     page.indeterminate = ticked.length > 0 && ticked.length < boxes.length;
   }
   if (all && !ticked.length) all.checked = false;
+  if (ticked.length) loadMenus(false);  // the selection bar's menus are about to be used
   const label = list.querySelector(".selected-count");
   if (label) {
     const messages = ticked.reduce((sum, box) => sum + box.value.split(",").length, 0);
     label.textContent = all && all.checked ? `All ${label.dataset.all} selected` : `${messages} selected`;
   }
 }
+
+// What the list needs only when the user acts (issue 16): an htmx response's list has an empty
+// <template data-menu> in place of each panel of its export, sort, move, tag and more menus and of
+// #row-tools (web/rows.py lean_markup, partials/_list_menus.html). They are fetched as a page load
+// has them, from the list's own URL (.list-header[data-menus]) with HX-Target: list-menus, once per
+// list, as the user comes near: the pointer moving or the focus in the list, a ticked row, a menu
+// opened (not a live update under a resting pointer: nobody is about to act then).
+// Without a connection (or refused) the page itself is asked for, which the device may keep
+// (sw.js), and its panels are taken; a failed fetch is tried again after a while, or at once when
+// a menu is opened.
+const menuLoads = new WeakMap();
+function loadMenus(now) {
+  const list = document.getElementById("message-list");
+  const header = list && list.querySelector(".list-header[data-menus]");
+  if (!header || !list.querySelector("template[data-menu]")) return Promise.resolve();
+  const known = menuLoads.get(header);
+  if (known && (known.promise || (!now && Date.now() - known.failed < 10000))) return known.promise || Promise.resolve();
+  const url = header.dataset.menus;
+  const promise = menuSource(url, { "HX-Request": "true", "HX-Target": "list-menus" })
+    .then((source) => fillMenus(header, source))
+    .catch(() => menuSource(url, {}).then((source) => fillMenus(header, source)))
+    .then(() => { menuLoads.set(header, { promise: Promise.resolve() }); },
+      () => { menuLoads.set(header, { failed: Date.now() }); });
+  menuLoads.set(header, { promise });
+  return promise;
+}
+async function menuSource(url, headers) {
+  const response = await fetch(url, { headers, credentials: "same-origin" });
+  if (!response.ok) throw new Error(`HTTP ${response.status}`);
+  return new DOMParser().parseFromString(await response.text(), "text/html");
+}
+function fillMenus(header, source) {
+  if (!header.isConnected) return;  // another list came meanwhile: its own header asks for its own
+  let missing = 0;
+  header.parentElement.querySelectorAll("template[data-menu]").forEach((slot) => {
+    const panel = source.querySelector(`[data-menu="${slot.dataset.menu}"]:not(template)`);
+    if (panel) slot.replaceWith(document.importNode(panel, true));
+    else missing += 1;
+  });
+  if (missing) throw new Error(`${missing} menus not in the answer`);
+  // The row tools go to the row under the pointer or the focus, as if it had been entered now.
+  const row = header.parentElement.querySelector("li.msg:hover, li.msg:focus-within");
+  if (row) placeTools(row);
+}
+["pointermove", "pointerdown", "focusin"].forEach((type) => document.addEventListener(type, (event) => {
+  if (event.target instanceof Element && event.target.closest("#message-list")) loadMenus(false);
+}, { passive: true }));
+document.addEventListener("toggle", (event) => {
+  const menu = event.target;
+  if (menu instanceof HTMLDetailsElement && menu.open && menu.querySelector(":scope > template[data-menu]")) loadMenus(true);
+}, true);
 
 // Menus (details.menu): one open at a time; Escape or a click elsewhere closes it.
 document.addEventListener("toggle", (event) => {
@@ -584,13 +639,19 @@ document.addEventListener("htmx:afterSettle", (event) => {
   const all = list.querySelector('.selection-bar input[name="all"]');
   if (all && state.all) all.checked = true;
   if (state.cursor) { const row = list.querySelector(`li[data-uid="${state.cursor}"]`); if (row) row.classList.add("cursor"); }
-  list.querySelectorAll("details.menu").forEach((menu) => { if (state.menus.includes(menuKey(menu))) menu.open = true; });
-  if (state.focus) {
-    const scope = state.focus.uid ? list.querySelector(`li[data-uid="${state.focus.uid}"]`) : list;
-    const control = scope && Array.from(scope.querySelectorAll("a, button, input, summary")).find((el) => controlKey(el) === state.focus.key);
-    if (control) control.focus({ preventScroll: true });
-  }
   countSelection();
+  // An open menu (and a focused control in it) comes back with its panel: the new list's panels
+  // are fetched first (loadMenus), so it never shows empty.
+  const reopen = () => {
+    list.querySelectorAll("details.menu").forEach((menu) => { if (state.menus.includes(menuKey(menu))) menu.open = true; });
+    if (state.focus) {
+      const scope = state.focus.uid ? list.querySelector(`li[data-uid="${state.focus.uid}"]`) : list;
+      const control = scope && Array.from(scope.querySelectorAll("a, button, input, summary")).find((el) => controlKey(el) === state.focus.key);
+      if (control) control.focus({ preventScroll: true });
+    }
+  };
+  if (state.menus.length) loadMenus(true).then(reopen);
+  else reopen();
 });
 function isLiveRefresh(event) {
   const trigger = event.detail.requestConfig && event.detail.requestConfig.triggeringEvent;

@@ -4,12 +4,15 @@ JavaScript through the shared forms app.js drives, and without it through plain 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from imapclient import IMAPClient
 from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import MailUser
 from tests.e2e.conftest import SIZES, THEMES, both_themes, sign_in
+from tests.e2e.test_live_updates import LIVE, wait_for_stream, watch_sse
+from webmail.config import Settings
 from webmail.devservices import DevServices
 
 
@@ -135,3 +138,101 @@ def shot(page: Page, theme: str) -> bytes:
     image = page.locator("#message-list").screenshot(animations="disabled")
     page.emulate_media(color_scheme="light")
     return image
+
+
+# The menus an htmx list fetches when the user comes near (app.js loadMenus, issue 16): the
+# header's, shown while no row is ticked, and the selection bar's.
+HEADER_MENUS = (".folder-more", ".list-toolbar .sort")
+BAR_MENUS = (".selection-bar .move-menu", ".selection-bar .tag-menu", ".selection-bar .more-menu")
+
+
+def open_menu(page: Page, menu: str) -> None:
+    page.locator(f"{menu} > summary").click()
+    expect(page.locator(f"{menu}[open] > .menu-panel")).to_be_visible()
+
+
+def menu_shots(page: Page) -> dict[str, bytes]:
+    """Each menu opened, in both themes: the whole window (a panel may reach past the list)."""
+    shots: dict[str, bytes] = {}
+    for menu in (*HEADER_MENUS, *BAR_MENUS):
+        if menu in BAR_MENUS and not page.locator("#message-list input.select:checked").count():
+            page.locator("#message-list li.msg").first.locator(".pick").click()
+            expect(page.locator(".selection-bar")).to_be_visible()
+        open_menu(page, menu)
+        for theme in THEMES:
+            page.emulate_media(color_scheme=theme)
+            shots[f"{menu} {theme}"] = page.screenshot(animations="disabled")
+        page.emulate_media(color_scheme="light")
+        page.keyboard.press("Escape")
+        expect(page.locator("details.menu[open]")).to_have_count(0)
+    page.locator("#message-list li.msg").first.locator(".pick").click()  # untick
+    expect(page.locator("#message-list input.select:checked")).to_have_count(0)
+    return shots
+
+
+def test_the_menus_of_a_list_from_htmx_look_and_work_as_a_page_load(
+    screen_page: Page,
+    live_server: str,
+    live_settings: Settings,
+    services: DevServices,
+    mail_user: MailUser,
+    output_path: str,
+) -> None:
+    """An htmx list comes without its heavy menus' panels and row tools; app.js fetches them as
+    the user comes near, and each menu opened looks exactly as on a page load (both themes and
+    sizes, axe), lists a folder created after the page loaded, and acts: move, sort, the row
+    tools. A live update keeps an open menu open, with its panel."""
+    imap = fill(services, mail_user, *(f"Menu row {i}" for i in range(4)))
+    page = screen_page
+    watch_sse(page)
+    sign_in(page, live_server, mail_user)
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if r.headers.get("hx-target") == "list-menus" else None)
+    problems: list[str] = []
+    for size, (width, height) in SIZES.items():
+        page.set_viewport_size({"width": width, "height": height})
+        page.goto(f"{live_server}/mail/INBOX")
+        loaded = menu_shots(page)
+        assert asked == []  # a page load has them
+        swap_in_the_same_list(page)
+        swapped = menu_shots(page)
+        assert asked == [f"{live_server}/mail/INBOX"]  # once for the list
+        asked.clear()
+        Path(output_path).mkdir(parents=True, exist_ok=True)
+        for name, shot_ in loaded.items():
+            assert swapped[name] == shot_, f"{size} {name}: the menu of the htmx list looks different"
+            menu, theme = name.rsplit(" ", 1)
+            review = Path(output_path) / f"lean-menu-{size}-{menu.split('.')[-1]}-{theme}.png"
+            review.write_bytes(shot_)  # kept for review
+        open_menu(page, ".folder-more")
+        problems += both_themes(page, output_path, f"lean-menus-{size}")
+        page.keyboard.press("Escape")
+    assert problems == [], "\n".join(problems)
+
+    page.set_viewport_size({"width": 1440, "height": 900})
+    imap.create_folder("Projects")  # elsewhere, after the page loaded
+    imap.subscribe_folder("Projects")
+    page.goto(f"{live_server}/mail/INBOX")
+    wait_for_stream(page, live_settings, mail_user)
+    swap_in_the_same_list(page)
+    rows = page.locator("#message-list li.msg")
+    # The row tools come with the menus: the first row hovered gets them.
+    rows.nth(3).hover()
+    rows.nth(3).get_by_role("button", name="Mark as unread").click()
+    expect(page.locator("#message-list li.msg.unseen")).to_have_count(1)
+    # Sort from the fetched panel: an htmx swap of the list, sorted.
+    open_menu(page, ".list-toolbar .sort")
+    page.locator(".list-toolbar .sort .menu-panel").get_by_role("listitem").filter(has_text="Subject").click()
+    expect(page).to_have_url(f"{live_server}/mail/INBOX?sort=subject")
+    expect(rows.locator(".subject")).to_have_text([f"Menu row {i}" for i in range(4)])
+    # A live update while the move menu is open: it stays open, with its panel.
+    rows.first.locator(".pick").click()
+    open_menu(page, ".selection-bar .move-menu")
+    imap.append("INBOX", b"From: a@example.org\r\nSubject: Another menu row\r\n\r\nx\r\n", flags=[b"\\Seen"])
+    expect(rows).to_have_count(5, timeout=LIVE)
+    expect(page.locator(".selection-bar .move-menu[open] > .menu-panel")).to_be_visible()
+    page.locator(".selection-bar .move-menu").get_by_role("button", name="Projects").click()
+    expect(page.locator(".toast")).to_contain_text("moved to Projects")
+    imap.select_folder("Projects", readonly=True)
+    assert len(imap.search(["SUBJECT", "Menu row 0"])) == 1
+    imap.logout()

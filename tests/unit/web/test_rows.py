@@ -83,17 +83,20 @@ def test_anything_the_row_shows_changes_its_key() -> None:
 
 
 def test_htmx_gets_the_lean_row_under_its_own_key() -> None:
-    """Asked by htmx (JavaScript on), a row comes without its checkbox (app.js adds it as the row
-    is inserted) and, unstarred, without its star button (app.js adds it on hover or focus); a
-    page load, maybe without JavaScript, has both; a starred row always has its star."""
+    """Asked by htmx (JavaScript on), a row comes without its checkbox and its subject's id, which
+    labels it (app.js adds both as the row is inserted) and, unstarred, without its star button
+    (app.js adds it on hover or focus); a page load, maybe without JavaScript, has them all; a
+    starred row always has its star."""
     unstarred, starred = summary(), summary(flags=frozenset({"\\Seen", "\\Flagged"}))
     page = render(CACHED, unstarred)
     lean = render(CACHED, unstarred, request=HTMX)
     box = '<input type="checkbox" class="select" name="uid" value="7" form="bulk-form" aria-labelledby="sel-label sub-7">'
     star = '<button form="row-star" name="uid" value="7" class="star" title="Star" aria-pressed="false"></button>'
+    label = ' id="sub-7"'
     assert box in page
     assert star in page
-    assert page.replace(box, "").replace(star, "") == lean
+    assert label in page
+    assert page.replace(box, "").replace(star, "").replace(label, "") == lean
     assert len(rows.rows) == 2
     lean_starred = render(CACHED, starred, request=HTMX)
     assert 'class="star" title="Remove the star" aria-pressed="true"' in lean_starred

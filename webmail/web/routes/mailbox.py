@@ -18,12 +18,13 @@ from webmail.web.csrf import csrf_protect
 from webmail.web.deps import MailStoreDep, PreferencesDep, SessionDep, get_services, limits_of
 from webmail.web.flash import take_flash
 from webmail.web.htmx import partial_block, redirect
-from webmail.web.listing import folder_url, list_context, parse_query, user_zone
+from webmail.web.listing import SORTS, folder_url, list_context, parse_query, user_zone
 from webmail.web.templating import render, url
 
 router = APIRouter(dependencies=[Depends(csrf_protect)])
 
-PARTIALS = {"message-list": "message_list", "folder-list": "folder_list"}
+PARTIALS = {"message-list": "message_list", "folder-list": "folder_list", "list-menus": "list_menus"}
+MENUS = ("export", "sort", "move", "tag", "more", "tools")
 
 
 @router.get("/")
@@ -52,6 +53,9 @@ def pick_folder(folders: list[Folder], name: str) -> Folder:
 async def render_folder(
     request: Request, folder: str, session: SessionDep, store: MailStoreDep, preferences: PreferencesDep
 ) -> Response:
+    block = partial_block(request, PARTIALS)
+    if block == "list_menus":
+        return await render_menus(request, folder, session, store, preferences)
     typed = search_folder(request.query_params.get("q", ""), limits_of(request))
     target = await typed_folder(store, typed) if typed is not None else None
     if target is not None and target.upper() != folder.upper() and target != folder:
@@ -60,7 +64,6 @@ async def render_folder(
         return redirect(request, destination)
     folders, current = await find_folder(store, folder)
     query = parse_query(request, preferences)
-    block = partial_block(request, PARTIALS)
     pages = get_services(request).pages
     variant = (
         rendered_variant(request, session, preferences, folders, current) if block == "message_list" else None
@@ -81,6 +84,21 @@ async def render_folder(
     if key is not None:
         await pages.put_html(session.user, key, bytes(response.body))
     return response
+
+
+async def render_menus(
+    request: Request, folder: str, session: Session, store: MailStore, preferences: Preferences
+) -> Response:
+    """The panels of the list's heavy menus (export, sort, move, tag, more) and its row tools, as a
+    page load of this URL has them: an htmx response's list leaves them out and app.js asks for
+    them here (HX-Target: list-menus) when the user comes near them. No messages are read: the folders and the query
+    are all they show, the folders as they are now (one created elsewhere is in the move menu)."""
+    folders, current = await find_folder(store, folder)
+    context = {
+        "session": session, "folders": folders, "current": current, "query": parse_query(request, preferences),
+        "sorts": SORTS, "list_url": url(request, folder_url(current.name)), "menus": MENUS, "lazy": False,
+    }  # fmt: skip
+    return render(request, "partials/_list_menus.html", context)
 
 
 def rendered_variant(
