@@ -122,30 +122,42 @@ def cmd_worker(args: argparse.Namespace) -> int:
     queue = job_queue(settings, connection)
     db = create_sessionmaker(create_db_engine(settings.database_url))
     stop = threading.Event()
+    # rq forks a work horse per job. A child forked while one of these threads was inside SQLite
+    # (or held any lock) waits for that lock forever: seen once, a POP3 job stuck in
+    # sqlite3.connect. So a fork waits for the threads' tick in progress, and a tick for the fork.
+    ticking = threading.Lock()
+    os.register_at_fork(
+        before=ticking.acquire, after_in_parent=ticking.release, after_in_child=ticking.release
+    )
 
     def schedule() -> None:
         # Every worker ticks; unique job ids keep an account from being queued twice.
         while True:
-            try:
-                enqueue_due(settings, db, queue)
-            except Exception:
-                logging.getLogger("webmail.worker").exception("scheduling POP3 fetches failed")
-            try:
-                enqueue_due_rules(settings, db, queue)  # each rule once a day
-            except Exception:
-                logging.getLogger("webmail.worker").exception("scheduling auto-archive rules failed")
-            try:
-                tend_exports(settings, connection)  # expired ones deleted, those whose run died queued again
-            except Exception:
-                logging.getLogger("webmail.worker").exception("tending background exports failed")
+            with ticking:
+                tick()
             if stop.wait(SCHEDULER_SECONDS):
                 return
+
+    def tick() -> None:
+        try:
+            enqueue_due(settings, db, queue)
+        except Exception:
+            logging.getLogger("webmail.worker").exception("scheduling POP3 fetches failed")
+        try:
+            enqueue_due_rules(settings, db, queue)  # each rule once a day
+        except Exception:
+            logging.getLogger("webmail.worker").exception("scheduling auto-archive rules failed")
+        try:
+            tend_exports(settings, connection)  # expired ones deleted, those whose run died queued again
+        except Exception:
+            logging.getLogger("webmail.worker").exception("tending background exports failed")
 
     def send_outbox() -> None:
         # Due messages are claimed in the database, so several workers never send one twice.
         while not stop.wait(TICK_SECONDS):
             try:
-                deliver_due(settings, db, connection)
+                with ticking:
+                    deliver_due(settings, db, connection)
             except Exception:
                 logging.getLogger("webmail.worker").exception("sending from the outbox failed")
 
