@@ -21,6 +21,7 @@ from jinja2.runtime import Context
 from markupsafe import Markup
 
 from webmail.imap.types import MessageSummary
+from webmail.web.htmx import HtmxDetails
 
 ROW_TEMPLATE = "partials/_message_row.html"
 MAX_ROWS = 4000  # about 1 KB each
@@ -63,7 +64,7 @@ def lean_markup(request: Any) -> bool:
     adds from the row's data-uid, as the template writes it: each row's checkbox (as the row is
     inserted) and an unstarred row's star button (on hover or focus, the only time it shows); and
     the hidden fields of the star forms (app.js posts the flag with the page's token)."""
-    return bool(request.headers.get("HX-Request") == "true")
+    return bool(HtmxDetails(request))
 
 
 @pass_context
