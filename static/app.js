@@ -505,7 +505,7 @@ function countSelection() {
 // What the list needs only when the user acts (issue 16): an htmx response's list has an empty
 // <template data-menu> in place of each panel of its export, sort, move, tag and more menus and of
 // #row-tools (web/rows.py lean_markup, partials/_list_menus.html). They are fetched as a page load
-// has them, from the list's own URL (.list-header[data-menus]) with HX-Target: list-menus, once per
+// has them, from the list's own URL (.list-header[data-url]) with HX-Target: list-menus, once per
 // list, as the user comes near: the pointer moving or the focus in the list, a ticked row, a menu
 // opened (not a live update under a resting pointer: nobody is about to act then).
 // Without a connection (or refused) the page itself is asked for, which the device may keep
@@ -514,11 +514,11 @@ function countSelection() {
 const menuLoads = new WeakMap();
 function loadMenus(now) {
   const list = document.getElementById("message-list");
-  const header = list && list.querySelector(".list-header[data-menus]");
+  const header = list && list.querySelector(".list-header[data-url]");
   if (!header || !list.querySelector("template[data-menu]")) return Promise.resolve();
   const known = menuLoads.get(header);
   if (known && (known.promise || (!now && Date.now() - known.failed < 10000))) return known.promise || Promise.resolve();
-  const url = header.dataset.menus;
+  const url = header.dataset.url;
   const promise = menuSource(url, { "HX-Request": "true", "HX-Target": "list-menus" })
     .then((source) => fillMenus(header, source))
     .catch(() => menuSource(url, {}).then((source) => fillMenus(header, source)))
@@ -653,8 +653,16 @@ document.addEventListener("htmx:afterSettle", (event) => {
   if (state.menus.length) loadMenus(true).then(reopen);
   else reopen();
 });
+// A live update asks for the list as it is shown now: its hx-get is the page load's, and the list
+// may have been sorted, paged or searched through htmx since.
+document.addEventListener("htmx:configRequest", (event) => {
+  const list = event.detail.elt;
+  if (!list || list.id !== "message-list" || !isLiveRefresh(event)) return;
+  const header = list.querySelector(".list-header[data-url]");
+  if (header) event.detail.path = header.dataset.url;
+});
 function isLiveRefresh(event) {
-  const trigger = event.detail.requestConfig && event.detail.requestConfig.triggeringEvent;
+  const trigger = (event.detail.requestConfig || event.detail).triggeringEvent;  // configRequest: the config itself
   return Boolean(trigger && String(trigger.type).startsWith("sse:"));
 }
 function headerHeight(list) { const header = list.querySelector(".list-header"); return header ? header.offsetHeight : 0; }

@@ -4,32 +4,39 @@ JavaScript through the shared forms app.js drives, and without it through plain 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from imapclient import IMAPClient
 from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import MailUser
 from tests.e2e.conftest import SIZES, THEMES, both_themes, sign_in
-from tests.e2e.test_live_updates import LIVE, wait_for_stream, watch_sse
+from tests.e2e.test_live_updates import LIVE, other_client, wait_for_stream, watch_sse
 from webmail.config import Settings
 from webmail.devservices import DevServices
 
 
-def fill(services: DevServices, user: MailUser, *subjects: str) -> IMAPClient:
-    imap = IMAPClient("127.0.0.1", services.dovecot.imap_port, ssl=False)
-    imap.login(user.username, user.password)
+@pytest.fixture
+def imap(services: DevServices, mail_user: MailUser) -> Iterator[IMAPClient]:
+    """The user's mailbox as another mail program sees it; logged out even when a test fails."""
+    client = other_client(services, mail_user)
+    yield client
+    client.logout()
+
+
+def fill(imap: IMAPClient, *subjects: str) -> None:
     for subject in subjects:
         imap.append(
             "INBOX", f"From: a@example.org\r\nSubject: {subject}\r\n\r\nx\r\n".encode(), flags=[b"\\Seen"]
         )
-    return imap
 
 
 def test_star_and_quick_actions_of_a_row(
-    page: Page, live_server: str, services: DevServices, mail_user: MailUser
+    page: Page, live_server: str, imap: IMAPClient, mail_user: MailUser
 ) -> None:
-    imap = fill(services, mail_user, "Keep me", "Star me", "Archive me")
+    fill(imap, "Keep me", "Star me", "Archive me")
     sign_in(page, live_server, mail_user)
     starred = page.locator("#message-list li.msg", has_text="Star me")
     starred.hover()
@@ -51,13 +58,12 @@ def test_star_and_quick_actions_of_a_row(
     expect(page.locator("#message-list li.msg", has_text="Keep me")).to_have_count(1)
     imap.select_folder("Archive", readonly=True)
     assert imap.search(["SUBJECT", "Archive me"])
-    imap.logout()
 
 
 def test_without_javascript_the_star_is_a_form_post(
-    browser: Browser, live_server: str, services: DevServices, mail_user: MailUser
+    browser: Browser, live_server: str, imap: IMAPClient, mail_user: MailUser
 ) -> None:
-    imap = fill(services, mail_user, "Plain star")
+    fill(imap, "Plain star")
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
     sign_in(page, live_server, mail_user)
@@ -66,7 +72,6 @@ def test_without_javascript_the_star_is_a_form_post(
     imap.select_folder("INBOX")
     assert all(b"\\Flagged" in flags for flags in imap.get_flags(imap.search(["ALL"])).values())
     context.close()
-    imap.logout()
 
 
 def swap_in_the_same_list(page: Page) -> None:
@@ -79,12 +84,12 @@ def swap_in_the_same_list(page: Page) -> None:
 
 
 def test_a_list_from_htmx_looks_and_works_as_a_page_load(
-    screen_page: Page, live_server: str, services: DevServices, mail_user: MailUser, output_path: str
+    screen_page: Page, live_server: str, imap: IMAPClient, mail_user: MailUser, output_path: str
 ) -> None:
     """The lean rows of an htmx response (no unstarred star buttons, no draggable, no date
     titles: app.js adds them on hover or focus) look exactly as the page load's, in both themes
     and both sizes, pass axe, and star, drag and title as before."""
-    imap = fill(services, mail_user, *(f"Lean row {i}" for i in range(6)))
+    fill(imap, *(f"Lean row {i}" for i in range(6)))
     imap.select_folder("INBOX")
     imap.add_flags(imap.search(["SUBJECT", "Lean row 2"]), [b"\\Flagged"])
     page = screen_page
@@ -130,7 +135,6 @@ def test_a_list_from_htmx_looks_and_works_as_a_page_load(
     expect(first).to_have_class(re.compile(r"\bcursor\b"))
     page.keyboard.press("s")
     expect(first).to_have_class(re.compile(r"\bflagged\b"))
-    imap.logout()
 
 
 def shot(page: Page, theme: str) -> bytes:
@@ -174,7 +178,7 @@ def test_the_menus_of_a_list_from_htmx_look_and_work_as_a_page_load(
     screen_page: Page,
     live_server: str,
     live_settings: Settings,
-    services: DevServices,
+    imap: IMAPClient,
     mail_user: MailUser,
     output_path: str,
 ) -> None:
@@ -182,7 +186,7 @@ def test_the_menus_of_a_list_from_htmx_look_and_work_as_a_page_load(
     the user comes near, and each menu opened looks exactly as on a page load (both themes and
     sizes, axe), lists a folder created after the page loaded, and acts: move, sort, the row
     tools. A live update keeps an open menu open, with its panel."""
-    imap = fill(services, mail_user, *(f"Menu row {i}" for i in range(4)))
+    fill(imap, *(f"Menu row {i}" for i in range(4)))
     page = screen_page
     watch_sse(page)
     sign_in(page, live_server, mail_user)
@@ -235,4 +239,3 @@ def test_the_menus_of_a_list_from_htmx_look_and_work_as_a_page_load(
     expect(page.locator(".toast")).to_contain_text("moved to Projects")
     imap.select_folder("Projects", readonly=True)
     assert len(imap.search(["SUBJECT", "Menu row 0"])) == 1
-    imap.logout()

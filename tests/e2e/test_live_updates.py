@@ -141,3 +141,54 @@ def test_new_mail_raises_a_desktop_notification(
     imap.logout()
     page.wait_for_function("() => window.__notified.length > 0", timeout=LIVE)
     assert page.evaluate("window.__notified") == [["Nora", "Ping <b>you</b>"]]
+
+
+def test_a_live_update_keeps_the_list_as_the_user_sorted_it(
+    page: Page, live_server: str, live_settings: Settings, services: DevServices, mail_user: MailUser
+) -> None:
+    """The list sorted through htmx (no page load) is refreshed as it is shown, not as the page
+    loaded: new mail goes where the sort puts it."""
+    imap = other_client(services, mail_user)
+    try:
+        for subject in ("Bravo", "Alpha", "Charlie"):
+            imap.append(
+                "INBOX", f"From: a@example.org\r\nSubject: {subject}\r\n\r\nx\r\n".encode(), flags=[b"\\Seen"]
+            )
+        watch_sse(page)
+        sign_in(page, live_server, mail_user)
+        wait_for_stream(page, live_settings, mail_user)
+        subjects = page.locator("#message-list li.msg .subject")
+        expect(subjects).to_have_text(["Charlie", "Alpha", "Bravo"])
+        page.locator(".list-toolbar .sort > summary").click()
+        page.locator(".list-toolbar .sort .menu-panel").get_by_role("listitem").filter(
+            has_text="Subject"
+        ).click()
+        expect(page).to_have_url(f"{live_server}/mail/INBOX?sort=subject")
+        expect(subjects).to_have_text(["Alpha", "Bravo", "Charlie"])
+        imap.append("INBOX", b"From: a@example.org\r\nSubject: Delta\r\n\r\nx\r\n", flags=[b"\\Seen"])
+        expect(subjects).to_have_text(["Alpha", "Bravo", "Charlie", "Delta"], timeout=LIVE)
+        expect(page).to_have_url(f"{live_server}/mail/INBOX?sort=subject")
+    finally:
+        imap.logout()
+
+
+def test_the_folder_counts_stay_live_after_opening_a_message(
+    page: Page, live_server: str, live_settings: Settings, services: DevServices, mail_user: MailUser
+) -> None:
+    """Opening an unread message updates the folder pane in the same answer; the pane still
+    follows the mailbox afterwards."""
+    imap = other_client(services, mail_user)
+    try:
+        imap.append("INBOX", b"From: a@example.org\r\nSubject: Read me\r\n\r\nx\r\n")
+        watch_sse(page)
+        sign_in(page, live_server, mail_user)
+        wait_for_stream(page, live_settings, mail_user)
+        unread = page.locator('#folder-list a[data-folder="INBOX"] .unread')
+        expect(unread).to_have_text("1")
+        page.locator("#message-list li.msg", has_text="Read me").locator("a").first.click()
+        expect(page.locator("#reader article.message")).to_contain_text("Read me")
+        expect(unread).to_have_count(0)
+        imap.append("INBOX", b"From: a@example.org\r\nSubject: Then this\r\n\r\nx\r\n")
+        expect(unread).to_have_text("1", timeout=LIVE)
+    finally:
+        imap.logout()
