@@ -14,7 +14,7 @@ from imapclient import IMAPClient
 from imapclient.imap_utf7 import decode as decode_utf7
 from imapclient.response_parser import parse_response
 
-from webmail.imap.raw import list_status
+from webmail.imap.raw import list_status, listed_folders
 from webmail.imap.types import (
     Folder,
     Namespace,
@@ -41,9 +41,17 @@ def list_folders(
     extra = ["SIZE"] if with_size and b"STATUS=SIZE" in client.capabilities() else []
     choices = tuple(sorted((chosen or {}).items()))
     if b"LIST-STATUS" in client.capabilities():
-        listed, status_lines = list_status(client, _list_status_options(client, extra))
+        list_lines, status_lines = list_status(client, _list_status_options(client, extra))
         # The same answer as last time gives the same folders: parsed once (most requests).
-        return list(_listed_folders(_hashable(listed), _hashable(status_lines), namespaces(client), choices))
+        return list(
+            _listed_folders(
+                _hashable(list_lines),
+                _hashable(status_lines),
+                client.folder_encode,
+                namespaces(client),
+                choices,
+            )
+        )
     return _placed(_list_then_status(client, extra), namespaces(client), choices)
 
 
@@ -56,11 +64,12 @@ def _placed(
 
 @lru_cache(maxsize=1024)
 def _listed_folders(
-    listed: tuple[Any, ...], status_lines: tuple[Any, ...], spaces: Namespaces,
+    list_lines: tuple[Any, ...], status_lines: tuple[Any, ...], folder_encode: bool, spaces: Namespaces,
     choices: tuple[tuple[SpecialUse, str], ...],
 ) -> tuple[Folder, ...]:  # fmt: skip
     """A pure function of the server's words (and the user's choices): a hit is exactly what
     parsing again would give, so the bounded cache is shared by every user of the process."""
+    listed = listed_folders(list_lines, folder_encode=folder_encode)
     return tuple(_placed(_parse_list_status(listed, status_lines), spaces, choices))
 
 

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from imapclient import IMAPClient
+from imapclient.imap_utf7 import decode as decode_utf7
 from imapclient.imapclient import _quoted, join_message_ids
 from imapclient.response_parser import parse_fetch_response, parse_message_list, parse_response
 
@@ -96,15 +97,30 @@ def uid_thread(client: IMAPClient, algorithm: bytes, arguments: list[bytes]) -> 
     return tuple(parse_response(raw))
 
 
-def list_status(client: IMAPClient, return_options: list[str]) -> tuple[list[ListedFolder], list[bytes]]:
-    """``LIST "" "*" RETURN (<return_options>)``: the listed folders and the raw STATUS lines."""
+def list_status(client: IMAPClient, return_options: list[str]) -> tuple[list[Any], list[Any]]:
+    """``LIST "" "*" RETURN (<return_options>)``: the raw LIST and STATUS lines, as imaplib keeps
+    them (``listed_folders`` parses the first)."""
     imap = client._imap
     typ, data = imap._simple_command("LIST", '""', '"*"', f"RETURN ({' '.join(return_options)})")
     if typ != "OK":
         raise refused("LIST", data)
     _, list_lines = imap._untagged_response(typ, data, "LIST")
-    status_lines: list[bytes] = imap.untagged_responses.pop("STATUS", [])
-    return list(client._proc_folder_list(list_lines)), status_lines
+    status_lines: list[Any] = imap.untagged_responses.pop("STATUS", [])
+    return list(list_lines), status_lines
+
+
+def listed_folders(list_lines: Sequence[Any], *, folder_encode: bool) -> list[ListedFolder]:
+    """LIST lines parsed as ``IMAPClient.list_folders`` gives them (its ``_proc_folder_list``,
+    without the client: a pure function of the lines, so its callers may keep the result)."""
+    parsed = parse_response([line for line in list_lines if line not in (b"", None)])
+    folders: list[ListedFolder] = []
+    for flags, delimiter, name in zip(parsed[::3], parsed[1::3], parsed[2::3], strict=True):
+        if isinstance(name, int):  # a quoted number parses as one
+            name = str(name)
+        elif folder_encode:
+            name = decode_utf7(name)
+        folders.append((flags, delimiter, name))
+    return folders
 
 
 def pop_untagged(client: IMAPClient, name: str) -> list[Any]:
