@@ -16,13 +16,14 @@ from typing import Any
 
 from imapclient import IMAPClient
 from imapclient.imapclient import format_criteria_date
-from imapclient.response_parser import parse_fetch_response
 
 from webmail.imap.errors import MessageGoneError, ProtocolError, UIDValidityChangedError
 from webmail.imap.pool import IMAPConnection
 from webmail.imap.raw import (
     fetch_sequence_set,
+    parse_fetch,
     quoted_string,
+    uid_fetch,
     uid_flags,
     uid_search,
     uid_sort,
@@ -55,12 +56,12 @@ UID_BATCH = 2000  # explicit UID lists stay far below Dovecot's 64 kB command li
 def fetch_range(
     client: IMAPClient, sequence_set: str, items: Sequence[str], *, uid: bool
 ) -> dict[int, dict[bytes, Any]]:
-    """FETCH a sequence set such as ``"1:50"`` or ``"1:*"``, parsed by imapclient's own parser."""
+    """FETCH a sequence set such as ``"1:50"`` or ``"1:*"``, parsed as imapclient does."""
     data = fetch_sequence_set(client, sequence_set, f"({' '.join(items)})", uid=uid)
     # Parse keyed by sequence number and keep only answers carrying a UID: changes made by other
     # sessions arrive as unsolicited "* n FETCH (FLAGS ...)" lines in the same response, and keyed
     # by UID they would be merged into whichever message has UID n.
-    parsed = parse_fetch_response(data, client.normalise_times, False)
+    parsed = parse_fetch(data, client.normalise_times, False)
     rows = {seq: row for seq, row in parsed.items() if b"UID" in row}
     if uid:
         return {int(row[b"UID"]): row for row in rows.values()}
@@ -70,7 +71,7 @@ def fetch_range(
 def fetch_uids(client: IMAPClient, uids: Sequence[int], items: Sequence[str]) -> dict[int, dict[bytes, Any]]:
     result: dict[int, dict[bytes, Any]] = {}
     for start in range(0, len(uids), UID_BATCH):
-        result.update(client.fetch(list(uids[start : start + UID_BATCH]), list(items)))
+        result.update(uid_fetch(client, uids[start : start + UID_BATCH], items))
     return result
 
 
@@ -175,10 +176,10 @@ def fetch_one(conn: IMAPConnection, folder: str, uid: int, items: Sequence[str])
     """
     reused = conn.selected is not None and conn.selected.name == folder
     conn.select(folder, refresh=False)
-    data: dict[bytes, Any] | None = conn.client.fetch([uid], list(items)).get(uid)
+    data: dict[bytes, Any] | None = uid_fetch(conn.client, [uid], items).get(uid)
     if data is None and reused:
         conn.client.noop()
-        data = conn.client.fetch([uid], list(items)).get(uid)
+        data = uid_fetch(conn.client, [uid], items).get(uid)
     return data
 
 
@@ -489,7 +490,7 @@ def fetch_message(
     items.extend(f"BODY.PEEK[{section}.HEADER]" for section in nested_headers)
     contents: dict[str, bytes] = {}
     if items:
-        fetched = client.fetch([uid], items).get(uid, {})
+        fetched = uid_fetch(client, [uid], items).get(uid, {})
         for key, value in fetched.items():
             if key.startswith(b"BODY["):
                 section = key[5:].split(b"]", 1)[0].decode()
