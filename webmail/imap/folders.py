@@ -12,9 +12,8 @@ from typing import Any
 
 from imapclient import IMAPClient
 from imapclient.imap_utf7 import decode as decode_utf7
-from imapclient.response_parser import parse_response
 
-from webmail.imap.raw import list_status, listed_folders
+from webmail.imap.raw import list_status, listed_folders, parse_atoms
 from webmail.imap.types import (
     Folder,
     Namespace,
@@ -124,7 +123,7 @@ def _list_status_options(client: IMAPClient, extra: list[str]) -> list[str]:
 def _parse_list_status(listed: Sequence[Any], status_lines: Sequence[Any]) -> list[Folder]:
     # Parsed as one response: a name with quotes or brackets comes as a literal, which imaplib
     # keeps as a (line, literal) pair with the rest of its line as the next item.
-    parsed = parse_response(list(status_lines))
+    parsed = parse_atoms(status_lines)
     counts = {
         _folder_name(name): _pairs(items) for name, items in zip(parsed[::2], parsed[1::2], strict=True)
     }

@@ -243,7 +243,7 @@ def list_status(client: IMAPClient, return_options: list[str]) -> tuple[list[Any
 def listed_folders(list_lines: Sequence[Any], *, folder_encode: bool) -> list[ListedFolder]:
     """LIST lines parsed as ``IMAPClient.list_folders`` gives them (its ``_proc_folder_list``,
     without the client: a pure function of the lines, so its callers may keep the result)."""
-    parsed = parse_response([line for line in list_lines if line not in (b"", None)])
+    parsed = parse_atoms([line for line in list_lines if line not in (b"", None)])
     folders: list[ListedFolder] = []
     for flags, delimiter, name in zip(parsed[::3], parsed[1::3], parsed[2::3], strict=True):
         if isinstance(name, int):  # a quoted number parses as one
