@@ -404,7 +404,8 @@ class TestOpening:
         page = signed_in.get(f"/mail/INBOX/{uid}", headers={"HX-Request": "true", "HX-Target": "reader"})
         assert page.status_code == 200
         assert "<html" not in page.text
-        assert '<nav id="folder-list" hx-swap-oob="innerHTML">' in page.text  # the row and folder counts follow
+        # The row and the folder counts follow.
+        assert '<nav id="folder-list" hx-swap-oob="innerHTML">' in page.text
         imap.select_folder("INBOX")
         assert b"\\Seen" in imap.get_flags([uid])[uid]
         assert 'title="1 unread"' not in signed_in.get("/mail/INBOX").text
