@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from fastapi import Request
@@ -36,6 +36,7 @@ SHELL_FILES = (
 LIGHT_THEME, DARK_THEME = "#2456d6", "#0f1115"  # app.css: --accent (light), --bg (dark)
 
 
+@lru_cache(maxsize=4096)  # every page's answer carries it: an HMAC once per user, not per request
 def offline_key(secret: str, user: str) -> str:
     """The name a user's offline copy is kept under on a device."""
     return hmac.new(secret.encode(), f"offline:{user}".encode(), hashlib.sha256).hexdigest()[:32]
