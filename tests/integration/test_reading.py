@@ -405,7 +405,7 @@ class TestOpening:
         assert page.status_code == 200
         assert "<html" not in page.text
         # The row and the folder counts follow.
-        assert '<nav id="folder-list" hx-swap-oob="innerHTML">' in page.text
+        assert '<ul id="folder-tree" hx-swap-oob="true">' in page.text
         imap.select_folder("INBOX")
         assert b"\\Seen" in imap.get_flags([uid])[uid]
         assert 'title="1 unread"' not in signed_in.get("/mail/INBOX").text
