@@ -185,7 +185,7 @@ _FLAGS_ITEM = re.compile(rb"(?:^| )FLAGS \(([^()]*)\)")
 def uid_flags(client: IMAPClient, uids: Sequence[int]) -> dict[int, tuple[bytes, ...]]:
     """``UID FETCH <uids> (FLAGS)``: the flags of each of ``uids`` still there, as imapclient's
     ``get_flags`` gives them. Its general parser took 0.4 ms for a page of 50; these answers are
-    read with two regular expressions, and any other shape is left to that parser. An answer
+    read with two regular expressions, and any other shape is left to ``parse_fetch``. An answer
     without UID is the server telling of another message (RFC 3501 7.4.2): not one asked for."""
     if not uids:
         return {}
@@ -203,7 +203,7 @@ def uid_flags(client: IMAPClient, uids: Sequence[int]) -> dict[int, tuple[bytes,
         elif line is not None:
             other.append(line)
     if other:
-        for values in parse_fetch_response(other, False, False).values():
+        for values in parse_fetch(other, False, False).values():
             if b"UID" in values and b"FLAGS" in values:
                 found[int(values[b"UID"])] = tuple(values[b"FLAGS"])
     return found

@@ -49,7 +49,11 @@ def _static_version(path: str) -> str:
 
 def static_url(request: Request, path: str) -> str:
     """A cache-busting URL for a file under static/."""
-    return f"{request.scope.get('root_path', '')}/static/{path}?v={_static_version(path)}"
+    return _static_href(request.scope.get("root_path", ""), path)
+
+
+def _static_href(root_path: str, path: str) -> str:
+    return f"{root_path}/static/{path}?v={_static_version(path)}"
 
 
 @pass_context
@@ -63,7 +67,7 @@ def icon(context: Context, name: str, size: int = 18) -> Markup:
 def _icon(root_path: str, name: str, size: int) -> Markup:
     # A template function, not a macro: a page draws dozens, and a macro call costs Jinja a
     # context and an escape per value (the reader's 24 icons were a third of its rendering).
-    href = f"{root_path}/static/icons.svg?v={_static_version('icons.svg')}#{name}"
+    href = f"{_static_href(root_path, 'icons.svg')}#{name}"
     if size == 18:
         return Markup('<svg class="icon icon-{}" aria-hidden="true"><use href="{}"/></svg>').format(
             name, href
