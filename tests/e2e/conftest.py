@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from imapclient import IMAPClient
 from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import MailUser
+from webmail.devservices import DevServices
 
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 SIZES = {"desktop": (1440, 900), "phone": (390, 844)}
@@ -25,6 +27,21 @@ def sign_in(page: Page, live_server: str, user: MailUser) -> None:
     page.get_by_label("Password").fill(user.password)
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator("#message-list")).to_be_visible()
+
+
+def other_client(services: DevServices, user: MailUser) -> IMAPClient:
+    """The user's mailbox as another mail program sees it, signed in."""
+    client = IMAPClient("127.0.0.1", services.dovecot.imap_port, ssl=False)
+    client.login(user.username, user.password)
+    return client
+
+
+@pytest.fixture
+def imap(services: DevServices, mail_user: MailUser) -> Iterator[IMAPClient]:
+    """``other_client`` for the test's user, logged out even when the test fails."""
+    client = other_client(services, mail_user)
+    yield client
+    client.logout()
 
 
 @pytest.fixture(scope="session")

@@ -4,26 +4,15 @@ JavaScript through the shared forms app.js drives, and without it through plain 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from imapclient import IMAPClient
 from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import MailUser
 from tests.e2e.conftest import SIZES, THEMES, both_themes, sign_in
-from tests.e2e.test_live_updates import LIVE, other_client, wait_for_stream, watch_sse
+from tests.e2e.test_live_updates import LIVE, wait_for_stream, watch_sse
 from webmail.config import Settings
-from webmail.devservices import DevServices
-
-
-@pytest.fixture
-def imap(services: DevServices, mail_user: MailUser) -> Iterator[IMAPClient]:
-    """The user's mailbox as another mail program sees it; logged out even when a test fails."""
-    client = other_client(services, mail_user)
-    yield client
-    client.logout()
 
 
 def fill(imap: IMAPClient, *subjects: str) -> None:

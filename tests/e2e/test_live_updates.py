@@ -8,18 +8,12 @@ from imapclient import IMAPClient
 from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import MailUser
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import other_client, sign_in
 from webmail.config import Settings
 from webmail.devservices import DevServices
 from webmail.redis import Keys
 
 LIVE = 5_000  # ms: changes made elsewhere must show within 5 seconds
-
-
-def other_client(services: DevServices, user: MailUser) -> IMAPClient:
-    client = IMAPClient("127.0.0.1", services.dovecot.imap_port, ssl=False)
-    client.login(user.username, user.password)
-    return client
 
 
 def wait_for_stream(page: Page, settings: Settings, user: MailUser) -> None:
@@ -144,59 +138,49 @@ def test_new_mail_raises_a_desktop_notification(
 
 
 def test_a_live_update_keeps_the_list_as_the_user_sorted_it(
-    page: Page, live_server: str, live_settings: Settings, services: DevServices, mail_user: MailUser
+    page: Page, live_server: str, live_settings: Settings, imap: IMAPClient, mail_user: MailUser
 ) -> None:
     """The list sorted through htmx (no page load) is refreshed as it is shown, not as the page
     loaded: new mail goes where the sort puts it."""
-    imap = other_client(services, mail_user)
-    try:
-        for subject in ("Bravo", "Alpha", "Charlie"):
-            imap.append(
-                "INBOX", f"From: a@example.org\r\nSubject: {subject}\r\n\r\nx\r\n".encode(), flags=[b"\\Seen"]
-            )
-        watch_sse(page)
-        sign_in(page, live_server, mail_user)
-        wait_for_stream(page, live_settings, mail_user)
-        subjects = page.locator("#message-list li.msg .subject")
-        expect(subjects).to_have_text(["Charlie", "Alpha", "Bravo"])
-        page.locator(".list-toolbar .sort > summary").click()
-        page.locator(".list-toolbar .sort .menu-panel").get_by_role("listitem").filter(
-            has_text="Subject"
-        ).click()
-        expect(page).to_have_url(f"{live_server}/mail/INBOX?sort=subject")
-        expect(subjects).to_have_text(["Alpha", "Bravo", "Charlie"])
-        imap.append("INBOX", b"From: a@example.org\r\nSubject: Delta\r\n\r\nx\r\n", flags=[b"\\Seen"])
-        expect(subjects).to_have_text(["Alpha", "Bravo", "Charlie", "Delta"], timeout=LIVE)
-        expect(page).to_have_url(f"{live_server}/mail/INBOX?sort=subject")
-    finally:
-        imap.logout()
+    for subject in ("Bravo", "Alpha", "Charlie"):
+        imap.append(
+            "INBOX", f"From: a@example.org\r\nSubject: {subject}\r\n\r\nx\r\n".encode(), flags=[b"\\Seen"]
+        )
+    watch_sse(page)
+    sign_in(page, live_server, mail_user)
+    wait_for_stream(page, live_settings, mail_user)
+    subjects = page.locator("#message-list li.msg .subject")
+    expect(subjects).to_have_text(["Charlie", "Alpha", "Bravo"])
+    page.locator(".list-toolbar .sort > summary").click()
+    page.locator(".list-toolbar .sort .menu-panel").get_by_role("listitem").filter(has_text="Subject").click()
+    expect(page).to_have_url(f"{live_server}/mail/INBOX?sort=subject")
+    expect(subjects).to_have_text(["Alpha", "Bravo", "Charlie"])
+    imap.append("INBOX", b"From: a@example.org\r\nSubject: Delta\r\n\r\nx\r\n", flags=[b"\\Seen"])
+    expect(subjects).to_have_text(["Alpha", "Bravo", "Charlie", "Delta"], timeout=LIVE)
+    expect(page).to_have_url(f"{live_server}/mail/INBOX?sort=subject")
 
 
 def test_the_folder_counts_stay_live_after_opening_a_message(
-    page: Page, live_server: str, live_settings: Settings, services: DevServices, mail_user: MailUser
+    page: Page, live_server: str, live_settings: Settings, imap: IMAPClient, mail_user: MailUser
 ) -> None:
     """Opening an unread message updates the folder counts in the same answer, and nothing else
     of the pane (its folder toggle stays); the pane still follows the mailbox afterwards."""
-    imap = other_client(services, mail_user)
-    try:
-        imap.append("INBOX", b"From: a@example.org\r\nSubject: Read me\r\n\r\nx\r\n")
-        watch_sse(page)
-        sign_in(page, live_server, mail_user)
-        wait_for_stream(page, live_settings, mail_user)
-        unread = page.locator('#folder-list a[data-folder="INBOX"] .unread')
-        expect(unread).to_have_text("1")
-        page.evaluate(
-            """document.addEventListener("htmx:oobAfterSwap", () => {
-                 window.__paneAfterOob = Array.from(document.querySelectorAll("#folder-list .folder-toggle a"),
-                                                    (link) => link.textContent.trim());
-               })"""
-        )
-        page.locator("#message-list li.msg", has_text="Read me").locator("a").first.click()
-        expect(page.locator("#reader article.message")).to_contain_text("Read me")
-        expect(unread).to_have_count(0)
-        # Read as htmx finished the answer's out-of-band swaps, before any live refresh of the pane.
-        assert page.evaluate("window.__paneAfterOob") == ["Show all folders"]
-        imap.append("INBOX", b"From: a@example.org\r\nSubject: Then this\r\n\r\nx\r\n")
-        expect(unread).to_have_text("1", timeout=LIVE)
-    finally:
-        imap.logout()
+    imap.append("INBOX", b"From: a@example.org\r\nSubject: Read me\r\n\r\nx\r\n")
+    watch_sse(page)
+    sign_in(page, live_server, mail_user)
+    wait_for_stream(page, live_settings, mail_user)
+    unread = page.locator('#folder-list a[data-folder="INBOX"] .unread')
+    expect(unread).to_have_text("1")
+    page.evaluate(
+        """document.addEventListener("htmx:oobAfterSwap", () => {
+             window.__paneAfterOob = Array.from(document.querySelectorAll("#folder-list .folder-toggle a"),
+                                                (link) => link.textContent.trim());
+           })"""
+    )
+    page.locator("#message-list li.msg", has_text="Read me").locator("a").first.click()
+    expect(page.locator("#reader article.message")).to_contain_text("Read me")
+    expect(unread).to_have_count(0)
+    # Read as htmx finished the answer's out-of-band swaps, before any live refresh of the pane.
+    assert page.evaluate("window.__paneAfterOob") == ["Show all folders"]
+    imap.append("INBOX", b"From: a@example.org\r\nSubject: Then this\r\n\r\nx\r\n")
+    expect(unread).to_have_text("1", timeout=LIVE)
