@@ -618,6 +618,7 @@ document.addEventListener("htmx:beforeSwap", (event) => {
     focus: focused ? { uid: (focused.closest("li[data-uid]") || {}).dataset?.uid, key: controlKey(focused) } : null,
     anchor: top ? { uid: top.dataset.uid, offset: top.offsetTop - list.scrollTop } : null,
     scrolled: list.scrollTop,
+    tools: keptTools(list),
   };
 });
 document.addEventListener("htmx:afterSwap", (event) => {
@@ -626,7 +627,30 @@ document.addEventListener("htmx:afterSwap", (event) => {
   const state = liveState;
   const anchor = state.anchor && list.querySelector(`li[data-uid="${state.anchor.uid}"]`);
   list.scrollTop = state.scrolled > 0 && anchor ? anchor.offsetTop - state.anchor.offset : state.scrolled;
+  reuseTools(list, state.tools);
 });
+// The row tools this list already has stay through a live update of it (the same URL, so the same
+// form): the row under a resting pointer keeps its quick actions, with no fetch. If they were
+// still on their way, the new list's are asked for.
+function keptTools(list) {
+  const header = list.querySelector(".list-header[data-url]");
+  const tools = document.getElementById("row-tools");
+  if (!header) return null;
+  if (tools && list.contains(tools)) return { form: tools, url: header.dataset.url };
+  return menuLoads.has(header) ? { form: null, url: header.dataset.url } : null;
+}
+function reuseTools(list, kept) {
+  const header = list.querySelector(".list-header[data-url]");
+  const slot = list.querySelector('template[data-menu="tools"]');
+  if (!kept || !slot || !header) return;
+  if (kept.form && header.dataset.url === kept.url) {
+    slot.replaceWith(kept.form);
+    const row = list.querySelector("li.msg:hover, li.msg:focus-within");
+    if (row) placeTools(row);
+  } else if (list.matches(":hover, :focus-within")) {
+    loadMenus(false);
+  }
+}
 // After htmx settles (it puts the new HTML's attributes back on elements with the same id then).
 document.addEventListener("htmx:afterSettle", (event) => {
   const list = event.detail.target;

@@ -228,3 +228,33 @@ def test_the_menus_of_a_list_from_htmx_look_and_work_as_a_page_load(
     expect(page.locator(".toast")).to_contain_text("moved to Projects")
     imap.select_folder("Projects", readonly=True)
     assert len(imap.search(["SUBJECT", "Menu row 0"])) == 1
+
+
+def test_a_row_under_a_resting_pointer_keeps_its_quick_actions_through_a_live_update(
+    page: Page, live_server: str, live_settings: Settings, imap: IMAPClient, mail_user: MailUser
+) -> None:
+    """New mail arriving while the pointer rests on a row (no pointer move after it): the row then
+    under the pointer has the row tools at once, from a page load's list and from an htmx one
+    (whose tools were fetched), and they act."""
+    fill(imap, *(f"Resting row {i}" for i in range(3)))
+    watch_sse(page)
+    sign_in(page, live_server, mail_user)
+    wait_for_stream(page, live_settings, mail_user)
+    rows = page.locator("#message-list li.msg")
+    under_pointer = page.locator("#message-list li.msg:hover")
+    for arrival, swap in (("Arrived on the page load", False), ("Arrived on the htmx list", True)):
+        if swap:
+            swap_in_the_same_list(page)
+        count = rows.count()
+        rows.nth(1).hover()
+        expect(rows.nth(1).get_by_role("button", name="Mark as unread")).to_be_visible()
+        imap.append(
+            "INBOX", f"From: a@example.org\r\nSubject: {arrival}\r\n\r\nx\r\n".encode(), flags=[b"\\Seen"]
+        )
+        expect(rows).to_have_count(count + 1, timeout=LIVE)
+        expect(under_pointer.get_by_role("button", name="Mark as unread")).to_be_visible(timeout=1_000)
+    subject = under_pointer.locator(".subject").inner_text()
+    under_pointer.get_by_role("button", name="Mark as unread").click()
+    expect(page.locator("#message-list li.msg.unseen")).to_have_text(re.compile(subject))
+    imap.select_folder("INBOX", readonly=True)
+    assert imap.search(["UNSEEN"]) == imap.search(["SUBJECT", subject])
