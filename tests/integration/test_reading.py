@@ -6,7 +6,9 @@ import re
 import zipfile
 from collections.abc import Iterator
 from email.message import EmailMessage
+from html import unescape
 from pathlib import Path
+from urllib.parse import parse_qs, quote, urlencode
 
 import pytest
 from fastapi.testclient import TestClient
@@ -510,6 +512,22 @@ class TestOpening:
         assert stale.status_code == 303
         assert stale.headers["location"] == "/mail/INBOX?changed=1"
         assert "the list has been reloaded" in signed_in.get("/mail/INBOX?changed=1").text
+
+    def test_the_reply_and_forward_links_carry_the_folder_name_as_it_is(
+        self, signed_in: TestClient, imap: IMAPClient, imap_server: IMAPServer
+    ) -> None:
+        folder = imap_server.folder("Q&A #1 + more")
+        imap.create_folder(folder)
+        imap.subscribe_folder(folder)
+        uid = append(imap, plain_message("Odd folder"), folder=folder)
+        reader = signed_in.get(f"/mail/{quote(folder, safe='/')}/{uid}")
+        assert reader.status_code == 200
+        links = [parse_qs(unescape(query)) for query in re.findall(r'href="/compose\?([^"]+)"', reader.text)]
+        assert len(links) == 5  # reply, reply all, forward, forward as attachment, edit as new
+        assert all(
+            value == [f"{folder}/{uid}"] for link in links for key, value in link.items() if key != "as"
+        )
+        assert "Re: Odd folder" in signed_in.get(f"/compose?{urlencode({'reply': f'{folder}/{uid}'})}").text
 
     def test_folder_with_numeric_name_is_a_folder(
         self, signed_in: TestClient, imap: IMAPClient, imap_server: IMAPServer
