@@ -225,8 +225,13 @@ class IMAPPool:
         else:
             await self._discard(user, connection)
 
-    async def run(self, credentials: Credentials, work: IMAPWork[T], operation: str = "") -> T:
-        """Run ``work(connection)`` on one of the user's connections; retry once on a dead one."""
+    async def run(
+        self, credentials: Credentials, work: IMAPWork[T], operation: str = "", *,
+        then: Callable[[T], T] | None = None,
+    ) -> T:  # fmt: skip
+        """Run ``work(connection)`` on one of the user's connections; retry once on a dead one.
+        ``then`` is CPU work on the result, done in the same worker thread once the connection's
+        work is (a thread hop costs about 0.1 ms); it is not counted as the IMAP server's time."""
         user = credentials.username
         for attempt in (1, 2):
             try:
@@ -236,7 +241,7 @@ class IMAPPool:
                 raise CredentialsRejectedError() from exc
             try:
                 result = await anyio.to_thread.run_sync(
-                    connection.run, work, operation, limiter=self._limiter
+                    _run_then, connection, work, operation, then, limiter=self._limiter
                 )
             except UnavailableError:
                 await self._discard(user, connection)
@@ -501,6 +506,13 @@ class IMAPPool:
             finally:
                 if connection.lease is not None and self.cap is not None:
                     await self.cap.release(user, connection.lease)
+
+
+def _run_then(
+    connection: IMAPConnection, work: IMAPWork[T], operation: str, then: Callable[[T], T] | None
+) -> T:
+    result = connection.run(work, operation)
+    return result if then is None else then(result)
 
 
 def _noop(connection: IMAPConnection) -> None:

@@ -37,6 +37,7 @@ from webmail.imap.types import (
 )
 from webmail.imap.uidset import UIDSet
 from webmail.mail.mbox import ImportEntry
+from webmail.mail.render import MessageView
 from webmail.mail.structure import BodyPart
 from webmail.mail.transfer import StreamDecoder
 
@@ -58,13 +59,14 @@ class ExportPiece:
 @dataclass(frozen=True)
 class OpenedMessage:
     """What ``MailStore.open_message`` found: the folders (counts after marking), the message's
-    summary as it was before (empty if it is gone), the whole message if asked for and whether
-    it was marked read now."""
+    summary as it was before (empty if it is gone), the whole message if asked for, whether it
+    was marked read now, and the message as ``render`` made it."""
 
     folders: list[Folder]
     summaries: list[MessageSummary]
     fetched: messages.FetchedMessage | None
     marked_seen: bool
+    view: MessageView | None = None
 
 
 @dataclass
@@ -390,12 +392,13 @@ class MailStore:
 
     async def open_message(
         self, folder: str, uid: int, *, uidvalidity: int, fetch: bool, prefer_html: bool, mark_seen: bool,
-        known: MessageSummary | None = None,
+        known: MessageSummary | None = None, render: Callable[[FetchedMessage], MessageView] | None = None,
     ) -> OpenedMessage:  # fmt: skip
         """What a click on a list row needs from IMAP, in one hop: the message's summary (with
         ``fetch``, the whole message as ``message()`` gives it; given a ``known`` summary of it,
         only its current flags), marked read if ``mark_seen`` and it was unread, then every
-        folder with counts that include that change.
+        folder with counts that include that change. A fetched message is passed to ``render``
+        in the same worker thread.
 
         Nothing is marked when the folder was renumbered (UIDVALIDITY), or when ``folder/uid``
         is a folder itself (a folder such as "Archive/2024" whose link looks like a message's).
@@ -435,7 +438,12 @@ class MailStore:
                 marked = True
             return OpenedMessage(list_folders(conn.client), found, fetched, marked)
 
-        return await self.pool.run(self.credentials, work, "message")
+        def rendered(opened: OpenedMessage) -> OpenedMessage:
+            if render is None or opened.fetched is None:
+                return opened
+            return replace(opened, view=render(opened.fetched))
+
+        return await self.pool.run(self.credentials, work, "message", then=rendered)
 
     async def set_flag_and_list(
         self, folder: str, uids: Sequence[int], flag: str, value: bool

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import zipfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
@@ -90,6 +90,7 @@ async def load_view(
     summary: MessageSummary | None = None,
     looked_up: CachedView | None | Unknown = UNKNOWN,
     fetched: FetchedMessage | None = None,
+    rendered: MessageView | None = None,
 ) -> tuple[MessageSummary | None, MessageView, bool]:
     """The message as shown, its summary (with ``with_summary``: current flags, fetched every
     time unless the caller just fetched it as ``summary``) and whether remote content is loaded.
@@ -97,7 +98,8 @@ async def load_view(
     With a UIDVALIDITY (the folder's, or ``uv`` from the link) the rendering comes from the view
     cache when the message was rendered before in the same remote-content mode; a new rendering
     is cached only after IMAP confirmed that UIDVALIDITY. A caller that already looked the
-    rendering up (``looked_up``) or fetched the message (``fetched``) passes it on.
+    rendering up (``looked_up``) or fetched the message (``fetched``, and had ``renderer`` make
+    it in the mode the link asks for: ``rendered``) passes it on.
     """
     if uidvalidity is None:
         uidvalidity = link_uidvalidity(request)
@@ -129,30 +131,12 @@ async def load_view(
             fetched = await store.message(folder, uid, prefer_html=prefer_html, uidvalidity=uidvalidity)
         summary = fetched.summary
         sender = fetched.summary.from_[0].email if fetched.summary.from_ else ""
-        resources = fetched.plan.inline_resources
-
-        def cid_url(content_id: str) -> str | None:
-            part = resources.get(content_id)
-            return message_url(request, folder, uid, f"/part/{part.section}?inline=1") if part else None
-
-        def rendered(allow: bool) -> MessageView:
-            return build_view(
-                fetched.header,
-                fetched.plan,
-                fetched.contents,
-                truncated=fetched.truncated,
-                cid_url=cid_url,
-                allow_remote=allow,
-                prefer_html=prefer_html,
-                limits=limits_of(request),
-            )
-
-        # Decoding and sanitising is CPU work of any length: a worker thread, never the event loop.
-        view = await anyio.to_thread.run_sync(rendered, explicit)
+        show = renderer(request, folder, uid, prefer_html=prefer_html)
+        view = rendered if rendered is not None else await anyio.to_thread.run_sync(show, fetched, explicit)
         # Only a message with remote content asks whether its sender's is always loaded.
         if view.remote_blocked and sender and await services.remote_content.is_allowed(session.user, sender):
             allow_remote = True
-            view = await anyio.to_thread.run_sync(rendered, True)
+            view = await anyio.to_thread.run_sync(show, fetched, True)
         if uidvalidity is not None:
             metrics.CACHE_MISSES.labels(kind="view").inc()
             await services.views.put(
@@ -162,6 +146,34 @@ async def load_view(
     if words:
         highlight_view(view, words)
     return summary, view, allow_remote
+
+
+def renderer(
+    request: Request, folder: str, uid: int, *, prefer_html: bool
+) -> Callable[[FetchedMessage, bool], MessageView]:
+    """How this request shows a fetched message, remote content allowed or not. Decoding and
+    sanitising is CPU work of any length: for a worker thread, never the event loop."""
+    limits = limits_of(request)
+
+    def render(fetched: FetchedMessage, allow_remote: bool) -> MessageView:
+        resources = fetched.plan.inline_resources
+
+        def cid_url(content_id: str) -> str | None:
+            part = resources.get(content_id)
+            return message_url(request, folder, uid, f"/part/{part.section}?inline=1") if part else None
+
+        return build_view(
+            fetched.header,
+            fetched.plan,
+            fetched.contents,
+            truncated=fetched.truncated,
+            cid_url=cid_url,
+            allow_remote=allow_remote,
+            prefer_html=prefer_html,
+            limits=limits,
+        )
+
+    return render
 
 
 def search_words(q: str, limits: Limits) -> list[str]:
@@ -385,7 +397,7 @@ async def show_message(
     query = parse_query(request, preferences)
     linked = link_uidvalidity(request)
     looked_up: CachedView | None | Unknown = UNKNOWN
-    fetched, marked_early = None, False
+    fetched, marked_early, early_view = None, False, None
     if linked is not None:
         # A click in the list: one IMAP hop gets the flags (and the message, unless its
         # rendering is cached), marks it read and lists the folders with the new counts.
@@ -393,16 +405,20 @@ async def show_message(
         looked_up = await services.views.get(
             view_key(request, services, session, canonical(folder), linked, uid, explicit, prefer_html)
         )
+        # A message not rendered before is rendered in the IMAP hop's thread (no second hop).
+        show = renderer(request, canonical(folder), uid, prefer_html=prefer_html)
         early = await store.open_message(
             canonical(folder), uid, uidvalidity=linked, fetch=looked_up is None, prefer_html=prefer_html,
             mark_seen=preferences.mark_seen == "immediately" and not query.threads,
             known=looked_up.summary if looked_up is not None else None,
+            render=lambda fetched: show(fetched, explicit),
         )  # fmt: skip
-        folders, known, fetched, marked_early = (
+        folders, known, fetched, marked_early, early_view = (
             early.folders,
             early.summaries,
             early.fetched,
             early.marked_seen,
+            early.view,
         )
     else:
         folders, known = await store.list_folders(select=canonical(folder)), []
@@ -417,6 +433,7 @@ async def show_message(
             request, services, session, store, current.name, uid, prefer_html=prefer_html,
             uidvalidity=current.uidvalidity, with_summary=True, summary=known[0] if known else None,
             looked_up=looked_up if linked == current.uidvalidity else UNKNOWN, fetched=fetched,
+            rendered=early_view if current.name == canonical(folder) else None,
         )  # fmt: skip
     except UIDValidityChangedError:
         destination = url(request, folder_url(current.name)) + "?changed=1"
