@@ -128,7 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(_maintain_pool, pool, settings)
-                tasks.start_soon(_close_on_request, redis, pool, watchers, keys)
+                tasks.start_soon(_close_on_request, redis, pool, watchers, views, keys)
                 tasks.start_soon(handover.take_part, redis, keys, pool, holder)
                 yield
                 tasks.cancel_scope.cancel()
@@ -186,9 +186,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-async def _close_on_request(redis: Redis, pool: IMAPPool, watchers: Watchers, keys: Keys) -> None:
-    """Close a user's connections here when another worker signs the user out; when the user was
-    signed out everywhere (``webmail sessions revoke``), stop watching their mailbox too."""
+async def _close_on_request(
+    redis: Redis, pool: IMAPPool, watchers: Watchers, views: ViewCache, keys: Keys
+) -> None:
+    """Close a user's connections (and drop the renderings kept) here when a worker signs the
+    user out; when the user was signed out everywhere (``webmail sessions revoke``), stop
+    watching their mailbox too."""
     revoked = keys.sessions_revoked_channel()
     while True:
         try:
@@ -202,6 +205,7 @@ async def _close_on_request(redis: Redis, pool: IMAPPool, watchers: Watchers, ke
                     user = message["data"].decode()
                     if message["channel"].decode() == revoked:
                         await anyio.to_thread.run_sync(watchers.stop, user)
+                    views.forget_here(user)
                     await pool.close_user(user)
             finally:
                 with anyio.CancelScope(shield=True):

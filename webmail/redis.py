@@ -257,7 +257,11 @@ class Keys:
         """A rendered message (``imap/cache.py``); ``folder`` and ``variant`` (any text) are hashed."""
         folder_id = hashlib.sha1(folder.encode(), usedforsecurity=False).hexdigest()[:16]
         variant_id = hashlib.sha1(variant.encode(), usedforsecurity=False).hexdigest()[:20]
-        return f"{self.prefix}:view:{user}:{folder_id}:{uidvalidity}:{uid}:{variant_id}"
+        return f"{self.message_views(user)}{folder_id}:{uidvalidity}:{uid}:{variant_id}"
+
+    def message_views(self, user: str) -> str:
+        """What every key of the user's rendered messages starts with."""
+        return f"{self.prefix}:view:{user}:"
 
     def rendered_list(self, user: str, variant: str) -> str:
         """A rendered message-list partial (``imap/cache.py``); ``variant`` (any text) is hashed."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from email.message import EmailMessage
 
@@ -181,3 +182,38 @@ def test_sign_out_forgets_the_renderings(
     token = session_token(signed_in)
     signed_in.post("/logout", data={"csrf_token": token})
     assert not view_keys(redis, settings, mail_user.username)
+
+
+def test_sign_out_forgets_the_renderings_on_every_worker(
+    settings: Settings, signed_in: TestClient, imap: IMAPClient, redis: Redis, mail_user: MailUser
+) -> None:
+    """A worker keeps the renderings it just read or wrote (a reader's body frame follows it):
+    signing out drops them there and in Redis, so a message deleted since is not shown again."""
+    uid = append(imap, html_message("Read then signed out", "Kept no longer than the session"))
+    uv = imap.select_folder("INBOX")[b"UIDVALIDITY"]
+    url = body_url(signed_in.get(f"/mail/INBOX/{uid}?uv={uv}", headers=READER).text)
+    with TestClient(create_app(settings), follow_redirects=False, client=("127.0.0.3", 5000)) as other_worker:
+        assert sign_in(other_worker, mail_user).status_code == 303
+        assert "Kept no longer" in other_worker.get(url).text  # now kept by that worker too
+        assert view_keys(redis, settings, mail_user.username)
+        assert signed_in.post("/logout", data={"csrf_token": session_token(signed_in)}).status_code == 303
+        assert view_keys(redis, settings, mail_user.username) == []
+        imap.delete_messages([uid])
+        imap.expunge()
+        for client in (signed_in, other_worker):
+            if client is signed_in:
+                assert sign_in(client, mail_user).status_code == 303
+            deadline = time.monotonic() + 5
+            while (status := client.get(url).status_code) == 200 and time.monotonic() < deadline:
+                time.sleep(0.05)  # the sign-out reaches each worker through Redis
+            assert status == 404
+
+
+def test_highlighting_a_search_leaves_the_kept_rendering_as_it_was(
+    signed_in: TestClient, imap: IMAPClient
+) -> None:
+    uid = append(imap, html_message("Highlighted", "find the needle here"))
+    uv = imap.select_folder("INBOX")[b"UIDVALIDITY"]
+    for _ in range(2):
+        assert "<mark>needle</mark>" in signed_in.get(f"/mail/INBOX/{uid}/body?uv={uv}&q=needle").text
+        assert "<mark>" not in signed_in.get(f"/mail/INBOX/{uid}/body?uv={uv}").text

@@ -14,6 +14,7 @@ only as keyed hashes: a Redis dump alone reveals nothing about anyone's mail.
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,6 +32,10 @@ PAGE_TTL_SECONDS = 600
 # Rendered messages: a message under (UIDVALIDITY, UID) never changes, so only memory bounds them.
 VIEW_TTL_SECONDS = 6 * 3600
 VIEW_MAX_BYTES = 1024 * 1024  # sealed; a bigger rendering is not cached
+# Decoded renderings this worker keeps besides Redis: a reader's body frame asks for the same one
+# a moment later, mostly on the same keep-alive connection. Dropped at sign-out (``forget_here``).
+RECENT_VIEWS = 64
+RECENT_VIEW_SECONDS = 60.0
 
 
 class Cipher(Protocol):
@@ -162,13 +167,15 @@ class ViewCache:
     Keyed by user, folder, UIDVALIDITY, UID and a variant that names everything the rendering
     depends on (remote content allowed or not, HTML or plain preferred, the app's URL prefix):
     a message under a UIDVALIDITY and UID never changes (RFC 3501), so an entry is never stale;
-    flags are mutable and are not in it. Sealed and bound to its key like the pages.
+    flags are mutable and are not in it. Sealed and bound to its key like the pages. The last
+    few read or written are also kept here, decoded, for a minute: shared, so never changed.
     """
 
     def __init__(self, redis: Redis, prefix: str, cipher: Cipher) -> None:
         self.redis = redis
         self.keys = Keys(prefix)
         self.cipher = cipher
+        self._recent: OrderedDict[str, tuple[float, CachedView]] = OrderedDict()
 
     def key(
         self,
@@ -187,6 +194,10 @@ class ViewCache:
         )
 
     async def get(self, key: str) -> CachedView | None:
+        recent = self._recent.get(key)
+        if recent is not None and time.monotonic() - recent[0] < RECENT_VIEW_SECONDS:
+            self._recent.move_to_end(key)
+            return recent[1]
         blob = await self.redis.get(key)
         plain = self.cipher.open(blob, key) if isinstance(blob, bytes) else None
         if plain is None:
@@ -194,13 +205,27 @@ class ViewCache:
         try:
             data = orjson.loads(plain)
             summary = data.get("summary")
-            return CachedView(
+            cached = CachedView(
                 view_from_json(data["view"]),
                 str(data["sender"]),
                 _summary_from_json(summary) if summary is not None else None,
             )
         except (ValueError, KeyError, TypeError):
             return None
+        self._remember(key, cached)
+        return cached
+
+    def _remember(self, key: str, cached: CachedView) -> None:
+        self._recent[key] = (time.monotonic(), cached)
+        self._recent.move_to_end(key)
+        while len(self._recent) > RECENT_VIEWS:
+            self._recent.popitem(last=False)
+
+    def forget_here(self, user: str) -> None:
+        """Drop what this worker keeps of the user's renderings (a sign-out anywhere)."""
+        mine = self.keys.message_views(user)
+        for key in [key for key in self._recent if key.startswith(mine)]:
+            del self._recent[key]
 
     async def put(self, user: str, key: str, cached: CachedView) -> None:
         summary = _summary_to_json(cached.summary) if cached.summary is not None else None
@@ -213,6 +238,7 @@ class ViewCache:
             pipe.sadd(self.keys.view_index(user), key)
             pipe.expire(self.keys.view_index(user), VIEW_TTL_SECONDS)
             await pipe.execute()
+        self._remember(key, cached)
 
 
 def _addresses_to_json(addresses: list[HeaderAddress]) -> list[list[str]]:

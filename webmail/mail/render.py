@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.parser import BytesHeaderParser
 from email.policy import compat32
@@ -292,14 +292,16 @@ def highlight_html(html: str, words: list[str]) -> str:
     return "".join(out)
 
 
-def highlight_view(view: MessageView, words: list[str]) -> None:
-    """Highlight the words in every shown block of a message view, nested messages too."""
+def highlight_view(view: MessageView, words: list[str]) -> MessageView:
+    """The view with the words highlighted in every shown block, nested messages too: a copy, so
+    a cached view stays as it was."""
 
-    def visit(blocks: list[BodyBlock]) -> None:
-        for block in blocks:
-            if block.kind == "message":
-                visit(block.blocks)
-            else:
-                block.html = highlight_html(block.html, words)
+    def visit(blocks: list[BodyBlock]) -> list[BodyBlock]:
+        return [
+            replace(block, blocks=visit(block.blocks))
+            if block.kind == "message"
+            else replace(block, html=highlight_html(block.html, words))
+            for block in blocks
+        ]
 
-    visit(view.blocks)
+    return replace(view, blocks=visit(view.blocks))

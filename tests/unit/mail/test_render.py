@@ -336,9 +336,12 @@ class TestHighlight:
             parse_headers(b""), [BodyBlock("html", "<p>a needle</p>"), BodyBlock("message", blocks=[inner])],
             [], True, False, 0, [], [],
         )  # fmt: skip
-        highlight_view(message_view, ["needle"])
-        assert message_view.blocks[0].html == "<p>a <mark>needle</mark></p>"
-        assert inner.html == "<div><mark>needle</mark></div>"
+        highlighted = highlight_view(message_view, ["needle"])
+        assert highlighted.blocks[0].html == "<p>a <mark>needle</mark></p>"
+        assert highlighted.blocks[1].blocks[0].html == "<div><mark>needle</mark></div>"
+        # A copy: the view (perhaps a cached one) is as it was.
+        assert message_view.blocks[0].html == "<p>a needle</p>"
+        assert inner.html == "<div>needle</div>"
 
 
 SAFE_HTML = st.lists(

@@ -144,7 +144,7 @@ async def load_view(
             )
     words = search_words(request.query_params.get("q", ""), limits_of(request))
     if words:
-        highlight_view(view, words)
+        view = highlight_view(view, words)
     return summary, view, allow_remote
 
 
