@@ -35,6 +35,7 @@ VIEW_MAX_BYTES = 1024 * 1024  # sealed; a bigger rendering is not cached
 # Decoded renderings this worker keeps besides Redis: a reader's body frame asks for the same one
 # a moment later, mostly on the same keep-alive connection. Dropped at sign-out (``forget_here``).
 RECENT_VIEWS = 64
+RECENT_VIEW_BYTES = 8 * 1024 * 1024  # their JSON's size
 RECENT_VIEW_SECONDS = 60.0
 
 
@@ -175,7 +176,8 @@ class ViewCache:
         self.redis = redis
         self.keys = Keys(prefix)
         self.cipher = cipher
-        self._recent: OrderedDict[str, tuple[float, CachedView]] = OrderedDict()
+        self._recent: OrderedDict[str, tuple[float, int, CachedView]] = OrderedDict()
+        self._recent_bytes = 0
 
     def key(
         self,
@@ -197,7 +199,7 @@ class ViewCache:
         recent = self._recent.get(key)
         if recent is not None and time.monotonic() - recent[0] < RECENT_VIEW_SECONDS:
             self._recent.move_to_end(key)
-            return recent[1]
+            return recent[2]
         blob = await self.redis.get(key)
         plain = self.cipher.open(blob, key) if isinstance(blob, bytes) else None
         if plain is None:
@@ -212,20 +214,26 @@ class ViewCache:
             )
         except (ValueError, KeyError, TypeError):
             return None
-        self._remember(key, cached)
+        self._remember(key, len(plain), cached)
         return cached
 
-    def _remember(self, key: str, cached: CachedView) -> None:
-        self._recent[key] = (time.monotonic(), cached)
-        self._recent.move_to_end(key)
-        while len(self._recent) > RECENT_VIEWS:
-            self._recent.popitem(last=False)
+    def _remember(self, key: str, size: int, cached: CachedView) -> None:
+        self._forget(key)
+        self._recent[key] = (time.monotonic(), size, cached)
+        self._recent_bytes += size
+        while self._recent and (len(self._recent) > RECENT_VIEWS or self._recent_bytes > RECENT_VIEW_BYTES):
+            self._forget(next(iter(self._recent)))
+
+    def _forget(self, key: str) -> None:
+        dropped = self._recent.pop(key, None)
+        if dropped is not None:
+            self._recent_bytes -= dropped[1]
 
     def forget_here(self, user: str) -> None:
         """Drop what this worker keeps of the user's renderings (a sign-out anywhere)."""
         mine = self.keys.message_views(user)
         for key in [key for key in self._recent if key.startswith(mine)]:
-            del self._recent[key]
+            self._forget(key)
 
     async def put(self, user: str, key: str, cached: CachedView) -> None:
         summary = _summary_to_json(cached.summary) if cached.summary is not None else None
@@ -238,7 +246,7 @@ class ViewCache:
             pipe.sadd(self.keys.view_index(user), key)
             pipe.expire(self.keys.view_index(user), VIEW_TTL_SECONDS)
             await pipe.execute()
-        self._remember(key, cached)
+        self._remember(key, len(plain), cached)
 
 
 def _addresses_to_json(addresses: list[HeaderAddress]) -> list[list[str]]:
