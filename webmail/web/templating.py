@@ -77,6 +77,16 @@ def _icon(root_path: str, name: str, size: int) -> Markup:
     )
 
 
+@pass_context
+def csrf_input(context: Context) -> Markup:
+    """The hidden CSRF field of a form: the session's token, or the sign-in page's
+    (``csrf_token``). A function, not an imported macro: each ``import ... with context`` ran
+    the macro file again, four times for a reader."""
+    session = context.get("session")
+    token = session.csrf_token if session else context.get("csrf_token", "")
+    return Markup('<input type="hidden" name="csrf_token" value="{}">').format(token)
+
+
 def url(request: Request, path: str) -> str:
     """An app URL with the configured root path (``WEBMAIL_ROOT_PATH``)."""
     return f"{request.scope.get('root_path', '')}{path}"
@@ -108,6 +118,7 @@ def vacation_notice(request: Request) -> tuple[Any, bool] | None:
 
 templates.env.globals["static_url"] = static_url
 templates.env.globals["icon"] = icon
+templates.env.globals["csrf_input"] = csrf_input
 templates.env.globals["vacation_notice"] = vacation_notice
 templates.env.globals["url"] = url
 templates.env.globals["settings_sections"] = SECTIONS
