@@ -630,14 +630,16 @@ document.addEventListener("htmx:afterSwap", (event) => {
   reuseTools(list, state.tools);
 });
 // The row tools this list already has stay through a live update of it (the same URL, so the same
-// form): the row under a resting pointer keeps its quick actions, with no fetch. If they were
-// still on their way, the new list's are asked for.
+// form): the row under a resting pointer keeps its quick actions, with no fetch (the browser's
+// mouseover on the new row, or the query below, moves them in). If they were still on their way,
+// the user was about to act: the new list's are asked for.
 function keptTools(list) {
   const header = list.querySelector(".list-header[data-url]");
   const tools = document.getElementById("row-tools");
   if (!header) return null;
   if (tools && list.contains(tools)) return { form: tools, url: header.dataset.url };
-  return menuLoads.has(header) ? { form: null, url: header.dataset.url } : null;
+  const known = menuLoads.get(header);
+  return known && known.promise ? { form: null, url: header.dataset.url } : null;
 }
 function reuseTools(list, kept) {
   const header = list.querySelector(".list-header[data-url]");
@@ -647,7 +649,7 @@ function reuseTools(list, kept) {
     slot.replaceWith(kept.form);
     const row = list.querySelector("li.msg:hover, li.msg:focus-within");
     if (row) placeTools(row);
-  } else if (list.matches(":hover, :focus-within")) {
+  } else if (!kept.form && list.matches(":hover, :focus-within")) {
     loadMenus(false);
   }
 }

@@ -127,7 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await seed_demo_data(services.contacts, services.identities, services.saved_searches)
         try:
             async with anyio.create_task_group() as tasks:
-                tasks.start_soon(_maintain_pool, pool, settings)
+                tasks.start_soon(_maintain_pool, pool, views, settings)
                 tasks.start_soon(_close_on_request, redis, pool, watchers, views, keys)
                 tasks.start_soon(handover.take_part, redis, keys, pool, holder)
                 yield
@@ -203,9 +203,9 @@ async def _close_on_request(
                     if message is None:
                         continue
                     user = message["data"].decode()
+                    views.forget_here(user)
                     if message["channel"].decode() == revoked:
                         await anyio.to_thread.run_sync(watchers.stop, user)
-                    views.forget_here(user)
                     await pool.close_user(user)
             finally:
                 with anyio.CancelScope(shield=True):
@@ -215,11 +215,13 @@ async def _close_on_request(
             await anyio.sleep(5)
 
 
-async def _maintain_pool(pool: IMAPPool, settings: Settings) -> None:
-    """Renew cap leases, close idle connections, NOOP long-idle ones before autologout."""
+async def _maintain_pool(pool: IMAPPool, views: ViewCache, settings: Settings) -> None:
+    """Renew cap leases, close idle connections, NOOP long-idle ones before autologout; drop
+    the renderings kept here past their minute."""
     interval = min(settings.imap_lease_seconds / 3, settings.imap_idle_close_seconds / 2, 10)
     while True:
         await anyio.sleep(interval)
+        views.sweep()
         try:
             await pool.renew_leases()
             await pool.close_idle(settings.imap_idle_close_seconds)

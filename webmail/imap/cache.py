@@ -35,7 +35,7 @@ VIEW_MAX_BYTES = 1024 * 1024  # sealed; a bigger rendering is not cached
 # Decoded renderings this worker keeps besides Redis: a reader's body frame asks for the same one
 # a moment later, mostly on the same keep-alive connection. Dropped at sign-out (``forget_here``).
 RECENT_VIEWS = 64
-RECENT_VIEW_BYTES = 8 * 1024 * 1024  # their JSON's size
+RECENT_VIEW_BYTES = 4 * 1024 * 1024  # of their JSON; decoded, they take two to three times that
 RECENT_VIEW_SECONDS = 60.0
 
 
@@ -219,6 +219,7 @@ class ViewCache:
 
     def _remember(self, key: str, size: int, cached: CachedView) -> None:
         self._forget(key)
+        self.sweep()
         self._recent[key] = (time.monotonic(), size, cached)
         self._recent_bytes += size
         while self._recent and (len(self._recent) > RECENT_VIEWS or self._recent_bytes > RECENT_VIEW_BYTES):
@@ -228,6 +229,12 @@ class ViewCache:
         dropped = self._recent.pop(key, None)
         if dropped is not None:
             self._recent_bytes -= dropped[1]
+
+    def sweep(self) -> None:
+        """Drop the kept renderings past their minute."""
+        now = time.monotonic()
+        for key in [key for key, (kept, _, _) in self._recent.items() if now - kept >= RECENT_VIEW_SECONDS]:
+            self._forget(key)
 
     def forget_here(self, user: str) -> None:
         """Drop what this worker keeps of the user's renderings (a sign-out anywhere)."""

@@ -56,6 +56,11 @@ class ExportPiece:
     last: bool
 
 
+# A message opened is rendered in its IMAP hop's thread up to this size: sanitising a bigger one
+# would keep the connection from the user's next request (and from a hand-over) too long.
+RENDER_IN_HOP_BYTES = 64 * 1024
+
+
 @dataclass(frozen=True)
 class OpenedMessage:
     """What ``MailStore.open_message`` found: the folders (counts after marking), the message's
@@ -397,8 +402,8 @@ class MailStore:
         """What a click on a list row needs from IMAP, in one hop: the message's summary (with
         ``fetch``, the whole message as ``message()`` gives it; given a ``known`` summary of it,
         only its current flags), marked read if ``mark_seen`` and it was unread, then every
-        folder with counts that include that change. A fetched message is passed to ``render``
-        in the same worker thread.
+        folder with counts that include that change. A small fetched message is passed to
+        ``render`` in the same worker thread (a big one's rendering would hold the connection).
 
         Nothing is marked when the folder was renumbered (UIDVALIDITY), or when ``folder/uid``
         is a folder itself (a folder such as "Archive/2024" whose link looks like a message's).
@@ -439,9 +444,12 @@ class MailStore:
             return OpenedMessage(list_folders(conn.client), found, fetched, marked)
 
         def rendered(opened: OpenedMessage) -> OpenedMessage:
-            if render is None or opened.fetched is None:
+            fetched = opened.fetched
+            if render is None or fetched is None:
                 return opened
-            return replace(opened, view=render(opened.fetched))
+            if len(fetched.header) + sum(map(len, fetched.contents.values())) > RENDER_IN_HOP_BYTES:
+                return opened
+            return replace(opened, view=render(fetched))
 
         return await self.pool.run(self.credentials, work, "message", then=rendered)
 

@@ -112,3 +112,16 @@ def test_sign_out_drops_only_that_users_views() -> None:
         assert await views.get(key(views, "bob", 1)) == view("<p>bob</p>")
 
     anyio.run(main)
+
+
+def test_a_sweep_drops_what_is_past_its_minute(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def main() -> None:
+        views = cache_of(Redis())
+        await views.put("ann", key(views, "ann", 1), view("<p>old</p>"))
+        now = cache.time.monotonic()
+        monkeypatch.setattr(cache.time, "monotonic", lambda: now + cache.RECENT_VIEW_SECONDS)
+        views.sweep()
+        assert len(views._recent) == 0
+        assert views._recent_bytes == 0
+
+    anyio.run(main)
