@@ -308,6 +308,9 @@ def _serve_demo(settings: Settings, port: int, pop3_port: int) -> None:
     # It must share the (per-run, in demo mode) secret key to open what the web app sealed.
     env = {**os.environ, "WEBMAIL_SECRET_KEY": settings.secret_key.get_secret_value()}
     worker = subprocess.Popen([sys.executable, "-m", "webmail.cli", "worker"], env=env)
+    # uvicorn stops on SIGTERM and then raises it again: with the default action the process would
+    # end at once, leaving the worker, Dovecot and Redis running. As an exception it unwinds.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         uvicorn.run(
             create_app(settings),
@@ -319,6 +322,10 @@ def _serve_demo(settings: Settings, port: int, pop3_port: int) -> None:
     finally:
         worker.terminate()
         worker.wait(timeout=10)
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _wait_for_signal() -> None:
