@@ -37,6 +37,13 @@ def append(imap: IMAPClient, raw: bytes, folder: str = "INBOX", flags: tuple[byt
     return int(match.group(1))
 
 
+def subscribed(imap: IMAPClient, folder: str) -> str:
+    """``folder``, created and subscribed, as the folder list shows it."""
+    imap.create_folder(folder)
+    imap.subscribe_folder(folder)
+    return folder
+
+
 def corpus(name: str) -> bytes:
     return (CORPUS / name).read_bytes()
 
@@ -442,8 +449,7 @@ class TestOpening:
             with pytest.raises(IMAPClient.Error, match="'/'"):
                 imap.create_folder(numbered)
             return
-        imap.create_folder(numbered)
-        imap.subscribe_folder(numbered)
+        subscribed(imap, numbered)
         uidvalidity = int(imap.select_folder(parent)[b"UIDVALIDITY"])
         response = signed_in.get(f"/mail/{parent}/{uid}?uv={uidvalidity}")
         assert response.status_code == 200
@@ -516,9 +522,7 @@ class TestOpening:
     def test_the_reply_and_forward_links_carry_the_folder_name_as_it_is(
         self, signed_in: TestClient, imap: IMAPClient, imap_server: IMAPServer
     ) -> None:
-        folder = imap_server.folder("Q&A #1 + more")
-        imap.create_folder(folder)
-        imap.subscribe_folder(folder)
+        folder = subscribed(imap, imap_server.folder("Q&A #1 + more"))
         uid = append(imap, plain_message("Odd folder"), folder=folder)
         reader = signed_in.get(f"/mail/{quote(folder, safe='/')}/{uid}")
         assert reader.status_code == 200
@@ -532,9 +536,7 @@ class TestOpening:
     def test_folder_with_numeric_name_is_a_folder(
         self, signed_in: TestClient, imap: IMAPClient, imap_server: IMAPServer
     ) -> None:
-        year = imap_server.folder("Archive/2024")
-        imap.create_folder(year)
-        imap.subscribe_folder(year)
+        year = subscribed(imap, imap_server.folder("Archive/2024"))
         append(imap, plain_message("Old"), folder=year)
         response = signed_in.get(f"/mail/{year}")
         assert response.status_code == 200
