@@ -219,7 +219,6 @@ class ViewCache:
 
     def _remember(self, key: str, size: int, cached: CachedView) -> None:
         self._forget(key)
-        self.sweep()
         self._recent[key] = (time.monotonic(), size, cached)
         self._recent_bytes += size
         while self._recent and (len(self._recent) > RECENT_VIEWS or self._recent_bytes > RECENT_VIEW_BYTES):
@@ -231,7 +230,8 @@ class ViewCache:
             self._recent_bytes -= dropped[1]
 
     def sweep(self) -> None:
-        """Drop the kept renderings past their minute."""
+        """Drop the kept renderings past their minute (``get`` never returns them; this frees
+        them, from the pool's maintenance)."""
         now = time.monotonic()
         for key in [key for key, (kept, _, _) in self._recent.items() if now - kept >= RECENT_VIEW_SECONDS]:
             self._forget(key)
